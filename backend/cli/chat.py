@@ -1,0 +1,66 @@
+"""`hearth chat "question"`: one turn of a stored conversation, through the backend's API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from backend.cli.output import fail, print_json
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("chat", help="ask a question; the reply streams to the terminal")
+    parser.add_argument("question")
+    parser.add_argument("--conversation", help="continue this conversation (id)")
+    parser.add_argument("--model", help="model for a new conversation (default from settings)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from backend.client import BackendError, backend_session
+
+    try:
+        with backend_session() as client:
+            conversation_id = (
+                args.conversation
+                or client.request(
+                    "POST",
+                    "/hearth/conversations",
+                    json={"title": args.question[:60], "model": args.model},
+                )["id"]
+            )
+            reply = _ask(client, conversation_id, args.question, echo=not args.json)
+    except BackendError as exc:
+        return fail(str(exc))
+    if args.json:
+        print_json(
+            {
+                "conversation_id": conversation_id,
+                "answer": reply["content"],
+                "model": reply["model"],
+                "status": reply["status"],
+                "sources": reply["sources"],
+                "timings": reply["timings"],
+            }
+        )
+    return 0 if reply["status"] == "complete" else 1
+
+
+def _ask(client: Any, conversation_id: str, question: str, *, echo: bool) -> dict[str, Any]:
+    from backend.client import BackendError
+
+    path = f"/hearth/conversations/{conversation_id}/messages"
+    reply: dict[str, Any] = {}
+    for event in client.stream_events(path, {"content": question, "stream": True}):
+        if event["type"] == "token" and echo:
+            sys.stdout.write(event["text"])
+            sys.stdout.flush()
+        elif event["type"] == "error":
+            raise BackendError(event["message"])
+        elif event["type"] == "done":
+            reply = event["message"]
+    if echo:
+        sys.stdout.write("\n")
+    return reply

@@ -1,0 +1,100 @@
+"""`hearth models`: list, inspect and import GGUF models."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backend.cli.output import fail, print_json
+
+if TYPE_CHECKING:
+    from backend.models.registry import ModelEntry, ModelRegistry
+
+GIB = 1024**3
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("models", help="list, inspect and import models")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", help="every model Hearth can run")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=list_models)
+
+    info = actions.add_parser("info", help="one model's metadata and memory needs")
+    info.add_argument("name")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(handler=model_info)
+
+    imported = actions.add_parser("import", help="use a GGUF file where it lies (not copied)")
+    imported.add_argument("path", type=Path)
+    imported.add_argument("--name", help="name to register it under (default: file name)")
+    imported.add_argument("--json", action="store_true", help="machine-readable output")
+    imported.set_defaults(handler=import_model)
+
+
+def _registry() -> ModelRegistry:
+    from backend.models.registry import ModelRegistry
+    from backend.paths import HomeLayout
+
+    return ModelRegistry(HomeLayout.current())
+
+
+def _describe(entry: ModelEntry) -> dict[str, Any]:
+    from backend.models.describe import describe_model
+    from backend.models.memory import available_memory
+    from backend.settings import Settings
+
+    return describe_model(entry, Settings.load(), available_memory())
+
+
+def _line(model: dict[str, Any]) -> str:
+    fits = "fits" if model["memory"]["fits"] else "too large"
+    return (
+        f"{model['name']:<28} {model['parameter_count'] / 1e6:8.1f}M  {model['quantization']:<8}"
+        f" {model['file_size'] / GIB:6.2f} GiB  ctx {model['context_length']:<7} "
+        f"{model['source']:<9} {fits}"
+    )
+
+
+def list_models(args: argparse.Namespace) -> int:
+    models = [_describe(e) for e in _registry().list()]
+    if args.json:
+        print_json(models)
+    elif not models:
+        print("No models yet. Import one with: hearth models import FILE.gguf")
+    else:
+        print("\n".join(_line(m) for m in models))
+    return 0
+
+
+def model_info(args: argparse.Namespace) -> int:
+    from backend.models.registry import UnknownModelError
+
+    try:
+        model = _describe(_registry().get(args.name))
+    except UnknownModelError as exc:
+        return fail(str(exc))
+    if args.json:
+        print_json(model)
+    else:
+        for key, value in model.items():
+            if key != "chat_template":
+                print(f"{key:>16}: {value}")
+    return 0
+
+
+def import_model(args: argparse.Namespace) -> int:
+    from backend.models.gguf_info import InvalidGgufError
+    from backend.models.registry import ModelNameTakenError
+
+    try:
+        model = _describe(_registry().import_gguf(args.path, args.name))
+    except (InvalidGgufError, ModelNameTakenError) as exc:
+        return fail(str(exc))
+    if args.json:
+        print_json(model)
+    else:
+        print(f"imported {model['name']} -> {model['path']}")
+    return 0

@@ -1,0 +1,18 @@
+"""`hearth serve`: run the engine and its local API."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("serve", help="run the engine and its local API (127.0.0.1 only)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from backend.server.main import serve
+
+    serve(port=args.port)
+    return 0

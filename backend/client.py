@@ -1,0 +1,125 @@
+"""HTTP client for the backend, used by the CLI and the GUI; it finds or starts `hearth serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from backend.discovery import BackendInfo, load_or_create_token, read_backend_info
+from backend.paths import HomeLayout
+
+STARTUP_TIMEOUT_S = 60.0
+
+
+class BackendError(Exception):
+    """The backend answered with an error, or could not be reached or started."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _raise_for_error(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = response.text or response.reason_phrase
+    raise BackendError(message, response.status_code)
+
+
+class BackendClient:
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self._http = httpx.Client(
+            base_url=url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(30.0, read=None),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise BackendError(f"cannot reach the backend at {self.url}: {exc}") from exc
+        _raise_for_error(response)
+        return response.json() if response.content else None
+
+    def stream_events(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """POST and yield each server-sent JSON event."""
+        with self._http.stream("POST", path, json=body) as response:
+            if not response.is_success:
+                response.read()
+                _raise_for_error(response)
+            for line in response.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    yield json.loads(line.removeprefix("data: "))
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/health")
+        return result
+
+
+def _wait_until_serving(layout: HomeLayout, child: subprocess.Popen[bytes]) -> BackendInfo:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise BackendError(
+                f"the backend exited during start-up (code {child.returncode}); "
+                f"see {layout.logs / 'backend.log'}"
+            )
+        info = read_backend_info(layout)
+        if info is not None and info.pid == child.pid:
+            return info
+        time.sleep(0.05)
+    child.terminate()
+    raise BackendError(f"the backend did not start within {STARTUP_TIMEOUT_S:.0f} s")
+
+
+def start_backend(layout: HomeLayout, port: int = 0) -> tuple[subprocess.Popen[bytes], BackendInfo]:
+    """Start `hearth serve` as a child process and wait until it has published its port."""
+    env = os.environ | {"HEARTH_HOME": str(layout.root)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "backend", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    return child, _wait_until_serving(layout, child)
+
+
+def stop_backend(child: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+@contextmanager
+def backend_session(layout: HomeLayout | None = None) -> Iterator[BackendClient]:
+    """A client for the running backend, or for one started now and stopped afterwards."""
+    layout = (layout or HomeLayout.current()).ensure()
+    info = read_backend_info(layout)
+    child = None
+    if info is None:
+        child, info = start_backend(layout)
+    client = BackendClient(info.url, load_or_create_token(layout))
+    try:
+        yield client
+    finally:
+        client.close()
+        if child is not None:
+            stop_backend(child)

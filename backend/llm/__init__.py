@@ -1,0 +1,1 @@
+"""Language-model runtimes: llama.cpp in process, or a remote OpenAI-compatible server."""

@@ -1,0 +1,238 @@
+"""The one owner of `llama_cpp.Llama`: one resident chat model, every call on a single worker.
+
+Requests queue on the worker in arrival order, so a request that arrives while a model loads
+waits for it instead of failing, and concurrent streams never interleave.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from backend.llm.chat_template import render_chat
+from backend.llm.context_window import PromptTooLongError, fit_messages
+from backend.llm.text_stream import TextStream
+from backend.llm.types import (
+    ChatRequest,
+    CompletionRequest,
+    EventSink,
+    Finished,
+    SamplingParams,
+    Timings,
+    Token,
+)
+from backend.models.memory import ensure_fits, estimate_memory
+from backend.models.registry import ModelEntry, ModelRegistry
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Room kept for the reply when the client sets no max_tokens (at most half the context).
+DEFAULT_REPLY_RESERVE = 512
+
+
+class ModelLoadError(RuntimeError):
+    """llama.cpp could not load a model file that passed validation."""
+
+
+@dataclass
+class _Resident:
+    entry: ModelEntry
+    llama: Any  # llama_cpp.Llama
+    n_ctx: int
+
+    def tokenize(self, text: str) -> list[int]:
+        tokens: list[int] = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        return tokens
+
+    def token_text(self, token: int) -> str:
+        return self.token_bytes(token, special=True).decode("utf-8", "replace")
+
+    def token_bytes(self, token: int, special: bool = False) -> bytes:
+        return bytes(self.llama.detokenize([token], special=special))
+
+    def is_end_of_generation(self, token: int) -> bool:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(self.llama._model.vocab, token))
+
+    def sample(
+        self, prompt: list[int], params: SamplingParams, cancel: threading.Event
+    ) -> Iterator[int]:
+        """Sampled tokens, one at a time; ends as soon as `cancel` is set."""
+        from llama_cpp import LLAMA_DEFAULT_SEED, LogitsProcessorList, StoppingCriteriaList
+
+        # Without a seed, draw a fresh one, so an earlier request's seed does not linger.
+        self.llama.set_seed(LLAMA_DEFAULT_SEED if params.seed is None else params.seed)
+        processors = None
+        if params.logit_bias:
+            ids = np.array([token for token, _ in params.logit_bias])
+            biases = np.array([bias for _, bias in params.logit_bias], dtype=np.float32)
+
+            def add_bias(_ids: Any, scores: Any) -> Any:
+                scores[ids] += biases
+                return scores
+
+            processors = LogitsProcessorList([add_bias])
+        # Checked after every sampled token, before it is handed out.
+        stop_on_cancel = StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
+        yield from self.llama.generate(
+            prompt,
+            temp=params.temperature,
+            top_p=params.top_p,
+            logits_processor=processors,
+            stopping_criteria=stop_on_cancel,
+        )
+
+
+class LlamaRuntime:
+    """Runs chat and completion requests against a locally loaded GGUF."""
+
+    def __init__(self, registry: ModelRegistry, settings: Settings) -> None:
+        self._registry = registry
+        self._settings = settings
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self._resident: _Resident | None = None
+
+    def check_model(self, name: str) -> str:
+        entry = self._registry.get(name)
+        context = self._context_size(entry)
+        ensure_fits(name, estimate_memory(entry.info, context), context)
+        return entry.name
+
+    def start_chat(
+        self, request: ChatRequest, sink: EventSink, cancel: threading.Event
+    ) -> Future[None]:
+        return self._worker.submit(self._run_chat, request, sink, cancel)
+
+    def start_completion(
+        self, request: CompletionRequest, sink: EventSink, cancel: threading.Event
+    ) -> Future[None]:
+        return self._worker.submit(self._run_completion, request, sink, cancel)
+
+    def close(self) -> None:
+        """Finish queued work, then free the model."""
+        self._worker.submit(self._unload).result()
+        self._worker.shutdown(wait=True)
+
+    # Everything below runs on the worker thread.
+
+    def _context_size(self, entry: ModelEntry) -> int:
+        trained = entry.info.context_length or self._settings.context_size
+        return min(self._settings.context_size, trained)
+
+    def _unload(self) -> None:
+        if self._resident is not None:
+            self._resident.llama.close()
+            self._resident = None
+
+    def _load(self, name: str) -> _Resident:
+        entry = self._registry.get(name)
+        if self._resident is not None and self._resident.entry.path == entry.path:
+            return self._resident
+        n_ctx = self._context_size(entry)
+        ensure_fits(name, estimate_memory(entry.info, n_ctx), n_ctx)
+        self._unload()
+        from llama_cpp import Llama
+
+        started = time.perf_counter()
+        try:
+            llama = Llama(
+                model_path=str(entry.path),
+                n_ctx=n_ctx,
+                n_threads=self._settings.threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelLoadError(f"llama.cpp could not load '{name}': {exc}") from exc
+        log.info("loaded %s in %.2fs", name, time.perf_counter() - started)
+        self._resident = _Resident(entry, llama, n_ctx)
+        return self._resident
+
+    def _run_chat(self, request: ChatRequest, sink: EventSink, cancel: threading.Event) -> None:
+        resident = self._load(request.model)
+        llama = resident.llama
+        bos, eos = llama.token_bos(), llama.token_eos()
+
+        def render(messages: list[dict[str, str]]) -> str:
+            return render_chat(
+                messages,
+                resident.entry.info.chat_template,
+                bos_token=resident.token_text(bos) if bos >= 0 else "",
+                eos_token=resident.token_text(eos) if eos >= 0 else "",
+            )
+
+        prompt, dropped = fit_messages(
+            request.messages,
+            render,
+            lambda text: len(resident.tokenize(text)),
+            resident.n_ctx - self._reply_reserve(request.params, resident.n_ctx),
+        )
+        self._generate(resident, resident.tokenize(prompt), request.params, sink, cancel, dropped)
+
+    def _run_completion(
+        self, request: CompletionRequest, sink: EventSink, cancel: threading.Event
+    ) -> None:
+        resident = self._load(request.model)
+        tokens: list[int] = resident.llama.tokenize(request.prompt.encode("utf-8"), add_bos=True)
+        budget = resident.n_ctx - self._reply_reserve(request.params, resident.n_ctx)
+        if len(tokens) > budget:
+            raise PromptTooLongError(
+                f"the prompt needs {len(tokens)} tokens but only {budget} fit in the context "
+                "window (after room for the reply)"
+            )
+        self._generate(resident, tokens, request.params, sink, cancel, 0)
+
+    @staticmethod
+    def _reply_reserve(params: SamplingParams, n_ctx: int) -> int:
+        return min(params.max_tokens or DEFAULT_REPLY_RESERVE, n_ctx // 2)
+
+    def _generate(
+        self,
+        resident: _Resident,
+        prompt_tokens: list[int],
+        params: SamplingParams,
+        sink: EventSink,
+        cancel: threading.Event,
+        dropped: int,
+    ) -> None:
+        room = resident.n_ctx - len(prompt_tokens)
+        max_tokens = min(params.max_tokens, room) if params.max_tokens else room
+        text = TextStream(params.stop)
+        generated, finish_reason = 0, "length"
+        started = time.perf_counter()
+        first_token_at: float | None = None
+        for token in resident.sample(prompt_tokens, params, cancel):
+            first_token_at = first_token_at or time.perf_counter()
+            if resident.is_end_of_generation(token):
+                finish_reason = "stop"
+                break
+            generated += 1
+            piece = text.push(resident.token_bytes(token))
+            if piece:
+                sink(Token(piece))
+            if text.stopped:
+                finish_reason = "stop"
+                break
+            if generated >= max_tokens:
+                break
+        if rest := text.flush():
+            sink(Token(rest))
+        if cancel.is_set():
+            finish_reason = "cancelled"
+        ended = time.perf_counter()
+        first = first_token_at or ended
+        timings = Timings(
+            prompt_tokens=len(prompt_tokens),
+            completion_tokens=generated,
+            prompt_ms=(first - started) * 1000,
+            generation_ms=(ended - first) * 1000,
+        )
+        sink(Finished(finish_reason, timings, resident.entry.name, dropped, resident.n_ctx))

@@ -1,0 +1,99 @@
+"""What a generation is asked for and what it reports, shared by every chat provider."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_tokens: int | None = None
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias), as OpenAI's field
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    messages: list[dict[str, str]]  # {"role": ..., "content": ...}
+    params: SamplingParams = field(default_factory=SamplingParams)
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    model: str
+    prompt: str
+    params: SamplingParams = field(default_factory=SamplingParams)
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class Timings:
+    prompt_tokens: int
+    completion_tokens: int
+    prompt_ms: float
+    generation_ms: float
+
+    @property
+    def prompt_per_second(self) -> float:
+        return self.prompt_tokens / (self.prompt_ms / 1000) if self.prompt_ms > 0 else 0.0
+
+    @property
+    def generation_per_second(self) -> float:
+        # The first token's time belongs to prompt processing.
+        decoded = max(0, self.completion_tokens - 1)
+        return decoded / (self.generation_ms / 1000) if self.generation_ms > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "prompt_ms": round(self.prompt_ms, 2),
+            "generation_ms": round(self.generation_ms, 2),
+            "prompt_per_second": round(self.prompt_per_second, 2),
+            "generation_per_second": round(self.generation_per_second, 2),
+        }
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The last event of every generation."""
+
+    finish_reason: str  # "stop", "length" or "cancelled"
+    timings: Timings
+    model: str
+    dropped_messages: int = 0  # oldest turns left out to fit the context window
+    context_size: int = 0
+
+
+Event = Token | Finished
+EventSink = Callable[[Event], None]
+
+
+class ChatProvider(Protocol):
+    """Something that generates text: llama.cpp in process, or a remote server."""
+
+    def start_chat(
+        self, request: ChatRequest, sink: EventSink, cancel: threading.Event
+    ) -> Future[None]: ...
+
+    def start_completion(
+        self, request: CompletionRequest, sink: EventSink, cancel: threading.Event
+    ) -> Future[None]: ...
+
+    def check_model(self, name: str) -> str:
+        """Resolve and validate `name` before any streaming starts; returns the model's name."""
+        ...
+
+    def close(self) -> None: ...

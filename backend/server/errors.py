@@ -1,0 +1,65 @@
+"""Turning domain errors into clear JSON answers, in OpenAI's error shape."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from backend.llm.chat_template import ChatTemplateError
+from backend.llm.context_window import PromptTooLongError
+from backend.llm.remote import RemoteError
+from backend.llm.runtime import ModelLoadError
+from backend.models.gguf_info import InvalidGgufError
+from backend.models.memory import ModelTooLargeError
+from backend.models.registry import ModelNameTakenError, UnknownModelError
+from backend.store import ConversationNotFoundError, MessageNotFoundError
+
+log = logging.getLogger(__name__)
+
+# exception type -> (HTTP status, OpenAI error type, code)
+ERROR_STATUS: dict[type[Exception], tuple[int, str, str]] = {
+    UnknownModelError: (404, "not_found_error", "model_not_found"),
+    ConversationNotFoundError: (404, "not_found_error", "conversation_not_found"),
+    MessageNotFoundError: (404, "not_found_error", "message_not_found"),
+    ModelTooLargeError: (400, "invalid_request_error", "model_too_large"),
+    InvalidGgufError: (400, "invalid_request_error", "invalid_gguf"),
+    PromptTooLongError: (400, "invalid_request_error", "context_length_exceeded"),
+    ChatTemplateError: (400, "invalid_request_error", "chat_template_failed"),
+    ModelNameTakenError: (409, "invalid_request_error", "model_name_taken"),
+    ModelLoadError: (500, "server_error", "model_load_failed"),
+    RemoteError: (502, "server_error", "remote_llm_failed"),
+}
+
+
+def error_body(message: str, kind: str, code: str) -> dict[str, dict[str, str]]:
+    return {"error": {"message": message, "type": kind, "code": code}}
+
+
+def describe(exc: BaseException) -> tuple[int, dict[str, dict[str, str]]]:
+    """Status and body for any exception; unexpected ones are logged and kept vague."""
+    for kind, (status, error_type, code) in ERROR_STATUS.items():
+        if isinstance(exc, kind):
+            return status, error_body(str(exc), error_type, code)
+    log.error("unexpected error", exc_info=exc)
+    return 500, error_body(f"internal error: {exc}", "server_error", "internal_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+        status, body = describe(exc)
+        return JSONResponse(body, status_code=status)
+
+    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        body = error_body(f"invalid request: {problems}", "invalid_request_error", "invalid_body")
+        return JSONResponse(body, status_code=422)
+
+    for kind in ERROR_STATUS:
+        app.add_exception_handler(kind, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

@@ -1,0 +1,150 @@
+"""Conversations under /hearth/conversations: the GUI's chat path, stored as each message ends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from backend.llm.types import ChatRequest, Finished, SamplingParams, Token
+from backend.server.errors import describe
+from backend.server.routes.openai import hearth_metadata, services
+from backend.server.schemas import ConversationUpdate, NewConversation, NewMessage
+from backend.server.services import Services
+from backend.server.streaming import Generation
+from backend.store import Conversation, Message, MessageStatus
+
+router = APIRouter(prefix="/hearth/conversations", tags=["conversations"])
+
+SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "seed")
+
+
+def sampling_for(conversation: Conversation) -> SamplingParams:
+    chosen = {k: conversation.settings[k] for k in SAMPLING_KEYS if k in conversation.settings}
+    return SamplingParams(**chosen)
+
+
+def prompt_messages(svc: Services, conversation: Conversation) -> list[dict[str, str]]:
+    history = [
+        {"role": m.role, "content": m.content}
+        for m in svc.store.messages(conversation.id)
+        if m.status == "complete"
+    ]
+    if conversation.system_prompt:
+        history.insert(0, {"role": "system", "content": conversation.system_prompt})
+    return history
+
+
+def store_reply(
+    svc: Services, conversation_id: str, text: str, finished: Finished | None, failed: bool = False
+) -> Message:
+    """Commit the assistant's reply; one cut short is kept and marked interrupted."""
+    complete = finished is not None and finished.finish_reason != "cancelled"
+    status: MessageStatus = "error" if failed else "complete" if complete else "interrupted"
+    return svc.store.add_message(
+        conversation_id,
+        "assistant",
+        text,
+        model=finished.model if finished else None,
+        status=status,
+        timings=hearth_metadata(finished) if finished else None,
+    )
+
+
+@router.get("")
+def list_conversations(request: Request, q: str | None = None) -> list[Conversation]:
+    return services(request).store.list(q)
+
+
+@router.post("", status_code=201)
+def create_conversation(body: NewConversation, request: Request) -> Conversation:
+    svc = services(request)
+    if body.model is not None:
+        svc.registry.get(body.model)
+    return svc.store.create(body.title, body.system_prompt, body.model)
+
+
+@router.get("/{conversation_id}")
+def get_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
+    store = services(request).store
+    return {
+        "conversation": store.get(conversation_id),
+        "messages": store.messages(conversation_id),
+    }
+
+
+@router.patch("/{conversation_id}")
+def update_conversation(
+    conversation_id: str, body: ConversationUpdate, request: Request
+) -> Conversation:
+    svc = services(request)
+    store = svc.store
+    if body.model is not None:
+        svc.registry.get(body.model)
+    if body.title is not None:
+        store.rename(conversation_id, body.title)
+    changes = body.model_dump(exclude_unset=True, exclude={"title"})
+    return store.update_settings(conversation_id, **changes)
+
+
+@router.delete("/{conversation_id}", status_code=204)
+def delete_conversation(conversation_id: str, request: Request) -> None:
+    services(request).store.delete(conversation_id)
+
+
+@router.post("/{conversation_id}/messages")
+async def post_message(conversation_id: str, body: NewMessage, request: Request) -> Any:
+    """Append a user message, generate the reply and store both."""
+    svc = services(request)
+    conversation = svc.store.get(conversation_id)
+    model = svc.resolve_model(conversation.model)
+    if body.replace_from is not None:
+        svc.store.delete_messages_from(conversation_id, body.replace_from)
+    user_message = svc.store.add_message(conversation_id, "user", body.content)
+    chat = ChatRequest(model, prompt_messages(svc, conversation), sampling_for(conversation))
+    generation = Generation(svc.generations).start(
+        lambda sink, cancel: svc.provider.start_chat(chat, sink, cancel)
+    )
+    if not body.stream:
+        text, finished = await generation.collect()
+        return {
+            "user": user_message,
+            "assistant": store_reply(svc, conversation_id, text, finished),
+        }
+    return StreamingResponse(
+        reply_stream(svc, conversation_id, user_message, generation),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+def _event(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+async def reply_stream(
+    svc: Services, conversation_id: str, user_message: Message, generation: Generation
+) -> AsyncIterator[str]:
+    """Events: user, token..., then done (the stored reply) or error."""
+    yield _event({"type": "user", "message": user_message.model_dump()})
+    parts: list[str] = []
+    finished: Finished | None = None
+    failed = False
+    try:
+        async for event in generation.events():
+            if isinstance(event, Token):
+                parts.append(event.text)
+                yield _event({"type": "token", "text": event.text})
+            else:
+                finished = event
+    except Exception as exc:
+        failed = True
+        _, body = describe(exc)
+        yield _event({"type": "error", **body["error"]})
+    finally:
+        # Runs on disconnect too, so a reply cut short is stored as interrupted.
+        reply = store_reply(svc, conversation_id, "".join(parts), finished, failed)
+    yield _event({"type": "done", "message": reply.model_dump()})

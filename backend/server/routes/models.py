@@ -1,0 +1,35 @@
+"""Hearth's model routes: metadata, memory fit and imports by path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from backend.models.describe import describe_model
+from backend.models.memory import available_memory
+from backend.server.routes.openai import services
+from backend.server.schemas import ImportModel
+
+router = APIRouter(prefix="/hearth/models", tags=["models"])
+
+
+@router.get("")
+def list_models(request: Request) -> list[dict[str, Any]]:
+    svc = services(request)
+    available = available_memory()
+    return [describe_model(e, svc.settings, available) for e in svc.registry.list()]
+
+
+@router.get("/{name}")
+def model_info(name: str, request: Request) -> dict[str, Any]:
+    svc = services(request)
+    return describe_model(svc.registry.get(name), svc.settings, available_memory())
+
+
+@router.post("/import", status_code=201)
+def import_model(body: ImportModel, request: Request) -> dict[str, Any]:
+    svc = services(request)
+    entry = svc.registry.import_gguf(Path(body.path), body.name)
+    return describe_model(entry, svc.settings, available_memory())

@@ -1,0 +1,54 @@
+"""Everything the routes share: settings, registry, chat provider, store, in-flight work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backend.llm.types import ChatProvider
+from backend.models.registry import ModelRegistry
+from backend.paths import HomeLayout
+from backend.server.streaming import GenerationTracker
+from backend.settings import Settings
+from backend.store import ConversationStore
+
+
+def make_provider(settings: Settings, registry: ModelRegistry) -> ChatProvider:
+    """llama.cpp in process, unless settings point chat at a remote server."""
+    if settings.remote_llm_url:
+        from backend.llm.remote import RemoteProvider
+
+        return RemoteProvider(settings.remote_llm_url, settings.remote_llm_api_key)
+    from backend.llm.runtime import LlamaRuntime
+
+    return LlamaRuntime(registry, settings)
+
+
+@dataclass
+class Services:
+    layout: HomeLayout
+    settings: Settings
+    registry: ModelRegistry
+    provider: ChatProvider
+    store: ConversationStore
+    generations: GenerationTracker = field(default_factory=GenerationTracker)
+
+    @classmethod
+    def open(cls, layout: HomeLayout, settings: Settings) -> Services:
+        layout.ensure()
+        registry = ModelRegistry(layout)
+        return cls(
+            layout=layout,
+            settings=settings,
+            registry=registry,
+            provider=make_provider(settings, registry),
+            store=ConversationStore(layout.database),
+        )
+
+    def resolve_model(self, requested: str | None) -> str:
+        """The requested model, else the default; unknown names raise UnknownModelError."""
+        return self.provider.check_model(requested or self.settings.default_model)
+
+    def close(self) -> None:
+        self.generations.cancel_all()
+        self.provider.close()
+        self.store.close()

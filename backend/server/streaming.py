@@ -1,0 +1,86 @@
+"""Bridging a generation on a provider's worker thread to asyncio, with cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
+from typing import Any
+
+from backend.llm.types import Event, EventSink, Finished, Token
+
+Launch = Callable[[EventSink, threading.Event], "Future[None]"]
+
+
+class GenerationTracker:
+    """Which generations are running and how recent ones ended, for status and shutdown."""
+
+    def __init__(self) -> None:
+        self.active: set[threading.Event] = set()
+        self.recent: deque[dict[str, Any]] = deque(maxlen=20)
+
+    def record(self, finished: Finished) -> None:
+        self.recent.append(
+            {"model": finished.model, "finish_reason": finished.finish_reason}
+            | finished.timings.to_dict()
+        )
+
+    def cancel_all(self) -> None:
+        for cancel in list(self.active):
+            cancel.set()
+
+
+class Generation:
+    """One running generation; its events arrive on the event loop in order."""
+
+    def __init__(self, tracker: GenerationTracker) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[Event | BaseException] = asyncio.Queue()
+        self._tracker = tracker
+        self.cancel = threading.Event()
+
+    def start(self, launch: Launch) -> Generation:
+        self._tracker.active.add(self.cancel)
+        launch(self._put, self.cancel).add_done_callback(self._on_done)
+        return self
+
+    def _put(self, item: Event | BaseException) -> None:
+        if isinstance(item, Finished):  # recorded even when nobody listens any more
+            self._tracker.record(item)
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    def _on_done(self, future: Future[None]) -> None:
+        self._tracker.active.discard(self.cancel)
+        error = future.exception() if not future.cancelled() else RuntimeError("cancelled")
+        if error is not None:
+            self._put(error)
+
+    async def next_event(self) -> Event:
+        item = await self._queue.get()
+        if isinstance(item, BaseException):
+            self.cancel.set()
+            raise item
+        return item
+
+    async def events(self, first: Event | None = None) -> AsyncIterator[Event]:
+        """Yield events until Finished; leaving early (a client disconnect) cancels the work."""
+        try:
+            event = first if first is not None else await self.next_event()
+            while True:
+                yield event
+                if isinstance(event, Finished):
+                    return
+                event = await self.next_event()
+        finally:
+            self.cancel.set()
+
+    async def collect(self) -> tuple[str, Finished]:
+        parts: list[str] = []
+        async for event in self.events():
+            if isinstance(event, Token):
+                parts.append(event.text)
+            else:
+                return "".join(parts), event
+        raise RuntimeError("generation ended without finishing")  # pragma: no cover

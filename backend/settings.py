@@ -1,0 +1,69 @@
+"""The one typed settings model, stored as HEARTH_HOME/settings.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from backend.paths import HomeLayout
+
+SCHEMA_VERSION = 1
+
+
+class SettingsError(Exception):
+    """settings.json exists but cannot be read as Hearth settings."""
+
+
+class Settings(BaseModel):
+    """Everything a user can configure. Each field's description is shown in the GUI."""
+
+    schema_version: int = Field(SCHEMA_VERSION, description="Version of this settings schema.")
+    default_model: str = Field("hearth-tiny", description="Chat model used when none is chosen.")
+    context_size: int = Field(4096, ge=256, le=1 << 20, description="Context window in tokens.")
+    threads: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        ge=1,
+        description="CPU threads llama.cpp uses.",
+    )
+    theme: Literal["system", "light", "dark"] = Field("system", description="GUI colour theme.")
+    chroma_url: str | None = Field(
+        None, description="Use this Chroma server instead of the embedded store."
+    )
+    remote_llm_url: str | None = Field(
+        None, description="Send chat to this OpenAI-compatible server instead of llama.cpp."
+    )
+    remote_llm_api_key: str | None = Field(None, description="Bearer token for the remote LLM.")
+
+    @classmethod
+    def load(cls, layout: HomeLayout | None = None) -> Settings:
+        path = (layout or HomeLayout.current()).settings
+        if not path.exists():
+            return cls()
+        try:
+            return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise SettingsError(f"{path} is not valid Hearth settings: {exc}") from exc
+
+    def save(self, layout: HomeLayout | None = None) -> Path:
+        path = (layout or HomeLayout.current()).settings
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, self.model_dump_json(indent=2))
+        return path
+
+
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write through a temporary file and rename, so a crash never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,297 @@
+"""Conversations and their messages in hearth.db: the models the API returns and their store."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, Field
+
+from backend.store.database import connect, transaction
+
+Role = Literal["system", "user", "assistant"]
+MessageStatus = Literal["complete", "interrupted", "error"]
+
+
+class ConversationNotFoundError(LookupError):
+    """No conversation has the requested id."""
+
+
+class MessageNotFoundError(LookupError):
+    """The conversation holds no message with the requested id."""
+
+
+class Conversation(BaseModel):
+    """One chat: its title and the settings its replies are generated with."""
+
+    id: str = Field(description="Random hex id.")
+    title: str
+    created_at: float = Field(description="Unix seconds.")
+    updated_at: float = Field(description="Unix seconds of the last change or message.")
+    system_prompt: str | None = None
+    model: str | None = Field(None, description="Chat model; None means the default model.")
+    settings: dict[str, Any] = Field(default_factory=dict, description="Sampling settings.")
+    collections: list[str] = Field(
+        default_factory=list, description="Document collections the chat answers from."
+    )
+
+
+class Message(BaseModel):
+    """One message of a conversation, stored once it is complete, interrupted or failed."""
+
+    id: int = Field(description="Increases with each message, across all conversations.")
+    conversation_id: str
+    role: Role
+    content: str
+    model: str | None = Field(None, description="Model that wrote an assistant message.")
+    created_at: float = Field(description="Unix seconds.")
+    status: MessageStatus = "complete"
+    timings: dict[str, Any] | None = Field(
+        None, description="Token counts and speeds of the generation, when known."
+    )
+    attachments: list[Any] = Field(default_factory=list)
+    sources: list[Any] = Field(default_factory=list, description="Cited document passages.")
+
+
+class _Unset(Enum):
+    """Marks an `update_settings` argument that was not passed, since None is a valid value."""
+
+    UNSET = "unset"
+
+
+UNSET = _Unset.UNSET
+
+
+def _conversation_from_row(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        title=row["title"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        system_prompt=row["system_prompt"],
+        model=row["model"],
+        settings=json.loads(row["settings"]),
+        collections=json.loads(row["collections"]),
+    )
+
+
+def _message_from_row(row: sqlite3.Row) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        role=row["role"],
+        content=row["content"],
+        model=row["model"],
+        created_at=row["created_at"],
+        status=row["status"],
+        timings=None if row["timings"] is None else json.loads(row["timings"]),
+        attachments=json.loads(row["attachments"]),
+        sources=json.loads(row["sources"]),
+    )
+
+
+class ConversationStore:
+    """The repository of conversations, safe to share between the threads of one process.
+
+    It holds one connection behind a lock rather than one connection per call: writes are
+    serialised anyway by SQLite, and a single connection never waits on its own other
+    connections for the write lock or pays the cost of reopening the file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._conn.create_function("casefold", 1, str.casefold, deterministic=True)
+        self._lock = threading.Lock()
+        self._last_time = 0.0
+
+    def __enter__(self) -> ConversationStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def create(
+        self, title: str = "New chat", system_prompt: str | None = None, model: str | None = None
+    ) -> Conversation:
+        with self._lock, transaction(self._conn):
+            now = self._now()
+            conversation = Conversation(
+                id=uuid.uuid4().hex,
+                title=title,
+                created_at=now,
+                updated_at=now,
+                system_prompt=system_prompt,
+                model=model,
+            )
+            self._conn.execute(
+                "INSERT INTO conversations"
+                " (id, title, created_at, updated_at, system_prompt, model)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation.id, title, now, now, system_prompt, model),
+            )
+        return conversation
+
+    def get(self, conversation_id: str) -> Conversation:
+        with self._lock:
+            return self._get(conversation_id)
+
+    # Below this method, annotations say `builtins.list` because here `list` names the method.
+    def list(self, query: str | None = None) -> list[Conversation]:
+        """Newest-updated first; with `query`, those whose title or any message contains it."""
+        sql = "SELECT * FROM conversations"
+        params: tuple[str, ...] = ()
+        if query:
+            # Python's casefold, unlike SQL LIKE, ignores case beyond ASCII and has no wildcards.
+            sql += (
+                " WHERE instr(casefold(title), ?) OR EXISTS (SELECT 1 FROM messages m"
+                " WHERE m.conversation_id = conversations.id AND instr(casefold(m.content), ?))"
+            )
+            params = (query.casefold(), query.casefold())
+        sql += " ORDER BY updated_at DESC, rowid DESC"
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return [_conversation_from_row(row) for row in rows]
+
+    def rename(self, conversation_id: str, title: str) -> Conversation:
+        return self._update(conversation_id, {"title": title})
+
+    def update_settings(
+        self,
+        conversation_id: str,
+        *,
+        system_prompt: str | None | _Unset = UNSET,
+        model: str | None | _Unset = UNSET,
+        settings: dict[str, Any] | _Unset = UNSET,
+        collections: builtins.list[str] | _Unset = UNSET,
+    ) -> Conversation:
+        """Change only the fields passed; None clears the system prompt or model."""
+        changes: dict[str, object] = {}
+        if system_prompt is not UNSET:
+            changes["system_prompt"] = system_prompt
+        if model is not UNSET:
+            changes["model"] = model
+        if settings is not UNSET:
+            changes["settings"] = json.dumps(settings)
+        if collections is not UNSET:
+            changes["collections"] = json.dumps(collections)
+        return self._update(conversation_id, changes)
+
+    def delete(self, conversation_id: str) -> None:
+        """Delete the conversation and, through the foreign key, all its messages."""
+        with self._lock, transaction(self._conn):
+            cursor = self._conn.execute(
+                "DELETE FROM conversations WHERE id = ?", (conversation_id,)
+            )
+            if cursor.rowcount == 0:
+                raise ConversationNotFoundError(f"No conversation with id {conversation_id!r}.")
+
+    def add_message(
+        self,
+        conversation_id: str,
+        role: Role,
+        content: str,
+        *,
+        model: str | None = None,
+        status: MessageStatus = "complete",
+        timings: dict[str, Any] | None = None,
+        attachments: builtins.list[Any] | None = None,
+        sources: builtins.list[Any] | None = None,
+    ) -> Message:
+        """Store a finished message and commit at once, so a crash later cannot lose it."""
+        if role not in get_args(Role):
+            raise ValueError(f"Message role must be one of {get_args(Role)}, not {role!r}.")
+        if status not in get_args(MessageStatus):
+            raise ValueError(f"Message status must be one of {get_args(MessageStatus)}.")
+        with self._lock, transaction(self._conn):
+            now = self._now()
+            self._touch(conversation_id, now)
+            cursor = self._conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, model, created_at, status,"
+                " timings, attachments, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id,
+                    role,
+                    content,
+                    model,
+                    now,
+                    status,
+                    None if timings is None else json.dumps(timings),
+                    json.dumps(attachments or []),
+                    json.dumps(sources or []),
+                ),
+            )
+            row = self._conn.execute(
+                "SELECT * FROM messages WHERE id = ?", (cursor.lastrowid,)
+            ).fetchone()
+        return _message_from_row(row)
+
+    def messages(self, conversation_id: str) -> builtins.list[Message]:
+        """The conversation's messages in the order they were added."""
+        with self._lock:
+            self._get(conversation_id)
+            rows = self._conn.execute(
+                "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
+            ).fetchall()
+        return [_message_from_row(row) for row in rows]
+
+    def delete_messages_from(self, conversation_id: str, message_id: int) -> int:
+        """Delete a message and every later one (edit-and-resend, regenerate); return how many."""
+        with self._lock, transaction(self._conn):
+            self._touch(conversation_id, self._now())
+            found = self._conn.execute(
+                "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?",
+                (message_id, conversation_id),
+            ).fetchone()
+            if found is None:
+                raise MessageNotFoundError(
+                    f"Conversation {conversation_id!r} has no message with id {message_id}."
+                )
+            cursor = self._conn.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
+                (conversation_id, message_id),
+            )
+        return cursor.rowcount
+
+    def _get(self, conversation_id: str) -> Conversation:
+        row = self._conn.execute(
+            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        if row is None:
+            raise ConversationNotFoundError(f"No conversation with id {conversation_id!r}.")
+        return _conversation_from_row(row)
+
+    def _update(self, conversation_id: str, changes: dict[str, object]) -> Conversation:
+        # Column names come from the fixed keys of the callers, never from user input.
+        assignments = "".join(f", {column} = ?" for column in changes)
+        with self._lock, transaction(self._conn):
+            cursor = self._conn.execute(
+                f"UPDATE conversations SET updated_at = ?{assignments} WHERE id = ?",
+                (self._now(), *changes.values(), conversation_id),
+            )
+            if cursor.rowcount == 0:
+                raise ConversationNotFoundError(f"No conversation with id {conversation_id!r}.")
+            return self._get(conversation_id)
+
+    def _touch(self, conversation_id: str, now: float) -> None:
+        cursor = self._conn.execute(
+            "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+        )
+        if cursor.rowcount == 0:
+            raise ConversationNotFoundError(f"No conversation with id {conversation_id!r}.")
+
+    def _now(self) -> float:
+        # Strictly increasing, so "newest-updated first" holds even on clocks that tick in
+        # milliseconds (Windows) when two changes land in the same tick.
+        self._last_time = max(time.time(), self._last_time + 1e-6)
+        return self._last_time

@@ -1,0 +1,45 @@
+"""The numbered schema migrations of hearth.db; `database.migrate` applies them in order."""
+
+from __future__ import annotations
+
+# Each entry is (version, statements). Statements are listed one by one rather than as a script
+# because sqlite3's executescript() commits first, which would break the per-version transaction.
+# Versions run 1, 2, 3... with no gaps. Never edit a shipped migration; append a new one.
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        1,
+        (
+            """
+            CREATE TABLE conversations (
+                id TEXT PRIMARY KEY,
+                title TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                system_prompt TEXT,
+                model TEXT,
+                settings TEXT NOT NULL DEFAULT '{}',
+                collections TEXT NOT NULL DEFAULT '[]'
+            )
+            """,
+            """
+            CREATE TABLE messages (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                conversation_id TEXT NOT NULL
+                    REFERENCES conversations(id) ON DELETE CASCADE,
+                role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+                content TEXT NOT NULL,
+                model TEXT,
+                created_at REAL NOT NULL,
+                status TEXT NOT NULL DEFAULT 'complete'
+                    CHECK (status IN ('complete', 'interrupted', 'error')),
+                timings TEXT,
+                attachments TEXT NOT NULL DEFAULT '[]',
+                sources TEXT NOT NULL DEFAULT '[]'
+            )
+            """,
+            "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1][0]

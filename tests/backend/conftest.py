@@ -1,0 +1,78 @@
+"""Shared fixtures: a tiny random-weight GGUF and a real `hearth serve` process around it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from subprocess import Popen
+
+import httpx
+import pytest
+
+from backend.client import BackendClient, start_backend, stop_backend
+from backend.discovery import BackendInfo, load_or_create_token
+from backend.paths import HomeLayout
+from training.testing import build_tiny_gguf
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_gguf(tmp_path_factory.mktemp("models") / "tiny.gguf")
+
+
+def prepare_home(root: Path, model: Path, **settings: object) -> HomeLayout:
+    """A HEARTH_HOME holding `model` in its models folder and the given settings."""
+    layout = HomeLayout(root).ensure()
+    shutil.copy(model, layout.models / model.name)
+    values = {"default_model": model.stem, "context_size": 512, "threads": 2} | settings
+    layout.settings.write_text(json.dumps(values))
+    return layout
+
+
+@dataclass
+class RunningBackend:
+    layout: HomeLayout
+    process: Popen[bytes]
+    info: BackendInfo
+
+    @property
+    def url(self) -> str:
+        return self.info.url
+
+    @property
+    def token(self) -> str:
+        return load_or_create_token(self.layout)
+
+    def client(self) -> BackendClient:
+        return BackendClient(self.url, self.token)
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
+        )
+
+    def openai(self):  # type: ignore[no-untyped-def]
+        import openai
+
+        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=self.token, max_retries=0)
+
+    def stop(self) -> int:
+        stop_backend(self.process)
+        return self.process.returncode
+
+
+def launch(layout: HomeLayout) -> RunningBackend:
+    process, info = start_backend(layout)
+    return RunningBackend(layout, process, info)
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path) -> Iterator[RunningBackend]:
+    """One real backend per test module, serving the tiny model."""
+    layout = prepare_home(tmp_path_factory.mktemp("home"), tiny_gguf)
+    running = launch(layout)
+    yield running
+    running.stop()

@@ -1,0 +1,88 @@
+"""GGUF metadata without loading weights, validation of damaged files, and the memory check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backend.models.describe import describe_model
+from backend.models.gguf_info import InvalidGgufError, read_gguf_info
+from backend.models.memory import ModelTooLargeError, ensure_fits, estimate_memory
+from backend.models.registry import ModelNameTakenError, ModelRegistry, UnknownModelError
+from backend.paths import HomeLayout
+from backend.settings import Settings
+from training.testing import build_oversized_gguf, build_tiny_gguf
+
+
+def test_metadata_describes_the_tiny_model(tiny_gguf: Path) -> None:
+    info = read_gguf_info(tiny_gguf)
+    assert info.architecture == "llama"
+    assert (info.block_count, info.context_length, info.head_count_kv) == (2, 512, 2)
+    assert info.quantization == "F16"
+    assert info.file_size == tiny_gguf.stat().st_size
+    assert info.chat_template is not None and "<|im_start|>" in info.chat_template
+    assert 100_000 < info.parameter_count < 200_000
+
+
+def test_moe_metadata_counts_experts(tmp_path: Path) -> None:
+    info = read_gguf_info(build_tiny_gguf(tmp_path / "moe.gguf", moe=True))
+    assert info.expert_count == 4
+
+
+def test_truncated_gguf_is_refused_with_sizes(tiny_gguf: Path, tmp_path: Path) -> None:
+    data = tiny_gguf.read_bytes()
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(data[: len(data) - 4096])
+    with pytest.raises(InvalidGgufError, match="truncated"):
+        read_gguf_info(broken)
+
+
+def test_non_gguf_file_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.gguf"
+    fake.write_text("just some text, not a model")
+    with pytest.raises(InvalidGgufError, match="not a GGUF"):
+        read_gguf_info(fake)
+
+
+def test_registry_finds_user_models_and_rejects_unknown_names(tiny_gguf: Path) -> None:
+    layout = HomeLayout.current().ensure()
+    (layout.models / "mine.gguf").write_bytes(tiny_gguf.read_bytes())
+    registry = ModelRegistry(layout, shipped_dir=layout.root / "no-shipped")
+    assert [(e.name, e.source) for e in registry.list()] == [("mine", "user")]
+    with pytest.raises(UnknownModelError, match="unknown model 'other'.*mine"):
+        registry.get("other")
+
+
+def test_import_is_by_reference_and_validated(tiny_gguf: Path, tmp_path: Path) -> None:
+    layout = HomeLayout.current().ensure()
+    registry = ModelRegistry(layout, shipped_dir=tmp_path / "none")
+    entry = registry.import_gguf(tiny_gguf, name="borrowed")
+    assert entry.path == tiny_gguf.resolve()
+    assert not list(layout.models.glob("*.gguf")), "the file must not be copied"
+    assert ModelRegistry(layout, shipped_dir=tmp_path / "none").get("borrowed").source == "imported"
+    with pytest.raises(ModelNameTakenError):
+        registry.import_gguf(tiny_gguf, name="borrowed")
+    damaged = tmp_path / "damaged.gguf"
+    damaged.write_bytes(tiny_gguf.read_bytes()[:5000])
+    with pytest.raises(InvalidGgufError):
+        registry.import_gguf(damaged)
+
+
+def test_oversized_model_is_refused_with_both_numbers(tmp_path: Path) -> None:
+    info = read_gguf_info(build_oversized_gguf(tmp_path / "huge.gguf", gib=64))
+    estimate = estimate_memory(info, 4096, available=16 * 1024**3)
+    assert not estimate.fits
+    with pytest.raises(ModelTooLargeError, match=r"needs about 64\.\d GiB.*only 16\.0 GiB"):
+        ensure_fits("huge", estimate, 4096)
+
+
+def test_kv_cache_grows_with_context(tiny_gguf: Path) -> None:
+    info = read_gguf_info(tiny_gguf)
+    # 2 layers x 2 KV heads x 16 dims x (K and V) x 2 bytes = 256 bytes per token
+    assert info.kv_cache_bytes(512) == 512 * 256
+    layout = HomeLayout.current().ensure()
+    (layout.models / "tiny.gguf").write_bytes(tiny_gguf.read_bytes())
+    entry = ModelRegistry(layout, shipped_dir=layout.root / "none").get("tiny")
+    memory = describe_model(entry, Settings(context_size=256), available=1 << 40)["memory"]
+    assert memory["context"] == 256 and memory["kv_cache_bytes"] == 256 * 256 and memory["fits"]

@@ -1,0 +1,1 @@
+"""Hearth's model-building pipeline: tokenizers, decoders, training and GGUF/ONNX export."""
