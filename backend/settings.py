@@ -23,7 +23,9 @@ class Settings(BaseModel):
     """Everything a user can configure. Each field's description is shown in the GUI."""
 
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this settings schema.")
-    default_model: str = Field("hearth-tiny", description="Chat model used when none is chosen.")
+    default_model: str = Field(
+        "smollm2-135m-instruct", description="Chat model used when none is chosen."
+    )
     context_size: int = Field(4096, ge=256, le=1 << 20, description="Context window in tokens.")
     threads: int = Field(
         default_factory=lambda: max(1, os.cpu_count() or 1),

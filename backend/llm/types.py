@@ -76,6 +76,15 @@ class Finished:
     dropped_messages: int = 0  # oldest turns left out to fit the context window
     context_size: int = 0
 
+    def to_dict(self) -> dict[str, Any]:
+        """One flat record: how it ended, how fast, and what was left out."""
+        return {
+            "model": self.model,
+            "finish_reason": self.finish_reason,
+            "dropped_messages": self.dropped_messages,
+            "context_size": self.context_size,
+        } | self.timings.to_dict()
+
 
 Event = Token | Finished
 EventSink = Callable[[Event], None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,24 @@ def _is_chat_model(path: Path) -> bool:
     return "mmproj" not in path.name.lower()
 
 
+def packaged_models(shipped_dir: Path) -> list[tuple[str, Path]]:
+    """Base models that arrive as PyPI packages (listed in models/packaged.json), if installed.
+
+    The package is located without importing it: such packages may import things Hearth lacks.
+    """
+    listing = shipped_dir / "packaged.json"
+    if not listing.exists():
+        return []
+    found = []
+    for model in json.loads(listing.read_text(encoding="utf-8")):
+        spec = importlib.util.find_spec(model["package"])
+        if spec is not None and spec.submodule_search_locations:
+            path = Path(next(iter(spec.submodule_search_locations))) / model["file"]
+            if path.exists():
+                found.append((model["name"], path))
+    return found
+
+
 class ModelRegistry:
     """Lists models by name; metadata is cached per file until it changes on disk."""
 
@@ -66,7 +85,9 @@ class ModelRegistry:
         return self._cache[key]
 
     def _candidates(self) -> list[tuple[str, Source, Path]]:
-        found: list[tuple[str, Source, Path]] = []
+        found: list[tuple[str, Source, Path]] = [
+            (name, "shipped", path) for name, path in packaged_models(self._shipped_dir)
+        ]
         for source, folder in (("shipped", self._shipped_dir), ("user", self._layout.models)):
             if folder.is_dir():
                 for path in sorted(folder.rglob("*.gguf")):

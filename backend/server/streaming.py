@@ -22,10 +22,7 @@ class GenerationTracker:
         self.recent: deque[dict[str, Any]] = deque(maxlen=20)
 
     def record(self, finished: Finished) -> None:
-        self.recent.append(
-            {"model": finished.model, "finish_reason": finished.finish_reason}
-            | finished.timings.to_dict()
-        )
+        self.recent.append(finished.to_dict())
 
     def cancel_all(self) -> None:
         for cancel in list(self.active):

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from backend.llm.types import ChatRequest, Finished, SamplingParams, Token
 from backend.server.errors import describe
-from backend.server.routes.openai import hearth_metadata, services
+from backend.server.routes.openai import services
 from backend.server.schemas import ConversationUpdate, NewConversation, NewMessage
 from backend.server.services import Services
 from backend.server.streaming import Generation
@@ -50,7 +50,7 @@ def store_reply(
         text,
         model=finished.model if finished else None,
         status=status,
-        timings=hearth_metadata(finished) if finished else None,
+        timings=finished.to_dict() if finished else None,
     )
 
 
