@@ -31,7 +31,7 @@ def test_the_default_model_answers_a_question(hearth_home: Path) -> None:
     try:
         reply = backend.openai().chat.completions.create(
             model=Settings().default_model,
-            messages=[{"role": "user", "content": "What is the capital of France?"}],
+            messages=[{"role": "user", "content": "Which city is the capital of France?"}],
             max_tokens=48,
             temperature=0,
         )
