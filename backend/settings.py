@@ -26,6 +26,9 @@ class Settings(BaseModel):
     default_model: str = Field(
         "smollm2-135m-instruct", description="Chat model used when none is chosen."
     )
+    image_model: str = Field(
+        "hearth-clip-tiny", description="CLIP model for image labels and image search."
+    )
     context_size: int = Field(4096, ge=256, le=1 << 20, description="Context window in tokens.")
     threads: int = Field(
         default_factory=lambda: max(1, os.cpu_count() or 1),

@@ -33,6 +33,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     imported.add_argument("--json", action="store_true", help="machine-readable output")
     imported.set_defaults(handler=import_model)
 
+    clip = actions.add_parser(
+        "import-clip", help="convert an open_clip checkpoint for images (needs the train extra)"
+    )
+    clip.add_argument("--arch", required=True, help="open_clip model name or config .json")
+    clip.add_argument("--checkpoint", type=Path, required=True)
+    clip.add_argument("--name", help="name to register it under (default: checkpoint name)")
+    clip.set_defaults(handler=import_clip)
+
 
 def _registry() -> ModelRegistry:
     from backend.models.registry import ModelRegistry
@@ -97,4 +105,37 @@ def import_model(args: argparse.Namespace) -> int:
         print_json(model)
     else:
         print(f"imported {model['name']} -> {model['path']}")
+    return 0
+
+
+def import_clip(args: argparse.Namespace) -> int:
+    """Convert in a `training` subprocess: the backend itself never imports torch."""
+    import importlib.util
+    import shutil
+    import subprocess
+    import sys
+
+    from backend.images.registry import clip_dir
+    from backend.paths import HomeLayout
+
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("open_clip") is None:
+        return fail(
+            "import-clip needs the training extra (torch and open_clip): "
+            "pip install 'hearth-assistant[train]'"
+        )
+    name = args.name or args.checkpoint.stem
+    out = clip_dir(HomeLayout.current().ensure()) / name
+    if out.exists():
+        return fail(f"an image model named '{name}' exists; pass another --name")
+    partial = out.with_name(f".{name}.partial")  # renamed into place only when complete
+    shutil.rmtree(partial, ignore_errors=True)
+    command = [sys.executable, "-m", "training.clip", "import-checkpoint", "--arch", args.arch]
+    command += ["--checkpoint", str(args.checkpoint), "--out", str(partial), "--name", name]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        reason = result.stderr.strip().splitlines()[-1:] or ["conversion failed"]
+        return fail(f"could not convert {args.checkpoint}: {reason[0].removeprefix('error: ')}")
+    partial.rename(out)
+    print(f"imported image model {name} -> {out}")
     return 0

@@ -8,14 +8,28 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
+from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from backend.client import BackendClient, start_backend, stop_backend
 from backend.discovery import BackendInfo, load_or_create_token
 from backend.paths import HomeLayout
 from training.testing import build_tiny_gguf
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A random tiny CLIP exported to the runtime format, and its torch model."""
+    from training.clip.testing import build_tiny_clip
+
+    return build_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny-clip")
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
 
 
 @pytest.fixture(scope="session")

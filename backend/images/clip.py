@@ -1,0 +1,127 @@
+"""The CLIP runtime: two ONNX towers, a `tokenizers` tokenizer and Pillow preprocessing.
+
+It reads the folder format that `training/clip/export.py` writes (manifest.json and friends)
+and owns the ONNX Runtime sessions; nothing here needs torch or open_clip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+MANIFEST_FORMAT = "hearth-clip/1"
+RESAMPLING = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+class InvalidClipModelError(ValueError):
+    """The folder is not a complete Hearth CLIP model."""
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """open_clip's inference transform: resize the shortest side (or squash), centre-crop."""
+
+    size: int
+    resize_mode: str
+    interpolation: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def __call__(self, image: Image.Image) -> np.ndarray:  # RGB -> (3, size, size) float32
+        resample = RESAMPLING[self.interpolation]
+        if self.resize_mode == "squash":
+            image = image.resize((self.size, self.size), resample)
+        else:
+            image = self._crop_center(self._resize_shortest(image, resample))
+        scaled: np.ndarray = np.asarray(image, dtype=np.float32) / 255.0
+        normalised = (scaled - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
+        return normalised.transpose(2, 0, 1)
+
+    def _resize_shortest(self, image: Image.Image, resample: Image.Resampling) -> Image.Image:
+        width, height = image.size
+        if width <= height:
+            size = (self.size, int(self.size * height / width))
+        else:
+            size = (int(self.size * width / height), self.size)
+        return image.resize(size, resample)
+
+    def _crop_center(self, image: Image.Image) -> Image.Image:
+        width, height = image.size
+        top = int(round((height - self.size) / 2.0))
+        left = int(round((width - self.size) / 2.0))
+        return image.crop((left, top, left + self.size, top + self.size))
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidClipModelError(f"{folder} has no readable manifest.json: {exc}") from exc
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise InvalidClipModelError(f"{path} is not a {MANIFEST_FORMAT} manifest")
+    for key in ("image_tower", "text_tower", "tokenizer"):
+        if not (folder / manifest[key]).is_file():
+            raise InvalidClipModelError(f"{folder} lacks {manifest[key]}")
+    if manifest["preprocess"]["resize_mode"] not in ("shortest", "squash"):
+        raise InvalidClipModelError(f"{path}: resize mode must be 'shortest' or 'squash'")
+    return manifest
+
+
+class ClipModel:
+    """Embeds images and texts into one space; embeddings are L2-normalised float32."""
+
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.folder = folder
+        manifest = _read_manifest(folder)
+        self.name: str = manifest["name"]
+        self.logit_scale = float(manifest["logit_scale"])
+        p = manifest["preprocess"]
+        self.preprocess = Preprocess(
+            p["size"], p["resize_mode"], p["interpolation"], tuple(p["mean"]), tuple(p["std"])
+        )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        providers = ["CPUExecutionProvider"]
+        self._image = ort.InferenceSession(
+            str(folder / manifest["image_tower"]), options, providers=providers
+        )
+        self._text = ort.InferenceSession(
+            str(folder / manifest["text_tower"]), options, providers=providers
+        )
+        self._tokenizer = Tokenizer.from_file(str(folder / manifest["tokenizer"]))
+        labels = manifest.get("labels")
+        self.default_labels: list[str] = (
+            (folder / labels).read_text(encoding="utf-8").split("\n") if labels else []
+        )
+        self.default_labels = [label for label in self.default_labels if label.strip()]
+
+    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """(N, 3, S, S) preprocessed pixels -> (N, D)."""
+        (embedding,) = self._image.run(None, {"pixels": pixels.astype(np.float32)})
+        return _normalise(embedding)
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.embed_pixels(np.stack([self.preprocess(image) for image in images]))
+
+    def tokenize(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array([e.ids for e in self._tokenizer.encode_batch(list(texts))], np.int64)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        (embedding,) = self._text.run(None, {"tokens": self.tokenize(texts)})
+        return _normalise(embedding)

@@ -1,0 +1,72 @@
+"""Opening any image a user drops safely: bombs refused, EXIF honoured, every mode to RGB."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Pillow's own default (about 89 megapixels); above it an image is treated as a bomb.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif")
+
+
+class ImageDecodeError(ValueError):
+    """The file cannot be used as an image; the message says why."""
+
+
+class UnsupportedImageError(ImageDecodeError):
+    pass
+
+
+class CorruptImageError(ImageDecodeError):
+    pass
+
+
+class ImageTooLargeError(ImageDecodeError):
+    pass
+
+
+def _unsupported(data: bytes, name: str) -> UnsupportedImageError:
+    kind = "HEIC/HEIF" if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS else "this file"
+    return UnsupportedImageError(
+        f"{name}: unsupported format ({kind} cannot be read; try PNG or JPEG)"
+    )
+
+
+def open_image(source: Path | bytes, name: str | None = None) -> Image.Image:
+    """Decode the first frame of `source` as an RGB image, or raise ImageDecodeError."""
+    data = source.read_bytes() if isinstance(source, Path) else source
+    name = name or (str(source) if isinstance(source, Path) else "image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+            image.load()  # decodes the first frame of an animation
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageTooLargeError(
+                f"{name} is too large to decode safely (over {MAX_PIXELS:,} pixels)"
+            ) from exc
+        except UnidentifiedImageError as exc:
+            raise _unsupported(data, name) from exc
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise CorruptImageError(f"{name} is damaged or truncated: {exc}") from exc
+    return to_rgb(ImageOps.exif_transpose(image))
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB: deep images rescaled, CMYK converted, transparency laid on white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        pixels = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(pixels.max()), 1.0)
+        image = Image.fromarray(np.clip(pixels / top * 255.0, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGB", image.size, "white")
+        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+        return background
+    return image.convert("RGB")

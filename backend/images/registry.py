@@ -1,0 +1,29 @@
+"""Which CLIP models exist: shipped folders in models/ and the user's in HEARTH_HOME/models/clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backend.models.registry import UnknownModelError
+from backend.paths import HomeLayout, repo_models_dir
+
+
+def clip_dir(layout: HomeLayout) -> Path:
+    return layout.models / "clip"
+
+
+def clip_models(layout: HomeLayout, shipped_dir: Path | None = None) -> dict[str, Path]:
+    """Name -> folder, for every folder holding a CLIP manifest; the user's win on a clash."""
+    found: dict[str, Path] = {}
+    for root in (shipped_dir or repo_models_dir(), clip_dir(layout)):
+        for manifest in sorted(root.glob("*/manifest.json")):
+            found[manifest.parent.name] = manifest.parent
+    return found
+
+
+def find_clip_model(layout: HomeLayout, name: str, shipped_dir: Path | None = None) -> Path:
+    models = clip_models(layout, shipped_dir)
+    if name not in models:
+        known = ", ".join(models) or "none; convert one with 'hearth models import-clip'"
+        raise UnknownModelError(f"unknown image model '{name}' (known: {known})")
+    return models[name]

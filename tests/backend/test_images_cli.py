@@ -1,0 +1,89 @@
+"""`hearth images label` and `hearth models import-clip` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+from PIL import Image
+
+from backend.images.clip import ClipModel
+from tests.backend.conftest import cosines
+
+HEARTH = str(Path(sys.executable).with_name("hearth"))
+TINY_STANDARD_CLIP = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+def hearth(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_label_prints_json_probabilities(
+    hearth_home: Path, tiny_clip: tuple[Path, Any], tmp_path: Path
+) -> None:
+    shutil.copytree(tiny_clip[0], hearth_home / "models" / "clip" / "tiny-clip")
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (50, 40), "orange").save(photo)
+    result = hearth("images", "label", str(photo), "--model", "tiny-clip", "--json", "--top", "3")
+    assert result.returncode == 0, result.stderr
+    labels = json.loads(result.stdout)
+    assert len(labels) == 3 and {"label", "score"} <= set(labels[0])
+    custom = hearth(
+        "images", "label", str(photo), "--model", "tiny-clip", "--labels", "a,b", "--json"
+    )
+    assert sum(item["score"] for item in json.loads(custom.stdout)) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_label_errors_are_plain(hearth_home: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    result = hearth("images", "label", str(broken))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "broken.jpg" in result.stderr
+    photo = tmp_path / "ok.png"
+    Image.new("RGB", (8, 8)).save(photo)
+    missing = hearth("images", "label", str(photo), "--model", "nope")
+    assert "unknown image model 'nope'" in missing.stderr
+
+
+def test_import_clip_converts_an_open_clip_checkpoint(hearth_home: Path, tmp_path: Path) -> None:
+    config = tmp_path / "tiny-standard.json"
+    config.write_text(json.dumps(TINY_STANDARD_CLIP))
+    open_clip.add_model_config(config)
+    torch.manual_seed(0)
+    reference = open_clip.create_model("tiny-standard").eval()
+    checkpoint = tmp_path / "mine.pt"
+    torch.save(reference.state_dict(), checkpoint)
+
+    result = hearth("models", "import-clip", "--arch", str(config), "--checkpoint", str(checkpoint))
+    assert result.returncode == 0, result.stderr
+    runtime = ClipModel(hearth_home / "models" / "clip" / "mine")
+    texts = ["a photo of a cat", "Two DOGS, playing!", "naïve café 🐶"]
+    tokens = open_clip.get_tokenizer("tiny-standard")(texts)
+    assert np.array_equal(runtime.tokenize(texts), tokens.numpy())
+    with torch.no_grad():
+        expected = reference.encode_text(tokens).numpy()
+    assert cosines(runtime.embed_texts(texts), expected).min() >= 0.999
+
+    again = hearth("models", "import-clip", "--arch", str(config), "--checkpoint", str(checkpoint))
+    assert again.returncode == 1 and "exists" in again.stderr
+
+
+def test_import_clip_reports_a_bad_checkpoint(hearth_home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "junk.pt"
+    bad.write_bytes(b"not a checkpoint")
+    result = hearth("models", "import-clip", "--arch", "ViT-B-32", "--checkpoint", str(bad))
+    assert result.returncode == 1 and "could not convert" in result.stderr
+    assert not (hearth_home / "models" / "clip" / "junk").exists()
