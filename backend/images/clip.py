@@ -110,6 +110,10 @@ class ClipModel:
             (folder / labels).read_text(encoding="utf-8").split("\n") if labels else []
         )
         self.default_labels = [label for label in self.default_labels if label.strip()]
+        cached = manifest.get("label_embeddings")
+        self.default_label_embeddings: np.ndarray | None = (
+            np.load(folder / cached) if cached else None
+        )
 
     def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) preprocessed pixels -> (N, D)."""

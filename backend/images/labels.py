@@ -45,9 +45,11 @@ def label_image(
     candidates = [label.strip() for label in labels if label.strip()] or model.default_labels
     if not candidates:
         raise NoLabelsError("give labels to choose from; this model has no default vocabulary")
-    logits = (
-        model.logit_scale * (model.embed_images([image]) @ label_embeddings(model, candidates).T)[0]
-    )
+    if candidates == model.default_labels and model.default_label_embeddings is not None:
+        texts = model.default_label_embeddings  # embedded once, at export
+    else:
+        texts = label_embeddings(model, candidates)
+    logits = model.logit_scale * (model.embed_images([image]) @ texts.T)[0]
     probabilities = np.exp(logits - logits.max())
     probabilities /= probabilities.sum()
     order = np.argsort(-probabilities)[:top]

@@ -1,4 +1,10 @@
-"""`python -m training.clip import-checkpoint`: what `hearth models import-clip` runs."""
+"""`python -m training.clip`: build hearth-clip-tiny, or convert a user's open_clip checkpoint.
+
+prepare-data DIR                      fetch emoji and clipart packages, build the dataset
+train --dataset D --recipe R --out O  contrastive training with zero-shot eval per epoch
+export --checkpoint C --out DIR       write the ONNX runtime folder and its curve
+import-checkpoint --arch A --checkpoint C --out DIR --name N   (hearth models import-clip)
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,34 @@ import argparse
 import sys
 from pathlib import Path
 
-from training.clip.import_checkpoint import UnsupportedClipError, import_checkpoint
+
+def prepare(args: argparse.Namespace) -> int:
+    from training.clip.data import prepare_clip_data
+
+    print(prepare_clip_data(args.dir))
+    return 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.clip")
-    commands = parser.add_subparsers(dest="command", required=True)
-    convert = commands.add_parser("import-checkpoint", help="open_clip checkpoint -> ONNX towers")
-    convert.add_argument("--arch", required=True, help="open_clip model name or config .json")
-    convert.add_argument("--checkpoint", type=Path, required=True)
-    convert.add_argument("--out", type=Path, required=True, help="folder to write")
-    convert.add_argument("--name", required=True)
-    args = parser.parse_args()
+def train(args: argparse.Namespace) -> int:
+    from training.clip.train import ClipTrainConfig, train_clip
+
+    config = ClipTrainConfig.from_file(args.recipe)
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("workers", args.workers)) if v}
+    config = ClipTrainConfig(**(config.__dict__ | overrides))
+    train_clip(args.dataset, config, args.out)
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from training.clip.checkpoint import export_checkpoint
+
+    print(export_checkpoint(args.checkpoint, args.out, args.name))
+    return 0
+
+
+def import_user_checkpoint(args: argparse.Namespace) -> int:
+    from training.clip.import_checkpoint import UnsupportedClipError, import_checkpoint
+
     if not args.checkpoint.is_file():
         print(f"error: checkpoint {args.checkpoint} does not exist", file=sys.stderr)
         return 1
@@ -28,6 +50,35 @@ def main() -> int:
         return 1
     print(folder)
     return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.clip", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("prepare-data")
+    p.add_argument("dir", type=Path)
+    p.set_defaults(run=prepare)
+    t = commands.add_parser("train")
+    t.add_argument("--dataset", type=Path, required=True)
+    t.add_argument("--recipe", type=Path, required=True)
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    t.add_argument("--workers", type=int, help="DataLoader processes for augmentation")
+    t.set_defaults(run=train)
+    e = commands.add_parser("export")
+    e.add_argument("--checkpoint", type=Path, required=True)
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--name", default="hearth-clip-tiny")
+    e.set_defaults(run=export)
+    i = commands.add_parser("import-checkpoint", help="open_clip checkpoint -> ONNX towers")
+    i.add_argument("--arch", required=True, help="open_clip model name or config .json")
+    i.add_argument("--checkpoint", type=Path, required=True)
+    i.add_argument("--out", type=Path, required=True, help="folder to write")
+    i.add_argument("--name", required=True)
+    i.set_defaults(run=import_user_checkpoint)
+    args = parser.parse_args()
+    result: int = args.run(args)
+    return result
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tokenizers import Tokenizer
 from torch import nn
@@ -94,4 +95,17 @@ def export_clip(
         },
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    if labels:
+        _precompute_label_embeddings(out_dir, manifest)
     return out_dir
+
+
+def _precompute_label_embeddings(out_dir: Path, manifest: dict[str, Any]) -> None:
+    """Embed the default vocabulary once, with the runtime itself, so labelling is instant."""
+    from backend.images.clip import ClipModel
+    from backend.images.labels import label_embeddings
+
+    model = ClipModel(out_dir)
+    np.save(out_dir / "label_embeddings.npy", label_embeddings(model, model.default_labels))
+    manifest["label_embeddings"] = "label_embeddings.npy"
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
