@@ -19,14 +19,22 @@ _CORPUS = (
 )
 
 
-def tiny_spec(vocab_size: int, *, moe: bool = False, context_length: int = 512) -> DecoderSpec:
+def tiny_spec(
+    vocab_size: int,
+    *,
+    moe: bool = False,
+    context_length: int = 512,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+) -> DecoderSpec:
+    """Heads of 16 dimensions, two query heads per KV head, a feed-forward twice as wide."""
     return DecoderSpec(
         vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_layers=2,
-        num_heads=4,
-        num_kv_heads=2,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_layers=num_layers,
+        num_heads=hidden_size // 16,
+        num_kv_heads=hidden_size // 32,
         context_length=context_length,
         num_experts=4 if moe else 0,
         experts_per_token=2 if moe else 0,
@@ -74,12 +82,27 @@ def random_weights(spec: DecoderSpec, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def build_tiny_gguf(
-    path: Path, *, moe: bool = False, seed: int = 0, context_length: int = 512
+    path: Path,
+    *,
+    moe: bool = False,
+    seed: int = 0,
+    context_length: int = 512,
+    hidden_size: int = 64,
+    num_layers: int = 2,
 ) -> Path:
-    """Write a two-layer random-weight decoder with a real BPE tokenizer and ChatML template."""
+    """Write a random-weight decoder with a real BPE tokenizer and the ChatML template.
+
+    The defaults generate in milliseconds; wider ones are slow enough to interrupt mid-reply.
+    """
     tokenizer = train_bpe(_CORPUS * 4, vocab_size=384)
-    spec = tiny_spec(tokenizer.get_vocab_size(), moe=moe, context_length=context_length)
-    name = "tiny-moe" if moe else "tiny"
+    spec = tiny_spec(
+        tokenizer.get_vocab_size(),
+        moe=moe,
+        context_length=context_length,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+    )
+    name = path.stem
     return write_gguf(path, spec, random_weights(spec, seed), tokenizer.to_str(), name=name)
 
 

@@ -1,0 +1,1 @@
+"""The chat area: messages rendered from Markdown, the composer and the streaming session."""

@@ -1,0 +1,267 @@
+"""The chat logic behind ChatView: open a conversation, send, stream, stop, edit, regenerate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop.backend_connection import BackendConnection
+from desktop.chat.chat_view import ChatView, format_stats
+from desktop.chat.conversation_settings import ConversationSettingsDialog
+from desktop.chat.message_view import MessageView
+from desktop.workers import StreamOperation
+
+RENDER_INTERVAL_MS = 40  # re-render streamed Markdown at most 25 times a second
+TITLE_WORDS = 8
+
+
+def title_from(text: str) -> str:
+    words = text.split()
+    title = " ".join(words[:TITLE_WORDS])
+    return title + ("…" if len(words) > TITLE_WORDS else "")
+
+
+class ChatSession(QObject):
+    """Owns the open conversation and at most one streaming reply."""
+
+    conversation_changed = Signal(object)  # the conversation dict (created, renamed, opened)
+    token_received = Signal(str)  # each streamed piece, as it arrives
+    error = Signal(str)
+
+    def __init__(self, connection: BackendConnection, view: ChatView) -> None:
+        super().__init__(view)
+        self.connection = connection
+        self.view = view
+        self.conversation: dict[str, Any] | None = None
+        self._stream: StreamOperation | None = None
+        self._reply_view: MessageView | None = None
+        self._reply_text: list[str] = []
+        self._reply_done = False  # the backend sent the stored reply
+        # The partial reply a backend crash cut off; the backend never stored it.
+        self._orphan: tuple[str, dict[str, Any]] | None = None
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(RENDER_INTERVAL_MS)
+        self._render_timer.timeout.connect(self._render_reply)
+        view.composer.send_requested.connect(self.send)
+        view.composer.stop_requested.connect(self.stop)
+        view.settings_requested.connect(self.edit_settings)
+        view.model_picker.model_chosen.connect(self.choose_model)
+        connection.connected.connect(self.reload)
+
+    @property
+    def generating(self) -> bool:
+        return self._stream is not None
+
+    # Opening -------------------------------------------------------------------------------
+
+    def open(self, conversation_id: str | None) -> None:
+        if self.generating:
+            # Leaving a chat mid-reply stops it; the backend keeps what was written so far.
+            self.stop()
+            self._reply_view = None
+        if conversation_id is None:
+            self.conversation = None
+            self.view.show_conversation(None, [])
+            return
+        self.connection.call(
+            lambda api: api.get_conversation(conversation_id), self._show_stored, self.error.emit
+        )
+
+    def reload(self) -> None:
+        if self.conversation is not None and not self.generating:
+            self.open(self.conversation["id"])
+
+    def _show_stored(self, stored: dict[str, Any]) -> None:
+        self.conversation = stored["conversation"]
+        messages = list(stored["messages"])
+        if self._orphan and self._orphan[0] == self.conversation["id"]:
+            if messages and messages[-1]["role"] == "user":
+                messages.append(self._orphan[1])
+            self._orphan = None
+        self.view.show_conversation(self.conversation, messages)
+        for view in self.view.views:
+            self._connect_actions(view)
+        self.conversation_changed.emit(self.conversation)
+
+    def _connect_actions(self, view: MessageView) -> None:
+        view.edit_requested.connect(self.view.composer.edit)
+        view.regenerate_requested.connect(self.regenerate)
+        view.retry_requested.connect(self.regenerate)
+
+    # Sending -------------------------------------------------------------------------------
+
+    def send(self, text: str, editing: dict[str, Any] | None = None) -> None:
+        if self.generating:
+            return
+        if self.conversation is None:
+            model = self.view.model_picker.current_model()  # chosen before the chat existed
+            self.connection.call(
+                lambda api: api.create_conversation(title_from(text), model),
+                lambda created: self._send_in_new(created, text),
+                self.error.emit,
+            )
+            return
+        replace_from = editing.get("id") if editing else None
+        self._start_stream(text, replace_from)
+
+    def _send_in_new(self, conversation: dict[str, Any], text: str) -> None:
+        self.conversation = conversation
+        self.view.show_conversation(conversation, [])
+        self.conversation_changed.emit(conversation)
+        self._start_stream(text, None)
+
+    def regenerate(self, reply: dict[str, Any]) -> None:
+        """Resend the user message before `reply`, replacing it and everything after it."""
+        question = self.view.user_message_before(reply)
+        if question is not None and question.get("id") is not None:
+            self._start_stream(question["content"], question["id"])
+
+    def _start_stream(self, text: str, replace_from: int | None) -> None:
+        assert self.conversation is not None
+        conversation_id = self.conversation["id"]
+        stream = self.connection.stream(
+            lambda api: api.send_message(conversation_id, text, replace_from)
+        )
+        if stream is None:
+            self.error.emit("The engine is not running yet; try again in a moment.")
+            return
+        if replace_from is not None:
+            self.view.remove_from_message(replace_from)
+        self._maybe_retitle(text)
+        self._stream = stream
+        self._reply_view = None
+        self._reply_text = []
+        self._reply_done = False
+        stream.signals.item.connect(self._on_event)
+        self.view.set_generating(True)
+        self.connection.set_busy(True)
+        self.connection.runner.start(stream, self._on_stream_ended, self._on_stream_failed)
+
+    def _maybe_retitle(self, text: str) -> None:
+        """A chat still called "New chat" is named after its first question."""
+        if self.conversation is None or self.conversation.get("title") != "New chat":
+            return
+        conversation_id, title = self.conversation["id"], title_from(text)
+        self.conversation["title"] = title
+        self.view.title.setText(title)
+        self.connection.call(
+            lambda api: api.update_conversation(conversation_id, title=title),
+            self.conversation_changed.emit,
+        )
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+
+    # Stream events -------------------------------------------------------------------------
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        if self._stream is None or self._stream.stopped:
+            return  # events already queued when Stop was pressed are not shown
+        handler = {
+            "user": self._on_user,
+            "token": self._on_token,
+            "done": self._on_done,
+            "error": self._on_error_event,
+        }.get(event.get("type", ""))
+        if handler is not None:
+            handler(event)
+
+    def _on_user(self, event: dict[str, Any]) -> None:
+        self._connect_actions(self.view.add_message(event["message"]))
+        placeholder = {"role": "assistant", "content": "", "status": "complete"}
+        self._reply_view = self.view.add_message(placeholder, streaming=True)
+        self._connect_actions(self._reply_view)
+
+    def _on_token(self, event: dict[str, Any]) -> None:
+        self._reply_text.append(event["text"])
+        self.token_received.emit(event["text"])
+        if not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def _render_reply(self) -> None:
+        if self._reply_view is not None:
+            self._reply_view.set_text("".join(self._reply_text))
+
+    def _on_error_event(self, event: dict[str, Any]) -> None:
+        self.error.emit(event.get("message", "The reply failed."))
+
+    def _on_done(self, event: dict[str, Any]) -> None:
+        message = event["message"]
+        self._reply_done = True
+        self._render_timer.stop()
+        if self._reply_view is not None:
+            self._reply_view.finish(message)
+        self.view.stats.setText(format_stats(message.get("timings")))
+
+    def _on_stream_ended(self, completed: bool) -> None:
+        nothing_shown = self._reply_view is None
+        if not completed or not self._reply_done:  # stopped, or the stream ended without "done"
+            self._mark_reply_interrupted()
+        self._end_stream()
+        if nothing_shown:
+            # Stopped before the first event arrived: the backend may still have stored the
+            # question, so show what it holds.
+            self.reload()
+
+    def _on_stream_failed(self, message: str) -> None:
+        self._mark_reply_interrupted()
+        self.connection.check_now()  # a dead backend shows up here first
+        if self.connection.is_ready:  # else the connection reports the crash itself
+            self.error.emit(message)
+        self._end_stream()
+
+    def _mark_reply_interrupted(self) -> None:
+        self._render_timer.stop()
+        if self._reply_view is None:
+            return
+        self._reply_view.set_text("".join(self._reply_text))
+        self._reply_view.set_status("interrupted")
+        if self.conversation is not None:
+            # If the backend never stored this reply (it crashed), the next reload shows this copy.
+            partial = self._reply_view.message | {"status": "interrupted"}
+            self._orphan = (self.conversation["id"], partial)
+
+    def _end_stream(self) -> None:
+        self._stream = None
+        self._reply_view = None
+        self.view.set_generating(False)
+        self.view.refresh_actions()
+        self.connection.set_busy(False)
+
+    # Conversation settings -----------------------------------------------------------------
+
+    def choose_model(self, model: str | None) -> None:
+        if self.conversation is None:
+            return  # the first message creates the chat with the picker's model
+        conversation_id = self.conversation["id"]
+        self.connection.call(
+            lambda api: api.update_conversation(conversation_id, model=model),
+            self._on_conversation_updated,
+            self.error.emit,
+        )
+
+    def edit_settings(self) -> ConversationSettingsDialog | None:
+        if self.conversation is None:
+            self.error.emit("Send a first message to create the chat, then set its options.")
+            return None
+        dialog = ConversationSettingsDialog(self.conversation, self.view)
+        conversation_id = self.conversation["id"]
+        dialog.accepted.connect(lambda: self._save_settings(conversation_id, dialog.changes()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _save_settings(self, conversation_id: str, changes: dict[str, Any]) -> None:
+        self.connection.call(
+            lambda api: api.update_conversation(conversation_id, **changes),
+            self._on_conversation_updated,
+            self.error.emit,
+        )
+
+    def _on_conversation_updated(self, conversation: dict[str, Any]) -> None:
+        if self.conversation is not None and conversation["id"] == self.conversation["id"]:
+            self.conversation = conversation
+        self.conversation_changed.emit(conversation)

@@ -1,0 +1,179 @@
+"""The chat area on screen: header (title, model, settings), the message list, stats, composer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.chat.composer import Composer
+from desktop.chat.message_view import MessageView
+from desktop.chat.model_picker import ModelPicker
+
+
+def format_stats(timings: dict[str, Any] | None) -> str:
+    """Like "42 tokens/s · context 130 of 4,096 tokens", from a done message's timings."""
+    if not timings:
+        return ""
+    parts = []
+    speed = timings.get("generation_per_second")
+    if speed:
+        parts.append(f"{speed:,.0f} tokens/s")
+    used = (timings.get("prompt_tokens") or 0) + (timings.get("completion_tokens") or 0)
+    size = timings.get("context_size")
+    if size:
+        parts.append(f"context {used:,} of {size:,} tokens")
+    if timings.get("dropped_messages"):
+        parts.append(f"{timings['dropped_messages']} older messages left out to fit")
+    return " · ".join(parts)
+
+
+class MessageList(QWidget):
+    """The column of MessageViews inside the scroll area."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.views: list[MessageView] = []
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(16, 12, 16, 12)
+        self._layout.setSpacing(10)
+        self._layout.addStretch(1)
+
+    def append(self, view: MessageView) -> None:
+        self.views.append(view)
+        self._layout.insertWidget(self._layout.count() - 1, view)
+
+    def remove_from(self, index: int) -> None:
+        for view in self.views[index:]:
+            self._layout.removeWidget(view)
+            view.deleteLater()
+        del self.views[index:]
+
+
+class ChatView(QWidget):
+    """Shows one conversation. It holds no backend logic: ChatSession drives it."""
+
+    settings_requested = Signal()
+
+    def __init__(self, dark: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.dark = dark
+        self.title = QLabel("New chat", self)
+        self.title.setObjectName("chatTitle")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long title is cut off rather than forcing the whole window wider.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.model_picker = ModelPicker(self)
+        self.settings_button = QPushButton("Chat settings…", self)
+        self.settings_button.setAccessibleName("Chat settings: system prompt and sampling")
+        self.settings_button.clicked.connect(self.settings_requested)
+        self.messages = MessageList()
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(self.messages)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setAccessibleName("Conversation")
+        self.stats = QLabel(self)
+        self.stats.setObjectName("chatStats")
+        self.stats.setAccessibleName("Speed and context use")
+        self.composer = Composer(self)
+        self._stick_to_bottom = True
+        self.scroll_area.verticalScrollBar().rangeChanged.connect(self._follow_new_content)
+        self.scroll_area.verticalScrollBar().valueChanged.connect(self._remember_position)
+        self._layout_parts()
+
+    def _layout_parts(self) -> None:
+        header = QHBoxLayout()
+        header.setContentsMargins(16, 10, 12, 6)
+        header.addWidget(self.title, 1)
+        header.addWidget(self.model_picker)
+        header.addWidget(self.settings_button)
+        stats_row = QHBoxLayout()
+        stats_row.setContentsMargins(16, 0, 16, 0)
+        stats_row.addStretch(1)
+        stats_row.addWidget(self.stats)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(header)
+        layout.addWidget(self.scroll_area, 1)
+        layout.addLayout(stats_row)
+        layout.addWidget(self.composer)
+
+    @property
+    def views(self) -> list[MessageView]:
+        return self.messages.views
+
+    def show_conversation(self, conversation: dict[str, Any] | None, messages: list[dict]) -> None:
+        self.title.setText(conversation["title"] if conversation else "New chat")
+        self.model_picker.select(conversation.get("model") if conversation else None)
+        self.messages.remove_from(0)
+        for message in messages:
+            self.add_message(message)
+        last_timed = next((m["timings"] for m in reversed(messages) if m.get("timings")), None)
+        self.stats.setText(format_stats(last_timed))
+        self._stick_to_bottom = True
+        self.refresh_actions()
+
+    def add_message(self, message: dict[str, Any], streaming: bool = False) -> MessageView:
+        view = MessageView(message, self.dark, self.messages)
+        if streaming:
+            view.set_status("complete", streaming=True)
+        self.messages.append(view)
+        return view
+
+    def remove_from_message(self, message_id: int) -> None:
+        """Drop the message with this id and everything after it (edit or regenerate)."""
+        for index, view in enumerate(self.views):
+            if view.message.get("id") == message_id:
+                self.messages.remove_from(index)
+                return
+
+    def refresh_actions(self) -> None:
+        """Only the last reply offers Regenerate: regenerating an older one would drop the rest."""
+        for view in self.views:
+            view.set_regenerate_allowed(view is self.views[-1])
+
+    def user_message_before(self, view_message: dict[str, Any]) -> dict[str, Any] | None:
+        previous = None
+        for view in self.views:
+            if view.message is view_message or (
+                view.message.get("id") is not None
+                and view.message.get("id") == view_message.get("id")
+            ):
+                return previous
+            if view.message["role"] == "user":
+                previous = view.message
+        return previous
+
+    def set_dark(self, dark: bool) -> None:
+        self.dark = dark
+        for view in self.views:
+            view.set_dark(dark)
+
+    def set_generating(self, generating: bool) -> None:
+        self.composer.set_generating(generating)
+        self.model_picker.setEnabled(not generating)
+        self.settings_button.setEnabled(not generating)
+        for view in self.views:
+            view.setEnabled(not generating or view is self.views[-1])
+
+    def _remember_position(self, value: int) -> None:
+        bar = self.scroll_area.verticalScrollBar()
+        self._stick_to_bottom = value >= bar.maximum() - 24
+
+    def _follow_new_content(self, _low: int, high: int) -> None:
+        # Follow a streaming reply only while the user has not scrolled up to read.
+        if self._stick_to_bottom:
+            self.scroll_area.verticalScrollBar().setValue(high)

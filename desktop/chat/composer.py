@@ -1,0 +1,106 @@
+"""Where the user writes: Enter sends, Shift+Enter breaks the line, and Stop ends a reply."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class PromptEdit(QPlainTextEdit):
+    """A multi-line editor whose plain Enter submits instead of inserting a newline."""
+
+    submitted = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt's name)
+        is_enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if is_enter and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.submitted.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class Composer(QWidget):
+    """The prompt box, Send and Stop, and the note shown while an earlier message is edited."""
+
+    send_requested = Signal(str, object)  # text, the message being edited (or None)
+    stop_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._editing: dict | None = None
+        self.prompt = PromptEdit(self)
+        self.prompt.setPlaceholderText("Ask anything — Enter sends, Shift+Enter for a new line")
+        self.prompt.setAccessibleName("Message")
+        self.prompt.setTabChangesFocus(True)
+        self.prompt.setFixedHeight(76)
+        self.prompt.submitted.connect(self._submit)
+        self.send_button = QPushButton("Send", self)
+        self.send_button.setAccessibleName("Send message")
+        self.send_button.clicked.connect(self._submit)
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.setAccessibleName("Stop generating")
+        self.stop_button.setToolTip("Stop generating (Esc)")
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.stop_button.setVisible(False)
+        self.editing_note = QLabel(self)
+        self.editing_note.setObjectName("editingNote")
+        self.editing_note.setVisible(False)
+        self.cancel_edit_button = QPushButton("Cancel edit", self)
+        self.cancel_edit_button.setAccessibleName("Cancel editing")
+        self.cancel_edit_button.clicked.connect(self.cancel_edit)
+        self.cancel_edit_button.setVisible(False)
+        self._layout_parts()
+
+    def _layout_parts(self) -> None:
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.editing_note, 1)
+        note_row.addWidget(self.cancel_edit_button)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.prompt, 1)
+        row.addLayout(buttons)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 4, 12, 10)
+        layout.addLayout(note_row)
+        layout.addLayout(row)
+
+    def set_generating(self, generating: bool) -> None:
+        self.send_button.setVisible(not generating)
+        self.stop_button.setVisible(generating)
+        self.prompt.setReadOnly(generating)
+
+    def edit(self, message: dict) -> None:
+        """Load an earlier user message; sending replaces it and everything after it."""
+        self._editing = message
+        self.prompt.setPlainText(message["content"])
+        self.editing_note.setText(
+            "Editing an earlier message: sending replaces it and the replies after it."
+        )
+        self.editing_note.setVisible(True)
+        self.cancel_edit_button.setVisible(True)
+        self.prompt.setFocus()
+
+    def cancel_edit(self) -> None:
+        self._editing = None
+        self.editing_note.setVisible(False)
+        self.cancel_edit_button.setVisible(False)
+
+    def _submit(self) -> None:
+        text = self.prompt.toPlainText().strip()
+        if not text or self.prompt.isReadOnly():
+            return
+        editing = self._editing
+        self.prompt.clear()
+        self.cancel_edit()
+        self.send_requested.emit(text, editing)

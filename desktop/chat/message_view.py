@@ -1,0 +1,228 @@
+"""One message on screen: Markdown prose, highlighted code blocks with Copy, and its actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.chat.code_highlight import code_background, highlighted_html
+from desktop.chat.markdown_blocks import Block, split_blocks
+
+STATUS_NOTES = {
+    "interrupted": "Stopped before the reply was finished.",
+    "error": "The reply failed.",
+}
+SELECTABLE = (
+    Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
+)
+
+
+def action_button(text: str, accessible: str, parent: QWidget) -> QToolButton:
+    button = QToolButton(parent)
+    button.setText(text)
+    button.setAccessibleName(accessible)
+    button.setToolTip(accessible)
+    button.setAutoRaise(True)
+    button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    return button
+
+
+class ProseView(QLabel):
+    """Markdown through Qt's own renderer: headings, lists, tables, emphasis, links."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.MarkdownText)
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(SELECTABLE)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setAccessibleName("Message text")
+
+    def show_block(self, block: Block, dark: bool) -> None:
+        if self.text() != block.text:
+            self.setText(block.text)
+
+
+class CodeBlockView(QFrame):
+    """A fenced code block: its language, a Copy button, and the highlighted code."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("codeBlock")
+        self._code = ""
+        self._shown: tuple[str, str, bool] | None = None
+        self._language = QLabel(self)
+        self._language.setObjectName("codeLanguage")
+        self.copy_button = action_button("Copy code", "Copy this code block", self)
+        self.copy_button.clicked.connect(self._copy_code)
+        self._view = QLabel(self)
+        self._view.setTextFormat(Qt.TextFormat.RichText)
+        self._view.setWordWrap(True)
+        self._view.setTextInteractionFlags(SELECTABLE)
+        self._view.setAccessibleName("Code")
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self._language)
+        header.addStretch(1)
+        header.addWidget(self.copy_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 4, 10, 8)
+        layout.setSpacing(2)
+        layout.addLayout(header)
+        layout.addWidget(self._view)
+
+    def show_block(self, block: Block, dark: bool) -> None:
+        if self._shown == (block.text, block.language, dark):
+            return
+        self._shown = (block.text, block.language, dark)
+        self._code = block.text
+        background = code_background(dark)
+        self.setStyleSheet(
+            f"QFrame#codeBlock {{ background: {background}; border-radius: 6px;"
+            f" border: 1px solid {'#4e5058' if dark else '#d0d7de'}; }}"
+            f"QLabel#codeLanguage {{ color: {'#a0a0a0' if dark else '#57606a'}; }}"
+        )
+        self._language.setText(block.language or "code")
+        self._view.setText(highlighted_html(block.text, block.language, dark))
+
+    def code(self) -> str:
+        return self._code
+
+    def _copy_code(self) -> None:
+        QGuiApplication.clipboard().setText(self._code)
+
+
+BLOCK_VIEWS: dict[str, type[ProseView] | type[CodeBlockView]] = {
+    "prose": ProseView,
+    "code": CodeBlockView,
+}
+
+
+class MessageView(QFrame):
+    """A user or assistant message; streaming replies call `set_text` as tokens arrive."""
+
+    edit_requested = Signal(object)  # the message dict
+    regenerate_requested = Signal(object)
+    retry_requested = Signal(object)
+
+    def __init__(self, message: dict[str, Any], dark: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.message = dict(message)
+        self._dark = dark
+        self._blocks: list[ProseView | CodeBlockView] = []
+        is_user = message["role"] == "user"
+        self.setObjectName("userMessage" if is_user else "assistantMessage")
+        self.setAccessibleName("Your message" if is_user else "Hearth's reply")
+        self._author = QLabel(self._author_text(), self)
+        self._author.setObjectName("messageAuthor")
+        self._body = QVBoxLayout()
+        self._body.setSpacing(6)
+        self.note = QLabel(self)
+        self.note.setObjectName("messageNote")
+        self.note.setWordWrap(True)
+        self.copy_button = action_button("Copy", "Copy message", self)
+        self.edit_button = action_button("Edit", "Edit and resend this message", self)
+        self.regenerate_button = action_button("Regenerate", "Regenerate this reply", self)
+        self.retry_button = action_button("Retry", "Retry this reply", self)
+        self.copy_button.clicked.connect(self._copy_text)
+        self.edit_button.clicked.connect(lambda: self.edit_requested.emit(self.message))
+        self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self.message))
+        self.retry_button.clicked.connect(lambda: self.retry_requested.emit(self.message))
+        self._layout_parts()
+        self.set_text(message.get("content", ""))
+        self.set_status(message.get("status", "complete"))
+
+    def _layout_parts(self) -> None:
+        actions = QHBoxLayout()
+        actions.setContentsMargins(0, 0, 0, 0)
+        actions.addWidget(self.note, 1)
+        for button in (
+            self.retry_button,
+            self.regenerate_button,
+            self.edit_button,
+            self.copy_button,
+        ):
+            actions.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 8, 14, 6)
+        layout.setSpacing(4)
+        layout.addWidget(self._author)
+        layout.addLayout(self._body)
+        layout.addLayout(actions)
+
+    def _author_text(self) -> str:
+        if self.message["role"] == "user":
+            return "You"
+        model = self.message.get("model")
+        return f"Hearth · {model}" if model else "Hearth"
+
+    @property
+    def text(self) -> str:
+        return str(self.message.get("content", ""))
+
+    def code_blocks(self) -> list[CodeBlockView]:
+        return [b for b in self._blocks if isinstance(b, CodeBlockView)]
+
+    def set_text(self, text: str) -> None:
+        """Re-split the Markdown and update the block widgets in place, so streaming is smooth."""
+        self.message["content"] = text
+        blocks = split_blocks(text)
+        for index, block in enumerate(blocks):
+            view_type = BLOCK_VIEWS[block.kind]
+            if index < len(self._blocks) and type(self._blocks[index]) is view_type:
+                view = self._blocks[index]
+            else:
+                view = view_type(self)
+                self._replace_block(index, view)
+            view.show_block(block, self._dark)
+        for stale in self._blocks[len(blocks) :]:
+            stale.deleteLater()
+        del self._blocks[len(blocks) :]
+
+    def _replace_block(self, index: int, view: ProseView | CodeBlockView) -> None:
+        if index < len(self._blocks):
+            self._blocks[index].deleteLater()
+            self._body.removeWidget(self._blocks[index])
+            self._blocks[index] = view
+        else:
+            self._blocks.append(view)
+        self._body.insertWidget(index, view)
+
+    def set_status(self, status: str, streaming: bool = False) -> None:
+        """Which actions show depends on the role, how the message ended and whether it streams."""
+        self.message["status"] = status
+        is_user = self.message["role"] == "user"
+        self.note.setText("Writing…" if streaming else STATUS_NOTES.get(status, ""))
+        self.copy_button.setVisible(not streaming)
+        self.edit_button.setVisible(is_user and not streaming)
+        self.retry_button.setVisible(not is_user and not streaming and status != "complete")
+        self.regenerate_button.setVisible(not is_user and not streaming and status == "complete")
+
+    def finish(self, message: dict[str, Any]) -> None:
+        """The stored message replaces the streamed one (same text, now with id and timings)."""
+        self.message = dict(message)
+        self._author.setText(self._author_text())
+        self.set_text(message.get("content", ""))
+        self.set_status(message.get("status", "complete"))
+
+    def set_dark(self, dark: bool) -> None:
+        self._dark = dark
+        self.set_text(self.text)
+
+    def set_regenerate_allowed(self, allowed: bool) -> None:
+        if self.message["role"] == "assistant" and self.message.get("status") == "complete":
+            self.regenerate_button.setVisible(allowed)
+
+    def _copy_text(self) -> None:
+        QGuiApplication.clipboard().setText(self.text)

@@ -1,0 +1,80 @@
+"""The model picker: each model's size, quantization and whether it fits in free memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QComboBox, QWidget
+
+
+def human_size(n_bytes: int) -> str:
+    size = float(n_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit in ("B", "KB") else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def describe_model(model: dict[str, Any]) -> str:
+    parts = [model["name"], model.get("quantization") or "?", human_size(model.get("file_size", 0))]
+    text = " · ".join(parts)
+    if not model.get("memory", {}).get("fits", True):
+        text += " · too large for free memory"
+    return text
+
+
+class ModelPicker(QComboBox):
+    """Chooses the conversation's model; the first entry means the default from Settings."""
+
+    model_chosen = Signal(object)  # a model name, or None for the default
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Model")
+        self.setToolTip("Model for this conversation")
+        # The closed box stays compact; the open list widens to show each model's details.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(22)
+        self._updating = False
+        self.activated.connect(self._on_activated)
+        self.set_models([], "")
+
+    def set_models(self, models: list[dict[str, Any]], default_name: str) -> None:
+        current = self.current_model()
+        self._updating = True
+        self.clear()
+        default_label = f"Default ({default_name})" if default_name else "Default model"
+        self.addItem(default_label, None)
+        for model in models:
+            self.addItem(describe_model(model), model["name"])
+            index = self.count() - 1
+            memory = model.get("memory", {})
+            if not memory.get("fits", True):
+                # Disabled rather than hidden, so the user learns why the model is unavailable.
+                self.item(index).setEnabled(False)
+                needed, free = memory.get("total_bytes", 0), memory.get("available_bytes", 0)
+                tip = f"Needs {human_size(needed)}, {human_size(free)} free"
+                self.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
+        self._updating = False
+        self.view().setMinimumWidth(self.view().sizeHintForColumn(0) + 24)
+        self.select(current)
+
+    def item(self, index: int) -> QStandardItem:
+        model = self.model()
+        assert isinstance(model, QStandardItemModel)  # QComboBox's own model
+        return model.item(index)
+
+    def current_model(self) -> str | None:
+        data = self.currentData()
+        return str(data) if data else None
+
+    def select(self, name: str | None) -> None:
+        index = self.findData(name) if name else 0
+        self.setCurrentIndex(max(index, 0))
+
+    def _on_activated(self, _index: int) -> None:
+        if not self._updating:
+            self.model_chosen.emit(self.current_model())

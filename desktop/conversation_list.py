@@ -1,0 +1,157 @@
+"""The sidebar: conversations newest first, search by title and text, new, rename and delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.backend_connection import BackendConnection
+
+SEARCH_DELAY_MS = 250  # wait for a pause in typing before asking the backend
+
+
+class ConversationList(QWidget):
+    """Lists and manages conversations through the backend; emits the one the user opens."""
+
+    opened = Signal(object)  # a conversation id, or None for a fresh chat
+    error = Signal(str)
+
+    def __init__(self, connection: BackendConnection, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.connection = connection
+        self._current: str | None = None
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Search chats (Ctrl+K)")
+        self.search.setAccessibleName("Search conversations")
+        self.search.setClearButtonEnabled(True)
+        self.list = QListWidget(self)
+        self.list.setAccessibleName("Conversations")
+        self.new_button = QPushButton("New chat", self)
+        self.new_button.setAccessibleName("New chat")
+        self.new_button.setToolTip("New chat (Ctrl+N)")
+        self.rename_button = QPushButton("Rename", self)
+        self.rename_button.setAccessibleName("Rename conversation")
+        self.delete_button = QPushButton("Delete", self)
+        self.delete_button.setAccessibleName("Delete conversation")
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self.refresh)
+        self.search.textChanged.connect(self._search_timer.start)
+        self.list.currentItemChanged.connect(self._on_current_changed)
+        self.new_button.clicked.connect(self.new_chat)
+        self.rename_button.clicked.connect(self.rename_current)
+        self.delete_button.clicked.connect(self.delete_current)
+        self._layout_parts()
+        self._update_buttons()
+
+    def _layout_parts(self) -> None:
+        manage = QHBoxLayout()
+        manage.addWidget(self.rename_button)
+        manage.addWidget(self.delete_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 10, 4, 8)
+        layout.addWidget(self.new_button)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(manage)
+
+    def refresh(self) -> None:
+        query = self.search.text().strip()
+        self.connection.call(
+            lambda api: api.list_conversations(query), self.show_conversations, self.error.emit
+        )
+
+    def show_conversations(self, conversations: list[dict[str, Any]]) -> None:
+        self.list.blockSignals(True)  # repopulating must not re-open conversations
+        self.list.clear()
+        for conversation in conversations:
+            item = QListWidgetItem(conversation["title"])
+            item.setData(Qt.ItemDataRole.UserRole, conversation["id"])
+            item.setToolTip(conversation["title"])
+            self.list.addItem(item)
+            if conversation["id"] == self._current:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+        self._update_buttons()
+
+    def mark_current(self, conversation: dict[str, Any] | None) -> None:
+        """The chat view opened or created this conversation; reflect it here."""
+        self._current = conversation["id"] if conversation else None
+        self.refresh()
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def new_chat(self) -> None:
+        self._current = None
+        self.list.clearSelection()
+        self.list.setCurrentRow(-1)
+        self.opened.emit(None)
+
+    def current_id(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+    def rename_current(self) -> None:
+        item = self.list.currentItem()
+        if item is None:
+            return
+        conversation_id = item.data(Qt.ItemDataRole.UserRole)
+        title, ok = QInputDialog.getText(self, "Rename chat", "New name:", text=item.text())
+        if ok and title.strip():
+            new_title = title.strip()
+            self.connection.call(
+                lambda api: api.update_conversation(conversation_id, title=new_title),
+                self._on_renamed,
+                self.error.emit,
+            )
+
+    def _on_renamed(self, conversation: dict[str, Any]) -> None:
+        self.refresh()
+        if conversation["id"] == self._current:
+            self.opened.emit(conversation["id"])
+
+    def delete_current(self) -> None:
+        item = self.list.currentItem()
+        if item is None:
+            return
+        answer = QMessageBox.question(
+            self, "Delete chat", f"Delete “{item.text()}” and all its messages?"
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            conversation_id = item.data(Qt.ItemDataRole.UserRole)
+            self.connection.call(
+                lambda api: api.delete_conversation(conversation_id),
+                lambda _none: self._on_deleted(conversation_id),
+                self.error.emit,
+            )
+
+    def _on_deleted(self, conversation_id: str | None) -> None:
+        if conversation_id == self._current:
+            self.new_chat()
+        self.refresh()
+
+    def _on_current_changed(self, item: QListWidgetItem | None, _previous: object) -> None:
+        self._update_buttons()
+        if item is not None:
+            self._current = item.data(Qt.ItemDataRole.UserRole)
+            self.opened.emit(self._current)
+
+    def _update_buttons(self) -> None:
+        selected = self.list.currentItem() is not None
+        self.rename_button.setEnabled(selected)
+        self.delete_button.setEnabled(selected)

@@ -1,0 +1,82 @@
+"""Desktop fixtures: a HEARTH_HOME with a real test model, and the main window around it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import shiboken6
+from PySide6.QtWidgets import QApplication
+
+from backend.paths import HomeLayout
+from desktop.app import build_window
+from desktop.main_window import MainWindow
+from desktop.window_state import WindowState
+from tests.backend.conftest import prepare_home
+from training.testing import build_tiny_gguf
+
+READY_TIMEOUT_MS = 30_000
+REPLY_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="session")
+def paced_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight decoder like training.testing's tiny one, but wide enough that a reply
+    takes about a second: long enough to stop it or kill the backend in the middle."""
+    path = tmp_path_factory.mktemp("models") / "paced.gguf"
+    return build_tiny_gguf(path, hidden_size=512, num_layers=4)
+
+
+@pytest.fixture
+def home(hearth_home: Path, paced_gguf: Path) -> HomeLayout:
+    """HEARTH_HOME (set by the root conftest) holding the paced model as the default."""
+    layout = prepare_home(hearth_home, paced_gguf, threads=1, context_size=256)
+    state = WindowState(layout)
+    state.mark_welcome_seen()
+    state.sync()
+    return layout
+
+
+@pytest.fixture
+def open_window(qapp: QApplication) -> Iterator[Callable[[HomeLayout], MainWindow]]:
+    """Opens main windows the way `python -m desktop` does; closes them and their backends."""
+    opened: list[MainWindow] = []
+
+    def open_one(layout: HomeLayout) -> MainWindow:
+        window = build_window(qapp, layout)
+        window.show()
+        window.connection.start()
+        opened.append(window)
+        return window
+
+    yield open_one
+    for window in opened:
+        connection = window.connection
+        if shiboken6.isValid(window):  # a test may already have closed and deleted it
+            window.close()
+            window.deleteLater()
+        connection.shutdown()
+    QApplication.processEvents()
+
+
+@pytest.fixture
+def window(home: HomeLayout, open_window: Callable[[HomeLayout], MainWindow], qtbot) -> MainWindow:  # type: ignore[no-untyped-def]
+    """A main window whose own backend is up and whose conversation list has loaded."""
+    main = open_window(home)
+    qtbot.waitUntil(lambda: main.connection.is_ready, timeout=READY_TIMEOUT_MS)
+    return main
+
+
+@pytest.fixture
+def offline_window(qapp: QApplication, hearth_home: Path) -> Iterator[MainWindow]:
+    """A window whose backend is never started, for layout, keyboard and screenshot tests."""
+    window = build_window(qapp, HomeLayout(hearth_home))
+    window.resize(1100, 720)
+    window.show()
+    yield window
+    if shiboken6.isValid(window):
+        window.close()
+        window.deleteLater()
+    window.theme.apply("light")
+    QApplication.processEvents()

@@ -1,0 +1,96 @@
+"""The backend's life as the window sees it: crash and recovery, an existing backend, shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+
+from backend.paths import HomeLayout
+from desktop.backend_connection import BackendState
+from desktop.main_window import MainWindow
+from tests.backend.conftest import launch
+from tests.desktop.conftest import READY_TIMEOUT_MS, REPLY_TIMEOUT_MS
+from tests.desktop.test_chat import stored_messages, type_and_send, wait_for_reply
+
+
+def test_sigkill_during_a_reply_restarts_and_keeps_the_conversation(
+    qtbot, window: MainWindow
+) -> None:  # type: ignore[no-untyped-def]
+    type_and_send(qtbot, window, "one")
+    wait_for_reply(qtbot, window)
+    first_reply = window.chat_view.views[-1].message["content"]
+    old_pid = window.connection.child_pid
+    states: list[BackendState] = []
+    window.connection.state_changed.connect(lambda state, _detail: states.append(state))
+
+    def kill_backend_once(_text: str) -> None:
+        window.session.token_received.disconnect(kill_backend_once)
+        os.kill(old_pid, signal.SIGKILL)
+
+    window.session.token_received.connect(kill_backend_once)
+    type_and_send(qtbot, window, "two")
+
+    qtbot.waitUntil(lambda: BackendState.STARTING in states, timeout=READY_TIMEOUT_MS)
+    assert "stopped unexpectedly" in window.status.text.text()
+    assert "stopped unexpectedly" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: window.connection.is_ready, timeout=READY_TIMEOUT_MS)
+    assert window.connection.child_pid not in (None, old_pid)
+    # The reload shows what the backend stored, plus the cut-off reply it never could store.
+    qtbot.waitUntil(
+        lambda: (
+            [v.message.get("id") for v in window.chat_view.views][:3]
+            == [m["id"] for m in stored_messages(window)]
+            and len(window.chat_view.views) == 4
+        ),
+        timeout=REPLY_TIMEOUT_MS,
+    )
+    views = window.chat_view.views
+    assert [v.message["content"] for v in views[:3]] == ["one", first_reply, "two"]
+    assert views[1].message["status"] == "complete"
+    assert views[3].message["status"] == "interrupted"
+    assert views[3].retry_button.isVisibleTo(window)
+
+    qtbot.mouseClick(views[3].retry_button, Qt.MouseButton.LeftButton)
+    wait_for_reply(qtbot, window)
+    stored = stored_messages(window)
+    assert [m["content"] for m in stored if m["role"] == "user"] == ["one", "two"]
+    assert [m["status"] for m in stored] == ["complete"] * 4
+
+
+def test_an_already_running_backend_is_used_and_left_running(
+    qtbot,  # type: ignore[no-untyped-def]
+    home: HomeLayout,
+    open_window: Callable[[HomeLayout], MainWindow],
+) -> None:
+    running = launch(home)
+    try:
+        window = open_window(home)
+        qtbot.waitUntil(lambda: window.connection.is_ready, timeout=READY_TIMEOUT_MS)
+        assert window.connection.child_pid is None
+        assert "already running" in window.status.text.text()
+        window.close()
+        window.connection.shutdown()
+        assert running.process.poll() is None, "a backend the GUI did not start keeps running"
+    finally:
+        running.stop()
+
+
+def test_a_backend_that_cannot_start_is_explained_with_a_restart_button(
+    qtbot,  # type: ignore[no-untyped-def]
+    home: HomeLayout,
+    open_window: Callable[[HomeLayout], MainWindow],
+) -> None:
+    home.settings.write_text("{not json")
+    window = open_window(home)
+    assert "not valid Hearth settings" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: window.status.state == BackendState.ERROR, timeout=READY_TIMEOUT_MS)
+    assert "could not start" in window.status.text.text()
+    assert window.status.restart_button.isVisibleTo(window)
+
+    home.settings.write_text("{}")  # the user fixes the file, then asks for a restart
+    qtbot.mouseClick(window.status.restart_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.connection.is_ready, timeout=READY_TIMEOUT_MS)
+    assert not window.status.restart_button.isVisibleTo(window)

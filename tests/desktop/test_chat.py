@@ -1,0 +1,184 @@
+"""Chatting through the real backend: streaming, Stop, edit-and-resend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psutil
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from backend.client import BackendClient
+from backend.discovery import load_or_create_token
+from backend.paths import HomeLayout
+from desktop.main_window import MainWindow
+from desktop.welcome import EXAMPLE_QUESTION
+from desktop.window_state import WindowState
+from tests.desktop.conftest import REPLY_TIMEOUT_MS
+
+
+def stored_messages(window: MainWindow) -> list[dict]:
+    """What the backend has, read directly (the test may block; the GUI never does)."""
+    assert window.connection.api is not None and window.session.conversation is not None
+    client = BackendClient(window.connection.api.client.url, load_or_create_token(window.home))
+    try:
+        path = f"/hearth/conversations/{window.session.conversation['id']}"
+        return client.request("GET", path)["messages"]
+    finally:
+        client.close()
+
+
+def type_and_send(qtbot, window: MainWindow, text: str) -> None:  # type: ignore[no-untyped-def]
+    prompt = window.chat_view.composer.prompt
+    prompt.setFocus()
+    qtbot.keyClicks(prompt, text)
+    qtbot.keyClick(prompt, Qt.Key.Key_Return)
+
+
+def wait_for_reply(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: window.session.generating, timeout=REPLY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.session.generating, timeout=REPLY_TIMEOUT_MS)
+
+
+def test_a_sent_message_streams_into_view_and_is_stored(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    tokens: list[str] = []
+    shown_lengths: list[int] = []
+    window.session.token_received.connect(tokens.append)
+
+    def sample_reply_on_screen() -> None:
+        views = window.chat_view.views
+        if len(views) >= 2:
+            shown_lengths.append(len(views[-1].text))
+
+    sampler = QTimer()
+    sampler.timeout.connect(sample_reply_on_screen)
+    sampler.start(10)
+    type_and_send(qtbot, window, "Hello Hearth")
+    wait_for_reply(qtbot, window)
+    sampler.stop()
+
+    user, reply = (view.message for view in window.chat_view.views)
+    assert user["content"] == "Hello Hearth"
+    assert len(tokens) > 5 and reply["content"] == "".join(tokens)
+    partial = [n for n in shown_lengths if 0 < n < len(reply["content"])]
+    assert partial, "the reply should appear while it streams, not only at the end"
+    assert reply["status"] == "complete" and reply["id"] is not None
+    assert "tokens/s" in window.chat_view.stats.text()
+    assert "context" in window.chat_view.stats.text()
+    stored = stored_messages(window)
+    assert [m["content"] for m in stored] == ["Hello Hearth", reply["content"]]
+    qtbot.waitUntil(lambda: window.conversations.list.count() == 1)
+    assert window.conversations.list.item(0).text() == "Hello Hearth"
+
+
+def test_escape_stops_the_reply_and_retry_answers_again(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+
+    def press_escape_once(_text: str) -> None:
+        window.session.token_received.disconnect(press_escape_once)
+        qtbot.keyClick(window.chat_view.composer.prompt, Qt.Key.Key_Escape)
+
+    window.session.token_received.connect(press_escape_once)
+    type_and_send(qtbot, window, "Tell me a long story")
+    wait_for_reply(qtbot, window)
+
+    reply_view = window.chat_view.views[-1]
+    assert reply_view.message["status"] == "interrupted"
+    assert reply_view.retry_button.isVisibleTo(window)
+    assert "Stopped" in reply_view.note.text()
+    assert window.chat_view.composer.send_button.isVisibleTo(window)
+    # The backend saw the disconnect and stored the reply as interrupted, not as complete.
+    qtbot.waitUntil(lambda: len(stored_messages(window)) == 2, timeout=REPLY_TIMEOUT_MS)
+    assert stored_messages(window)[-1]["status"] == "interrupted"
+
+    qtbot.mouseClick(reply_view.retry_button, Qt.MouseButton.LeftButton)
+    wait_for_reply(qtbot, window)
+    assert [v.message["role"] for v in window.chat_view.views] == ["user", "assistant"]
+    assert window.chat_view.views[-1].message["status"] == "complete"
+    assert [m["status"] for m in stored_messages(window)] == ["complete", "complete"]
+
+
+def test_edit_and_resend_and_regenerate_replace_what_followed(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    for question in ("First question", "Second question"):
+        type_and_send(qtbot, window, question)
+        wait_for_reply(qtbot, window)
+    first_question = window.chat_view.views[0]
+
+    qtbot.mouseClick(first_question.edit_button, Qt.MouseButton.LeftButton)
+    prompt = window.chat_view.composer.prompt
+    assert prompt.toPlainText() == "First question"
+    assert window.chat_view.composer.editing_note.isVisibleTo(window)
+    prompt.selectAll()
+    type_and_send(qtbot, window, "First question, edited")
+    wait_for_reply(qtbot, window)
+
+    shown = [(v.message["role"], v.message["content"]) for v in window.chat_view.views]
+    assert shown[0] == ("user", "First question, edited") and len(shown) == 2
+    stored = stored_messages(window)
+    assert [(m["role"], m["content"]) for m in stored] == shown
+
+    first_reply_id = window.chat_view.views[-1].message["id"]
+    qtbot.mouseClick(window.chat_view.views[-1].regenerate_button, Qt.MouseButton.LeftButton)
+    wait_for_reply(qtbot, window)
+    stored = stored_messages(window)
+    assert [m["content"] for m in stored if m["role"] == "user"] == ["First question, edited"]
+    assert len(stored) == 2 and stored[-1]["id"] != first_reply_id
+    assert window.chat_view.views[-1].message["id"] == stored[-1]["id"]
+
+
+def test_search_settings_and_model_reach_the_backend_and_closing_cleans_up(
+    qtbot, window: MainWindow
+) -> None:  # type: ignore[no-untyped-def]
+    type_and_send(qtbot, window, "Packing for the mountains")
+    wait_for_reply(qtbot, window)
+    search = window.conversations.search
+    search.setText("zzz-not-there")
+    qtbot.waitUntil(lambda: window.conversations.list.count() == 0)
+    search.setText("MOUNTAINS")
+    qtbot.waitUntil(lambda: window.conversations.list.count() == 1)
+
+    dialog = window.session.edit_settings()
+    dialog.system_prompt.setPlainText("Answer in one line.")
+    dialog.temperature.setValue(0.2)
+    dialog.max_tokens.setValue(64)
+    dialog.accept()
+    picker = window.chat_view.model_picker
+    qtbot.waitUntil(lambda: picker.findData("paced") > 0, timeout=REPLY_TIMEOUT_MS)
+    picker.setCurrentIndex(picker.findData("paced"))
+    picker.activated.emit(picker.currentIndex())
+    assert "F16" in picker.currentText()
+
+    def stored_conversation() -> dict:
+        return window.session.conversation or {}
+
+    qtbot.waitUntil(lambda: stored_conversation().get("model") == "paced")
+    conversation = stored_conversation()
+    assert conversation["system_prompt"] == "Answer in one line."
+    assert conversation["settings"] == {"temperature": 0.2, "top_p": 0.95, "max_tokens": 64}
+
+    # Closing stops the backend the window started and leaves no window or dialog behind.
+    child_pid = window.connection.child_pid
+    assert child_pid is not None
+    window.close()
+    window.connection.shutdown()
+    assert not psutil.pid_exists(child_pid)
+    window.deleteLater()
+    qtbot.waitUntil(lambda: QApplication.topLevelWidgets() == [])
+
+
+def test_first_run_welcome_asks_the_example_question(
+    qtbot,  # type: ignore[no-untyped-def]
+    home: HomeLayout,
+    open_window: Callable[[HomeLayout], MainWindow],
+) -> None:
+    WindowState(home).forget_welcome()
+    window = open_window(home)
+    assert window.pages.currentWidget() is window.welcome
+    assert "paced" in window.welcome.text.text(), "names the default model from Settings"
+    qtbot.waitUntil(lambda: window.connection.is_ready, timeout=REPLY_TIMEOUT_MS)
+    qtbot.mouseClick(window.welcome.example_button, Qt.MouseButton.LeftButton)
+    wait_for_reply(qtbot, window)
+    assert window.pages.currentWidget() is window.chat_view
+    assert window.chat_view.views[0].text == EXAMPLE_QUESTION
+    assert window.chat_view.views[1].message["status"] == "complete"
