@@ -99,6 +99,8 @@ def _layer_tensors(
         yield blk + "ffn_down.weight", weights[hf + "mlp.down_proj.weight"]
         return
     # transformers fuses each layer's experts: gate_up_proj (E, 2I, H), down_proj (E, H, I).
+    # Gate rows come first: MixtralExperts computes `gate, up = (x @ gate_up_proj[e].T).chunk(2)`,
+    # and tests/training/test_export.py checks the split against llama.cpp's logits.
     gate_up = weights[hf + "mlp.experts.gate_up_proj"]
     inter = gate_up.shape[1] // 2
     yield blk + "ffn_gate_inp.weight", weights[hf + "mlp.gate.weight"]  # router (E, H)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -26,3 +27,18 @@ def train_bpe(texts: Iterable[str], vocab_size: int) -> Tokenizer:
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
+
+
+def save_tokenizer(tokenizer: Tokenizer, path: Path) -> Path:
+    """Write `tokenizer.json`, the file both training and the GGUF exporter read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(path))
+    return path
+
+
+def load_tokenizer(path: Path) -> Tokenizer:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no tokenizer at {path}; train one with `python -m training tokenizer`"
+        )
+    return Tokenizer.from_file(str(path))

@@ -1,0 +1,68 @@
+"""`python -m training` takes a folder of text to a checked, quantized GGUF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backend.models.gguf_info import read_gguf_info
+from training.cli import main
+
+TINY_RECIPE = """
+kind: decoder
+model: {hidden_size: 32, intermediate_size: 64, num_layers: 2, num_heads: 4, num_kv_heads: 2,
+        context_length: 64}
+train: {max_steps: 4, batch_size: 4, seq_len: 16, warmup_steps: 2, eval_every: 2,
+        eval_batches: 2, checkpoint_every: 2, heldout_fraction: 0.1, learning_rate: 0.01,
+        device: cpu}
+"""
+
+
+def test_corpus_to_quantized_model(corpus_dir: Path, tmp_path: Path) -> None:
+    recipe, tokenizer, run = tmp_path / "tiny.yaml", tmp_path / "tok.json", tmp_path / "run"
+    recipe.write_text(TINY_RECIPE, encoding="utf-8")
+    assert (
+        main(
+            [
+                "tokenizer",
+                "--input",
+                str(corpus_dir),
+                "--vocab-size",
+                "320",
+                "--out",
+                str(tokenizer),
+            ]
+        )
+        == 0
+    )
+    common = ["pretrain", "--recipe-file", str(recipe), "--tokenizer", str(tokenizer)]
+    common += ["--data", str(corpus_dir), "--out", str(run)]
+    assert main([*common, "--until-step", "2"]) == 0
+    assert main([*common, "--resume"]) == 0
+    assert (run / "loss.png").is_file()
+    heldout = (run / "heldout.txt").read_text(encoding="utf-8")
+    assert "." in heldout and "<|endoftext|>" not in heldout
+    assert main(["export", str(run), str(tmp_path / "tiny-f16.gguf")]) == 0
+    assert main(["quantize", str(tmp_path / "tiny-f16.gguf")]) == 0
+    assert read_gguf_info(tmp_path / "tiny-Q8_0.gguf").quantization == "Q8_0"
+    assert read_gguf_info(tmp_path / "tiny-Q4_0.gguf").quantization == "Q4_0"
+
+
+def test_a_second_run_into_the_same_folder_is_refused_clearly(
+    corpus_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"")
+    tokenizer = tmp_path / "tok.json"
+    main(["tokenizer", "--input", str(corpus_dir), "--vocab-size", "300", "--out", str(tokenizer)])
+    args = ["pretrain", "--recipe", "hearth-tiny", "--tokenizer", str(tokenizer)]
+    assert main([*args, "--data", str(corpus_dir), "--out", str(tmp_path / "run")]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_export_without_a_checkpoint_says_how_to_make_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["export", str(tmp_path), str(tmp_path / "out.gguf")]) == 2
+    assert "python -m training pretrain" in capsys.readouterr().err

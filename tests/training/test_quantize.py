@@ -1,0 +1,57 @@
+"""llama.cpp quantizes exported models; every level loads and reports its perplexity."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from backend.models.gguf_info import read_gguf_info
+from tests.training.conftest import TrainedRun, synthetic_text, tiny_model_config, write_corpus
+from training.cli import main
+from training.export import export_gguf, export_run
+from training.models.decoder import build_model
+from training.quantize import quant_levels, quantize_gguf
+
+
+@pytest.fixture(scope="session")
+def f16_export(trained_run: TrainedRun) -> Path:
+    path = trained_run.folder / "report-f16.gguf"
+    export_run(trained_run.folder, path)
+    return path
+
+
+def test_quantize_report_lists_each_level_with_a_sane_perplexity(
+    trained_run: TrainedRun, f16_export: Path, capsys: pytest.CaptureFixture
+) -> None:
+    heldout = trained_run.folder / "unseen.txt"
+    heldout.write_text(synthetic_text(seed=99, sentences=40), encoding="utf-8")
+    assert main(["quantize-report", str(f16_export), "--text", str(heldout)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert set(rows) == {"F16", "Q8_0", "Q4_0"}  # 64-wide rows do not fill k-quant blocks
+    perplexities = {level: float(row[3]) for level, row in rows.items()}
+    vocab = trained_run.model_config.vocab_size
+    assert all(1.0 < p < vocab / 4 for p in perplexities.values()), perplexities
+    assert math.isclose(perplexities["Q8_0"], perplexities["F16"], rel_tol=0.05)
+    for level in ("Q8_0", "Q4_0"):
+        quantized = f16_export.with_name(f"report-{level}.gguf")
+        assert read_gguf_info(quantized).quantization == level
+        assert quantized.stat().st_size < f16_export.stat().st_size
+
+
+def test_rows_of_256_get_q4_k_m(tmp_path: Path) -> None:
+    from training.data import read_texts
+    from training.tokenizer import train_bpe
+
+    tokenizer = train_bpe(read_texts([write_corpus(tmp_path / "c", files=1)]), vocab_size=300)
+    config = tiny_model_config(300, hidden_size=256, intermediate_size=256, num_layers=1)
+    torch.manual_seed(0)
+    state = build_model(config).state_dict()
+    source = tmp_path / "wide-f16.gguf"
+    export_gguf(state, config, tokenizer.to_str(), source, name="wide")
+    levels = quant_levels(source)
+    assert [level.name for level in levels] == ["Q8_0", "Q4_K_M"]
+    assert read_gguf_info(quantize_gguf(source, levels[1])).quantization == "Q4_K_M"

@@ -1,0 +1,1 @@
+"""Decoder models Hearth trains from scratch: typed configs and their transformers modules."""
