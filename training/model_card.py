@@ -24,7 +24,7 @@ def file_table(folder: Path) -> str:
 def update_card(folder: Path) -> Path:
     card = folder / "MODEL_CARD.md"
     text = card.read_text(encoding="utf-8")
-    head = text.split(HEADING)[0].rstrip()
+    head = text.split(f"\n{HEADING}\n")[0].rstrip()
     card.write_text(f"{head}\n\n{HEADING}\n\n{file_table(folder)}", encoding="utf-8")
     return card
 

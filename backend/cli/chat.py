@@ -14,12 +14,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("question")
     parser.add_argument("--conversation", help="continue this conversation (id)")
     parser.add_argument("--model", help="model for a new conversation (default from settings)")
+    parser.add_argument(
+        "--collection",
+        action="append",
+        help="answer from this document collection, citing it (repeatable)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from backend.client import BackendError, backend_session
+    from backend.documents.grounding import source_label
 
     try:
         with backend_session() as client:
@@ -31,6 +37,12 @@ def run(args: argparse.Namespace) -> int:
                     json={"title": args.question[:60], "model": args.model},
                 )["id"]
             )
+            if args.collection:
+                client.request(
+                    "PATCH",
+                    f"/hearth/conversations/{conversation_id}",
+                    json={"collections": args.collection},
+                )
             reply = _ask(client, conversation_id, args.question, echo=not args.json)
     except BackendError as exc:
         return fail(str(exc))
@@ -45,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
                 "timings": reply["timings"],
             }
         )
+    elif reply["sources"]:
+        print("\n".join(f"[{s['n']}] {source_label(s)}" for s in reply["sources"]))
     return 0 if reply["status"] == "complete" else 1
 
 

@@ -1,16 +1,181 @@
-"""`hearth docs`: chat with your document folders (not built yet; see the project's open issues)."""
+"""`hearth docs`: document collections, through the running backend or else in this process."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import closing
+from typing import TYPE_CHECKING, Any
 
-from backend.cli.output import fail
+from backend.cli.output import fail, print_json
+
+if TYPE_CHECKING:
+    from backend.documents.api_client import Documents
+    from backend.documents.ingest import IngestEvent
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("docs", help="chat with your document folders (coming soon)")
-    parser.set_defaults(handler=run)
+    parser = commands.add_parser("docs", help="index folders of documents and search them")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    add = actions.add_parser("add", help="add files or folders to a collection and index them")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    add.add_argument("--collection", required=True, help="collection name (created if new)")
+    add.add_argument("--max-size", type=float, default=50, help="skip files over this many MB")
+    add.add_argument("--json", action="store_true", help="print a JSON summary at the end")
+    add.set_defaults(handler=add_documents)
+
+    listing = actions.add_parser("list", help="collections with their file and chunk counts")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=list_collections)
+
+    remove = actions.add_parser("remove", help="delete a collection's index (files stay)")
+    remove.add_argument("name")
+    remove.set_defaults(handler=remove_collection)
+
+    sync = actions.add_parser("sync", help="re-read a collection's folders: changes only")
+    sync.add_argument("name")
+    sync.add_argument("--json", action="store_true", help="print a JSON summary at the end")
+    sync.set_defaults(handler=sync_collection)
+
+    search = actions.add_parser("search", help="the passages that best match a query")
+    search.add_argument("query")
+    search.add_argument("--collection", required=True, action="append", help="repeatable")
+    search.add_argument("--k", type=int, default=5, help="how many passages (default 5)")
+    search.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
+    search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.set_defaults(handler=search_documents)
 
 
-def run(args: argparse.Namespace) -> int:
-    return fail("'hearth docs' is not available in this version yet", code=2)
+def _documents() -> Documents:
+    """The running backend's documents if one is serving (it owns the Chroma store then),
+    else the library in this process."""
+    from backend.discovery import load_or_create_token, read_backend_info
+    from backend.paths import HomeLayout
+
+    layout = HomeLayout.current().ensure()
+    info = read_backend_info(layout)
+    if info is not None:
+        from backend.client import BackendClient
+        from backend.documents.api_client import ApiDocuments
+
+        return ApiDocuments(BackendClient(info.url, load_or_create_token(layout)))
+    from backend.documents.library import DocumentLibrary
+    from backend.settings import Settings
+
+    return DocumentLibrary(layout, Settings.load(layout))
+
+
+def _errors() -> tuple[type[Exception], ...]:
+    from backend.client import BackendError
+    from backend.documents.errors import (
+        DocumentPathError,
+        InvalidCollectionNameError,
+        UnknownCollectionError,
+    )
+    from backend.embeddings.minilm import EmbedderUnavailableError
+
+    return (
+        BackendError,
+        DocumentPathError,
+        InvalidCollectionNameError,
+        UnknownCollectionError,
+        EmbedderUnavailableError,
+    )
+
+
+def _follow(events: Iterator[IngestEvent], quiet: bool) -> dict[str, Any]:
+    """Drive an indexing run with a progress bar; return the counts and the problems."""
+    from tqdm import tqdm
+
+    summary: dict[str, Any] = {"indexed": 0, "unchanged": 0, "removed": 0, "chunks": 0}
+    problems: list[dict[str, str | None]] = []
+    with tqdm(unit="file", disable=quiet, leave=False) as bar:
+        for event in events:
+            bar.total = event.files_total
+            bar.n = event.files_done
+            bar.set_postfix(chunks=event.chunks_done, refresh=False)
+            bar.refresh()
+            if event.kind in ("indexed", "unchanged", "removed"):
+                summary[event.kind] += 1
+            elif event.kind in ("failed", "skipped"):
+                problems.append({"path": event.path, "status": event.kind, "reason": event.detail})
+                if not quiet:
+                    bar.write(f"{event.kind}: {event.path}: {event.detail}")
+            summary["chunks"] = event.chunks_done
+    return summary | {"problems": problems}
+
+
+def _report(documents: Documents, name: str, events: Iterator[IngestEvent], as_json: bool) -> int:
+    summary = _follow(events, quiet=as_json)
+    collection = documents.collection(name)
+    if as_json:
+        print_json({"collection": collection.model_dump()} | summary)
+    else:
+        print(
+            f"{name}: {summary['indexed']} indexed, {summary['unchanged']} unchanged, "
+            f"{summary['removed']} removed, {len(summary['problems'])} not indexed; "
+            f"{collection.files} files, {collection.chunks} chunks in all"
+        )
+    return 0
+
+
+def add_documents(args: argparse.Namespace) -> int:
+    max_bytes = int(args.max_size * 1_000_000)
+    with closing(_documents()) as documents:
+        try:
+            events = documents.add(args.collection, args.paths, max_bytes)
+            return _report(documents, args.collection, events, args.json)
+        except _errors() as exc:
+            return fail(str(exc))
+
+
+def sync_collection(args: argparse.Namespace) -> int:
+    with closing(_documents()) as documents:
+        try:
+            return _report(documents, args.name, documents.sync(args.name), args.json)
+        except _errors() as exc:
+            return fail(str(exc))
+
+
+def list_collections(args: argparse.Namespace) -> int:
+    with closing(_documents()) as documents:
+        try:
+            collections = [c.model_dump() for c in documents.collections()]
+        except _errors() as exc:
+            return fail(str(exc))
+    if args.json:
+        print_json(collections)
+        return 0
+    if not collections:
+        print("No collections yet. Add one with: hearth docs add FOLDER --collection NAME")
+    for c in collections:
+        print(f"{c['name']:<24} {c['files']:6} files {c['chunks']:8} chunks {c['failed']:4} failed")
+    return 0
+
+
+def remove_collection(args: argparse.Namespace) -> int:
+    with closing(_documents()) as documents:
+        try:
+            documents.remove(args.name)
+        except _errors() as exc:
+            return fail(str(exc))
+    print(f"removed collection {args.name}")
+    return 0
+
+
+def search_documents(args: argparse.Namespace) -> int:
+    with closing(_documents()) as documents:
+        try:
+            hits = documents.search(args.query, args.collection, args.k, args.mode)
+        except _errors() as exc:
+            return fail(str(exc))
+    if args.json:
+        print_json([h.model_dump() for h in hits])
+        return 0
+    from backend.documents.grounding import source_label
+
+    for n, hit in enumerate(hits, start=1):
+        where = source_label({"path": hit.source, **hit.model_dump()})
+        print(f"[{n}] {hit.score:.3f}  {where}\n    {hit.text[:200].replace(chr(10), ' ')}")
+    return 0

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from backend import __version__
 from backend.server.auth import BearerTokenMiddleware
 from backend.server.errors import install_error_handlers
-from backend.server.routes import conversations, models, openai
+from backend.server.routes import conversations, documents, embeddings, images, models, openai
 from backend.server.services import Services
 
 
@@ -36,6 +36,6 @@ def create_app(services: Services, token: str) -> FastAPI:
         generations = services.generations
         return {"active_generations": len(generations.active), "recent": list(generations.recent)}
 
-    for module in (openai, conversations, models):
+    for module in (openai, conversations, models, documents, embeddings, images):
         app.include_router(module.router)
     return app

@@ -8,6 +8,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from backend.documents.errors import (
+    DocumentPathError,
+    InvalidCollectionNameError,
+    UnknownCollectionError,
+)
+from backend.embeddings.minilm import EmbedderUnavailableError
+from backend.images.clip import InvalidClipModelError
+from backend.images.decode import ImageDecodeError, ImageTooLargeError, UnsupportedImageError
+from backend.images.labels import NoLabelsError
 from backend.llm.chat_template import ChatTemplateError
 from backend.llm.context_window import PromptTooLongError
 from backend.llm.remote import RemoteError
@@ -31,6 +40,15 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str, str]] = {
     ModelNameTakenError: (409, "invalid_request_error", "model_name_taken"),
     ModelLoadError: (500, "server_error", "model_load_failed"),
     RemoteError: (502, "server_error", "remote_llm_failed"),
+    UnknownCollectionError: (404, "not_found_error", "collection_not_found"),
+    InvalidCollectionNameError: (400, "invalid_request_error", "invalid_collection_name"),
+    DocumentPathError: (400, "invalid_request_error", "path_not_found"),
+    EmbedderUnavailableError: (500, "server_error", "embedder_unavailable"),
+    ImageTooLargeError: (413, "invalid_request_error", "image_too_large"),
+    UnsupportedImageError: (415, "invalid_request_error", "unsupported_image_format"),
+    ImageDecodeError: (400, "invalid_request_error", "invalid_image"),
+    NoLabelsError: (400, "invalid_request_error", "no_labels"),
+    InvalidClipModelError: (500, "server_error", "invalid_image_model"),
 }
 
 

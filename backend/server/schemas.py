@@ -9,10 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.llm.types import SamplingParams
 
 
+class ImageUrl(BaseModel):
+    url: str = Field(description="A base64 data URL or a local file path.")
+
+
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: str
     text: str | None = None
+    image_url: ImageUrl | None = None
 
 
 class ChatMessage(BaseModel):
@@ -24,6 +29,11 @@ class ChatMessage(BaseModel):
         if isinstance(self.content, list):
             return "".join(part.text or "" for part in self.content if part.type == "text")
         return self.content or ""
+
+    def image_references(self) -> list[str]:
+        if not isinstance(self.content, list):
+            return []
+        return [p.image_url.url for p in self.content if p.type == "image_url" and p.image_url]
 
     def as_prompt_message(self) -> dict[str, str]:
         role = "system" if self.role == "developer" else self.role
@@ -70,6 +80,14 @@ class SamplingFields(BaseModel):
 
 class ChatCompletionBody(SamplingFields):
     messages: list[ChatMessage] = Field(min_length=1)
+    images: list[str] = Field(
+        default_factory=list,
+        description="Hearth's extension: image paths or data URLs for the last message.",
+    )
+
+    def image_references(self) -> list[str]:
+        """Images of the last message: its image_url parts, then the `images` field."""
+        return self.messages[-1].image_references() + self.images
 
 
 class CompletionBody(SamplingFields):
@@ -94,6 +112,9 @@ class ConversationUpdate(BaseModel):
 
 class NewMessage(BaseModel):
     content: str = Field(min_length=1)
+    images: list[str] = Field(
+        default_factory=list, description="Image paths or base64 data URLs to attach."
+    )
     stream: bool = True
     replace_from: int | None = Field(
         None, description="Delete this message and all after it first (edit or regenerate)."

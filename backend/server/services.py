@@ -1,9 +1,11 @@
-"""Everything the routes share: settings, registry, chat provider, store, in-flight work."""
+"""Everything the routes share: settings, models, chat, conversations, documents, images."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from backend.documents.library import DocumentLibrary
+from backend.images.service import ImageService
 from backend.llm.types import ChatProvider
 from backend.models.registry import ModelRegistry
 from backend.paths import HomeLayout
@@ -30,6 +32,8 @@ class Services:
     registry: ModelRegistry
     provider: ChatProvider
     store: ConversationStore
+    documents: DocumentLibrary
+    images: ImageService
     generations: GenerationTracker = field(default_factory=GenerationTracker)
 
     @classmethod
@@ -42,6 +46,8 @@ class Services:
             registry=registry,
             provider=make_provider(settings, registry),
             store=ConversationStore(layout.database),
+            documents=DocumentLibrary(layout, settings),
+            images=ImageService(layout, settings),
         )
 
     def resolve_model(self, requested: str | None) -> str:
@@ -52,3 +58,4 @@ class Services:
         self.generations.cancel_all()
         self.provider.close()
         self.store.close()
+        self.documents.close()

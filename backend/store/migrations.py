@@ -40,6 +40,36 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
         ),
     ),
+    (
+        2,
+        (
+            # Document collections and, per file, what was last indexed from it. A file is
+            # marked 'pending' before its chunks are written to Chroma and 'indexed' or 'failed'
+            # after, so a run killed half-way redoes exactly the files it had not finished.
+            """
+            CREATE TABLE doc_collections (
+                name TEXT PRIMARY KEY,
+                created_at REAL NOT NULL,
+                roots TEXT NOT NULL DEFAULT '[]',
+                revision INTEGER NOT NULL DEFAULT 0
+            )
+            """,
+            """
+            CREATE TABLE doc_files (
+                collection TEXT NOT NULL REFERENCES doc_collections(name) ON DELETE CASCADE,
+                path TEXT NOT NULL,
+                content_hash TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                mtime_ns INTEGER NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('pending', 'indexed', 'failed')),
+                error TEXT,
+                chunks INTEGER NOT NULL DEFAULT 0,
+                updated_at REAL NOT NULL,
+                PRIMARY KEY (collection, path)
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 
+from backend.documents.grounding import NOTHING_FOUND, find_sources, grounded_question
+from backend.images.attachments import with_image_context
 from backend.llm.types import ChatRequest, Finished, SamplingParams, Token
 from backend.server.errors import describe
 from backend.server.routes.openai import services
@@ -20,6 +24,12 @@ from backend.store import Conversation, Message, MessageStatus
 router = APIRouter(prefix="/hearth/conversations", tags=["conversations"])
 
 SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "seed")
+
+
+class GroundedConversationUpdate(ConversationUpdate):
+    collections: list[str] = Field(
+        default_factory=list, description="Document collections the chat answers from."
+    )
 
 
 def sampling_for(conversation: Conversation) -> SamplingParams:
@@ -39,7 +49,12 @@ def prompt_messages(svc: Services, conversation: Conversation) -> list[dict[str,
 
 
 def store_reply(
-    svc: Services, conversation_id: str, text: str, finished: Finished | None, failed: bool = False
+    svc: Services,
+    conversation_id: str,
+    text: str,
+    finished: Finished | None,
+    failed: bool = False,
+    sources: list[dict[str, Any]] | None = None,
 ) -> Message:
     """Commit the assistant's reply; one cut short is kept and marked interrupted."""
     complete = finished is not None and finished.finish_reason != "cancelled"
@@ -51,6 +66,7 @@ def store_reply(
         model=finished.model if finished else None,
         status=status,
         timings=finished.to_dict() if finished else None,
+        sources=sources,
     )
 
 
@@ -78,12 +94,14 @@ def get_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
 
 @router.patch("/{conversation_id}")
 def update_conversation(
-    conversation_id: str, body: ConversationUpdate, request: Request
+    conversation_id: str, body: GroundedConversationUpdate, request: Request
 ) -> Conversation:
     svc = services(request)
     store = svc.store
     if body.model is not None:
         svc.registry.get(body.model)
+    for name in body.collections:
+        svc.documents.state.get(name)  # unknown collections are refused, not stored
     if body.title is not None:
         store.rename(conversation_id, body.title)
     changes = body.model_dump(exclude_unset=True, exclude={"title"})
@@ -101,10 +119,26 @@ async def post_message(conversation_id: str, body: NewMessage, request: Request)
     svc = services(request)
     conversation = svc.store.get(conversation_id)
     model = svc.resolve_model(conversation.model)
+    # Images are read and labelled first: a bad one is refused before anything is stored.
+    attachments = await asyncio.to_thread(svc.images.attach, body.images) if body.images else []
     if body.replace_from is not None:
         svc.store.delete_messages_from(conversation_id, body.replace_from)
-    user_message = svc.store.add_message(conversation_id, "user", body.content)
-    chat = ChatRequest(model, prompt_messages(svc, conversation), sampling_for(conversation))
+    user_message = svc.store.add_message(
+        conversation_id, "user", body.content, attachments=[a.to_dict() for a in attachments]
+    )
+    messages = prompt_messages(svc, conversation)
+    sources: list[dict[str, Any]] = []
+    if conversation.collections:
+        sources = await asyncio.to_thread(
+            find_sources, svc.documents, conversation.collections, body.content
+        )
+        if not sources:
+            # Nothing relevant: an honest fixed reply, never an answer the model made up.
+            reply = svc.store.add_message(conversation_id, "assistant", NOTHING_FOUND)
+            return fixed_reply(user_message, reply, body.stream)
+        messages[-1] = {"role": "user", "content": grounded_question(body.content, sources)}
+    messages[-1]["content"] = with_image_context(messages[-1]["content"], attachments)
+    chat = ChatRequest(model, messages, sampling_for(conversation))
     generation = Generation(svc.generations).start(
         lambda sink, cancel: svc.provider.start_chat(chat, sink, cancel)
     )
@@ -112,12 +146,26 @@ async def post_message(conversation_id: str, body: NewMessage, request: Request)
         text, finished = await generation.collect()
         return {
             "user": user_message,
-            "assistant": store_reply(svc, conversation_id, text, finished),
+            "assistant": store_reply(svc, conversation_id, text, finished, sources=sources),
         }
     return StreamingResponse(
-        reply_stream(svc, conversation_id, user_message, generation),
+        reply_stream(svc, conversation_id, user_message, generation, sources),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache"},
+    )
+
+
+def fixed_reply(user_message: Message, reply: Message, stream: bool) -> Any:
+    """A reply that needed no generation, in the same shapes as a generated one."""
+    if not stream:
+        return {"user": user_message, "assistant": reply}
+    events = [
+        _event({"type": "user", "message": user_message.model_dump()}),
+        _event({"type": "token", "text": reply.content}),
+        _event({"type": "done", "message": reply.model_dump()}),
+    ]
+    return StreamingResponse(
+        iter(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
 
 
@@ -126,7 +174,11 @@ def _event(payload: dict[str, Any]) -> str:
 
 
 async def reply_stream(
-    svc: Services, conversation_id: str, user_message: Message, generation: Generation
+    svc: Services,
+    conversation_id: str,
+    user_message: Message,
+    generation: Generation,
+    sources: list[dict[str, Any]],
 ) -> AsyncIterator[str]:
     """Events: user, token..., then done (the stored reply) or error."""
     yield _event({"type": "user", "message": user_message.model_dump()})
@@ -142,9 +194,10 @@ async def reply_stream(
                 finished = event
     except Exception as exc:
         failed = True
-        _, body = describe(exc)
-        yield _event({"type": "error", **body["error"]})
+        error = describe(exc)[1]["error"]
+        # "type" names the event; the OpenAI error type travels as "error_type".
+        yield _event({**error, "error_type": error["type"], "type": "error"})
     finally:
         # Runs on disconnect too, so a reply cut short is stored as interrupted.
-        reply = store_reply(svc, conversation_id, "".join(parts), finished, failed)
+        reply = store_reply(svc, conversation_id, "".join(parts), finished, failed, sources)
     yield _event({"type": "done", "message": reply.model_dump()})

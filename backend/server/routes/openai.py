@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -11,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from backend.images.attachments import with_image_context
 from backend.llm.types import ChatRequest, CompletionRequest, Finished, Token
 from backend.server.errors import describe
 from backend.server.schemas import ChatCompletionBody, CompletionBody, SamplingFields
@@ -62,6 +64,7 @@ async def event_stream(
     first: Token | Finished,
     chunk: ChunkBuilder,
     include_usage: bool,
+    extra: dict[str, Any],
 ) -> AsyncIterator[str]:
     """SSE lines for one generation; `chunk(text, finish_reason)` shapes each OpenAI chunk."""
     try:
@@ -70,7 +73,7 @@ async def event_stream(
                 yield sse(chunk(event.text, None))
                 continue
             final = chunk(None, openai_finish_reason(event))
-            final["hearth"] = hearth_metadata(event)
+            final["hearth"] = hearth_metadata(event) | extra
             yield sse(final)
             if include_usage:
                 yield sse({**chunk(None, None), "choices": [], "usage": usage(event)})
@@ -80,14 +83,20 @@ async def event_stream(
     yield sse("[DONE]")
 
 
-async def run(body: SamplingFields, launch: Launch, request: Request, chunk: ChunkBuilder) -> Any:
+async def run(
+    body: SamplingFields,
+    launch: Launch,
+    request: Request,
+    chunk: ChunkBuilder,
+    extra: dict[str, Any] | None = None,
+) -> Any:
     """Start a generation; stream it, or collect it and return (text, Finished)."""
     generation = Generation(services(request).generations).start(launch)
     if not body.stream:
         return await generation.collect()
     first = await generation.next_event()  # errors before any output get a real HTTP status
     return StreamingResponse(
-        event_stream(generation, first, chunk, body.include_usage),
+        event_stream(generation, first, chunk, body.include_usage, extra or {}),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -108,7 +117,13 @@ def list_models(request: Request) -> dict[str, Any]:
 async def chat_completions(body: ChatCompletionBody, request: Request) -> Any:
     svc = services(request)
     model = svc.resolve_model(body.model)
-    chat = ChatRequest(model, [m.as_prompt_message() for m in body.messages], body.sampling())
+    messages = [m.as_prompt_message() for m in body.messages]
+    references = body.image_references()
+    # Without a vision model, attached images reach the LLM as CLIP labels with their scores.
+    attachments = await asyncio.to_thread(svc.images.attach, references) if references else []
+    messages[-1]["content"] = with_image_context(messages[-1]["content"], attachments)
+    chat = ChatRequest(model, messages, body.sampling())
+    extra = {"attachments": [a.to_dict() for a in attachments]} if attachments else {}
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     def chunk(text: str | None, finish_reason: str | None) -> dict[str, Any]:
@@ -122,7 +137,11 @@ async def chat_completions(body: ChatCompletionBody, request: Request) -> Any:
         }
 
     result = await run(
-        body, lambda sink, cancel: svc.provider.start_chat(chat, sink, cancel), request, chunk
+        body,
+        lambda sink, cancel: svc.provider.start_chat(chat, sink, cancel),
+        request,
+        chunk,
+        extra,
     )
     if isinstance(result, StreamingResponse):
         return result
@@ -140,7 +159,7 @@ async def chat_completions(body: ChatCompletionBody, request: Request) -> Any:
             }
         ],
         "usage": usage(finished),
-        "hearth": hearth_metadata(finished),
+        "hearth": hearth_metadata(finished) | extra,
     }
 
 

@@ -1,0 +1,1 @@
+"""Document collections: parsing files, chunking, indexing into Chroma and hybrid retrieval."""

@@ -1,0 +1,31 @@
+"""What can go wrong with documents and collections, each raised where it is found."""
+
+from __future__ import annotations
+
+
+class DocumentError(Exception):
+    """One file could not be indexed; the message names the reason, the caller adds the path."""
+
+
+class UnsupportedDocumentError(DocumentError):
+    """The file is binary, too large, or of a kind Hearth cannot read."""
+
+
+class CorruptDocumentError(DocumentError):
+    """The file claims a format (PDF, DOCX, JSON...) but cannot be read as one."""
+
+
+class NoExtractableTextError(DocumentError):
+    """The file holds no text Hearth can extract, such as a scanned PDF without a text layer."""
+
+
+class UnknownCollectionError(LookupError):
+    """No document collection has the requested name."""
+
+
+class InvalidCollectionNameError(ValueError):
+    """A collection name must be 1-64 letters, digits, '.', '_' or '-', starting alphanumeric."""
+
+
+class DocumentPathError(FileNotFoundError):
+    """A path given to add to a collection does not exist."""

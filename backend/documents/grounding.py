@@ -1,0 +1,62 @@
+"""Answering from documents: the sources a question retrieves and the prompt that cites them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backend.documents.library import DocumentLibrary
+
+SOURCES_PER_QUESTION = 4
+# Cosine similarity (MiniLM) below which a passage is taken as unrelated to the question;
+# unrelated sentences score around 0.0-0.2 and passages that answer a question 0.4 and up.
+RELEVANCE_THRESHOLD = 0.3
+NOTHING_FOUND = (
+    "I found nothing about this in the attached documents, so I cannot answer it from them."
+)
+INSTRUCTION = (
+    "Answer the question using only the numbered sources below. Cite each source you use "
+    "with its number in brackets, like [1]. If the sources do not answer the question, say so."
+)
+
+
+def find_sources(
+    library: DocumentLibrary, collections: Sequence[str], question: str
+) -> list[dict[str, Any]]:
+    """The relevant passages for a question, numbered from 1, as stored with the reply."""
+    hits = library.search(question, collections, SOURCES_PER_QUESTION, "hybrid")
+    relevant = [h for h in hits if (h.similarity or 0.0) >= RELEVANCE_THRESHOLD]
+    return [
+        {
+            "n": n,
+            "collection": h.collection,
+            "path": h.source,
+            "page": h.page,
+            "start_line": h.start_line,
+            "end_line": h.end_line,
+            "char_start": h.char_start,
+            "char_end": h.char_end,
+            "headings": h.headings,
+            "snippet": h.text,
+            "score": h.score,
+            "similarity": h.similarity,
+        }
+        for n, h in enumerate(relevant, start=1)
+    ]
+
+
+def source_label(source: dict[str, Any]) -> str:
+    """Where to check a source: 'path, page 2, lines 3-5'."""
+    parts = [source["path"]]
+    if source.get("page") is not None:
+        parts.append(f"page {source['page']}")
+    if source.get("start_line") is not None:
+        parts.append(f"lines {source['start_line']}-{source['end_line']}")
+    return ", ".join(parts)
+
+
+def grounded_question(question: str, sources: Sequence[dict[str, Any]]) -> str:
+    """The user turn the model sees: instruction, numbered sources, then the question."""
+    listed = "\n\n".join(f"[{s['n']}] {source_label(s)}\n{s['snippet']}" for s in sources)
+    return f"{INSTRUCTION}\n\nSources:\n\n{listed}\n\nQuestion: {question}"

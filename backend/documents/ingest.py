@@ -1,0 +1,198 @@
+"""Indexing one collection: plan against ingest state, then parse, embed and write in batches."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from backend.documents.blocks import Chunk
+from backend.documents.chunking import ChunkingConfig, chunk_blocks
+from backend.documents.errors import DocumentError
+from backend.documents.parsers import parse_document
+from backend.documents.retrieval import HEADING_SEPARATOR
+from backend.documents.sources import FoundFile, find_files
+from backend.documents.state import FileRecord, IngestState
+from backend.embeddings.minilm import sha256_of
+
+if TYPE_CHECKING:
+    from backend.documents.vector_store import ChunkStore
+    from backend.embeddings.minilm import MiniLmEmbedder
+
+EventKind = Literal["planned", "indexed", "unchanged", "failed", "skipped", "removed", "finished"]
+
+
+class IngestConfig(BaseModel):
+    """How a collection is read and indexed."""
+
+    max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped.")
+    batch_chunks: int = Field(
+        64, ge=1, description="Chunks embedded and written together (several small files)."
+    )
+    chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+
+
+class IngestEvent(BaseModel):
+    """Progress of one indexing run; one event per file, then `finished`."""
+
+    kind: EventKind
+    collection: str
+    path: str | None = None
+    detail: str | None = Field(None, description="Why a file failed or was skipped.")
+    chunks: int = Field(0, description="Chunks of this file.")
+    files_done: int = 0
+    files_total: int = 0
+    chunks_done: int = Field(0, description="Chunks written in this run so far.")
+
+
+@dataclass
+class _Prepared:
+    record: FileRecord
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+def chunk_id(path: str, content_hash: str, index: int) -> str:
+    """Deterministic, so re-indexing the same file version overwrites instead of duplicating."""
+    return hashlib.sha256(f"{path}\0{content_hash}\0{index}".encode()).hexdigest()[:32]
+
+
+def chunk_metadata(record: FileRecord, chunk: Chunk) -> dict[str, Any]:
+    found = {
+        "path": record.path,
+        "content_hash": record.content_hash,
+        "chunk_index": chunk.index,
+        "page": chunk.page,
+        "start_line": chunk.lines[0] if chunk.lines else None,
+        "end_line": chunk.lines[1] if chunk.lines else None,
+        "char_start": chunk.span[0] if chunk.span else None,
+        "char_end": chunk.span[1] if chunk.span else None,
+        "headings": HEADING_SEPARATOR.join(chunk.headings) or None,
+    }
+    return {k: v for k, v in found.items() if v is not None}  # Chroma stores no nulls
+
+
+class IngestRun:
+    """One pass over a collection's roots. Iterate it to do the work and get progress.
+
+    Crash safety: a file's row is written as 'pending' before its chunks reach Chroma and as
+    'indexed' or 'failed' after. A later run redoes pending files; chunk ids are deterministic
+    and stale versions are deleted by hash, so the result equals one clean run.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        state: IngestState,
+        store: ChunkStore,
+        embedder: MiniLmEmbedder,
+        config: IngestConfig,
+    ) -> None:
+        self.name, self.state, self.store = name, state, store
+        self.embedder, self.config = embedder, config
+        self.files_done = self.files_total = self.chunks_done = 0
+
+    def event(self, kind: EventKind, path: str | None = None, **fields: Any) -> IngestEvent:
+        return IngestEvent(
+            kind=kind,
+            collection=self.name,
+            path=path,
+            files_done=self.files_done,
+            files_total=self.files_total,
+            chunks_done=self.chunks_done,
+            **fields,
+        )
+
+    def __iter__(self) -> Iterator[IngestEvent]:
+        roots = self.state.get(self.name).roots
+        found = list(find_files(roots, self.config.max_file_bytes))
+        known = self.state.files(self.name)
+        self.files_total = len(found)
+        yield self.event("planned")
+        yield from self._remove_missing(known, {str(f.path) for f in found if not f.skipped})
+        batch: list[_Prepared] = []
+        for file in found:
+            if file.skipped:
+                self.files_done += 1
+                yield self.event("skipped", str(file.path), detail=file.skipped)
+                continue
+            prepared = self._prepare(file, known.get(str(file.path)))
+            if prepared is None:
+                self.files_done += 1
+                yield self.event("unchanged", str(file.path))
+                continue
+            batch.append(prepared)
+            if sum(len(p.chunks) for p in batch) >= self.config.batch_chunks:
+                yield from self._write(batch)
+                batch = []
+        yield from self._write(batch)
+        yield self.event("finished")
+
+    def _remove_missing(
+        self, known: dict[str, FileRecord], present: set[str]
+    ) -> Iterator[IngestEvent]:
+        missing = [path for path in known if path not in present]
+        for path in missing:
+            self.store.delete_file(self.name, path)
+        if missing:
+            self.state.forget(self.name, missing)
+        for path in missing:
+            yield self.event("removed", path)
+
+    def _prepare(self, file: FoundFile, known: FileRecord | None) -> _Prepared | None:
+        """The file's new record and chunks, or None when it has not changed."""
+        settled = known is not None and known.status != "pending"
+        if settled and known and (known.size, known.mtime_ns) == (file.size, file.mtime_ns):
+            return None
+        digest = sha256_of(file.path)
+        if settled and known and known.content_hash == digest:
+            return None
+        record = FileRecord(
+            path=str(file.path),
+            content_hash=digest,
+            size=file.size,
+            mtime_ns=file.mtime_ns,
+            status="indexed",
+        )
+        try:
+            chunks = chunk_blocks(
+                parse_document(file.path), self.embedder.count_tokens, self.config.chunking
+            )
+        except DocumentError as exc:
+            return _Prepared(record.model_copy(update={"status": "failed", "error": str(exc)}))
+        except Exception as exc:  # a parser library choking on a strange file fails that file only
+            error = f"could not be read ({type(exc).__name__}: {exc})"
+            return _Prepared(record.model_copy(update={"status": "failed", "error": error}))
+        if not chunks:
+            return _Prepared(
+                record.model_copy(update={"status": "failed", "error": "no text to index"})
+            )
+        return _Prepared(record.model_copy(update={"chunks": len(chunks)}), chunks)
+
+    def _write(self, batch: list[_Prepared]) -> Iterator[IngestEvent]:
+        if not batch:
+            return
+        self.state.record(
+            self.name, [p.record.model_copy(update={"status": "pending"}) for p in batch]
+        )
+        pairs = [(p.record, c) for p in batch for c in p.chunks]
+        if pairs:
+            vectors = self.embedder.embed([c.embedding_text() for _, c in pairs])
+            self.store.upsert(
+                self.name,
+                [chunk_id(r.path, r.content_hash, c.index) for r, c in pairs],
+                [c.text for _, c in pairs],
+                vectors,
+                [chunk_metadata(r, c) for r, c in pairs],
+            )
+        for p in batch:
+            keep = p.record.content_hash if p.record.status == "indexed" else None
+            self.store.delete_file(self.name, p.record.path, keep_hash=keep)
+        self.state.record(self.name, [p.record for p in batch])
+        for p in batch:
+            self.files_done += 1
+            self.chunks_done += len(p.chunks)
+            kind: EventKind = "indexed" if p.record.status == "indexed" else "failed"
+            yield self.event(kind, p.record.path, detail=p.record.error, chunks=len(p.chunks))

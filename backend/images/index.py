@@ -1,0 +1,135 @@
+"""Image search: folders of pictures embedded by CLIP into a Chroma collection of their own.
+
+Indexing is incremental (a file whose bytes are unchanged is skipped) and crash-safe: each
+image's id is derived from its path and written with upsert, so re-running after a kill at any
+point converges on the same index, with no duplicates and nothing missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from backend.images.clip import ClipModel
+from backend.images.decode import ImageDecodeError, open_image
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+BATCH = 16
+
+
+@dataclass(frozen=True)
+class ImageHit:
+    path: str
+    score: float  # cosine similarity, 1 is identical
+
+
+@dataclass
+class IndexProgress:
+    """Reported after each batch; `failures` maps a path to why it was skipped."""
+
+    done: int
+    total: int
+    current: str = ""
+    embedded: int = 0
+    skipped: int = 0
+    removed: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def image_id(path: Path) -> str:
+    return hashlib.sha256(str(path).encode()).hexdigest()[:32]
+
+
+def find_images(folder: Path) -> list[Path]:
+    return sorted(
+        p.resolve()
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+class ImageIndex:
+    """One Chroma collection per CLIP model (each model has its own embedding space)."""
+
+    def __init__(self, client: Any, model: ClipModel) -> None:
+        self._model = model
+        name = "hearth-images-" + hashlib.sha256(model.name.encode()).hexdigest()[:20]
+        self._collection = client.get_or_create_collection(
+            name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def _known_hashes(self, folder: Path) -> dict[str, str]:
+        found = self._collection.get(where={"folder": str(folder)}, include=["metadatas"])
+        return {i: m["sha256"] for i, m in zip(found["ids"], found["metadatas"], strict=True)}
+
+    def index_folder(self, folder: Path) -> Iterator[IndexProgress]:
+        """Embed new and changed images, forget deleted ones; yields progress per batch."""
+        folder = folder.resolve()
+        files = find_images(folder)
+        known = self._known_hashes(folder)
+        progress = IndexProgress(done=0, total=len(files))
+        gone = set(known) - {image_id(p) for p in files}
+        if gone:
+            self._collection.delete(ids=sorted(gone))
+            progress.removed = len(gone)
+        for start in range(0, len(files), BATCH):
+            self._index_batch(files[start : start + BATCH], folder, known, progress)
+            yield progress
+
+    def _index_batch(
+        self, paths: list[Path], folder: Path, known: dict[str, str], progress: IndexProgress
+    ) -> None:
+        ids, images, metadatas = [], [], []
+        for path in paths:
+            progress.current = str(path)
+            try:
+                data = path.read_bytes()
+                digest = hashlib.sha256(data).hexdigest()
+                if known.get(image_id(path)) == digest:
+                    progress.skipped += 1
+                    continue
+                images.append(open_image(data, name=str(path)))
+            except (OSError, ImageDecodeError) as exc:
+                progress.failures[str(path)] = str(exc)
+                continue
+            ids.append(image_id(path))
+            metadatas.append({"path": str(path), "folder": str(folder), "sha256": digest})
+        if ids:
+            vectors = self._model.embed_images(images)
+            self._collection.upsert(ids=ids, embeddings=vectors, metadatas=metadatas)
+            progress.embedded += len(ids)
+        progress.done += len(paths)
+
+    def _query(self, vector: np.ndarray, k: int) -> list[ImageHit]:
+        count = self._collection.count()
+        if count == 0:
+            return []
+        found = self._collection.query(
+            query_embeddings=vector[None, :],
+            n_results=min(k, count),
+            include=["metadatas", "distances"],
+        )
+        return [
+            ImageHit(m["path"], round(1.0 - float(d), 6))
+            for m, d in zip(found["metadatas"][0], found["distances"][0], strict=True)
+        ]
+
+    def search(self, text: str, k: int = 12) -> list[ImageHit]:
+        return self._query(self._model.embed_texts([text])[0], k)
+
+    def similar(self, path: Path, k: int = 12) -> list[ImageHit]:
+        return self.similar_image(open_image(path), k)
+
+    def similar_image(self, image: Image.Image, k: int = 12) -> list[ImageHit]:
+        return self._query(self._model.embed_images([image])[0], k)
+
+    def count(self) -> int:
+        return int(self._collection.count())

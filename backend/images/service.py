@@ -1,0 +1,71 @@
+"""The backend's images: one CLIP model and its search index, loaded on first use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from PIL import Image
+
+from backend.images.attachments import (
+    Attachment,
+    label_dicts,
+    read_image_reference,
+    store_attachment,
+)
+from backend.images.clip import ClipModel
+from backend.images.decode import open_image
+from backend.images.index import ImageIndex
+from backend.images.labels import Label, label_image
+from backend.images.registry import find_clip_model
+from backend.paths import HomeLayout
+from backend.settings import Settings
+
+ATTACHMENT_LABELS = 5
+
+
+class ImageService:
+    def __init__(self, layout: HomeLayout, settings: Settings) -> None:
+        self._layout = layout
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._model: ClipModel | None = None
+        self._index: ImageIndex | None = None
+
+    @property
+    def model(self) -> ClipModel:
+        with self._lock:
+            if self._model is None:
+                folder = find_clip_model(self._layout, self._settings.image_model)
+                self._model = ClipModel(folder, threads=self._settings.threads)
+            return self._model
+
+    @property
+    def index(self) -> ImageIndex:
+        from backend.documents.vector_store import open_client
+
+        model = self.model
+        with self._lock:
+            if self._index is None:
+                client = open_client(self._layout, self._settings.chroma_url)
+                self._index = ImageIndex(client, model)
+            return self._index
+
+    def label(self, image: Image.Image, labels: Sequence[str] = (), top: int = 5) -> list[Label]:
+        return label_image(self.model, image, labels, top)
+
+    def label_reference(
+        self, reference: str, labels: Sequence[str] = (), top: int = 5
+    ) -> list[Label]:
+        data, name = read_image_reference(reference)
+        return self.label(open_image(data, name=name), labels, top)
+
+    def attach(self, references: Sequence[str]) -> list[Attachment]:
+        """Store each referenced image under HEARTH_HOME/attachments and label it."""
+        attachments = []
+        for reference in references:
+            data, name = read_image_reference(reference)
+            stored = store_attachment(self._layout.root / "attachments", data)
+            labels = self.label(open_image(stored), top=ATTACHMENT_LABELS)
+            attachments.append(Attachment(str(stored), name, label_dicts(labels)))
+        return attachments

@@ -1,0 +1,49 @@
+"""OpenAI-compatible /v1/embeddings, served by the same embedder that indexes documents."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from backend.embeddings.minilm import MODEL_NAME
+from backend.models.registry import UnknownModelError
+from backend.server.routes.openai import services
+
+router = APIRouter()
+
+
+class EmbeddingsBody(BaseModel):
+    input: str | list[str] = Field(description="Text or texts to embed.")
+    model: str = MODEL_NAME
+    encoding_format: Literal["float", "base64"] = "float"
+
+    def texts(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else self.input
+
+
+@router.post("/v1/embeddings")
+def embeddings(body: EmbeddingsBody, request: Request) -> dict[str, Any]:
+    if body.model != MODEL_NAME:
+        raise UnknownModelError(f"Unknown embedding model {body.model!r}; use {MODEL_NAME!r}.")
+    embedder = services(request).documents.embedder
+    texts = body.texts()
+    vectors = embedder.embed(texts)
+    tokens = sum(embedder.count_tokens(texts)) if texts else 0
+
+    def encode(row: Any) -> Any:
+        if body.encoding_format == "base64":
+            return base64.b64encode(row.astype("<f4").tobytes()).decode()
+        return row.tolist()
+
+    return {
+        "object": "list",
+        "model": MODEL_NAME,
+        "data": [
+            {"object": "embedding", "index": i, "embedding": encode(v)}
+            for i, v in enumerate(vectors)
+        ],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }

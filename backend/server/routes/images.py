@@ -1,0 +1,84 @@
+"""Hearth's image routes: zero-shot labels, folder indexing with progress, and search."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from backend.images.decode import ImageDecodeError
+from backend.images.index import IndexProgress
+from backend.server.routes.openai import services
+
+router = APIRouter(prefix="/hearth/images", tags=["images"])
+
+
+class LabelBody(BaseModel):
+    image: str = Field(description="A file path or a base64 data URL.")
+    labels: list[str] = Field(default_factory=list, description="Candidates; empty: defaults.")
+    top: int = Field(5, ge=1, le=1000)
+
+
+class IndexBody(BaseModel):
+    folder: str
+    stream: bool = Field(False, description="Send progress events while indexing.")
+
+
+class SimilarBody(BaseModel):
+    image: str = Field(description="A file path or a base64 data URL.")
+    k: int = Field(12, ge=1, le=500)
+
+
+@router.post("/label")
+async def label(body: LabelBody, request: Request) -> list[dict[str, Any]]:
+    images = services(request).images
+    found = await asyncio.to_thread(images.label_reference, body.image, body.labels, body.top)
+    return [{"label": item.label, "score": item.score} for item in found]
+
+
+def _progress(progress: IndexProgress) -> dict[str, Any]:
+    return asdict(progress) | {"type": "progress"}
+
+
+@router.post("/index")
+async def index_folder(body: IndexBody, request: Request) -> Any:
+    folder = Path(body.folder).expanduser()
+    if not folder.is_dir():
+        raise ImageDecodeError(f"{folder} is not a folder")
+    index = await asyncio.to_thread(lambda: services(request).images.index)
+    steps: Iterator[IndexProgress] = index.index_folder(folder)
+    if not body.stream:
+        last = await asyncio.to_thread(lambda: [_progress(p) for p in steps][-1:])
+        return last[0] if last else _progress(IndexProgress(0, 0))
+
+    async def events() -> AsyncIterator[str]:
+        while (progress := await asyncio.to_thread(next, steps, None)) is not None:
+            yield f"data: {json.dumps(_progress(progress))}\n\n"
+        yield 'data: {"type": "done"}\n\n'
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@router.get("/search")
+async def search(request: Request, q: str, k: int = 12) -> list[dict[str, Any]]:
+    index = await asyncio.to_thread(lambda: services(request).images.index)
+    hits = await asyncio.to_thread(index.search, q, k)
+    return [asdict(hit) for hit in hits]
+
+
+@router.post("/similar")
+async def similar(body: SimilarBody, request: Request) -> list[dict[str, Any]]:
+    from backend.images.attachments import read_image_reference
+    from backend.images.decode import open_image
+
+    data, name = read_image_reference(body.image)
+    index = await asyncio.to_thread(lambda: services(request).images.index)
+    hits = await asyncio.to_thread(lambda: index.similar_image(open_image(data, name=name), body.k))
+    return [asdict(hit) for hit in hits]

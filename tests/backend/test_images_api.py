@@ -1,0 +1,106 @@
+"""Images through a real backend: questions about an image, labels, indexing and search."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.backend.conftest import RunningBackend, launch, prepare_home
+
+
+def png_bytes(colour: str, size: tuple[int, int] = (40, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def data_url(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+@pytest.fixture(scope="module")
+def backend(
+    tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path, tiny_clip: tuple[Path, Any]
+) -> Iterator[RunningBackend]:
+    layout = prepare_home(tmp_path_factory.mktemp("home"), tiny_gguf, image_model="tiny-clip")
+    shutil.copytree(tiny_clip[0], layout.models / "clip" / "tiny-clip")
+    running = launch(layout)
+    yield running
+    running.stop()
+
+
+def test_openai_client_asks_about_an_image(backend: RunningBackend) -> None:
+    client = backend.openai()
+    question = {"type": "text", "text": "What is in this picture?"}
+    picture = {"type": "image_url", "image_url": {"url": data_url(png_bytes("red"))}}
+    with_image = client.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": [question, picture]}], max_tokens=4
+    )
+    without = client.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": [question]}], max_tokens=4
+    )
+    (attachment,) = with_image.model_extra["hearth"]["attachments"]  # type: ignore[index]
+    assert len(attachment["labels"]) == 5
+    assert Path(attachment["path"]).parent == backend.layout.root / "attachments"
+    assert with_image.usage is not None and without.usage is not None
+    # The labels and their scores went into the prompt the model read.
+    assert with_image.usage.prompt_tokens > without.usage.prompt_tokens + 40
+
+
+def test_attached_images_are_stored_with_the_message(
+    backend: RunningBackend, tmp_path: Path
+) -> None:
+    photo = tmp_path / "holiday.png"
+    photo.write_bytes(png_bytes("blue"))
+    with backend.http() as http:
+        cid = http.post("/hearth/conversations", json={}).json()["id"]
+        body = {"content": "Describe it", "images": [str(photo)], "stream": False}
+        reply = http.post(f"/hearth/conversations/{cid}/messages", json=body).json()
+        stored = http.get(f"/hearth/conversations/{cid}").json()["messages"][0]
+    assert reply["user"]["attachments"][0]["name"] == "holiday.png"
+    assert stored["attachments"] == reply["user"]["attachments"]
+    assert Path(stored["attachments"][0]["path"]).is_file()
+
+
+def test_bad_images_get_clear_errors_and_serving_continues(backend: RunningBackend) -> None:
+    truncated = png_bytes("green", (64, 64))[:60]
+    heic = b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40
+    with backend.http() as http:
+        cid = http.post("/hearth/conversations", json={}).json()["id"]
+        for data, status, words in (
+            (truncated, 400, "damaged or truncated"),
+            (heic, 415, "unsupported format"),
+        ):
+            body = {"content": "?", "images": [data_url(data)], "stream": False}
+            response = http.post(f"/hearth/conversations/{cid}/messages", json=body)
+            assert response.status_code == status and words in response.json()["error"]["message"]
+        assert http.get(f"/hearth/conversations/{cid}").json()["messages"] == []
+        assert http.get("/health").status_code == 200
+
+
+def test_label_index_search_and_similar_routes(backend: RunningBackend, tmp_path: Path) -> None:
+    folder = tmp_path / "album"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    with backend.http() as http:
+        labels = http.post(
+            "/hearth/images/label", json={"image": str(folder / "0.png"), "labels": ["a", "b"]}
+        )
+        assert sum(item["score"] for item in labels.json()) == pytest.approx(1.0, abs=1e-4)
+        done = http.post("/hearth/images/index", json={"folder": str(folder)}).json()
+        assert (done["done"], done["embedded"]) == (5, 5)
+        assert len(http.get("/hearth/images/search", params={"q": "a cat", "k": 3}).json()) == 3
+        twin = http.post("/hearth/images/similar", json={"image": str(folder / "3.png")}).json()[0]
+        assert twin["path"] == str((folder / "3.png").resolve()) and twin["score"] > 0.999
+        missing = http.post("/hearth/images/index", json={"folder": str(tmp_path / "nope")})
+        assert missing.status_code == 400
