@@ -25,6 +25,17 @@ def test_metadata_describes_the_tiny_model(tiny_gguf: Path) -> None:
     assert 100_000 < info.parameter_count < 200_000
 
 
+def test_fast_header_reader_agrees_with_the_gguf_package(tiny_gguf: Path, tmp_path: Path) -> None:
+    from gguf import GGUFReader
+
+    for path in (tiny_gguf, build_tiny_gguf(tmp_path / "moe.gguf", moe=True)):
+        reference = GGUFReader(path)
+        info = read_gguf_info(path)
+        assert info.parameter_count == sum(t.n_elements for t in reference.tensors)
+        assert info.chat_template == reference.get_field("tokenizer.chat_template").contents()
+        assert info.head_count_kv == reference.get_field("llama.attention.head_count_kv").contents()
+
+
 def test_moe_metadata_counts_experts(tmp_path: Path) -> None:
     info = read_gguf_info(build_tiny_gguf(tmp_path / "moe.gguf", moe=True))
     assert info.expert_count == 4
