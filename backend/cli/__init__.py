@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hearth: a private, offline assistant. With no command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"hearth {__version__}")
+    parser.add_argument(
+        "--self-test", action="store_true", help="check the whole offline flow, then exit"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"backend.cli.{name}").register(commands)
@@ -34,6 +37,10 @@ def open_app() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from backend.selftest import run_self_test
+
+        return run_self_test()
     if args.command is None:
         return open_app()
     result: int = args.handler(args)
