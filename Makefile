@@ -9,7 +9,7 @@ CONSTRAINTS := requirements/constraints.txt
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck contracts pytest setup clean
+.PHONY: run test lint typecheck contracts pytest setup package clean
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/hearth
@@ -50,6 +50,11 @@ contracts:
 
 pytest:
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest
+
+# The app bundle (PyInstaller, one folder) and its tarball in dist/; needs only the runtime.
+package: $(VENV)/.runtime-installed
+	$(PIP) install -c $(CONSTRAINTS) pyinstaller
+	VENV=$(VENV) packaging/build.sh
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -88,11 +88,18 @@ def _wait_until_serving(layout: HomeLayout, child: subprocess.Popen[bytes]) -> B
     raise BackendError(f"the backend did not start within {STARTUP_TIMEOUT_S:.0f} s")
 
 
+def hearth_command(*args: str) -> list[str]:
+    """How this process runs `hearth ARGS`: in the app bundle, its own executable is `hearth`."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "backend", *args]
+
+
 def start_backend(layout: HomeLayout, port: int = 0) -> tuple[subprocess.Popen[bytes], BackendInfo]:
     """Start `hearth serve` as a child process and wait until it has published its port."""
     env = os.environ | {"HEARTH_HOME": str(layout.root)}
     child = subprocess.Popen(
-        [sys.executable, "-m", "backend", "serve", "--port", str(port)],
+        hearth_command("serve", "--port", str(port)),
         env=env,
         stdout=subprocess.DEVNULL,
     )

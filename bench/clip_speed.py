@@ -1,0 +1,67 @@
+"""Image indexing speed against the raw ONNX forward pass on the same images, in one run.
+
+Indexing does everything a user's folder needs: read, hash, decode, resize, embed (the same
+ONNX forward pass) and write to Chroma. The raw baseline is the forward pass alone on the
+already-preprocessed pixels. Target: indexing at least 0.7 of raw.
+
+    .venv/bin/python bench/clip_speed.py [--images 256] [--model models/hearth-clip-tiny]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from backend.documents.vector_store import open_client
+from backend.images.clip import ClipModel
+from backend.images.decode import open_image
+from backend.images.index import BATCH, ImageIndex
+from backend.paths import HomeLayout
+
+
+def make_photos(folder: Path, count: int) -> list[Path]:
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        # Smooth colour fields, photo-sized and JPEG-compressed like a camera's pictures.
+        small = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
+        photo = Image.fromarray(small).resize((640, 480), Image.Resampling.BICUBIC)
+        paths.append(folder / f"photo-{i:04d}.jpg")
+        photo.save(paths[-1], quality=90)
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--model", type=Path, default=Path("models/hearth-clip-tiny"))
+    args = parser.parse_args()
+    model = ClipModel(args.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "photos").mkdir()
+        photos = make_photos(Path(tmp) / "photos", args.images)
+        pixels = np.stack([model.preprocess(open_image(p)) for p in photos])
+        model.embed_pixels(pixels[:BATCH])  # warm-up
+        started = time.perf_counter()
+        for i in range(0, len(pixels), BATCH):
+            model.embed_pixels(pixels[i : i + BATCH])
+        raw = len(pixels) / (time.perf_counter() - started)
+
+        index = ImageIndex(open_client(HomeLayout(Path(tmp) / "home").ensure(), None), model)
+        started = time.perf_counter()
+        for _ in index.index_folder(Path(tmp) / "photos"):
+            pass
+        indexing = len(photos) / (time.perf_counter() - started)
+    print(f"{args.images} photos of 640x480 (JPEG), batches of {BATCH}, model {model.name}")
+    print(f"raw ONNX forward pass  {raw:8.1f} images/s")
+    ratio = indexing / raw
+    print(f"indexing the folder    {indexing:8.1f} images/s   ratio {ratio:.2f} (target >= 0.7)")
+
+
+if __name__ == "__main__":
+    main()
