@@ -81,27 +81,40 @@ class ImageIndex:
             self._collection.delete(ids=sorted(gone))
             progress.removed = len(gone)
         for start in range(0, len(files), BATCH):
-            self._index_batch(files[start : start + BATCH], folder, known, progress)
+            batch = files[start : start + BATCH]
+            self._store(batch, [self._load(path, known) for path in batch], folder, progress)
             yield progress
 
-    def _index_batch(
-        self, paths: list[Path], folder: Path, known: dict[str, str], progress: IndexProgress
+    def _load(self, path: Path, known: dict[str, str]) -> tuple[str, Image.Image | str | None]:
+        """(sha256, image): the image is None when unchanged, an error message when unusable."""
+        try:
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if known.get(image_id(path)) == digest:
+                return digest, None
+            # Decoded at reduced scale where the format allows: CLIP sees a small image.
+            return digest, open_image(data, str(path), at_least=2 * self._model.preprocess.size)
+        except (OSError, ImageDecodeError) as exc:
+            return "", str(exc)
+
+    def _store(
+        self,
+        paths: list[Path],
+        loaded: list[tuple[str, Image.Image | str | None]],
+        folder: Path,
+        progress: IndexProgress,
     ) -> None:
         ids, images, metadatas = [], [], []
-        for path in paths:
+        for path, (digest, image) in zip(paths, loaded, strict=True):
             progress.current = str(path)
-            try:
-                data = path.read_bytes()
-                digest = hashlib.sha256(data).hexdigest()
-                if known.get(image_id(path)) == digest:
-                    progress.skipped += 1
-                    continue
-                images.append(open_image(data, name=str(path)))
-            except (OSError, ImageDecodeError) as exc:
-                progress.failures[str(path)] = str(exc)
-                continue
-            ids.append(image_id(path))
-            metadatas.append({"path": str(path), "folder": str(folder), "sha256": digest})
+            if image is None:
+                progress.skipped += 1
+            elif isinstance(image, str):
+                progress.failures[str(path)] = image
+            else:
+                ids.append(image_id(path))
+                images.append(image)
+                metadatas.append({"path": str(path), "folder": str(folder), "sha256": digest})
         if ids:
             vectors = self._model.embed_images(images)
             self._collection.upsert(ids=ids, embeddings=vectors, metadatas=metadatas)
