@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.images.decode import ImageDecodeError, open_image
+from PIL import Image
+
+from backend.images.decode import ImageDecodeError
 from backend.images.labels import Label
 
 DATA_URL_PREFIX = "data:"
@@ -48,10 +50,9 @@ def read_image_reference(reference: str) -> tuple[bytes, str]:
     return path.read_bytes(), path.name
 
 
-def store_attachment(folder: Path, data: bytes) -> Path:
+def store_attachment(folder: Path, data: bytes, image: Image.Image) -> Path:
     """Keep a copy named by content, so the conversation still shows it if the original moves."""
     folder.mkdir(parents=True, exist_ok=True)
-    image = open_image(data)  # validates before anything is written
     target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
     if not target.exists():
         image.save(target)

@@ -65,7 +65,8 @@ class ImageService:
         attachments = []
         for reference in references:
             data, name = read_image_reference(reference)
-            stored = store_attachment(self._layout.root / "attachments", data)
-            labels = self.label(open_image(stored), top=ATTACHMENT_LABELS)
+            image = open_image(data, name=name)  # refused here, before anything is stored
+            stored = store_attachment(self._layout.root / "attachments", data, image)
+            labels = self.label(image, top=ATTACHMENT_LABELS)
             attachments.append(Attachment(str(stored), name, label_dicts(labels)))
         return attachments
