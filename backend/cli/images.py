@@ -88,16 +88,17 @@ def _open_index() -> ImageIndex:
 def index_folder(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from backend.images.index import IndexProgress
+    from backend.images.index import FolderNotFoundError, IndexProgress
 
-    if not args.folder.is_dir():
-        return fail(f"{args.folder} is not a folder")
     progress = IndexProgress(done=0, total=0)
-    with tqdm(unit="image", desc="indexing images", disable=args.json) as bar:
-        for progress in _open_index().index_folder(args.folder):
-            bar.total = progress.total
-            bar.update(progress.done - bar.n)
-            bar.set_postfix_str(Path(progress.current).name)
+    try:
+        with tqdm(unit="image", desc="indexing images", disable=args.json) as bar:
+            for progress in _open_index().index_folder(args.folder):
+                bar.total = progress.total
+                bar.update(progress.done - bar.n)
+                bar.set_postfix_str(Path(progress.current).name)
+    except FolderNotFoundError as exc:
+        return fail(str(exc))
     summary = {
         "folder": str(args.folder.resolve()),
         "images": progress.total,

@@ -8,6 +8,7 @@ point converges on the same index, with no duplicates and nothing missing.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,10 @@ from backend.images.decode import ImageDecodeError, open_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 BATCH = 16
+
+
+class FolderNotFoundError(ValueError):
+    """The folder to index does not exist or is not a folder."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ class ImageIndex:
 
     def index_folder(self, folder: Path) -> Iterator[IndexProgress]:
         """Embed new and changed images, forget deleted ones; yields progress per batch."""
+        if not folder.is_dir():
+            raise FolderNotFoundError(f"{folder} is not a folder")
         folder = folder.resolve()
         files = find_images(folder)
         known = self._known_hashes(folder)
@@ -84,6 +91,11 @@ class ImageIndex:
             batch = files[start : start + BATCH]
             self._store(batch, [self._load(path, known) for path in batch], folder, progress)
             yield progress
+
+    def index_all(self, folder: Path) -> IndexProgress:
+        """Index `folder` to the end and return the final progress."""
+        last = deque(self.index_folder(folder), maxlen=1)
+        return last[0] if last else IndexProgress(done=0, total=0)
 
     def _load(self, path: Path, known: dict[str, str]) -> tuple[str, Image.Image | str | None]:
         """(sha256, image): the image is None when unchanged, an error message when unusable."""

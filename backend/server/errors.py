@@ -16,6 +16,7 @@ from backend.documents.errors import (
 from backend.embeddings.minilm import EmbedderUnavailableError
 from backend.images.clip import InvalidClipModelError
 from backend.images.decode import ImageDecodeError, ImageTooLargeError, UnsupportedImageError
+from backend.images.index import FolderNotFoundError
 from backend.images.labels import NoLabelsError
 from backend.llm.chat_template import ChatTemplateError
 from backend.llm.context_window import PromptTooLongError
@@ -48,6 +49,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str, str]] = {
     UnsupportedImageError: (415, "invalid_request_error", "unsupported_image_format"),
     ImageDecodeError: (400, "invalid_request_error", "invalid_image"),
     NoLabelsError: (400, "invalid_request_error", "no_labels"),
+    FolderNotFoundError: (400, "invalid_request_error", "folder_not_found"),
     InvalidClipModelError: (500, "server_error", "invalid_image_model"),
 }
 

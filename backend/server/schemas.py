@@ -108,6 +108,9 @@ class ConversationUpdate(BaseModel):
     system_prompt: str | None = None
     model: str | None = None
     settings: dict[str, Any] | None = None
+    collections: list[str] = Field(
+        default_factory=list, description="Document collections the chat answers from."
+    )
 
 
 class NewMessage(BaseModel):

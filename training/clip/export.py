@@ -16,7 +16,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
-MANIFEST_FORMAT = "hearth-clip/1"
+from backend.images.clip import MANIFEST_FORMAT
 
 
 class _ImageTower(nn.Module):

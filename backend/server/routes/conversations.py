@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from pydantic import Field
 
 from backend.documents.grounding import NOTHING_FOUND, find_sources, grounded_question
 from backend.images.attachments import with_image_context
@@ -24,12 +23,6 @@ from backend.store import Conversation, Message, MessageStatus
 router = APIRouter(prefix="/hearth/conversations", tags=["conversations"])
 
 SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "seed")
-
-
-class GroundedConversationUpdate(ConversationUpdate):
-    collections: list[str] = Field(
-        default_factory=list, description="Document collections the chat answers from."
-    )
 
 
 def sampling_for(conversation: Conversation) -> SamplingParams:
@@ -94,7 +87,7 @@ def get_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
 
 @router.patch("/{conversation_id}")
 def update_conversation(
-    conversation_id: str, body: GroundedConversationUpdate, request: Request
+    conversation_id: str, body: ConversationUpdate, request: Request
 ) -> Conversation:
     svc = services(request)
     store = svc.store

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from backend.images.decode import ImageDecodeError
-from backend.images.index import IndexProgress
+from backend.images.index import FolderNotFoundError, IndexProgress
 from backend.server.routes.openai import services
 
 router = APIRouter(prefix="/hearth/images", tags=["images"])
@@ -50,13 +49,12 @@ def _progress(progress: IndexProgress) -> dict[str, Any]:
 @router.post("/index")
 async def index_folder(body: IndexBody, request: Request) -> Any:
     folder = Path(body.folder).expanduser()
-    if not folder.is_dir():
-        raise ImageDecodeError(f"{folder} is not a folder")
     index = await asyncio.to_thread(lambda: services(request).images.index)
-    steps: Iterator[IndexProgress] = index.index_folder(folder)
     if not body.stream:
-        last = await asyncio.to_thread(lambda: [_progress(p) for p in steps][-1:])
-        return last[0] if last else _progress(IndexProgress(0, 0))
+        return _progress(await asyncio.to_thread(index.index_all, folder))
+    if not folder.is_dir():  # checked before the stream's headers go out
+        raise FolderNotFoundError(f"{folder} is not a folder")
+    steps: Iterator[IndexProgress] = index.index_folder(folder)
 
     async def events() -> AsyncIterator[str]:
         while (progress := await asyncio.to_thread(next, steps, None)) is not None:
