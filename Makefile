@@ -9,7 +9,7 @@ CONSTRAINTS := requirements/constraints.txt
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck contracts pytest setup package clean
+.PHONY: run test lint typecheck contracts pytest setup package clean models models-tiny models-clip
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/hearth
@@ -55,6 +55,27 @@ pytest:
 package: $(VENV)/.runtime-installed
 	$(PIP) install -c $(CONSTRAINTS) pyinstaller
 	VENV=$(VENV) packaging/build.sh
+
+# Rebuilding every shipped model from its sources (hours on 2 CPU cores; a GPU is used when
+# there is one). Fetched data and run folders stay under data/, outside git; every step
+# resumes where an interrupted build stopped, and each card's figures and sha256 are rewritten.
+DATA := data
+models: models-tiny models-clip
+
+models-tiny: $(VENV)/.test-installed
+	$(BIN)/python -m training build-tiny --data $(DATA)/hearth-text --runs $(DATA)/runs \
+		--out models/hearth-tiny
+	$(BIN)/python -m training scaling --tokenizer $(DATA)/hearth-text/tokenizer.json \
+		--data $(DATA)/hearth-text/shards --out $(DATA)/runs/scaling --card models/hearth-tiny
+	$(BIN)/python -m training.model_card models/hearth-tiny
+
+models-clip: $(VENV)/.test-installed
+	$(BIN)/python -m training.clip prepare-data $(DATA)/clip
+	$(BIN)/python -m training.clip train --dataset $(DATA)/clip/dataset \
+		--recipe models/recipes/hearth-clip-tiny.yaml --out $(DATA)/clip/run --epochs 60
+	$(BIN)/python -m training.clip export --checkpoint $(DATA)/clip/run/checkpoint.pt \
+		--out models/hearth-clip-tiny
+	$(BIN)/python -m training.model_card models/hearth-clip-tiny
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,7 @@ _PIPELINE = """the usual order:
       --data DATA/shards --out RUN          (or: torchrun --nproc_per_node N -m training ...)
   python -m training export RUN RUN/hearth-tiny-f16.gguf
   python -m training quantize-report RUN/hearth-tiny-f16.gguf --text RUN/heldout.txt
+  python -m training scaling --tokenizer DATA/tokenizer.json --data DATA/shards --out SWEEP
 """
 
 
@@ -112,6 +113,48 @@ def _prepare_text(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scaling(args: argparse.Namespace) -> int:
+    import shutil
+
+    from training.data import load_token_stream, split_heldout
+    from training.scaling import (
+        SweepRecipe,
+        fit_sweep,
+        plot_sweep,
+        replace_card_section,
+        run_sweep,
+        sweep_markdown,
+        write_results,
+    )
+    from training.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(args.tokenizer)
+    vocab_size = tokenizer.get_vocab_size()
+    if args.recipe_file:
+        recipe = SweepRecipe.from_file(args.recipe_file, vocab_size)
+    else:
+        recipe = SweepRecipe.from_name(args.recipe, vocab_size)
+    heldout_fraction = recipe.train.get("heldout_fraction", 0.05)
+    splits = split_heldout(load_token_stream(args.data, tokenizer), heldout_fraction)
+    runs = run_sweep(args.out, recipe, splits)
+    fits = fit_sweep(runs)
+    plot = plot_sweep(runs, fits, args.out / "scaling.png")
+    write_results(args.out, runs, fits)
+    markdown = sweep_markdown(runs, fits, plot.name)
+    print(markdown)
+    if args.card:
+        shutil.copyfile(plot, args.card / plot.name)
+        print(f"updated {replace_card_section(args.card / 'MODEL_CARD.md', markdown)}")
+    return 0
+
+
+def _build_tiny(args: argparse.Namespace) -> int:
+    from training.hearth_tiny import build
+
+    print(f"wrote {build(args.data, args.runs, args.out)}")
+    return 0
+
+
 def _add_commands(commands: argparse._SubParsersAction) -> None:
     tok = commands.add_parser("tokenizer", help="train a byte-level BPE tokenizer")
     tok.add_argument("--input", type=Path, nargs="+", required=True, help="text files or folders")
@@ -155,6 +198,24 @@ def _add_commands(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--max-tokens", type=int, default=2048)
     report.set_defaults(handler=_quantize_report)
 
+    sweep = commands.add_parser("scaling", help="train several sizes and fit loss power laws")
+    recipe = sweep.add_mutually_exclusive_group()
+    recipe.add_argument("--recipe", default="hearth-scaling", help="a scaling recipe's name")
+    recipe.add_argument("--recipe-file", type=Path, help="path to a scaling recipe YAML")
+    sweep.add_argument("--tokenizer", type=Path, required=True)
+    sweep.add_argument("--data", type=Path, required=True, help="text folder or prepared shards")
+    sweep.add_argument("--out", type=Path, required=True, help="sweep folder (resumable)")
+    sweep.add_argument("--card", type=Path, help="model folder whose MODEL_CARD.md gets the fit")
+    sweep.set_defaults(handler=_scaling)
+
+    tiny = commands.add_parser("build-tiny", help="train, quantize and card hearth-tiny (+MoE)")
+    tiny.add_argument("--data", type=Path, required=True, help="prepare-text folder (made if new)")
+    tiny.add_argument("--runs", type=Path, required=True, help="run folders (resumable)")
+    tiny.add_argument(
+        "--out", type=Path, required=True, help="model folder, e.g. models/hearth-tiny"
+    )
+    tiny.set_defaults(handler=_build_tiny)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -163,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_PIPELINE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_commands(parser.add_subparsers(dest="command", required=True))
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_commands(commands)
     return parser
 
 

@@ -121,9 +121,16 @@ def package_version(root: Path, package: str) -> str:
     return match.group(1) if match else "unknown"
 
 
+def is_faq_page(relative_path: str) -> bool:
+    """FAQ pages are the shared retrieval evaluation set (../shared/data): never trained on."""
+    return "faq" in relative_path.lower()
+
+
 def clean_documents(root: Path, source: DocPackage) -> Iterator[str]:
     read = READERS[source.reader]
     for path in sorted(root.glob(source.pattern)):
+        if is_faq_page(path.relative_to(root).as_posix()):
+            continue
         text = read(path.read_text(encoding="utf-8", errors="replace"))
         if text:
             yield text

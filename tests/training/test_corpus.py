@@ -48,6 +48,9 @@ def _fake_fetch(package: str, workdir: Path) -> Path:
         (pages / f"page{index}.html").write_text(
             PAGE.replace("json", f"mod{index}"), encoding="utf-8"
         )
+    # FAQ pages are the shared evaluation set: they must never reach the training text.
+    (pages / "faq").mkdir()
+    (pages / "faq" / "programming.html").write_text(PAGE.replace("json", "faqmod"), "utf-8")
     (root / "usr/share/doc" / package / "copyright").write_text(
         "License: PSF-2.0\n", encoding="utf-8"
     )
@@ -57,7 +60,7 @@ def _fake_fetch(package: str, workdir: Path) -> Path:
 def test_shards_record_source_and_licence_and_feed_pretraining(
     tmp_path: Path, tokenizer: Tokenizer
 ) -> None:
-    source = DocPackage("demo-doc", "PSF-2.0", "usr/share/doc/demo-doc/html/*.html", "html")
+    source = DocPackage("demo-doc", "PSF-2.0", "usr/share/doc/demo-doc/html/**/*.html", "html")
     cleaned = collect_text(tmp_path, sources=[source], fetch=_fake_fetch)
     shard_dir = shard_text(cleaned, tokenizer, tmp_path / "shards")
 
@@ -71,4 +74,5 @@ def test_shards_record_source_and_licence_and_feed_pretraining(
     stream = load_token_stream(shard_dir, tokenizer)
     assert len(stream) == record["tokens"]
     assert "mod2.dumps()" in tokenizer.decode(stream.tolist())
+    assert "faqmod" not in tokenizer.decode(stream.tolist())
     assert stream.dtype == np.int32
