@@ -16,7 +16,7 @@ from backend.documents.chunking import ChunkingConfig
 from backend.documents.errors import CorruptDocumentError, UnknownCollectionError
 from backend.documents.library import DocumentLibrary
 from backend.documents.parsers import parse_document
-from backend.documents.retrieval import Hit
+from backend.documents.retrieval import Hit, reciprocal_rank_fusion
 from backend.paths import HomeLayout
 from backend.settings import Settings
 
@@ -181,6 +181,16 @@ def test_every_mode_finds_the_answer(indexed: DocumentLibrary) -> None:
     assert dense[0].page == 2  # found by meaning, with no word in common
 
 
+def test_rank_fusion_rewards_agreement_and_follows_weights() -> None:
+    dense, bm25 = ["a", "b", "c"], ["d", "b", "e"]
+    fused = [key for key, _ in reciprocal_rank_fusion([dense, bm25])]
+    assert fused[:3] == ["b", "a", "d"]  # second in both lists beats first in one
+    dense_only = [key for key, _ in reciprocal_rank_fusion([dense, bm25], weights=[1.0, 0.0])]
+    assert dense_only[:3] == dense
+    with pytest.raises(ValueError, match="1 weights for 2 rankings"):
+        reciprocal_rank_fusion([dense, bm25], weights=[1.0])
+
+
 def test_failures_name_the_file_and_the_reason(indexed: DocumentLibrary, corpus: Path) -> None:
     files = {Path(f.path).name: f for f in indexed.files("docs")}
     assert files["scanned.pdf"].status == "failed"
@@ -313,3 +323,31 @@ def test_broken_files_raise_a_specific_error(
     path.write_bytes(content)
     with pytest.raises(CorruptDocumentError, match=reason):
         parse_document(path)
+
+
+def test_a_closed_progress_stream_stops_the_run_and_frees_the_collection(
+    hearth_home: Path, tmp_path: Path
+) -> None:
+    """The GUI pauses indexing by closing the stream; a later sync must run, not wait forever
+    on the write lock of the abandoned run, and must finish the index."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from backend.server.routes.documents import _sse
+
+    library = DocumentLibrary(HomeLayout(hearth_home).ensure(), Settings(threads=2))
+    folder = make_corpus(tmp_path / "docs")
+
+    async def first_event_then_disconnect() -> str:
+        stream = _sse(library.add("paused", [folder]))
+        first = await anext(stream)
+        await stream.aclose()
+        return first
+
+    assert '"kind":"planned"' in asyncio.run(first_event_then_disconnect())
+    with ThreadPoolExecutor(1) as pool:
+        events = pool.submit(lambda: list(library.sync("paused"))).result(timeout=120)
+    assert events[-1].kind == "finished"
+    assert events[-1].files_done == events[-1].files_total > 0
+    assert library.collection("paused").chunks > 0
+    library.close()
