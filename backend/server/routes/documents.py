@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -38,13 +41,37 @@ class SearchDocuments(BaseModel):
     mode: SearchMode = "hybrid"
 
 
-def _sse(events: Iterator[IngestEvent]) -> Iterator[str]:
+def _pump(events: Iterator[IngestEvent], out: queue.Queue[Any], stop: threading.Event) -> None:
+    """Runs an indexing run in one thread, so the run can also be closed there: closing it
+    releases the collection's write lock, which a run abandoned mid-way would hold forever."""
     try:
         for event in events:
-            yield f"data: {event.model_dump_json()}\n\n"
-    except Exception as exc:  # the status line is sent: report in-band, in OpenAI's error shape
-        _, body = describe(exc)
-        yield f"data: {json.dumps(body)}\n\n"
+            out.put(event)
+            if stop.is_set():
+                break
+    except Exception as exc:  # the status line is sent: reported in-band
+        out.put(exc)
+    finally:
+        getattr(events, "close", lambda: None)()
+        out.put(None)
+
+
+async def _sse(events: Iterator[IngestEvent]) -> AsyncIterator[str]:
+    """Progress events; a client that disconnects (Pause in the GUI) stops the run after the
+    batch being written, and a later sync resumes it."""
+    out: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+    # Not a daemon: at shutdown the run ends after its current batch instead of being killed
+    # inside ONNX Runtime, which aborts the process.
+    threading.Thread(target=_pump, args=(events, out, stop)).start()
+    try:
+        while (item := await asyncio.to_thread(out.get)) is not None:
+            if isinstance(item, Exception):  # in OpenAI's error shape
+                yield f"data: {json.dumps(describe(item)[1])}\n\n"
+            else:
+                yield f"data: {item.model_dump_json()}\n\n"
+    finally:
+        stop.set()
 
 
 def _run(events: Iterator[IngestEvent], stream: bool) -> Any:
