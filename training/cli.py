@@ -134,7 +134,7 @@ def _scaling(args: argparse.Namespace) -> int:
         recipe = SweepRecipe.from_file(args.recipe_file, vocab_size)
     else:
         recipe = SweepRecipe.from_name(args.recipe, vocab_size)
-    heldout_fraction = recipe.train.get("heldout_fraction", 0.05)
+    heldout_fraction = next(iter(recipe.train.values())).get("heldout_fraction", 0.05)
     splits = split_heldout(load_token_stream(args.data, tokenizer), heldout_fraction)
     runs = run_sweep(args.out, recipe, splits)
     fits = fit_sweep(runs)

@@ -8,6 +8,7 @@ any size reached for that much compute.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ class SweepRun:
     config: ModelConfig
     parameters: int  # non-embedding
     tokens_per_step: int
+    learning_rate: float
     history: TrainingHistory
 
     @property
@@ -87,17 +89,22 @@ def compute_frontier(runs: list[SweepRun]) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class SweepRecipe:
+    """Each size's model config, and its training settings: the shared ones plus its own."""
+
     sizes: dict[str, ModelConfig]
-    train: dict[str, Any]
+    train: dict[str, dict[str, Any]]
 
     @classmethod
     def from_file(cls, path: Path, vocab_size: int) -> SweepRecipe:
         shared = read_section(path, "model", kind=SCALING) | {"vocab_size": vocab_size}
-        sizes = read_section(path, "sizes", kind=SCALING)
-        return cls(
-            sizes={name: ModelConfig(**(shared | change)) for name, change in sizes.items()},
-            train=read_section(path, "train", kind=SCALING),
-        )
+        shared_train = read_section(path, "train", kind=SCALING)
+        model_fields = {field.name for field in dataclasses.fields(ModelConfig)}
+        sizes, train = {}, {}
+        for name, size in read_section(path, "sizes", kind=SCALING).items():
+            model = {key: value for key, value in size.items() if key in model_fields}
+            sizes[name] = ModelConfig(**(shared | model))
+            train[name] = shared_train | {k: v for k, v in size.items() if k not in model}
+        return cls(sizes, train)
 
     @classmethod
     def from_name(cls, name: str, vocab_size: int) -> SweepRecipe:
@@ -108,9 +115,9 @@ def run_sweep(out_dir: Path, recipe: SweepRecipe, splits: TokenSplits) -> list[S
     """Train every size (each into out_dir/<name>); finished sizes are read back, not redone."""
     from training.pretrain import TrainConfig, pretrain
 
-    train_config = TrainConfig(**recipe.train)
     runs = []
     for name, config in recipe.sizes.items():
+        train_config = TrainConfig(**recipe.train[name])
         folder = out_dir / name
         done = folder / "history.json"
         if done.is_file():
@@ -119,9 +126,9 @@ def run_sweep(out_dir: Path, recipe: SweepRecipe, splits: TokenSplits) -> list[S
             resume = (folder / "checkpoint.pt").is_file()  # an interrupted sweep carries on
             history = pretrain(folder, config, train_config, splits, resume=resume)
         tokens_per_step = train_config.batch_size * train_config.seq_len
-        runs.append(
-            SweepRun(name, config, non_embedding_parameters(config), tokens_per_step, history)
-        )
+        parameters = non_embedding_parameters(config)
+        lr = train_config.learning_rate
+        runs.append(SweepRun(name, config, parameters, tokens_per_step, lr, history))
     return runs
 
 
@@ -142,6 +149,7 @@ def plot_sweep(runs: list[SweepRun], fits: SweepFits, path: Path) -> Path:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     figure, (by_size, by_compute) = plt.subplots(1, 2, figsize=(11, 4.2))
     sizes = np.array([run.parameters for run in runs], float)
@@ -162,6 +170,9 @@ def plot_sweep(runs: list[SweepRun], fits: SweepFits, path: Path) -> Path:
     by_compute.set_xlabel("training compute C = 6·N·tokens (FLOPs)")
     by_compute.set_title("loss against compute")
     for axes in (by_size, by_compute):
+        axes.xaxis.set_minor_formatter(NullFormatter())  # labels on decades only: no overlap
+        axes.yaxis.set_major_formatter(ScalarFormatter())
+        axes.yaxis.set_minor_formatter(ScalarFormatter())
         axes.set_ylabel("held-out cross-entropy (nats/token)")
         axes.grid(alpha=0.3, which="both")
         axes.legend(fontsize=8)
@@ -175,7 +186,7 @@ def sweep_markdown(runs: list[SweepRun], fits: SweepFits, plot_name: str) -> str
     tokens = runs[0].history.eval_steps[-1] * runs[0].tokens_per_step
     rows = [
         f"| {run.name} | {run.config.hidden_size} | {run.config.num_layers} "
-        f"| {run.parameters:,} | {run.final_loss:.3f} |"
+        f"| {run.parameters:,} | {run.learning_rate:g} | {run.final_loss:.3f} |"
         for run in runs
     ]
     p, c = fits.parameters, fits.compute
@@ -185,8 +196,8 @@ def sweep_markdown(runs: list[SweepRun], fits: SweepFits, plot_name: str) -> str
             "",
             f"Every size trained on the same {tokens:,} tokens of the same corpus.",
             "",
-            "| size | hidden | layers | non-embedding parameters | held-out loss |",
-            "|---|---|---|---|---|",
+            "| size | hidden | layers | non-embedding parameters | learning rate | held-out loss |",
+            "|---|---|---|---|---|---|",
             *rows,
             "",
             f"- Loss against parameters: L(N) = {p.coefficient:.3f} · N^-{p.exponent:.4f} "

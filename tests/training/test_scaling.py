@@ -18,7 +18,7 @@ kind: scaling
 model: {context_length: 64, num_heads: 2, num_kv_heads: 1}
 sizes:
   small: {hidden_size: 16, intermediate_size: 32, num_layers: 1}
-  large: {hidden_size: 32, intermediate_size: 64, num_layers: 2}
+  large: {hidden_size: 32, intermediate_size: 64, num_layers: 2, learning_rate: 0.005}
 train: {max_steps: 6, batch_size: 4, seq_len: 16, warmup_steps: 2, eval_every: 3,
         eval_batches: 2, checkpoint_every: 3, heldout_fraction: 0.1, learning_rate: 0.01,
         device: cpu}
@@ -35,7 +35,7 @@ def test_power_law_fit_recovers_a_known_exponent() -> None:
 
 def _run(name: str, parameters: int, losses: list[float]) -> SweepRun:
     history = TrainingHistory(eval_steps=[1, 2, 3], eval_loss=losses)
-    return SweepRun(name, tiny_model_config(64), parameters, 10, history)
+    return SweepRun(name, tiny_model_config(64), parameters, 10, 1e-3, history)
 
 
 def test_the_compute_frontier_keeps_only_the_best_loss_for_its_compute() -> None:
@@ -70,4 +70,5 @@ def test_sweep_command_fits_both_laws_and_updates_the_card(
     assert text.count("## Scaling sweep") == 1
     assert text.index("## Scaling sweep") < text.index("## Files")
     assert "L(N) =" in text and "L(C) =" in text
+    assert "| 0.005 |" in text  # the large size's own learning rate
     assert "Intro." in text and "| x |" in text
