@@ -182,6 +182,18 @@ def plot_sweep(runs: list[SweepRun], fits: SweepFits, path: Path) -> Path:
     return path
 
 
+def _out_of_order(runs: list[SweepRun]) -> list[str]:
+    """A warning line for each size that finished above a smaller one: the fit is then weak."""
+    by_size = sorted(runs, key=lambda run: run.parameters)
+    return [
+        f"- {larger.name} finished above the smaller {smaller.name} "
+        f"({larger.final_loss:.3f} against {smaller.final_loss:.3f}): at this many tokens the "
+        "larger sizes are still far from converged, so the fit is indicative only."
+        for smaller, larger in zip(by_size, by_size[1:], strict=False)
+        if larger.final_loss > smaller.final_loss
+    ]
+
+
 def sweep_markdown(runs: list[SweepRun], fits: SweepFits, plot_name: str) -> str:
     tokens = runs[0].history.eval_steps[-1] * runs[0].tokens_per_step
     rows = [
@@ -204,6 +216,7 @@ def sweep_markdown(runs: list[SweepRun], fits: SweepFits, plot_name: str) -> str
             f"(R² {p.r_squared:.3f})",
             f"- Loss against compute (frontier): L(C) = {c.coefficient:.3f} · C^-{c.exponent:.4f} "
             f"(R² {c.r_squared:.3f})",
+            *_out_of_order(runs),
             "",
             f"![scaling sweep]({plot_name})",
             "",

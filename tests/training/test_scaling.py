@@ -11,7 +11,7 @@ import pytest
 from tests.training.conftest import tiny_model_config
 from training.cli import main
 from training.history import TrainingHistory
-from training.scaling import SweepRun, compute_frontier, fit_power_law
+from training.scaling import SweepRun, compute_frontier, fit_power_law, fit_sweep, sweep_markdown
 
 SWEEP_RECIPE = """
 kind: scaling
@@ -36,6 +36,12 @@ def test_power_law_fit_recovers_a_known_exponent() -> None:
 def _run(name: str, parameters: int, losses: list[float]) -> SweepRun:
     history = TrainingHistory(eval_steps=[1, 2, 3], eval_loss=losses)
     return SweepRun(name, tiny_model_config(64), parameters, 10, 1e-3, history)
+
+
+def test_a_larger_size_finishing_above_a_smaller_one_is_called_out() -> None:
+    runs = [_run("small", 100, [5.0, 4.0, 3.5]), _run("large", 1000, [4.5, 3.8, 3.6])]
+    text = sweep_markdown(runs, fit_sweep(runs), "scaling.png")
+    assert "large finished above the smaller small (3.600 against 3.500)" in text
 
 
 def test_the_compute_frontier_keeps_only_the_best_loss_for_its_compute() -> None:
