@@ -1,35 +1,53 @@
-"""The application entry: the window first, then the backend (found or started) in a worker."""
+"""The application entry: a window frame that paints at once, then the views and the typed
+settings, then the backend (found or started) in a worker."""
 
 from __future__ import annotations
 
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from backend.paths import HomeLayout
-from backend.settings import Settings, SettingsError
-from desktop.backend_connection import BackendConnection
 from desktop.main_window import MainWindow
-from desktop.theme import ThemeController
+from desktop.theme import ThemeController, saved_choice
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
 
 
 def load_settings(layout: HomeLayout) -> tuple[Settings, str | None]:
     """The user's settings, or the defaults and a sentence saying why they could not be read."""
+    from backend.settings import Settings, SettingsError  # pydantic: after the first paint
+
     try:
         return Settings.load(layout), None
     except SettingsError as exc:
         return Settings(), str(exc)
 
 
-def build_window(app: QApplication, layout: HomeLayout) -> MainWindow:
+def open_frame(app: QApplication, layout: HomeLayout) -> MainWindow:
+    """The window as its first frame needs it: theme, geometry, menus and engine status."""
+    theme = ThemeController(app, saved_choice(layout.settings))
+    return MainWindow(theme, layout)
+
+
+def add_parts(window: MainWindow, layout: HomeLayout) -> None:
+    """The typed settings, the backend connection and the views, into an open frame."""
+    from desktop.backend_connection import BackendConnection  # imports the settings model
+
     settings, problem = load_settings(layout)
-    theme = ThemeController(app, settings.theme)
-    connection = BackendConnection(layout)
-    window = MainWindow(connection, theme, settings, layout)
+    window.add_parts(BackendConnection(layout), settings)
     if problem:
         window.show_notice(problem)
+
+
+def build_window(app: QApplication, layout: HomeLayout) -> MainWindow:
+    """The whole window at once, for tests and benchmarks; `main` paints the frame first."""
+    window = open_frame(app, layout)
+    add_parts(window, layout)
     return window
 
 
@@ -46,19 +64,30 @@ def quit_on_termination(app: QApplication) -> QTimer:
     return wake
 
 
+def finish_after_first_paint(window: MainWindow, layout: HomeLayout) -> None:
+    """Once the frame is on screen: the views, then the backend start (itself in a worker)."""
+
+    def finish() -> None:
+        if window.isVisible():  # not closed in the meantime
+            add_parts(window, layout)
+            QTimer.singleShot(0, window.connection.start)
+
+    # Queued, so the frame is flushed to the screen before the views are built.
+    window.first_painted.connect(lambda: QTimer.singleShot(0, finish))
+
+
 def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("Hearth")
     app.setApplicationDisplayName("Hearth")
     layout = HomeLayout.current()
-    window = build_window(app, layout)
-    connection = window.connection
+    window = open_frame(app, layout)
     quit_on_termination(app)
+    finish_after_first_paint(window, layout)
     window.show()
-    # Start the backend once the window has painted; the start itself runs in a worker.
-    QTimer.singleShot(0, connection.start)
     try:
         return app.exec()
     finally:
-        connection.shutdown()  # stops the child backend only if this GUI started it
+        if window.parts_ready:
+            window.connection.shutdown()  # stops the child backend only if this GUI started it

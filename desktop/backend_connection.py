@@ -5,14 +5,13 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from enum import Enum
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
-from backend.client import BackendClient, BackendError, start_backend, stop_backend
 from backend.discovery import BackendInfo, load_or_create_token, read_backend_info
 from backend.paths import HomeLayout
+from desktop.backend_state import BackendState
 from desktop.hearth_api import HearthApi
 from desktop.workers import Operation, StreamOperation, TaskRunner
 
@@ -22,15 +21,11 @@ MAX_RESTARTS = 3
 RESTART_WINDOW_S = 120.0
 
 
-class BackendState(Enum):
-    STARTING = "starting"
-    READY = "ready"
-    BUSY = "busy"
-    ERROR = "error"
-
-
 def connect_or_start(layout: HomeLayout) -> tuple[subprocess.Popen[bytes] | None, HearthApi]:
     """A client for the backend named in backend.json, or for a child started now (blocking)."""
+    # httpx is imported here, on the worker, rather than before the window's first paint.
+    from backend.client import BackendClient, BackendError, start_backend
+
     layout.ensure()
     token = load_or_create_token(layout)
     info: BackendInfo | None = read_backend_info(layout)
@@ -117,10 +112,15 @@ class BackendConnection(QObject):
         self._closing = True
         self._watch.stop()
         self.runner.wait()
+        # A start that finished after the event loop ended reports through a queued signal:
+        # deliver it now, so a backend started meanwhile is known and stopped below.
+        QCoreApplication.sendPostedEvents()
         if self.api is not None:
             self.api.close()
             self.api = None
         if self._child is not None:
+            from backend.client import stop_backend  # already loaded by the start
+
             stop_backend(self._child)
             self._child = None
 

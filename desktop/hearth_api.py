@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from backend.client import BackendClient
+if TYPE_CHECKING:  # the client (and httpx) loads on the worker that connects
+    from backend.client import BackendClient
 
 CONVERSATIONS = "/hearth/conversations"
+COLLECTIONS = "/hearth/documents/collections"
+IMAGES = "/hearth/images"
 
 
 class HearthApi:
@@ -49,13 +53,69 @@ class HearthApi:
         self.client.request("DELETE", f"{CONVERSATIONS}/{conversation_id}")
 
     def send_message(
-        self, conversation_id: str, content: str, replace_from: int | None = None
+        self,
+        conversation_id: str,
+        content: str,
+        replace_from: int | None = None,
+        images: list[str] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Server-sent events: user, token..., then done or error."""
-        body: dict[str, Any] = {"content": content, "stream": True}
+        """Server-sent events: user, token..., then done or error. Images are paths or data
+        URLs; the backend labels them and stores a copy with the user message."""
+        body: dict[str, Any] = {"content": content, "stream": True, "images": images or []}
         if replace_from is not None:
             body["replace_from"] = replace_from
         return self.client.stream_events(f"{CONVERSATIONS}/{conversation_id}/messages", body)
+
+    # Documents -------------------------------------------------------------------------------
+
+    def list_collections(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.client.request("GET", COLLECTIONS)
+        return result
+
+    def add_documents(self, name: str, paths: list[str]) -> Iterator[dict[str, Any]]:
+        """Creates the collection if new; ingest events: planned, one per file, finished."""
+        body = {"name": name, "paths": paths, "stream": True}
+        return self.client.stream_events(COLLECTIONS, body)
+
+    def collection_files(self, name: str) -> list[dict[str, Any]]:
+        """Every file of the collection: path, status (indexed, failed, pending), error."""
+        path = f"{COLLECTIONS}/{quote(name, safe='')}"
+        result: list[dict[str, Any]] = self.client.request("GET", path)["files"]
+        return result
+
+    def sync_collection(self, name: str) -> Iterator[dict[str, Any]]:
+        return self.client.stream_events(
+            f"{COLLECTIONS}/{quote(name, safe='')}/sync", {"stream": True}
+        )
+
+    def remove_collection(self, name: str) -> None:
+        self.client.request("DELETE", f"{COLLECTIONS}/{quote(name, safe='')}")
+
+    def search_documents(self, query: str, collections: list[str]) -> list[dict[str, Any]]:
+        body = {"query": query, "collections": collections}
+        result: list[dict[str, Any]] = self.client.request(
+            "POST", "/hearth/documents/search", json=body
+        )
+        return result
+
+    # Images ----------------------------------------------------------------------------------
+
+    def label_image(self, image: str) -> list[dict[str, Any]]:
+        """CLIP's best labels for a path or data URL: [{"label", "score"}]."""
+        result: list[dict[str, Any]] = self.client.request(
+            "POST", f"{IMAGES}/label", json={"image": image}
+        )
+        return result
+
+    def index_images(self, folder: str) -> Iterator[dict[str, Any]]:
+        """Progress events (done, total, current, failures), then {"type": "done"}."""
+        return self.client.stream_events(f"{IMAGES}/index", {"folder": folder, "stream": True})
+
+    def search_images(self, query: str, k: int = 24) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.client.request(
+            "GET", f"{IMAGES}/search", params={"q": query, "k": k}
+        )
+        return result
 
     def list_models(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.client.request("GET", "/hearth/models")

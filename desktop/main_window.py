@@ -2,65 +2,111 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QTabWidget, QWidget
 
 from backend.paths import HomeLayout
-from backend.settings import Settings
-from desktop.backend_connection import BackendConnection
-from desktop.chat.chat_session import ChatSession
-from desktop.chat.chat_view import ChatView
-from desktop.conversation_list import ConversationList
-from desktop.settings_dialog import SettingsDialog
 from desktop.status_indicator import StatusIndicator
 from desktop.theme import ThemeController
-from desktop.welcome import WelcomePage
 from desktop.window_state import WindowState
 
+if TYPE_CHECKING:
+    from backend.settings import Settings
+    from desktop.backend_connection import BackendConnection
+    from desktop.settings_dialog import SettingsDialog
+
 ERROR_SHOWN_MS = 10_000
+TAB_TITLES = ("Chat", "Documents", "Images")
 
 
 class MainWindow(QMainWindow):
-    """Wires the parts together; each part owns its own behaviour."""
+    """Wires the parts together; each part owns its own behaviour.
 
-    def __init__(
-        self,
-        connection: BackendConnection,
-        theme: ThemeController,
-        settings: Settings,
-        layout: HomeLayout,
-    ) -> None:
+    It opens as a frame that paints at once: menus, the saved geometry and split, empty tabs
+    and the engine status. `add_parts` then fills it with the views."""
+
+    first_painted = Signal()
+
+    def __init__(self, theme: ThemeController, layout: HomeLayout) -> None:
         super().__init__()
         self.setWindowTitle("Hearth")
-        self.connection = connection
         self.theme = theme
-        self.settings = settings
         self.home = layout
+        self.parts_ready = False
+        self._painted = False
         self.window_state = WindowState(layout)
-        self.conversations = ConversationList(connection, self)
-        self.chat_view = ChatView(theme.dark, self)
-        self.session = ChatSession(connection, self.chat_view)
-        self.welcome = WelcomePage(settings.default_model, str(layout.models), self)
-        self.pages = QStackedWidget(self)
-        self.pages.addWidget(self.chat_view)
-        self.pages.addWidget(self.welcome)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.addWidget(self.conversations)
-        self.splitter.addWidget(self.pages)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setAccessibleName("Chat, documents and images")
+        for title in TAB_TITLES:  # empty pages until add_parts, so nothing moves then
+            self.tabs.addTab(QWidget(), title)
+        # Horizontal by default; naming Qt.Orientation (or passing the parent, which PySide6
+        # checks against that overload) would build every enum of the Qt namespace, 15-50 ms
+        # before the first paint.
+        self.splitter = QSplitter()
+        self.splitter.addWidget(QWidget())  # the conversation list's place
+        self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([240, 760])
         self.setCentralWidget(self.splitter)
         self.status = StatusIndicator(self)
         self.statusBar().addPermanentWidget(self.status, 1)
-        self._connect_parts()
         self._add_actions()
         self._restore_layout()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_painted.emit()
+
+    def add_parts(self, connection: BackendConnection, settings: Settings) -> None:
+        """Builds the views into the frame. Their modules are imported here, once the frame is
+        on screen: together they take longer to import than a bare window takes to paint."""
+        from desktop.chat.chat_session import ChatSession
+        from desktop.chat.chat_view import ChatView
+        from desktop.conversation_list import ConversationList
+        from desktop.documents.documents_panel import DocumentsPanel
+        from desktop.documents.folder_watcher import FolderWatcher
+        from desktop.images.image_search_panel import ImageSearchPanel
+        from desktop.images.thumbnails import ThumbnailLoader
+        from desktop.welcome import WelcomePage
+
+        self.connection = connection
+        self.settings = settings
+        self.conversations = ConversationList(connection, self)
+        self.thumbnails = ThumbnailLoader(connection.runner)
+        self.chat_view = ChatView(self.thumbnails, self.theme.dark, self)
+        self.session = ChatSession(connection, self.chat_view)
+        self.welcome = WelcomePage(settings.default_model, str(self.home.models), self)
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.chat_view)
+        self.pages.addWidget(self.welcome)
+        self.documents = DocumentsPanel(connection, self)
+        self.folder_watcher = FolderWatcher(connection.runner, self)
+        self.image_search = ImageSearchPanel(connection, self)
+        self._fill_frame([self.pages, self.documents, self.image_search])
+        self._connect_parts()
+        self._enable_actions()
+        self.parts_ready = True
+        if settings.theme != self.theme.choice:  # settings.json said more than the frame read
+            self.theme.apply(settings.theme)
         if not self.window_state.welcome_seen:
             self.pages.setCurrentWidget(self.welcome)
             self.welcome.example_button.setFocus()
+
+    def _fill_frame(self, pages: list[QWidget]) -> None:
+        """Puts the parts where the frame kept their places; the splitter keeps its sizes."""
+        self.splitter.replaceWidget(0, self.conversations).deleteLater()
+        for index, page in enumerate(pages):
+            placeholder = self.tabs.widget(index)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, page, TAB_TITLES[index])
+            placeholder.deleteLater()
+        self.tabs.setCurrentIndex(0)
 
     def _connect_parts(self) -> None:
         connection, session = self.connection, self.session
@@ -75,22 +121,38 @@ class MainWindow(QMainWindow):
         self.welcome.example_requested.connect(self._ask_example)
         self.welcome.dismissed.connect(self.leave_welcome)
         self.theme.changed.connect(self.chat_view.set_dark)
+        self.documents.error.connect(self.show_error)
+        self.documents.collections_changed.connect(self.folder_watcher.watch)
+        self.documents.collections_changed.connect(
+            self.chat_view.collections_button.set_collections
+        )
+        self.folder_watcher.changed.connect(self.documents.sync)
 
     def _add_actions(self) -> None:
+        """The menu is in the first frame; what needs the parts waits for them, and so do the
+        shortcuts: setting one makes PySide6 build every enum of the Qt namespace (15-50 ms)."""
         menu = self.menuBar().addMenu("&Hearth")
-        self._action(menu, "&New chat", "Ctrl+N", self.new_chat)
-        self._action(menu, "&Search chats", "Ctrl+K", self.conversations.focus_search)
-        self._action(menu, "S&ettings…", "Ctrl+,", self.open_settings)
+        self.shortcuts = [
+            (self._action(menu, "&New chat", self.new_chat), "Ctrl+N"),
+            (self._action(menu, "&Search chats", self.focus_search), "Ctrl+K"),
+            (self._action(menu, "S&ettings…", self.open_settings), "Ctrl+,"),
+        ]
+        for action, _shortcut in self.shortcuts:
+            action.setEnabled(False)
         menu.addSeparator()
-        self._action(menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        quit_action = self._action(menu, "&Quit", self.close)
+        self.shortcuts.append((quit_action, QKeySequence.StandardKey.Quit))
+
+    def _enable_actions(self) -> None:
+        for action, shortcut in self.shortcuts:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setEnabled(True)
         # Esc stops a reply anywhere in the window; otherwise it cancels an edit in progress.
-        stop = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
-        stop.setContext(Qt.ShortcutContext.WindowShortcut)
+        stop = QShortcut(QKeySequence("Esc"), self)  # a window shortcut, Qt's default
         stop.activated.connect(self.stop_or_cancel)
 
-    def _action(self, menu: Any, text: str, shortcut: Any, slot: Any) -> QAction:
+    def _action(self, menu: Any, text: str, slot: Any) -> QAction:
         action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
@@ -123,6 +185,9 @@ class MainWindow(QMainWindow):
         """Shown whatever the engine's state: a crash, unreadable settings."""
         self.statusBar().showMessage(message, ERROR_SHOWN_MS)
 
+    def focus_search(self) -> None:
+        self.conversations.focus_search()
+
     def new_chat(self) -> None:
         self.leave_welcome()
         self.conversations.new_chat()
@@ -145,6 +210,8 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> SettingsDialog:
         """Window-modal but not blocking: the answer arrives through `finished`."""
+        from desktop.settings_dialog import SettingsDialog  # pydantic's field editors
+
         dialog = SettingsDialog(self.settings, self)
         dialog.accepted.connect(lambda: self._apply_settings(dialog.result_settings()))
         dialog.finished.connect(dialog.deleteLater)
@@ -163,5 +230,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.window_state.save_layout(self.saveGeometry(), self.splitter.saveState())
         self.window_state.sync()
-        self.session.stop()
+        if self.parts_ready:
+            self.session.stop()
         super().closeEvent(event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
-from desktop.backend_connection import BackendState
+from desktop.backend_state import BackendState
 
 DOT_COLOURS = {
     BackendState.STARTING: "#d4a017",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, Signal
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -40,6 +43,21 @@ DARK = {
 }
 
 
+THEMES = ("system", "light", "dark")  # the choices of Settings.theme
+
+
+def saved_choice(settings_file: Path) -> str:
+    """The theme in settings.json, read without the typed settings model: pydantic takes longer
+    to import than a bare window takes to paint. Anything unreadable means "system"; the typed
+    settings, loaded right after the first paint, have the last word."""
+    try:
+        saved = json.loads(settings_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "system"
+    choice = saved.get("theme") if isinstance(saved, dict) else None
+    return choice if choice in THEMES else "system"
+
+
 def build_palette(dark: bool) -> QPalette:
     palette = QPalette()
     for role, colour in (DARK if dark else LIGHT).items():
@@ -52,6 +70,10 @@ def build_palette(dark: bool) -> QPalette:
 
 
 def system_prefers_dark() -> bool:
+    # Imported here: PySide6 builds all of the Qt namespace's enums on first use (15-50 ms), a
+    # cost the first frame pays only when it follows the system.
+    from PySide6.QtCore import Qt
+
     return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
 
 
@@ -66,9 +88,16 @@ class ThemeController(QObject):
         self._app = app
         self._choice = choice
         self.dark = False
-        app.setStyle("Fusion")  # the one built-in style that honours a custom palette everywhere
+        # Fusion is the one built-in style that honours a custom palette everywhere, and often
+        # the platform's default already: then setting it again would only cost start-up time.
+        if app.style().name() != "fusion":
+            app.setStyle("Fusion")
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_system_changed)
         self.apply(choice)
+
+    @property
+    def choice(self) -> str:
+        return self._choice
 
     def apply(self, choice: str) -> None:
         self._choice = choice
@@ -77,7 +106,7 @@ class ThemeController(QObject):
         self._app.setStyleSheet(stylesheet(self.dark))
         self.changed.emit(self.dark)
 
-    def _on_system_changed(self, _scheme: Qt.ColorScheme) -> None:
+    def _on_system_changed(self, _scheme: object) -> None:
         if self._choice == "system":
             self.apply("system")
 

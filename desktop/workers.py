@@ -8,11 +8,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from backend.client import BackendError
-
 
 def describe_error(exc: BaseException) -> str:
-    """A sentence for the user, never a traceback."""
+    """A sentence for the user, never a traceback. Runs on workers, so importing the client
+    (and httpx) here keeps it off the path to the window's first paint."""
+    from backend.client import BackendError
+
     if isinstance(exc, BackendError):
         return str(exc)
     if isinstance(exc, OSError):
@@ -112,6 +113,10 @@ class TaskRunner(QObject):
         self._running.add(operation)
         self._pool.start(operation)
         return operation
+
+    @property
+    def idle(self) -> bool:
+        return not self._running
 
     def stop_streams(self) -> None:
         for operation in list(self._running):

@@ -1,15 +1,22 @@
-"""The chat logic behind ChatView: open a conversation, send, stream, stop, edit, regenerate."""
+"""The chat logic behind ChatView: open a conversation, send (with images), stream, stop, edit,
+regenerate, the collections a chat answers from, and opening a cited source."""
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QImage
 
 from desktop.backend_connection import BackendConnection
 from desktop.chat.chat_view import ChatView, format_stats
 from desktop.chat.conversation_settings import ConversationSettingsDialog
 from desktop.chat.message_view import MessageView
+from desktop.documents.source_preview import SourcePreviewDialog
+from desktop.images.image_chip import ImageChip
+from desktop.images.pasted_image import pasted_image_reference
 from desktop.workers import StreamOperation
 
 RENDER_INTERVAL_MS = 40  # re-render streamed Markdown at most 25 times a second
@@ -20,6 +27,16 @@ def title_from(text: str) -> str:
     words = text.split()
     title = " ".join(words[:TITLE_WORDS])
     return title + ("…" if len(words) > TITLE_WORDS else "")
+
+
+def create_with_collections(
+    api: Any, title: str, model: str | None, collections: list[str]
+) -> dict[str, Any]:
+    """A new chat, attached to the collections chosen before it existed (worker thread)."""
+    created: dict[str, Any] = api.create_conversation(title, model)
+    if collections:
+        created = api.update_conversation(created["id"], collections=collections)
+    return created
 
 
 class ChatSession(QObject):
@@ -38,6 +55,7 @@ class ChatSession(QObject):
         self._reply_view: MessageView | None = None
         self._reply_text: list[str] = []
         self._reply_done = False  # the backend sent the stored reply
+        self._new_chat_collections: list[str] = []  # chosen before the chat exists
         # The partial reply a backend crash cut off; the backend never stored it.
         self._orphan: tuple[str, dict[str, Any]] | None = None
         self._render_timer = QTimer(self)
@@ -48,6 +66,10 @@ class ChatSession(QObject):
         view.composer.stop_requested.connect(self.stop)
         view.settings_requested.connect(self.edit_settings)
         view.model_picker.model_chosen.connect(self.choose_model)
+        view.collections_button.chosen.connect(self.choose_collections)
+        view.composer.files_attached.connect(self.attach_files)
+        view.composer.image_pasted.connect(self.attach_pasted)
+        view.source_requested.connect(self.show_source)
         connection.connected.connect(self.reload)
 
     @property
@@ -64,6 +86,7 @@ class ChatSession(QObject):
         if conversation_id is None:
             self.conversation = None
             self.view.show_conversation(None, [])
+            self._new_chat_collections = []
             return
         self.connection.call(
             lambda api: api.get_conversation(conversation_id), self._show_stored, self.error.emit
@@ -95,34 +118,38 @@ class ChatSession(QObject):
     def send(self, text: str, editing: dict[str, Any] | None = None) -> None:
         if self.generating:
             return
+        images = self.view.composer.tray.take()
         if self.conversation is None:
             model = self.view.model_picker.current_model()  # chosen before the chat existed
+            collections = list(self._new_chat_collections)
             self.connection.call(
-                lambda api: api.create_conversation(title_from(text), model),
-                lambda created: self._send_in_new(created, text),
+                lambda api: create_with_collections(api, title_from(text), model, collections),
+                lambda created: self._send_in_new(created, text, images),
                 self.error.emit,
             )
             return
         replace_from = editing.get("id") if editing else None
-        self._start_stream(text, replace_from)
+        self._start_stream(text, replace_from, images)
 
-    def _send_in_new(self, conversation: dict[str, Any], text: str) -> None:
+    def _send_in_new(self, conversation: dict[str, Any], text: str, images: list[str]) -> None:
         self.conversation = conversation
         self.view.show_conversation(conversation, [])
         self.conversation_changed.emit(conversation)
-        self._start_stream(text, None)
+        self._start_stream(text, None, images)
 
     def regenerate(self, reply: dict[str, Any]) -> None:
         """Resend the user message before `reply`, replacing it and everything after it."""
         question = self.view.user_message_before(reply)
         if question is not None and question.get("id") is not None:
-            self._start_stream(question["content"], question["id"])
+            # The stored copies of its images go again with it.
+            images = [a["path"] for a in question.get("attachments") or []]
+            self._start_stream(question["content"], question["id"], images)
 
-    def _start_stream(self, text: str, replace_from: int | None) -> None:
+    def _start_stream(self, text: str, replace_from: int | None, images: list[str]) -> None:
         assert self.conversation is not None
         conversation_id = self.conversation["id"]
         stream = self.connection.stream(
-            lambda api: api.send_message(conversation_id, text, replace_from)
+            lambda api: api.send_message(conversation_id, text, replace_from, images)
         )
         if stream is None:
             self.error.emit("The engine is not running yet; try again in a moment.")
@@ -230,6 +257,58 @@ class ChatSession(QObject):
         self.view.set_generating(False)
         self.view.refresh_actions()
         self.connection.set_busy(False)
+
+    # Images --------------------------------------------------------------------------------
+
+    def attach_files(self, paths: list[str]) -> None:
+        for path in paths:
+            chip = self.view.composer.tray.add(path, PurePath(path).name)
+            self.view.thumbnails.show_in(chip.thumbnail, path)
+            self._label(chip, path)
+
+    def attach_pasted(self, image: QImage) -> None:
+        size = self.view.thumbnails.size
+        self.connection.runner.submit(
+            lambda: pasted_image_reference(image, size), self._add_pasted, self.error.emit
+        )
+
+    def _add_pasted(self, encoded: tuple[str, QImage]) -> None:
+        data_url, thumbnail = encoded
+        chip = self.view.composer.tray.add(data_url, "pasted image")
+        chip.set_image(thumbnail)
+        self._label(chip, data_url)
+
+    def _label(self, chip: ImageChip, reference: str) -> None:
+        """CLIP's labels, shown before sending so the user knows what the model will be told."""
+
+        def show(labels: list[dict[str, Any]]) -> None:
+            if shiboken6.isValid(chip):
+                chip.set_labels(labels)
+
+        def explain(message: str) -> None:
+            if shiboken6.isValid(chip):
+                chip.labels.setText(f"Cannot label: {message}")
+
+        self.connection.call(lambda api: api.label_image(reference), show, explain)
+
+    # Documents -----------------------------------------------------------------------------
+
+    def choose_collections(self, names: list[str]) -> None:
+        if self.conversation is None:
+            self._new_chat_collections = list(names)  # applied when the first message creates it
+            return
+        conversation_id = self.conversation["id"]
+        self.connection.call(
+            lambda api: api.update_conversation(conversation_id, collections=names),
+            self._on_conversation_updated,
+            self.error.emit,
+        )
+
+    def show_source(self, source: dict[str, Any]) -> SourcePreviewDialog:
+        dialog = SourcePreviewDialog(source, self.view.dark, self.view)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
 
     # Conversation settings -----------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -16,9 +17,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.chat.composer import Composer
+from desktop.chat.collections_button import CollectionsButton
+from desktop.chat.composer import Composer, image_files_in
 from desktop.chat.message_view import MessageView
 from desktop.chat.model_picker import ModelPicker
+from desktop.images.thumbnails import ThumbnailLoader
 
 
 def format_stats(timings: dict[str, Any] | None) -> str:
@@ -56,24 +59,32 @@ class MessageList(QWidget):
     def remove_from(self, index: int) -> None:
         for view in self.views[index:]:
             self._layout.removeWidget(view)
+            view.hide()  # gone at once, not only when the deferred delete runs
             view.deleteLater()
         del self.views[index:]
 
 
 class ChatView(QWidget):
-    """Shows one conversation. It holds no backend logic: ChatSession drives it."""
+    """Shows one conversation. It holds no backend logic: ChatSession drives it.
+    Image files dropped anywhere on it go with the next message."""
 
     settings_requested = Signal()
+    source_requested = Signal(object)  # a cited source of an answer
 
-    def __init__(self, dark: bool = False, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, thumbnails: ThumbnailLoader, dark: bool = False, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.dark = dark
+        self.thumbnails = thumbnails
+        self.setAcceptDrops(True)
         self.title = QLabel("New chat", self)
         self.title.setObjectName("chatTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # A long title is cut off rather than forcing the whole window wider.
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.model_picker = ModelPicker(self)
+        self.collections_button = CollectionsButton(self)
         self.settings_button = QPushButton("Chat settings…", self)
         self.settings_button.setAccessibleName("Chat settings: system prompt and sampling")
         self.settings_button.clicked.connect(self.settings_requested)
@@ -97,6 +108,7 @@ class ChatView(QWidget):
         header = QHBoxLayout()
         header.setContentsMargins(16, 10, 12, 6)
         header.addWidget(self.title, 1)
+        header.addWidget(self.collections_button)
         header.addWidget(self.model_picker)
         header.addWidget(self.settings_button)
         stats_row = QHBoxLayout()
@@ -118,6 +130,7 @@ class ChatView(QWidget):
     def show_conversation(self, conversation: dict[str, Any] | None, messages: list[dict]) -> None:
         self.title.setText(conversation["title"] if conversation else "New chat")
         self.model_picker.select(conversation.get("model") if conversation else None)
+        self.collections_button.select(conversation.get("collections", []) if conversation else [])
         self.messages.remove_from(0)
         for message in messages:
             self.add_message(message)
@@ -127,7 +140,8 @@ class ChatView(QWidget):
         self.refresh_actions()
 
     def add_message(self, message: dict[str, Any], streaming: bool = False) -> MessageView:
-        view = MessageView(message, self.dark, self.messages)
+        view = MessageView(message, self.dark, self.thumbnails, self.messages)
+        view.source_requested.connect(self.source_requested)
         if streaming:
             view.set_status("complete", streaming=True)
         self.messages.append(view)
@@ -165,9 +179,20 @@ class ChatView(QWidget):
     def set_generating(self, generating: bool) -> None:
         self.composer.set_generating(generating)
         self.model_picker.setEnabled(not generating)
+        self.collections_button.setEnabled(not generating)
         self.settings_button.setEnabled(not generating)
         for view in self.views:
             view.setEnabled(not generating or view is self.views[-1])
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
+        if image_files_in(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt's name)
+        files = image_files_in(event.mimeData())
+        if files:
+            event.acceptProposedAction()
+            self.composer.files_attached.emit(files)
 
     def _remember_position(self, value: int) -> None:
         bar = self.scroll_area.verticalScrollBar()

@@ -1,14 +1,14 @@
-"""Syntax highlighting of code blocks as Qt rich text, through pygments' inline-styled HTML."""
+"""Syntax highlighting of code blocks as Qt rich text, through pygments' inline-styled HTML.
+
+pygments is imported when the first code block is shown, not before the window's first paint."""
 
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexer import Lexer
-from pygments.lexers import get_lexer_by_name, guess_lexer
-from pygments.util import ClassNotFound
+if TYPE_CHECKING:
+    from pygments.lexer import Lexer
 
 LIGHT_STYLE = "default"
 DARK_STYLE = "monokai"
@@ -16,6 +16,9 @@ DARK_STYLE = "monokai"
 
 def highlighted_html(code: str, language: str, dark: bool) -> str:
     """A <pre> block Qt's rich text can show; plain when the language is unknown."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+
     lexer = _lexer_for(code, language)
     if lexer is None:
         body = html.escape(code)
@@ -28,6 +31,9 @@ def highlighted_html(code: str, language: str, dark: bool) -> str:
 
 
 def _lexer_for(code: str, language: str) -> Lexer | None:
+    from pygments.lexers import get_lexer_by_name, guess_lexer
+    from pygments.util import ClassNotFound
+
     try:
         if language:
             return get_lexer_by_name(language, stripnl=False)

@@ -1,10 +1,12 @@
-"""Where the user writes: Enter sends, Shift+Enter breaks the line, and Stop ends a reply."""
+"""Where the user writes: Enter sends, Shift+Enter breaks the line, Stop ends a reply, and
+images (attached, pasted or dropped) wait in a tray for the next message."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QImage, QKeyEvent
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -13,11 +15,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.chat.attachment_tray import AttachmentTray, is_image_path
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.gif *.bmp *.webp *.tif *.tiff)"
+
+
+def image_files_in(mime: QMimeData) -> list[str]:
+    urls = mime.urls() if mime.hasUrls() else []
+    return [u.toLocalFile() for u in urls if u.isLocalFile() and is_image_path(u.toLocalFile())]
+
 
 class PromptEdit(QPlainTextEdit):
-    """A multi-line editor whose plain Enter submits instead of inserting a newline."""
+    """A multi-line editor whose plain Enter submits instead of inserting a newline, and whose
+    paste of an image (or an image file) attaches it instead of inserting text."""
 
     submitted = Signal()
+    files_pasted = Signal(list)
+    image_pasted = Signal(QImage)
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:  # noqa: N802 (Qt's name)
+        return source.hasImage() or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 (Qt's name)
+        files = image_files_in(source)
+        if files:
+            self.files_pasted.emit(files)
+        elif source.hasImage():
+            self.image_pasted.emit(QImage(source.imageData()))
+        else:
+            super().insertFromMimeData(source)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt's name)
         is_enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
@@ -32,6 +58,8 @@ class Composer(QWidget):
 
     send_requested = Signal(str, object)  # text, the message being edited (or None)
     stop_requested = Signal()
+    files_attached = Signal(list)  # image paths: chosen, pasted or dropped
+    image_pasted = Signal(QImage)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +70,13 @@ class Composer(QWidget):
         self.prompt.setTabChangesFocus(True)
         self.prompt.setFixedHeight(76)
         self.prompt.submitted.connect(self._submit)
+        self.prompt.files_pasted.connect(self.files_attached)
+        self.prompt.image_pasted.connect(self.image_pasted)
+        self.tray = AttachmentTray(self)
+        self.attach_button = QPushButton("Image…", self)
+        self.attach_button.setAccessibleName("Attach an image")
+        self.attach_button.setToolTip("Attach an image to the next message (or paste or drop one)")
+        self.attach_button.clicked.connect(self.choose_images)
         self.send_button = QPushButton("Send", self)
         self.send_button.setAccessibleName("Send message")
         self.send_button.clicked.connect(self._submit)
@@ -66,6 +101,7 @@ class Composer(QWidget):
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.attach_button)
         buttons.addStretch(1)
         row = QHBoxLayout()
         row.addWidget(self.prompt, 1)
@@ -73,12 +109,21 @@ class Composer(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 4, 12, 10)
         layout.addLayout(note_row)
+        layout.addWidget(self.tray)
         layout.addLayout(row)
 
     def set_generating(self, generating: bool) -> None:
         self.send_button.setVisible(not generating)
         self.stop_button.setVisible(generating)
         self.prompt.setReadOnly(generating)
+        self.attach_button.setEnabled(not generating)
+
+    def choose_images(self) -> None:
+        dialog = QFileDialog(self, "Attach images", "", IMAGE_FILTER)
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        dialog.filesSelected.connect(lambda files: self.files_attached.emit(list(files)))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
 
     def edit(self, message: dict) -> None:
         """Load an earlier user message; sending replaces it and everything after it."""

@@ -1,4 +1,5 @@
-"""One message on screen: Markdown prose, highlighted code blocks with Copy, and its actions."""
+"""One message on screen: Markdown prose, highlighted code blocks with Copy, its images with
+their labels, the sources of an answer from documents, and its actions."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from PySide6.QtWidgets import (
 
 from desktop.chat.code_highlight import code_background, highlighted_html
 from desktop.chat.markdown_blocks import Block, split_blocks
+from desktop.documents.source_preview import source_title
+from desktop.images.image_chip import ImageChip
+from desktop.images.thumbnails import ThumbnailLoader
 
 STATUS_NOTES = {
     "interrupted": "Stopped before the reply was finished.",
@@ -115,11 +119,21 @@ class MessageView(QFrame):
     edit_requested = Signal(object)  # the message dict
     regenerate_requested = Signal(object)
     retry_requested = Signal(object)
+    source_requested = Signal(object)  # one of the message's sources
 
-    def __init__(self, message: dict[str, Any], dark: bool, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        message: dict[str, Any],
+        dark: bool,
+        thumbnails: ThumbnailLoader,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.message = dict(message)
         self._dark = dark
+        self._thumbnails = thumbnails
+        self.image_chips: list[ImageChip] = []
+        self.source_buttons: list[QToolButton] = []
         self._blocks: list[ProseView | CodeBlockView] = []
         is_user = message["role"] == "user"
         self.setObjectName("userMessage" if is_user else "assistantMessage")
@@ -128,6 +142,9 @@ class MessageView(QFrame):
         self._author.setObjectName("messageAuthor")
         self._body = QVBoxLayout()
         self._body.setSpacing(6)
+        self._images = QHBoxLayout()
+        self._sources = QVBoxLayout()
+        self._sources.setSpacing(0)
         self.note = QLabel(self)
         self.note.setObjectName("messageNote")
         self.note.setWordWrap(True)
@@ -158,8 +175,11 @@ class MessageView(QFrame):
         layout.setContentsMargins(14, 8, 14, 6)
         layout.setSpacing(4)
         layout.addWidget(self._author)
+        layout.addLayout(self._images)
         layout.addLayout(self._body)
+        layout.addLayout(self._sources)
         layout.addLayout(actions)
+        self._show_attachments()
 
     def _author_text(self) -> str:
         if self.message["role"] == "user":
@@ -210,11 +230,35 @@ class MessageView(QFrame):
         self.regenerate_button.setVisible(not is_user and not streaming and status == "complete")
 
     def finish(self, message: dict[str, Any]) -> None:
-        """The stored message replaces the streamed one (same text, now with id and timings)."""
+        """The stored message replaces the streamed one (same text, now with id, timings and
+        the sources it was answered from)."""
         self.message = dict(message)
         self._author.setText(self._author_text())
         self.set_text(message.get("content", ""))
         self.set_status(message.get("status", "complete"))
+        self._show_attachments()
+
+    def _show_attachments(self) -> None:
+        if not self.image_chips:
+            for attachment in self.message.get("attachments") or []:
+                chip = ImageChip(attachment["name"], removable=False, parent=self)
+                chip.set_labels(attachment.get("labels", []))
+                self._thumbnails.show_in(chip.thumbnail, attachment["path"])
+                self._images.addWidget(chip)
+                self.image_chips.append(chip)
+            if self.image_chips:
+                self._images.addStretch(1)
+        if not self.source_buttons and self.message.get("sources"):
+            heading = QLabel("Sources", self)
+            heading.setObjectName("messageNote")
+            self._sources.addWidget(heading)
+            for source in self.message["sources"]:
+                button = action_button(source_title(source), "Show this source", self)
+                button.setObjectName("sourceLink")
+                button.setToolTip(str(source.get("path", "")))
+                button.clicked.connect(lambda _=False, s=source: self.source_requested.emit(s))
+                self._sources.addWidget(button, 0, Qt.AlignmentFlag.AlignLeft)
+                self.source_buttons.append(button)
 
     def set_dark(self, dark: bool) -> None:
         self._dark = dark

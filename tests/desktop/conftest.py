@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from backend.paths import HomeLayout
 from desktop.app import build_window
 from desktop.main_window import MainWindow
 from desktop.window_state import WindowState
-from tests.backend.conftest import prepare_home
+from tests.backend.conftest import prepare_home, tiny_clip  # noqa: F401 (a fixture)
 from training.testing import build_tiny_gguf
 
 READY_TIMEOUT_MS = 30_000
@@ -32,6 +33,29 @@ def paced_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def home(hearth_home: Path, paced_gguf: Path) -> HomeLayout:
     """HEARTH_HOME (set by the root conftest) holding the paced model as the default."""
     layout = prepare_home(hearth_home, paced_gguf, threads=1, context_size=256)
+    state = WindowState(layout)
+    state.mark_welcome_seen()
+    state.sync()
+    return layout
+
+
+@pytest.fixture(scope="session")
+def roomy_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fast test decoder with room in its context for the labels of several images."""
+    return build_tiny_gguf(tmp_path_factory.mktemp("models") / "roomy.gguf", context_length=2048)
+
+
+@pytest.fixture
+def image_home(
+    hearth_home: Path,
+    roomy_gguf: Path,
+    tiny_clip: tuple[Path, object],  # noqa: F811 (the fixture imported above)
+) -> HomeLayout:
+    """A chat model and the tiny random CLIP (random labels are fine for the GUI)."""
+    layout = prepare_home(
+        hearth_home, roomy_gguf, threads=1, context_size=2048, image_model="tiny-clip"
+    )
+    shutil.copytree(tiny_clip[0], layout.models / "clip" / "tiny-clip")
     state = WindowState(layout)
     state.mark_welcome_seen()
     state.sync()

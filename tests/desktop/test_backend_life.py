@@ -6,6 +6,7 @@ import os
 import signal
 from collections.abc import Callable
 
+import psutil
 from PySide6.QtCore import Qt
 
 from backend.paths import HomeLayout
@@ -94,3 +95,16 @@ def test_a_backend_that_cannot_start_is_explained_with_a_restart_button(
     qtbot.mouseClick(window.status.restart_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.connection.is_ready, timeout=READY_TIMEOUT_MS)
     assert not window.status.restart_button.isVisibleTo(window)
+
+
+def test_quitting_while_the_engine_starts_still_stops_it(
+    home: HomeLayout, open_window: Callable[[HomeLayout], MainWindow]
+) -> None:
+    """The start finishes on a worker after the window has gone; its backend must not linger."""
+    window = open_window(home)
+    connection = window.connection
+    window.close()
+    connection.shutdown()  # as `main` does once the event loop has ended
+    assert connection.state == BackendState.STARTING, "closed before the start reported back"
+    serving = [p for p in psutil.Process().children(recursive=True) if "serve" in p.cmdline()]
+    assert serving == []

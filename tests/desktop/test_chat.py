@@ -152,7 +152,15 @@ def test_search_settings_and_model_reach_the_backend_and_closing_cleans_up(
     def stored_conversation() -> dict:
         return window.session.conversation or {}
 
-    qtbot.waitUntil(lambda: stored_conversation().get("model") == "paced")
+    # The two PATCHes run on separate workers, so either answer may arrive last.
+    qtbot.waitUntil(lambda: window.connection.runner.idle)
+    window.session.reload()
+    qtbot.waitUntil(
+        lambda: (
+            stored_conversation().get("model") == "paced"
+            and stored_conversation().get("system_prompt") is not None
+        )
+    )
     conversation = stored_conversation()
     assert conversation["system_prompt"] == "Answer in one line."
     assert conversation["settings"] == {"temperature": 0.2, "top_p": 0.95, "max_tokens": 64}

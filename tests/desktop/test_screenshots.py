@@ -1,4 +1,5 @@
-"""PNG screenshots for review: a chat with a code block, settings in light and dark, the welcome.
+"""PNG screenshots for review: a chat with a code block, settings in light and dark, the welcome,
+documents being indexed, an answer with sources and its preview, and a question about an image.
 
 They go to build/screenshots/ unless HEARTH_SCREENSHOTS_DIR names another folder."""
 
@@ -11,6 +12,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop.backend_connection import BackendState
+from desktop.documents.ingest_progress import IngestProgress
 from desktop.main_window import MainWindow
 from desktop.settings_dialog import SettingsDialog
 
@@ -127,3 +129,152 @@ def test_settings_dialog(offline_window: MainWindow, screenshot_dir: Path, theme
 def test_welcome(offline_window: MainWindow, screenshot_dir: Path) -> None:
     assert offline_window.pages.currentWidget() is offline_window.welcome, "first run welcomes"
     save(offline_window, screenshot_dir / "welcome.png")
+
+
+COLLECTIONS = [
+    {
+        "name": "field-notes",
+        "roots": ["/home/ada/field-notes"],
+        "files": 212,
+        "failed": 2,
+        "chunks": 1_874,
+    },
+    {"name": "manuals", "roots": ["/home/ada/manuals"], "files": 37, "failed": 0, "chunks": 655},
+]
+
+
+def test_documents_panel_during_indexing(offline_window: MainWindow, screenshot_dir: Path) -> None:
+    panel = offline_window.documents
+    offline_window.leave_welcome()
+    offline_window.tabs.setCurrentWidget(panel)
+    panel.show_collections(COLLECTIONS)
+    panel.list.setCurrentRow(0)
+    progress = IngestProgress("field-notes")
+    events = [
+        {"kind": "planned", "files_total": 212},
+        {
+            "kind": "failed",
+            "path": "/home/ada/field-notes/2019/scan-04.pdf",
+            "detail": "the PDF is damaged or encrypted (could not read its page tree)",
+            "files_done": 31,
+            "files_total": 212,
+            "chunks_done": 402,
+        },
+        {
+            "kind": "indexed",
+            "path": "/home/ada/field-notes/2021/herons-march.md",
+            "chunks": 14,
+            "files_done": 87,
+            "files_total": 212,
+            "chunks_done": 1_093,
+        },
+    ]
+    for event in events:
+        progress.apply(event)
+    panel.show_progress(progress)
+    offline_window.status.show_state(BackendState.READY, "Ready")
+    assert 0 < panel.progress_bar.value() < 100 and panel.pause_button.text() == "Pause"
+    assert "87 of 212 files" in panel.progress_title.text()
+    assert panel.failures.count() == 1 and panel.sync_button.isEnabled()
+    save(offline_window, screenshot_dir / "documents-indexing.png")
+
+
+SOURCES = [
+    {
+        "n": 1,
+        "collection": "manuals",
+        "path": "/home/ada/manuals/boiler-service.pdf",
+        "page": 12,
+        "snippet": "Bleed the radiators once a year, before the heating season: open the valve a "
+        "quarter turn until water, not air, comes out.",
+        "headings": "Maintenance › Radiators",
+    },
+    {
+        "n": 2,
+        "collection": "manuals",
+        "path": "/home/ada/manuals/house-notes.md",
+        "start_line": 40,
+        "end_line": 52,
+        "snippet": "The boiler pressure should read 1.2 bar when cold.",
+        "headings": "Heating",
+    },
+]
+SOURCED_ANSWER = (
+    "Bleed the radiators once a year before the heating season, opening each valve a quarter "
+    "turn until water comes out [1]. Afterwards check that the boiler pressure reads about "
+    "1.2 bar when cold, and top it up if it is lower [2]."
+)
+
+
+def test_answer_with_sources(offline_window: MainWindow, screenshot_dir: Path) -> None:
+    show_sample_chat(offline_window)
+    conversation = {"id": "c4", "title": "Radiators", "collections": ["manuals"]}
+    messages = [
+        {"id": 5, "role": "user", "content": "How often should I bleed the radiators?"},
+        {
+            "id": 6,
+            "role": "assistant",
+            "content": SOURCED_ANSWER,
+            "model": "hearth-smol",
+            "sources": SOURCES,
+        },
+    ]
+    offline_window.conversations._current = conversation["id"]
+    offline_window.conversations.show_conversations([conversation, *SIDEBAR])
+    offline_window.chat_view.collections_button.set_collections(COLLECTIONS)
+    offline_window.chat_view.show_conversation(conversation, messages)
+    reply = offline_window.chat_view.views[-1]
+    assert [b.text() for b in reply.source_buttons] == [
+        "[1] boiler-service.pdf, page 12",
+        "[2] house-notes.md, lines 40–52",
+    ]
+    assert offline_window.chat_view.collections_button.text() == "Documents: manuals"
+    save(offline_window, screenshot_dir / "answer-with-sources.png")
+    dialog = offline_window.session.show_source(SOURCES[0])
+    save(dialog, screenshot_dir / "source-preview.png")
+    dialog.close()
+
+
+def test_image_question(
+    qtbot, offline_window: MainWindow, screenshot_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image, ImageDraw
+
+    photo = tmp_path / "beach.png"
+    picture = Image.new("RGB", (320, 240), "#7dd3fc")
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((0, 150, 320, 240), fill="#fde68a")
+    draw.ellipse((220, 30, 280, 90), fill="#facc15")
+    picture.save(photo)
+    show_sample_chat(offline_window)
+    labels = [
+        {"label": "a beach", "score": 0.71},
+        {"label": "the sea", "score": 0.18},
+        {"label": "a desert", "score": 0.05},
+    ]
+    messages = [
+        {
+            "id": 7,
+            "role": "user",
+            "content": "Where was this taken?",
+            "attachments": [{"path": str(photo), "name": "beach.png", "labels": labels}],
+        },
+        {
+            "id": 8,
+            "role": "assistant",
+            "model": "hearth-smol",
+            "content": (
+                "It most likely shows a beach on a sunny day: sand in front, the sea and a clear "
+                "sky behind. I can't see the picture itself; this comes from the image "
+                "classifier's labels (a beach, 71%)."
+            ),
+        },
+    ]
+    conversation = {"id": "c5", "title": "Holiday photo"}
+    offline_window.conversations._current = conversation["id"]
+    offline_window.conversations.show_conversations([conversation, *SIDEBAR])
+    offline_window.chat_view.show_conversation(conversation, messages)
+    (chip,) = offline_window.chat_view.views[0].image_chips
+    qtbot.waitUntil(lambda: not chip.thumbnail.pixmap().isNull())
+    assert chip.labels.text() == "a beach 71%\nthe sea 18%\na desert 5%"
+    save(offline_window, screenshot_dir / "image-question.png")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import typing
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -10,9 +14,10 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from backend.paths import HomeLayout
 from backend.settings import Settings
-from desktop.app import build_window
+from desktop.app import add_parts, build_window, open_frame
 from desktop.main_window import MainWindow
 from desktop.settings_dialog import SettingsDialog
+from desktop.theme import THEMES, saved_choice
 from desktop.window_state import WindowState
 from tests.desktop.test_screenshots import show_sample_chat
 
@@ -138,3 +143,75 @@ def test_copy_buttons_put_the_code_and_the_message_on_the_clipboard(
     assert code_block.code().startswith("def reversed_copy(")
     qtbot.mouseClick(reply.copy_button, Qt.MouseButton.LeftButton)
     assert QApplication.clipboard().text() == reply.text
+
+
+def test_the_frame_paints_first_and_the_views_fill_it_without_moving_it(
+    qtbot,  # type: ignore[no-untyped-def]
+    qapp: QApplication,
+    hearth_home: Path,
+) -> None:
+    layout = HomeLayout(hearth_home).ensure()
+    layout.settings.write_text(json.dumps({"theme": "dark"}))
+    frame = open_frame(qapp, layout)
+    try:
+        with qtbot.waitSignal(frame.first_painted):
+            frame.show()
+        assert not frame.parts_ready and not hasattr(frame, "chat_view")
+        assert frame.status.text.text() == "Starting the engine…"
+        assert frame.theme.dark, "the theme was read for the first frame"
+        assert [frame.tabs.tabText(i) for i in range(3)] == ["Chat", "Documents", "Images"]
+        before = (frame.splitter.sizes(), frame.tabs.geometry(), frame.statusBar().geometry())
+
+        add_parts(frame, layout)
+        QApplication.processEvents()
+        assert frame.parts_ready and frame.pages.currentWidget() is frame.welcome
+        assert frame.tabs.widget(0) is frame.pages and frame.tabs.currentIndex() == 0
+        assert (frame.splitter.sizes(), frame.tabs.geometry(), frame.statusBar().geometry()) == (
+            before
+        )
+        assert frame.splitter.widget(0) is frame.conversations
+    finally:
+        frame.close()
+        frame.deleteLater()
+        frame.theme.apply("light")
+
+
+FIRST_FRAME_PROBE = """
+import sys
+from PySide6.QtWidgets import QApplication
+from backend.paths import HomeLayout
+from desktop.app import open_frame
+
+app = QApplication(sys.argv)
+frame = open_frame(app, HomeLayout.current())
+heavy = ("pydantic", "backend.settings", "desktop.chat.chat_view", "desktop.backend_connection")
+frame.first_painted.connect(lambda: print(sorted(m for m in heavy if m in sys.modules)))
+frame.first_painted.connect(app.quit)
+frame.show()
+app.exec()
+"""
+
+
+def test_the_first_frame_needs_neither_pydantic_nor_the_views(hearth_home: Path) -> None:
+    """What the first paint waits for; each of these adds tens of ms before it."""
+    env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "HEARTH_HOME": str(hearth_home)}
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_FRAME_PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert out.splitlines()[-1] == "[]"
+
+
+def test_the_first_frame_reads_the_theme_without_the_settings_model(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.json"
+    assert saved_choice(settings) == "system", "no file yet"
+    settings.write_text(json.dumps({"theme": "dark", "context_size": 8192}))
+    assert saved_choice(settings) == "dark"
+    for unreadable in ('{"theme": "purple"}', "[1, 2]", "{not json"):
+        settings.write_text(unreadable)
+        assert saved_choice(settings) == "system"
+    assert set(THEMES) == set(typing.get_args(Settings.model_fields["theme"].annotation))

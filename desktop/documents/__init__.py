@@ -1,0 +1,1 @@
+"""Document collections in the GUI: the panel, indexing progress, folder watching, sources."""

@@ -1,0 +1,277 @@
+"""The Documents page: collections, adding folders (picker or drop), re-sync, removal, and the
+progress of the indexing job with its pause control and failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.backend_connection import BackendConnection
+from desktop.documents.indexing_queue import IndexingQueue
+from desktop.documents.ingest_progress import IngestProgress
+
+NAME_ROLE = Qt.ItemDataRole.UserRole
+
+
+def describe_collection(info: dict[str, Any]) -> str:
+    failed = f" · {info['failed']:,} not indexed" if info.get("failed") else ""
+    return f"{info['name']}\n{info['files']:,} files · {info['chunks']:,} chunks{failed}"
+
+
+def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[str]:
+    urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+    return [url.toLocalFile() for url in urls if url.isLocalFile()]
+
+
+class DocumentsPanel(QWidget):
+    """Shows the collections and drives indexing through an IndexingQueue."""
+
+    collections_changed = Signal(list)  # the collection dicts from the backend
+    error = Signal(str)
+
+    def __init__(self, connection: BackendConnection, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.connection = connection
+        self.queue = IndexingQueue(connection, self)
+        self.collections: list[dict[str, Any]] = []
+        self.setAcceptDrops(True)
+        self.list = QListWidget(self)
+        self.list.setAccessibleName("Document collections")
+        self.list.setWordWrap(True)
+        self.list.setAcceptDrops(False)  # the panel takes the drop, so the row under it counts
+        self.new_button = QPushButton("New collection…", self)
+        self.add_button = QPushButton("Add folder…", self)
+        self.sync_button = QPushButton("Re-sync", self)
+        self.remove_button = QPushButton("Remove", self)
+        self._build_progress_box()
+        self._layout_parts()
+        self.new_button.clicked.connect(self.ask_new_collection)
+        self.add_button.clicked.connect(self.ask_folder_for_selected)
+        self.sync_button.clicked.connect(self.sync_selected)
+        self.remove_button.clicked.connect(self.ask_remove_selected)
+        self.list.currentItemChanged.connect(lambda *_: self._on_selection_changed())
+        self.queue.progressed.connect(self.show_progress)
+        self.queue.ended.connect(self._on_job_ended)
+        connection.connected.connect(self.refresh)
+        self._update_buttons()
+
+    def _build_progress_box(self) -> None:
+        self.progress_title = QLabel(self)
+        self.progress_title.setObjectName("indexingTitle")
+        self.progress_title.setWordWrap(True)
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setAccessibleName("Indexing progress")
+        self.current_file = QLabel(self)
+        self.current_file.setObjectName("fieldDescription")
+        self.current_file.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pause_button = QPushButton("Pause", self)
+        self.pause_button.setAccessibleName("Pause or resume indexing")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.failures_label = QLabel("Files that could not be indexed", self)
+        self.failures = QListWidget(self)
+        self.failures.setAccessibleName("Files that could not be indexed")
+        self.failures.setWordWrap(True)
+        self.failures.setMaximumHeight(140)
+        for part in self._progress_parts():
+            part.setVisible(False)
+
+    def _progress_parts(self) -> list[QWidget]:
+        return [self.progress_title, self.progress_bar, self.current_file, self.pause_button]
+
+    def _layout_parts(self) -> None:
+        heading = QLabel("Documents", self)
+        heading.setObjectName("chatTitle")
+        hint = QLabel(
+            "Chats attached to a collection answer from its files and cite them. "
+            "Drop a folder here to index it; folders are watched for changes while Hearth runs.",
+            self,
+        )
+        hint.setObjectName("fieldDescription")
+        hint.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for button in (self.new_button, self.add_button, self.sync_button, self.remove_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        bar_row = QHBoxLayout()
+        bar_row.addWidget(self.progress_bar, 1)
+        bar_row.addWidget(self.pause_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 10, 16, 12)
+        layout.addWidget(heading)
+        layout.addWidget(hint)
+        layout.addLayout(buttons)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.progress_title)
+        layout.addLayout(bar_row)
+        layout.addWidget(self.current_file)
+        layout.addWidget(self.failures_label)
+        layout.addWidget(self.failures)
+        self._show_failures([])
+
+    # Collections ---------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        self.connection.call(
+            lambda api: api.list_collections(), self.show_collections, self.error.emit
+        )
+
+    def show_collections(self, collections: list[dict[str, Any]]) -> None:
+        selected = self.selected_name()
+        self.collections = collections
+        self.list.clear()
+        for info in collections:
+            item = QListWidgetItem(describe_collection(info), self.list)
+            item.setData(NAME_ROLE, info["name"])
+            item.setToolTip("\n".join(info.get("roots", [])))
+            if info["name"] == selected:
+                self.list.setCurrentItem(item)
+        self._update_buttons()
+        self.collections_changed.emit(collections)
+
+    def selected_name(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(NAME_ROLE) if item is not None else None
+
+    def _on_selection_changed(self) -> None:
+        self._update_buttons()
+        name = self.selected_name()
+        if name is not None and not self.queue.running:
+            self.load_failures(name)
+
+    def load_failures(self, name: str) -> None:
+        """The collection's files that could not be indexed, from any run, with the reasons."""
+        self.connection.call(
+            lambda api: api.collection_files(name),
+            lambda files: self._show_failures(
+                [(f["path"], f.get("error") or "failed") for f in files if f["status"] == "failed"]
+            ),
+            self.error.emit,
+        )
+
+    def _update_buttons(self) -> None:
+        chosen = self.selected_name() is not None
+        for button in (self.add_button, self.sync_button, self.remove_button):
+            button.setEnabled(chosen)
+
+    # Actions -------------------------------------------------------------------------------
+
+    def add_folders(self, name: str, folders: list[str]) -> None:
+        self.queue.add(name, folders)
+
+    def sync(self, name: str) -> None:
+        self.queue.sync(name)
+
+    def sync_selected(self) -> None:
+        name = self.selected_name()
+        if name is not None:
+            self.sync(name)
+
+    def ask_new_collection(self) -> None:
+        name, ok = QInputDialog.getText(self, "New collection", "Name of the collection:")
+        if ok and name.strip():
+            self._ask_folder(name.strip())
+
+    def ask_folder_for_selected(self) -> None:
+        name = self.selected_name()
+        if name is not None:
+            self._ask_folder(name)
+
+    def _ask_folder(self, name: str) -> None:
+        dialog = QFileDialog(self, f"Add a folder to {name}")
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.fileSelected.connect(lambda folder: self.add_folders(name, [folder]))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def ask_remove_selected(self) -> None:
+        name = self.selected_name()
+        if name is None:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Remove collection",
+            f"Remove the collection “{name}” from Hearth? Your files stay where they are.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.accepted.connect(lambda: self.remove(name))
+        box.finished.connect(box.deleteLater)
+        box.open()
+
+    def remove(self, name: str) -> None:
+        self.connection.call(
+            lambda api: api.remove_collection(name), lambda _: self.refresh(), self.error.emit
+        )
+
+    def toggle_pause(self) -> None:
+        progress = self.queue.progress
+        if self.queue.running:
+            self.queue.pause()
+        elif progress is not None and progress.paused:
+            self.queue.resume()
+
+    # Dropping folders ----------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
+        # Files and folders alike: the backend reads both, and checking here would touch disk.
+        if dropped_paths(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt's name)
+        """On a collection's row the folders join it; elsewhere each starts a collection named
+        after itself."""
+        folders = dropped_paths(event)
+        if not folders:
+            return
+        event.acceptProposedAction()
+        row = self.list.itemAt(self.list.mapFrom(self, event.position().toPoint()))
+        if row is not None:
+            self.add_folders(row.data(NAME_ROLE), folders)
+            return
+        for folder in folders:
+            self.add_folders(Path(folder).name or folder, [folder])
+
+    # Progress ------------------------------------------------------------------------------
+
+    def show_progress(self, progress: IngestProgress) -> None:
+        for part in self._progress_parts():
+            part.setVisible(True)
+        self.progress_title.setText(progress.summary())
+        self.progress_bar.setValue(progress.percent)
+        self.current_file.setText(progress.current_line())
+        self.pause_button.setText("Resume" if progress.paused else "Pause")
+        self.pause_button.setEnabled(not progress.finished and progress.error is None)
+        self._show_failures(progress.failures)
+
+    def _show_failures(self, failures: list[tuple[str, str]]) -> None:
+        shown = [self.failures.item(i).text() for i in range(self.failures.count())]
+        wanted = [f"{path}: {reason}" for path, reason in failures]
+        if shown != wanted:
+            self.failures.clear()
+            self.failures.addItems(wanted)
+        self.failures_label.setVisible(bool(failures))
+        self.failures.setVisible(bool(failures))
+
+    def _on_job_ended(self, progress: IngestProgress) -> None:
+        self.show_progress(progress)
+        if progress.error:
+            self.error.emit(progress.summary())
+        else:  # this run skips files that failed before: list those too
+            self.load_failures(progress.collection)
+        self.refresh()

@@ -1,0 +1,154 @@
+"""The Images page: describe a photo to find it, a thumbnail grid of hits, and Index folder."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QSize, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.backend_connection import BackendConnection
+from desktop.images.thumbnails import decode_thumbnail
+from desktop.workers import StreamOperation
+
+PATH_ROLE = Qt.ItemDataRole.UserRole
+GRID_THUMBNAIL = 128
+
+
+class ImageSearchPanel(QWidget):
+    def __init__(self, connection: BackendConnection, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.connection = connection
+        self.query = QLineEdit(self)
+        self.query.setPlaceholderText(
+            "Describe a picture, like “a dog on a beach” — Enter searches"
+        )
+        self.query.setAccessibleName("Image search")
+        self.query.returnPressed.connect(self.search)
+        self.search_button = QPushButton("Search", self)
+        self.search_button.clicked.connect(self.search)
+        self.index_button = QPushButton("Index folder…", self)
+        self.index_button.setToolTip("Add a folder of photos to the image search")
+        self.index_button.clicked.connect(self.ask_folder)
+        self.grid = QListWidget(self)
+        self.grid.setViewMode(QListWidget.ViewMode.IconMode)
+        self.grid.setIconSize(QSize(GRID_THUMBNAIL, GRID_THUMBNAIL))
+        self.grid.setGridSize(QSize(GRID_THUMBNAIL + 24, GRID_THUMBNAIL + 40))
+        self.grid.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.grid.setMovement(QListWidget.Movement.Static)
+        self.grid.setAccessibleName("Matching images; double-click opens one")
+        self.grid.itemActivated.connect(self.open_item)
+        self.status = QLabel(self)
+        self.status.setObjectName("fieldDescription")
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar(self)
+        self.progress.setVisible(False)
+        self._indexing: StreamOperation | None = None
+        self._layout_parts()
+
+    def _layout_parts(self) -> None:
+        heading = QLabel("Images", self)
+        heading.setObjectName("chatTitle")
+        row = QHBoxLayout()
+        row.addWidget(self.query, 1)
+        row.addWidget(self.search_button)
+        row.addWidget(self.index_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 10, 16, 12)
+        layout.addWidget(heading)
+        layout.addLayout(row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.grid, 1)
+
+    # Searching -----------------------------------------------------------------------------
+
+    def search(self) -> None:
+        text = self.query.text().strip()
+        if not text:
+            return
+        self.status.setText("Searching…")
+        self.connection.call(
+            lambda api: api.search_images(text), self.show_hits, self.status.setText
+        )
+
+    def show_hits(self, hits: list[dict[str, Any]]) -> None:
+        self.grid.clear()
+        self.status.setText(
+            f"{len(hits)} pictures, best match first" if hits else "No indexed picture matches."
+        )
+        for hit in hits:
+            item = QListWidgetItem(PurePath(hit["path"]).name, self.grid)
+            item.setData(PATH_ROLE, hit["path"])
+            item.setToolTip(f"{hit['path']}\nsimilarity {hit['score']:.2f}")
+            self._load_icon(item, hit["path"])
+
+    def _load_icon(self, item: QListWidgetItem, path: str) -> None:
+        grid = self.grid
+
+        def show(image: QImage) -> None:
+            if shiboken6.isValid(grid) and grid.row(item) >= 0:
+                item.setIcon(QPixmap.fromImage(image))
+
+        self.connection.runner.submit(lambda: decode_thumbnail(path, GRID_THUMBNAIL), show)
+
+    def open_item(self, item: QListWidgetItem) -> bool:
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(PATH_ROLE)))
+
+    # Indexing ------------------------------------------------------------------------------
+
+    def ask_folder(self) -> None:
+        dialog = QFileDialog(self, "Index a folder of images")
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.fileSelected.connect(self.index_folder)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def index_folder(self, folder: str) -> None:
+        if self._indexing is not None:
+            return
+        stream = self.connection.stream(lambda api: api.index_images(folder))
+        if stream is None:
+            self.status.setText("The engine is not running yet; try again in a moment.")
+            return
+        self._indexing = stream
+        self.index_button.setEnabled(False)
+        self.progress.setVisible(True)
+        self.progress.setValue(0)
+        self.status.setText(f"Indexing {folder}…")
+        stream.signals.item.connect(self._on_progress)
+        self.connection.runner.start(stream, lambda _done: self._indexed(), self._index_failed)
+
+    def _on_progress(self, event: dict[str, Any]) -> None:
+        if event.get("type") != "progress":
+            return
+        total = event["total"]
+        self.progress.setValue(int(100 * event["done"] / total) if total else 100)
+        failures = event.get("failures") or {}
+        failed = f" · {len(failures)} could not be read" if failures else ""
+        self.status.setText(f"Indexed {event['done']} of {total} pictures{failed}")
+        self.status.setToolTip("\n".join(f"{p}: {why}" for p, why in failures.items()))
+
+    def _indexed(self) -> None:
+        self._indexing = None
+        self.index_button.setEnabled(True)
+        self.progress.setValue(100)
+
+    def _index_failed(self, message: str) -> None:
+        self._indexed()
+        self.progress.setVisible(False)
+        self.status.setText(f"Indexing failed: {message}")
