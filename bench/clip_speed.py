@@ -2,9 +2,12 @@
 
 Indexing does everything a user's folder needs: read, hash, decode, resize, embed (the same
 ONNX forward pass) and write to Chroma. The raw baseline is the forward pass alone on the
-already-preprocessed pixels. Target: indexing at least 0.7 of raw.
+already-preprocessed pixels, in the same batches. Target: indexing at least 0.7 of raw.
 
-    .venv/bin/python bench/clip_speed.py [--images 256] [--model models/hearth-clip-tiny]
+Each round times the raw pass and then indexes the folder into a fresh, empty index; the best
+round of each is reported, so a burst of load from other processes does not decide the ratio.
+
+    .venv/bin/python bench/clip_speed.py [--images 256] [--rounds 3] [--model FOLDER]
 """
 
 from __future__ import annotations
@@ -36,28 +39,47 @@ def make_photos(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+def raw_speed(model: ClipModel, pixels: np.ndarray) -> float:
+    """Images/s of the forward pass alone, in the batches indexing uses."""
+    started = time.perf_counter()
+    for i in range(0, len(pixels), BATCH):
+        model.embed_pixels(pixels[i : i + BATCH])
+    return len(pixels) / (time.perf_counter() - started)
+
+
+def indexing_speed(model: ClipModel, photos: Path, home: Path) -> float:
+    """Images/s of indexing the folder into a new, empty index."""
+    index = ImageIndex(open_client(HomeLayout(home).ensure(), None), model)
+    started = time.perf_counter()
+    progress = index.index_all(photos)
+    elapsed = time.perf_counter() - started
+    assert progress.embedded == progress.total == index.count()
+    return progress.total / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", type=Path, default=Path("models/hearth-clip-tiny"))
     args = parser.parse_args()
     model = ClipModel(args.model)
+    print(f"{args.images} photos of 640x480 (JPEG), batches of {BATCH}, model {model.name}")
+    raws, indexings = [], []
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "photos").mkdir()
         photos = make_photos(Path(tmp) / "photos", args.images)
         pixels = np.stack([model.preprocess(open_image(p)) for p in photos])
         model.embed_pixels(pixels[:BATCH])  # warm-up
-        started = time.perf_counter()
-        for i in range(0, len(pixels), BATCH):
-            model.embed_pixels(pixels[i : i + BATCH])
-        raw = len(pixels) / (time.perf_counter() - started)
-
-        index = ImageIndex(open_client(HomeLayout(Path(tmp) / "home").ensure(), None), model)
-        started = time.perf_counter()
-        index.index_all(Path(tmp) / "photos")
-        indexing = len(photos) / (time.perf_counter() - started)
-    print(f"{args.images} photos of 640x480 (JPEG), batches of {BATCH}, model {model.name}")
-    print(f"raw ONNX forward pass  {raw:8.1f} images/s")
+        for number in range(args.rounds):
+            raws.append(raw_speed(model, pixels))
+            indexings.append(indexing_speed(model, Path(tmp) / "photos", Path(tmp) / f"h{number}"))
+            print(
+                f"round {number + 1}: raw {raws[-1]:7.1f} images/s, indexing "
+                f"{indexings[-1]:7.1f} images/s, ratio {indexings[-1] / raws[-1]:.2f}"
+            )
+    raw, indexing = max(raws), max(indexings)
+    print(f"raw ONNX forward pass  {raw:8.1f} images/s (best round)")
     ratio = indexing / raw
     print(f"indexing the folder    {indexing:8.1f} images/s   ratio {ratio:.2f} (target >= 0.7)")
 

@@ -134,3 +134,91 @@ def build_oversized_gguf(path: Path, gib: int = 64) -> Path:
         data_start = -(-handle.tell() // gguf.GGUF_DEFAULT_ALIGNMENT) * gguf.GGUF_DEFAULT_ALIGNMENT
         handle.truncate(data_start + nbytes)
     return path
+
+
+def build_tiny_mmproj(
+    path: Path,
+    *,
+    text_hidden_size: int = 64,
+    seed: int = 0,
+    image_size: int = 32,
+    patch_size: int = 8,
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    num_heads: int = 2,
+) -> Path:
+    """A random-weight LLaVA-1.5-style vision projector (CLIP ViT plus a two-layer MLP).
+
+    It pairs with `build_tiny_gguf(..., hidden_size=text_hidden_size)`: llama.cpp's mtmd turns
+    each image into (image_size / patch_size)**2 embeddings of the text model's width.
+    """
+    import gguf
+
+    rng = np.random.default_rng(seed)
+
+    def normal(*shape: int) -> np.ndarray:
+        return rng.normal(0.0, 0.02, size=shape).astype(np.float32)
+
+    h, ff, patches = hidden_size, 4 * hidden_size, (image_size // patch_size) ** 2
+    names = gguf.TENSOR_NAMES
+    t = gguf.MODEL_TENSOR
+    # numpy shapes are PyTorch's; the writer reverses them into ggml's order.
+    tensors: dict[str, np.ndarray] = {
+        names[t.V_ENC_EMBD_PATCH] + ".weight": normal(h, 3, patch_size, patch_size),
+        names[t.V_ENC_EMBD_CLS]: normal(h),
+        names[t.V_ENC_EMBD_POS] + ".weight": normal(patches + 1, h),
+        names[t.V_PRE_NORM] + ".weight": np.ones(h, np.float32),
+        names[t.V_PRE_NORM] + ".bias": np.zeros(h, np.float32),
+    }
+    for i in range(num_layers):
+        for kind, shape in (
+            (t.V_ENC_ATTN_Q, (h, h)),
+            (t.V_ENC_ATTN_K, (h, h)),
+            (t.V_ENC_ATTN_V, (h, h)),
+            (t.V_ENC_ATTN_O, (h, h)),
+            (t.V_ENC_FFN_UP, (ff, h)),
+            (t.V_ENC_FFN_DOWN, (h, ff)),
+        ):
+            prefix = names[kind].format(bid=i)
+            tensors[prefix + ".weight"] = normal(*shape)
+            tensors[prefix + ".bias"] = normal(shape[0])
+        for kind in (t.V_ENC_INPUT_NORM, t.V_ENC_POST_ATTN_NORM):
+            prefix = names[kind].format(bid=i)
+            tensors[prefix + ".weight"] = np.ones(h, np.float32)
+            tensors[prefix + ".bias"] = np.zeros(h, np.float32)
+    # LLaVA-1.5's projector: Linear(h, text) -> GELU -> Linear(text, text), as mm.0 and mm.2.
+    for index, (rows, cols) in (
+        (0, (text_hidden_size, h)),
+        (2, (text_hidden_size, text_hidden_size)),
+    ):
+        prefix = names[t.V_MMPROJ].format(bid=index)
+        tensors[prefix + ".weight"] = rng.normal(0.0, 1.0, size=(rows, cols)).astype(np.float32)
+        tensors[prefix + ".bias"] = np.zeros(rows, np.float32)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(path), "clip")
+    writer.add_name(path.stem)
+    writer.add_type(gguf.GGUFType.MMPROJ)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    keys, vision = gguf.Keys.Clip, gguf.Keys.ClipVision
+    writer.add_bool(keys.HAS_VISION_ENCODER, True)
+    writer.add_bool(keys.HAS_LLAVA_PROJECTOR, True)
+    writer.add_string(keys.PROJECTOR_TYPE, "mlp")  # LLaVA-1.5; gguf has no constant for it
+    writer.add_uint32(vision.IMAGE_SIZE, image_size)
+    writer.add_uint32(vision.PATCH_SIZE, patch_size)
+    writer.add_uint32(vision.EMBEDDING_LENGTH, h)
+    writer.add_uint32(vision.FEED_FORWARD_LENGTH, ff)
+    writer.add_uint32(vision.PROJECTION_DIM, text_hidden_size)
+    writer.add_uint32(vision.BLOCK_COUNT, num_layers)
+    writer.add_uint32(vision.Attention.HEAD_COUNT, num_heads)
+    writer.add_float32(vision.Attention.LAYERNORM_EPS, 1e-5)
+    writer.add_array(vision.IMAGE_MEAN, [0.5, 0.5, 0.5])
+    writer.add_array(vision.IMAGE_STD, [0.5, 0.5, 0.5])
+    writer.add_bool(vision.USE_GELU, True)
+    for name, array in tensors.items():
+        writer.add_tensor(name, np.ascontiguousarray(array))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,8 +19,10 @@ from PIL import Image
 
 from backend.images.decode import ImageDecodeError
 from backend.images.labels import Label
+from backend.models.registry import NO_PROJECTOR_NOTE
 
 DATA_URL_PREFIX = "data:"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,22 @@ def with_image_context(question: str, attachments: Sequence[Attachment]) -> str:
 
 def label_dicts(labels: Sequence[Label]) -> list[dict[str, Any]]:
     return [{"label": item.label, "score": round(item.score, 4)} for item in labels]
+
+
+def image_inputs(
+    model: str, attachments: Sequence[Attachment], sees: bool, messages: list[dict[str, str]]
+) -> tuple[tuple[bytes, ...], dict[str, Any]]:
+    """(images for the model, response metadata) for attachments to the last message.
+
+    A model that `sees` (it has a vision projector) gets the stored images themselves; any
+    other gets CLIP's labels prepended to the last message, and the metadata and the log say
+    that it has no vision projector.
+    """
+    if not attachments:
+        return (), {}
+    extra: dict[str, Any] = {"attachments": [a.to_dict() for a in attachments], "vision": sees}
+    if sees:
+        return tuple(Path(a.path).read_bytes() for a in attachments), extra
+    log.info("%s: %s", model, NO_PROJECTOR_NOTE)
+    messages[-1]["content"] = with_image_context(messages[-1]["content"], attachments)
+    return (), extra | {"vision_note": NO_PROJECTOR_NOTE}

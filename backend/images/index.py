@@ -3,13 +3,20 @@
 Indexing is incremental (a file whose bytes are unchanged is skipped) and crash-safe: each
 image's id is derived from its path and written with upsert, so re-running after a kill at any
 point converges on the same index, with no duplicates and nothing missing.
+
+While ONNX Runtime embeds one batch, a reader thread reads, hashes, decodes and crops the next
+(Pillow and hashlib release the GIL). Embeddings reach Chroma in a few large writes, since each
+write has a fixed cost of tens of milliseconds; a kill loses at most WRITE_INTERVAL_S (or
+WRITE_BATCH images) of work, which the next run redoes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +28,13 @@ from backend.images.clip import ClipModel
 from backend.images.decode import ImageDecodeError, open_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
-BATCH = 16
+BATCH = 16  # images per forward pass
+WRITE_BATCH = 256  # embeddings per Chroma write at most...
+WRITE_INTERVAL_S = 2.0  # ...and never more than this long of work held unwritten
+
+# (sha256, pixels): pixels are a (size, size, 3) crop, None when the file is unchanged since it
+# was indexed, or the reason it cannot be used.
+Loaded = tuple[str, np.ndarray | str | None]
 
 
 class FolderNotFoundError(ValueError):
@@ -49,6 +62,35 @@ class IndexProgress:
 
 def image_id(path: Path) -> str:
     return hashlib.sha256(str(path).encode()).hexdigest()[:32]
+
+
+class _PendingWrites:
+    """Embeddings waiting for one upsert; written when enough, or old enough, have gathered."""
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+        self._ids: list[str] = []
+        self._vectors: list[np.ndarray] = []
+        self._metadatas: list[dict[str, str]] = []
+        self._since = time.monotonic()
+
+    def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict[str, str]]) -> None:
+        if not self._ids:
+            self._since = time.monotonic()
+        self._ids += ids
+        self._vectors.append(vectors)
+        self._metadatas += metadatas
+
+    def due(self) -> bool:
+        return len(self._ids) >= WRITE_BATCH or (
+            bool(self._ids) and time.monotonic() - self._since >= WRITE_INTERVAL_S
+        )
+
+    def flush(self) -> None:
+        if self._ids:
+            vectors = np.concatenate(self._vectors)
+            self._collection.upsert(ids=self._ids, embeddings=vectors, metadatas=self._metadatas)
+            self._ids, self._vectors, self._metadatas = [], [], []
 
 
 def find_images(folder: Path) -> list[Path]:
@@ -87,49 +129,73 @@ class ImageIndex:
         if gone:
             self._collection.delete(ids=sorted(gone))
             progress.removed = len(gone)
-        for start in range(0, len(files), BATCH):
-            batch = files[start : start + BATCH]
-            self._store(batch, [self._load(path, known) for path in batch], folder, progress)
-            yield progress
+        batches = [files[start : start + BATCH] for start in range(0, len(files), BATCH)]
+        pending = _PendingWrites(self._collection)
+        with ThreadPoolExecutor(1, thread_name_prefix="image-reader") as reader:
+            try:
+                for batch, loaded in self._read_ahead(reader, batches, known):
+                    self._embed(batch, loaded, folder, progress, pending)
+                    if pending.due() or progress.done == progress.total:
+                        pending.flush()
+                    yield progress
+            finally:  # a consumer that stops early still keeps what was embedded
+                pending.flush()
 
     def index_all(self, folder: Path) -> IndexProgress:
         """Index `folder` to the end and return the final progress."""
         last = deque(self.index_folder(folder), maxlen=1)
         return last[0] if last else IndexProgress(done=0, total=0)
 
-    def _load(self, path: Path, known: dict[str, str]) -> tuple[str, Image.Image | str | None]:
-        """(sha256, image): the image is None when unchanged, an error message when unusable."""
+    def _read_ahead(
+        self, reader: ThreadPoolExecutor, batches: Sequence[list[Path]], known: dict[str, str]
+    ) -> Iterator[tuple[list[Path], list[Loaded]]]:
+        """Each batch, loaded, while the reader already loads the one after it."""
+        upcoming: Future[list[Loaded]] | None = None
+        for number, batch in enumerate(batches):
+            loaded = upcoming.result() if upcoming else self._load_batch(batch, known)
+            if number + 1 < len(batches):
+                upcoming = reader.submit(self._load_batch, batches[number + 1], known)
+            yield batch, loaded
+
+    def _load_batch(self, paths: list[Path], known: dict[str, str]) -> list[Loaded]:
+        return [self._load(path, known) for path in paths]
+
+    def _load(self, path: Path, known: dict[str, str]) -> Loaded:
         try:
             data = path.read_bytes()
             digest = hashlib.sha256(data).hexdigest()
             if known.get(image_id(path)) == digest:
                 return digest, None
             # Decoded at reduced scale where the format allows: CLIP sees a small image.
-            return digest, open_image(data, str(path), at_least=2 * self._model.preprocess.size)
+            size = self._model.preprocess.size
+            image = open_image(data, str(path), at_least=2 * size)
+            return digest, self._model.preprocess.crop(image)
         except (OSError, ImageDecodeError) as exc:
             return "", str(exc)
 
-    def _store(
+    def _embed(
         self,
         paths: list[Path],
-        loaded: list[tuple[str, Image.Image | str | None]],
+        loaded: list[Loaded],
         folder: Path,
         progress: IndexProgress,
+        pending: _PendingWrites,
     ) -> None:
-        ids, images, metadatas = [], [], []
-        for path, (digest, image) in zip(paths, loaded, strict=True):
+        ids, crops, metadatas = [], [], []
+        for path, (digest, crop) in zip(paths, loaded, strict=True):
             progress.current = str(path)
-            if image is None:
+            if crop is None:
                 progress.skipped += 1
-            elif isinstance(image, str):
-                progress.failures[str(path)] = image
+            elif isinstance(crop, str):
+                progress.failures[str(path)] = crop
             else:
                 ids.append(image_id(path))
-                images.append(image)
+                crops.append(crop)
                 metadatas.append({"path": str(path), "folder": str(folder), "sha256": digest})
         if ids:
-            vectors = self._model.embed_images(images)
-            self._collection.upsert(ids=ids, embeddings=vectors, metadatas=metadatas)
+            pending.add(
+                ids, self._model.embed_pixels(self._model.preprocess.normalise(crops)), metadatas
+            )
             progress.embedded += len(ids)
         progress.done += len(paths)
 

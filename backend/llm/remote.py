@@ -64,6 +64,9 @@ class RemoteProvider:
             )
         return name
 
+    def can_see_images(self, name: str) -> bool:
+        return False  # images reach a remote server as CLIP labels in the text
+
     def start_chat(
         self, request: ChatRequest, sink: EventSink, cancel: threading.Event
     ) -> Future[None]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from backend.models.memory import ensure_fits, estimate_memory
 from backend.models.registry import ModelEntry, ModelRegistry
 from backend.settings import Settings
 
+if TYPE_CHECKING:
+    from backend.llm.vision import VisionProjector
+
 log = logging.getLogger(__name__)
 
 # Room kept for the reply when the client sets no max_tokens (at most half the context).
@@ -47,6 +50,20 @@ class _Resident:
     entry: ModelEntry
     llama: Any  # llama_cpp.Llama
     n_ctx: int
+    projector: VisionProjector | None = None  # loaded with the first image
+
+    def vision(self) -> VisionProjector:
+        if self.entry.mmproj is None:
+            raise ModelLoadError(f"'{self.entry.name}' has no vision projector (mmproj)")
+        if self.projector is None:
+            from backend.llm.vision import VisionError, VisionProjector
+
+            try:
+                self.projector = VisionProjector(self.llama, self.entry.mmproj)
+            except VisionError as exc:
+                raise ModelLoadError(str(exc)) from exc
+            log.info("loaded vision projector %s", self.entry.mmproj.name)
+        return self.projector
 
     def tokenize(self, text: str) -> list[int]:
         tokens: list[int] = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -107,6 +124,9 @@ class LlamaRuntime:
         ensure_fits(name, estimate_memory(entry.info, context), context)
         return entry.name
 
+    def can_see_images(self, name: str) -> bool:
+        return self._registry.get(name).vision
+
     def start_chat(
         self, request: ChatRequest, sink: EventSink, cancel: threading.Event
     ) -> Future[None]:
@@ -135,8 +155,12 @@ class LlamaRuntime:
 
     def _load(self, name: str) -> _Resident:
         entry = self._registry.get(name)
-        if self._resident is not None and self._resident.entry.path == entry.path:
-            return self._resident
+        resident = self._resident
+        if resident is not None and (resident.entry.path, resident.entry.lora) == (
+            entry.path,
+            entry.lora,
+        ):
+            return resident
         n_ctx = self._context_size(entry)
         ensure_fits(name, estimate_memory(entry.info, n_ctx), n_ctx)
         self._unload()
@@ -146,6 +170,7 @@ class LlamaRuntime:
         try:
             llama = Llama(
                 model_path=str(entry.path),
+                lora_path=str(entry.lora) if entry.lora else None,
                 n_ctx=n_ctx,
                 n_threads=self._settings.threads,
                 verbose=False,
@@ -156,8 +181,8 @@ class LlamaRuntime:
         self._resident = _Resident(entry, llama, n_ctx)
         return self._resident
 
-    def _run_chat(self, request: ChatRequest, sink: EventSink, cancel: threading.Event) -> None:
-        resident = self._load(request.model)
+    @staticmethod
+    def _renderer(resident: _Resident) -> Callable[[list[dict[str, str]]], str]:
         llama = resident.llama
         bos, eos = llama.token_bos(), llama.token_eos()
 
@@ -169,13 +194,56 @@ class LlamaRuntime:
                 eos_token=resident.token_text(eos) if eos >= 0 else "",
             )
 
+        return render
+
+    def _run_chat(self, request: ChatRequest, sink: EventSink, cancel: threading.Event) -> None:
+        resident = self._load(request.model)
+        if request.images:
+            self._run_vision_chat(resident, request, sink, cancel)
+            return
         prompt, dropped = fit_messages(
             request.messages,
-            render,
+            self._renderer(resident),
             lambda text: len(resident.tokenize(text)),
             resident.n_ctx - self._reply_reserve(request.params, resident.n_ctx),
         )
         self._generate(resident, resident.tokenize(prompt), request.params, sink, cancel, dropped)
+
+    def _run_vision_chat(
+        self, resident: _Resident, request: ChatRequest, sink: EventSink, cancel: threading.Event
+    ) -> None:
+        """The images go in as embeddings before the last message's text."""
+        from backend.llm.vision import GenerationCancelled
+
+        projector = resident.vision()
+        marker, images = projector.marker, request.images
+        messages = [dict(m) for m in request.messages]
+        messages[-1]["content"] = marker * len(images) + "\n" + messages[-1]["content"]
+        with projector.chunks(marker * len(images), images) as only_images:
+            image_tokens = projector.token_count(only_images)
+        budget = resident.n_ctx - self._reply_reserve(request.params, resident.n_ctx)
+        prompt, dropped = fit_messages(
+            messages,
+            self._renderer(resident),
+            lambda text: len(resident.tokenize(text.replace(marker, ""))) + image_tokens,
+            budget,
+        )
+        with projector.chunks(prompt, images) as chunks:
+            if (needed := projector.token_count(chunks)) > budget:
+                raise PromptTooLongError(
+                    f"the prompt with its images needs {needed} tokens but only {budget} fit in "
+                    "the context window (after room for the reply)"
+                )
+            started = time.perf_counter()
+            try:
+                tokens = projector.evaluate(chunks, cancel)
+            except GenerationCancelled:
+                elapsed = (time.perf_counter() - started) * 1000
+                timings = Timings(needed, 0, elapsed, 0.0)
+                sink(Finished("cancelled", timings, resident.entry.name, dropped, resident.n_ctx))
+                return
+        log.info("%s sees %d image(s) as %d tokens", resident.entry.name, len(images), image_tokens)
+        self._generate(resident, tokens, request.params, sink, cancel, dropped, started)
 
     def _run_completion(
         self, request: CompletionRequest, sink: EventSink, cancel: threading.Event
@@ -202,12 +270,13 @@ class LlamaRuntime:
         sink: EventSink,
         cancel: threading.Event,
         dropped: int,
+        started: float | None = None,  # when prompt processing began, if before this call
     ) -> None:
         room = resident.n_ctx - len(prompt_tokens)
         max_tokens = min(params.max_tokens, room) if params.max_tokens else room
         text = TextStream(params.stop)
         generated, finish_reason = 0, "length"
-        started = time.perf_counter()
+        started = started or time.perf_counter()
         first_token_at: float | None = None
         for token in resident.sample(prompt_tokens, params, cancel):
             first_token_at = first_token_at or time.perf_counter()

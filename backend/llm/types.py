@@ -24,6 +24,8 @@ class ChatRequest:
     model: str
     messages: list[dict[str, str]]  # {"role": ..., "content": ...}
     params: SamplingParams = field(default_factory=SamplingParams)
+    # Encoded images the model sees with the last message; only for a model that can see.
+    images: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,10 @@ class ChatProvider(Protocol):
 
     def check_model(self, name: str) -> str:
         """Resolve and validate `name` before any streaming starts; returns the model's name."""
+        ...
+
+    def can_see_images(self, name: str) -> bool:
+        """Whether `name` takes pixels (a vision projector), rather than CLIP's labels."""
         ...
 
     def close(self) -> None: ...

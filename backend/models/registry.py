@@ -23,22 +23,69 @@ class ModelNameTakenError(ValueError):
     """An import would shadow a model that already has this name."""
 
 
+NO_PROJECTOR_NOTE = (
+    "no vision projector: images reach this model as CLIP labels, not pixels; put its mmproj "
+    "GGUF beside it (named '<model>-mmproj*.gguf' or 'mmproj-<model>*.gguf') to let it see"
+)
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
     source: Source
     info: GgufInfo
+    mmproj: Path | None = None  # the vision projector paired with this model, if any
+    lora: Path | None = None  # a LoRA adapter GGUF that llama.cpp applies on top, if any
 
     @property
     def path(self) -> Path:
         return Path(self.info.path)
 
+    @property
+    def vision(self) -> bool:
+        return self.mmproj is not None
+
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source, **self.info.to_dict()}
+        vision: dict[str, Any] = {"vision": self.vision, "mmproj": str(self.mmproj or "") or None}
+        if not self.vision:
+            vision["vision_note"] = NO_PROJECTOR_NOTE
+        adapter = {"adapter": str(self.lora)} if self.lora else {}
+        return {
+            "name": self.name,
+            "source": self.source,
+            **self.info.to_dict(),
+            **vision,
+            **adapter,
+        }
 
 
 def _is_chat_model(path: Path) -> bool:
     return "mmproj" not in path.name.lower()
+
+
+def find_projector(model: Path) -> Path | None:
+    """The mmproj GGUF beside `model`: named after it, or the folder's only one.
+
+    `foo.gguf` pairs with `foo-mmproj*.gguf`, `foo.mmproj*.gguf` or `mmproj-foo*.gguf`; a lone
+    `mmproj-*.gguf` pairs with the lone chat model in its folder.
+    """
+    folder, stem = model.parent, model.stem.lower()
+    projectors = sorted(p for p in folder.glob("*.gguf") if not _is_chat_model(p))
+    for projector in projectors:
+        name = projector.stem.lower()
+        after = name.removeprefix("mmproj-") if name.startswith("mmproj-") else None
+        if name.startswith((f"{stem}-mmproj", f"{stem}.mmproj", f"{stem}_mmproj")) or (
+            after is not None and (after == stem or after.startswith((f"{stem}-", f"{stem}_")))
+        ):
+            return projector
+    models = [p for p in folder.glob("*.gguf") if _is_chat_model(p)]
+    return projectors[0] if len(projectors) == 1 and len(models) == 1 else None
+
+
+# A model folder holding this file names a base model and a LoRA adapter GGUF beside it:
+# {"name": "hearth-smol", "base": "smollm2-135m-instruct", "adapter": "hearth-smol-lora.gguf"}
+ADAPTER_MANIFEST = "adapter.json"
+_Manifests = list[tuple[Path, Source]]  # (adapter.json, where it was found)
 
 
 def packaged_models(shipped_dir: Path) -> list[tuple[str, Path]]:
@@ -107,13 +154,46 @@ class ModelRegistry:
             except (InvalidGgufError, OSError):
                 continue
             if info.general_type == "model":
-                entries[name] = ModelEntry(name, source, info)
+                entries[name] = ModelEntry(name, source, info, find_projector(path))
+        for manifest, source in self._adapter_manifests():
+            try:
+                entry = self._adapter_entry(manifest, source)
+            except (InvalidGgufError, OSError, UnknownModelError, KeyError, ValueError):
+                continue
+            entries.setdefault(entry.name, entry)
         return list(entries.values())
+
+    def _adapter_manifests(self) -> _Manifests:
+        folders: tuple[tuple[Source, Path], ...] = (
+            ("shipped", self._shipped_dir),
+            ("user", self._layout.models),
+        )
+        return [
+            (manifest, source)
+            for source, folder in folders
+            if folder.is_dir()
+            for manifest in sorted(folder.glob(f"*/{ADAPTER_MANIFEST}"))
+        ]
+
+    def _adapter_entry(self, manifest: Path, source: Source) -> ModelEntry:
+        """A base model with a LoRA adapter, named by the manifest; the base must be a model."""
+        spec = json.loads(manifest.read_text(encoding="utf-8"))
+        base = next((c for c in self._candidates() if c[0] == spec["base"]), None)
+        if base is None:
+            raise UnknownModelError(f"{manifest}: base model '{spec['base']}' is not installed")
+        adapter = manifest.parent / spec["adapter"]
+        if self._info(adapter).general_type != "adapter":
+            raise InvalidGgufError(f"{adapter} is not a LoRA adapter GGUF")
+        info = self._info(base[2])
+        return ModelEntry(spec["name"], source, info, find_projector(base[2]), lora=adapter)
 
     def get(self, name: str) -> ModelEntry:
         for candidate, source, path in self._candidates():
             if candidate == name:
-                return ModelEntry(name, source, self._info(path))
+                return ModelEntry(name, source, self._info(path), find_projector(path))
+        for manifest, manifest_source in self._adapter_manifests():
+            if json.loads(manifest.read_text(encoding="utf-8")).get("name") == name:
+                return self._adapter_entry(manifest, manifest_source)
         known = ", ".join(e.name for e in self.list()) or "none"
         raise UnknownModelError(f"unknown model '{name}' (known models: {known})")
 
@@ -127,4 +207,4 @@ class ModelRegistry:
         imports = self._imports() | {name: str(path)}
         self._layout.ensure()
         write_atomically(self._imports_file, json.dumps(imports, indent=2))
-        return ModelEntry(name, "imported", info)
+        return ModelEntry(name, "imported", info, find_projector(path))

@@ -125,3 +125,32 @@ def test_cli_index_search_and_similar(
     assert run("index", str(tmp_path / "photos"))["embedded"] == 3
     assert len(run("search", "a dog on a beach", "--k", "2")) == 2
     assert run("similar", str(pictures[2]))[0]["path"] == str(pictures[2].resolve())
+
+
+def test_stopping_early_keeps_the_batches_already_embedded(
+    tiny_clip: tuple[Path, Any], tmp_path: Path
+) -> None:
+    make_pictures(tmp_path / "photos", 40)
+    index = open_index(tiny_clip[0])
+    steps = index.index_folder(tmp_path / "photos")
+    first = next(steps)
+    assert first.done == first.embedded == 16
+    steps.close()  # a cancelled run: what was embedded is written, nothing more
+    assert index.count() == 16
+    rest = index.index_all(tmp_path / "photos")
+    assert (rest.skipped, rest.embedded, index.count()) == (16, 24, 40)
+
+
+def test_indexing_embeds_as_one_image_alone_would(
+    tiny_clip: tuple[Path, Any], tmp_path: Path
+) -> None:
+    pictures = make_pictures(tmp_path / "photos", 20)
+    index = open_index(tiny_clip[0])
+    index.index_all(tmp_path / "photos")
+    stored = index._collection.get(include=["embeddings", "metadatas"])
+    vectors = zip(stored["metadatas"], stored["embeddings"], strict=True)
+    by_path = {meta["path"]: np.asarray(vector) for meta, vector in vectors}
+    model = ClipModel(tiny_clip[0])
+    for picture in pictures:
+        alone = model.embed_images([Image.open(picture).convert("RGB")])[0]
+        assert float(alone @ by_path[str(picture.resolve())]) > 0.9999

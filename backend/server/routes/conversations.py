@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from backend.documents.grounding import NOTHING_FOUND, find_sources, grounded_question
-from backend.images.attachments import with_image_context
+from backend.images.attachments import image_inputs
 from backend.llm.types import ChatRequest, Finished, SamplingParams, Token
 from backend.server.errors import describe
 from backend.server.routes.openai import services
@@ -130,8 +130,10 @@ async def post_message(conversation_id: str, body: NewMessage, request: Request)
             reply = svc.store.add_message(conversation_id, "assistant", NOTHING_FOUND)
             return fixed_reply(user_message, reply, body.stream)
         messages[-1] = {"role": "user", "content": grounded_question(body.content, sources)}
-    messages[-1]["content"] = with_image_context(messages[-1]["content"], attachments)
-    chat = ChatRequest(model, messages, sampling_for(conversation))
+    # A model with a vision projector gets the pixels; any other, CLIP's labels as text.
+    sees = bool(attachments) and svc.provider.can_see_images(model)
+    images, _ = image_inputs(model, attachments, sees, messages)
+    chat = ChatRequest(model, messages, sampling_for(conversation), images)
     generation = Generation(svc.generations).start(
         lambda sink, cancel: svc.provider.start_chat(chat, sink, cancel)
     )

@@ -12,8 +12,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from backend.images.attachments import with_image_context
+from backend.images.attachments import image_inputs
 from backend.llm.types import ChatRequest, CompletionRequest, Finished, Token
+from backend.models.registry import NO_PROJECTOR_NOTE
 from backend.server.errors import describe
 from backend.server.schemas import ChatCompletionBody, CompletionBody, SamplingFields
 from backend.server.services import Services
@@ -108,7 +109,15 @@ def list_models(request: Request) -> dict[str, Any]:
     return {
         "object": "list",
         "data": [
-            {"id": e.name, "object": "model", "created": 0, "owned_by": e.source} for e in entries
+            {
+                "id": e.name,
+                "object": "model",
+                "created": 0,
+                "owned_by": e.source,
+                "vision": e.vision,
+            }
+            | ({} if e.vision else {"vision_note": NO_PROJECTOR_NOTE})
+            for e in entries
         ],
     }
 
@@ -119,11 +128,11 @@ async def chat_completions(body: ChatCompletionBody, request: Request) -> Any:
     model = svc.resolve_model(body.model)
     messages = [m.as_prompt_message() for m in body.messages]
     references = body.image_references()
-    # Without a vision model, attached images reach the LLM as CLIP labels with their scores.
     attachments = await asyncio.to_thread(svc.images.attach, references) if references else []
-    messages[-1]["content"] = with_image_context(messages[-1]["content"], attachments)
-    chat = ChatRequest(model, messages, body.sampling())
-    extra = {"attachments": [a.to_dict() for a in attachments]} if attachments else {}
+    sees = bool(attachments) and svc.provider.can_see_images(model)
+    # A model with a vision projector gets the pixels; any other, CLIP's labels as text.
+    images, extra = image_inputs(model, attachments, sees, messages)
+    chat = ChatRequest(model, messages, body.sampling(), images)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     def chunk(text: str | None, finish_reason: str | None) -> dict[str, Any]:
