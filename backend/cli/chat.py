@@ -23,6 +23,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.set_defaults(handler=run)
 
 
+# Tuned to answer from numbered sources and cite them; used for new grounded chats if installed.
+GROUNDED_MODEL = "hearth-smol"
+
+
+def _model_for_new_chat(client: Any, args: argparse.Namespace) -> str | None:
+    """The named model; for a grounded chat, hearth-smol when registered; else the default."""
+    if args.model or not args.collection:
+        return str(args.model) if args.model else None
+    names = {m["id"] for m in client.request("GET", "/v1/models")["data"]}
+    return GROUNDED_MODEL if GROUNDED_MODEL in names else None
+
+
 def run(args: argparse.Namespace) -> int:
     from backend.client import BackendError, backend_session
     from backend.documents.grounding import source_label
@@ -34,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
                 or client.request(
                     "POST",
                     "/hearth/conversations",
-                    json={"title": args.question[:60], "model": args.model},
+                    json={"title": args.question[:60], "model": _model_for_new_chat(client, args)},
                 )["id"]
             )
             if args.collection:

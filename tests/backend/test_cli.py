@@ -24,7 +24,12 @@ def test_models_list_info_and_import(tiny_gguf: Path, tmp_path: Path) -> None:
     listed = json.loads(hearth("models", "list", "--json").stdout)
     assert [(m["name"], m["source"], m["quantization"]) for m in listed] == [
         ("smollm2-135m-instruct", "shipped", "Q4_1"),
+        ("hearth-tiny-Q4_K_M", "shipped", "Q4_K_M"),
+        ("hearth-tiny-Q8_0", "shipped", "Q8_0"),
+        ("hearth-tiny-moe-Q4_K_M", "shipped", "Q4_K_M"),
+        ("hearth-tiny-moe-Q8_0", "shipped", "Q8_0"),
         ("mine", "imported", "F16"),
+        ("hearth-smol", "shipped", "Q4_1"),  # base + adapter: the base's quantization
     ]
     info = json.loads(hearth("models", "info", "mine", "--json").stdout)
     assert info["architecture"] == "llama" and info["memory"]["fits"] is True
