@@ -84,8 +84,8 @@ models-smol: $(VENV)/.test-installed
 	$(BIN)/python -m training smol-data --text $(DATA)/hearth-text/text --out $(DATA)/smol/data
 	head -12 $(DATA)/smol/data/heldout.jsonl > $(DATA)/smol/data/heldout12.jsonl
 	$(BIN)/python -m training finetune --base $(SMOL_BASE) --data $(DATA)/smol/data/train.jsonl \
-		--eval $(DATA)/smol/data/heldout12.jsonl --out $(DATA)/smol/run --steps 26 \
-		--batch-size 2 --lr 1e-3 --warmup-steps 3 --checkpoint-every 2 --rank 16 --alpha 32 \
+		--eval $(DATA)/smol/data/heldout12.jsonl --out $(DATA)/smol/run --steps 350 \
+		--batch-size 2 --lr 1e-3 --warmup-steps 10 --checkpoint-every 50 --rank 16 --alpha 32 \
 		--eval-every 1000
 	$(BIN)/python -m training finetune-export $(DATA)/smol/run --name hearth-smol \
 		--out models/hearth-smol/hearth-smol-lora.gguf
