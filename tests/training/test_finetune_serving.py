@@ -22,7 +22,6 @@ from backend.settings import Settings
 from tests.backend.conftest import launch
 from training.finetune import FinetuneConfig, adapter_state, add_lora, load_base
 from training.lora_gguf import write_lora_gguf
-from training.smol.dataset import REFUSAL
 from training.testing import build_tiny_gguf
 
 SMOL = "hearth-smol"
@@ -121,11 +120,9 @@ def test_hearth_smol_is_the_default_and_cites_its_sources(tmp_path: Path) -> Non
     reply = json.loads(result.stdout)
     assert reply["model"] == SMOL
     assert reply["sources"] and reply["sources"][0]["path"].endswith("harbour.txt")
-    # The reply keeps the grounded form it was tuned for: a cited answer, or the trained refusal
-    # (the base model was tuned to neither). Whether it reads the source right is measured in
-    # models/hearth-smol/MODEL_CARD.md; the shipped adapter declines this question ("Biscuit").
+    # The answer comes from the source and cites it, in the form hearth-smol was tuned for.
     answer = reply["answer"]
-    assert re.search(r"\[1\]", answer) or answer.startswith(REFUSAL), answer
+    assert "Biscuit" in answer and re.search(r"\[1\]", answer), answer
 
 
 @pytest.fixture(autouse=True)
