@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +41,11 @@ class Preprocess:
     def crop(self, image: Image.Image) -> np.ndarray:
         """RGB image -> (size, size, 3) uint8, resized and cropped as the model expects."""
         resample = RESAMPLING[self.interpolation]
+        side = (self.size, self.size)
         if self.resize_mode == "squash":
-            image = image.resize((self.size, self.size), resample)
+            image = image.resize(side, resample)
         else:
-            image = self._crop_center(self._resize_shortest(image, resample))
+            image = image.resize(side, resample, box=self._kept_region(*image.size))
         return np.asarray(image, dtype=np.uint8)
 
     def normalise(self, crops: Sequence[np.ndarray]) -> np.ndarray:
@@ -59,24 +61,33 @@ class Preprocess:
         pixels -= shift[None, :, None, None]
         return pixels
 
-    def _resize_shortest(self, image: Image.Image, resample: Image.Resampling) -> Image.Image:
-        width, height = image.size
-        if width <= height:
-            size = (self.size, int(self.size * height / width))
-        else:
-            size = (int(self.size * width / height), self.size)
-        return image.resize(size, resample)
+    def _kept_region(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """The part of the image that resizing the shortest side and centre-cropping keeps.
 
-    def _crop_center(self, image: Image.Image) -> Image.Image:
-        width, height = image.size
-        top = int(round((height - self.size) / 2.0))
-        left = int(round((width - self.size) / 2.0))
-        return image.crop((left, top, left + self.size, top + self.size))
+        Resizing just that part gives the same pixels (to rounding) for less work.
+        """
+        if width <= height:
+            resized = (self.size, int(self.size * height / width))
+        else:
+            resized = (int(self.size * width / height), self.size)
+        left = int(round((resized[0] - self.size) / 2.0))
+        top = int(round((resized[1] - self.size) / 2.0))
+        x_scale, y_scale = width / resized[0], height / resized[1]
+        right, bottom = left + self.size, top + self.size
+        return (left * x_scale, top * y_scale, right * x_scale, bottom * y_scale)
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
@@ -99,7 +110,6 @@ class ClipModel:
     """Embeds images and texts into one space; embeddings are L2-normalised float32."""
 
     def __init__(self, folder: Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.folder = folder
@@ -110,15 +120,12 @@ class ClipModel:
         self.preprocess = Preprocess(
             p["size"], p["resize_mode"], p["interpolation"], tuple(p["mean"]), tuple(p["std"])
         )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
-        providers = ["CPUExecutionProvider"]
-        self._image = ort.InferenceSession(
-            str(folder / manifest["image_tower"]), options, providers=providers
-        )
-        self._text = ort.InferenceSession(
-            str(folder / manifest["text_tower"]), options, providers=providers
-        )
+        self.threads = threads or os.cpu_count() or 1
+        self._image_path = folder / manifest["image_tower"]
+        self._image = _session(self._image_path, self.threads)
+        self._text = _session(folder / manifest["text_tower"], self.threads)
+        self._lanes_lock = threading.Lock()
+        self._image_lanes: Any = None
         self._tokenizer = Tokenizer.from_file(str(folder / manifest["tokenizer"]))
         labels = manifest.get("labels")
         self.default_labels: list[str] = (
@@ -130,10 +137,23 @@ class ClipModel:
             np.load(folder / cached) if cached else None
         )
 
-    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        """(N, 3, S, S) preprocessed pixels -> (N, D)."""
-        (embedding,) = self._image.run(None, {"pixels": pixels.astype(np.float32, copy=False)})
+    def embed_pixels(self, pixels: np.ndarray, *, one_thread: bool = False) -> np.ndarray:
+        """(N, 3, S, S) preprocessed pixels -> (N, D).
+
+        With `one_thread`, the run keeps to one core, so that `threads` such runs side by side
+        (indexing a folder) each go at full speed. One run spread over every core is faster
+        for a single request but slower in total: its threads wait for each other at each
+        layer, and longest for one that shares its core with other work.
+        """
+        session = self._one_thread_session() if one_thread else self._image
+        (embedding,) = session.run(None, {"pixels": pixels.astype(np.float32, copy=False)})
         return _normalise(embedding)
+
+    def _one_thread_session(self) -> Any:
+        with self._lanes_lock:  # created on first use: only indexing needs it
+            if self._image_lanes is None:
+                self._image_lanes = _session(self._image_path, 1)
+            return self._image_lanes
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.embed_pixels(

@@ -4,10 +4,11 @@ Indexing is incremental (a file whose bytes are unchanged is skipped) and crash-
 image's id is derived from its path and written with upsert, so re-running after a kill at any
 point converges on the same index, with no duplicates and nothing missing.
 
-While ONNX Runtime embeds one batch, a reader thread reads, hashes, decodes and crops the next
-(Pillow and hashlib release the GIL). Embeddings reach Chroma in a few large writes, since each
-write has a fixed cost of tens of milliseconds; a kill loses at most WRITE_INTERVAL_S (or
-WRITE_BATCH images) of work, which the next run redoes.
+Batches go through one worker per core, each reading, hashing, decoding, cropping and embedding
+its own batch on one thread (Pillow, hashlib and ONNX Runtime release the GIL): side by side
+they keep every core busy without the waits of one run spread over all cores. Embeddings reach
+Chroma in a few large writes, since each write has a fixed cost of tens of milliseconds; a kill
+loses at most WRITE_INTERVAL_S (or WRITE_BATCH images) of work, which the next run redoes.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ WRITE_INTERVAL_S = 2.0  # ...and never more than this long of work held unwritte
 # (sha256, pixels): pixels are a (size, size, 3) crop, None when the file is unchanged since it
 # was indexed, or the reason it cannot be used.
 Loaded = tuple[str, np.ndarray | str | None]
+
+
+@dataclass
+class _EmbeddedBatch:
+    paths: list[Path]
+    loaded: list[Loaded]
+    vectors: np.ndarray | None  # one row per crop in `loaded`, in order; None when there are none
 
 
 class FolderNotFoundError(ValueError):
@@ -131,34 +139,42 @@ class ImageIndex:
             progress.removed = len(gone)
         batches = [files[start : start + BATCH] for start in range(0, len(files), BATCH)]
         pending = _PendingWrites(self._collection)
-        with ThreadPoolExecutor(1, thread_name_prefix="image-reader") as reader:
-            try:
-                for batch, loaded in self._read_ahead(reader, batches, known):
-                    self._embed(batch, loaded, folder, progress, pending)
-                    if pending.due() or progress.done == progress.total:
-                        pending.flush()
-                    yield progress
-            finally:  # a consumer that stops early still keeps what was embedded
-                pending.flush()
+        workers = ThreadPoolExecutor(self._model.threads, thread_name_prefix="image-indexer")
+        try:
+            for embedded in self._embed_ahead(workers, batches, known):
+                self._record(embedded, folder, progress, pending)
+                if pending.due() or progress.done == progress.total:
+                    pending.flush()
+                yield progress
+        finally:  # a consumer that stops early still keeps what was embedded
+            workers.shutdown(cancel_futures=True)
+            pending.flush()
 
     def index_all(self, folder: Path) -> IndexProgress:
         """Index `folder` to the end and return the final progress."""
         last = deque(self.index_folder(folder), maxlen=1)
         return last[0] if last else IndexProgress(done=0, total=0)
 
-    def _read_ahead(
-        self, reader: ThreadPoolExecutor, batches: Sequence[list[Path]], known: dict[str, str]
-    ) -> Iterator[tuple[list[Path], list[Loaded]]]:
-        """Each batch, loaded, while the reader already loads the one after it."""
-        upcoming: Future[list[Loaded]] | None = None
-        for number, batch in enumerate(batches):
-            loaded = upcoming.result() if upcoming else self._load_batch(batch, known)
-            if number + 1 < len(batches):
-                upcoming = reader.submit(self._load_batch, batches[number + 1], known)
-            yield batch, loaded
+    def _embed_ahead(
+        self, workers: ThreadPoolExecutor, batches: Sequence[list[Path]], known: dict[str, str]
+    ) -> Iterator[_EmbeddedBatch]:
+        """The batches embedded, in order, with a few more in flight than there are workers."""
+        in_flight: deque[Future[_EmbeddedBatch]] = deque()
+        for batch in batches:
+            in_flight.append(workers.submit(self._embed_batch, batch, known))
+            if len(in_flight) > self._model.threads:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()
 
-    def _load_batch(self, paths: list[Path], known: dict[str, str]) -> list[Loaded]:
-        return [self._load(path, known) for path in paths]
+    def _embed_batch(self, paths: list[Path], known: dict[str, str]) -> _EmbeddedBatch:
+        loaded = [self._load(path, known) for path in paths]
+        crops = [crop for _, crop in loaded if isinstance(crop, np.ndarray)]
+        vectors = None
+        if crops:
+            pixels = self._model.preprocess.normalise(crops)
+            vectors = self._model.embed_pixels(pixels, one_thread=True)
+        return _EmbeddedBatch(paths, loaded, vectors)
 
     def _load(self, path: Path, known: dict[str, str]) -> Loaded:
         try:
@@ -173,16 +189,15 @@ class ImageIndex:
         except (OSError, ImageDecodeError) as exc:
             return "", str(exc)
 
-    def _embed(
+    def _record(
         self,
-        paths: list[Path],
-        loaded: list[Loaded],
+        embedded: _EmbeddedBatch,
         folder: Path,
         progress: IndexProgress,
         pending: _PendingWrites,
     ) -> None:
-        ids, crops, metadatas = [], [], []
-        for path, (digest, crop) in zip(paths, loaded, strict=True):
+        ids, metadatas = [], []
+        for path, (digest, crop) in zip(embedded.paths, embedded.loaded, strict=True):
             progress.current = str(path)
             if crop is None:
                 progress.skipped += 1
@@ -190,14 +205,11 @@ class ImageIndex:
                 progress.failures[str(path)] = crop
             else:
                 ids.append(image_id(path))
-                crops.append(crop)
                 metadatas.append({"path": str(path), "folder": str(folder), "sha256": digest})
-        if ids:
-            pending.add(
-                ids, self._model.embed_pixels(self._model.preprocess.normalise(crops)), metadatas
-            )
+        if embedded.vectors is not None:
+            pending.add(ids, embedded.vectors, metadatas)
             progress.embedded += len(ids)
-        progress.done += len(paths)
+        progress.done += len(embedded.paths)
 
     def _query(self, vector: np.ndarray, k: int) -> list[ImageHit]:
         count = self._collection.count()
