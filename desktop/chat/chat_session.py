@@ -58,6 +58,8 @@ class ChatSession(QObject):
         self._new_chat_collections: list[str] = []  # chosen before the chat exists
         # The partial reply a backend crash cut off; the backend never stored it.
         self._orphan: tuple[str, dict[str, Any]] | None = None
+        # Bumped by each open and each new reply: a conversation fetched before either is stale.
+        self._view_version = 0
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(RENDER_INTERVAL_MS)
@@ -79,6 +81,8 @@ class ChatSession(QObject):
     # Opening -------------------------------------------------------------------------------
 
     def open(self, conversation_id: str | None) -> None:
+        self._view_version += 1
+        version = self._view_version
         if self.generating:
             # Leaving a chat mid-reply stops it; the backend keeps what was written so far.
             self.stop()
@@ -89,14 +93,20 @@ class ChatSession(QObject):
             self._new_chat_collections = []
             return
         self.connection.call(
-            lambda api: api.get_conversation(conversation_id), self._show_stored, self.error.emit
+            lambda api: api.get_conversation(conversation_id),
+            lambda stored: self._show_stored(stored, version),
+            self.error.emit,
         )
 
     def reload(self) -> None:
         if self.conversation is not None and not self.generating:
             self.open(self.conversation["id"])
 
-    def _show_stored(self, stored: dict[str, Any]) -> None:
+    def _show_stored(self, stored: dict[str, Any], version: int) -> None:
+        if version != self._view_version:
+            # E.g. the reload after a restart, answered once Retry had begun a new reply: that
+            # reply's live view must stay.
+            return
         self.conversation = stored["conversation"]
         messages = list(stored["messages"])
         if self._orphan and self._orphan[0] == self.conversation["id"]:
@@ -158,6 +168,7 @@ class ChatSession(QObject):
             self.view.remove_from_message(replace_from)
         self._maybe_retitle(text)
         self._stream = stream
+        self._view_version += 1
         self._reply_view = None
         self._reply_text = []
         self._reply_done = False
