@@ -43,7 +43,7 @@ lint:
 	$(BIN)/ruff format --check .
 
 typecheck:
-	$(BIN)/mypy backend
+	$(BIN)/mypy backend desktop
 
 contracts:
 	$(BIN)/lint-imports

@@ -100,12 +100,14 @@ class MainWindow(QMainWindow):
 
     def _fill_frame(self, pages: list[QWidget]) -> None:
         """Puts the parts where the frame kept their places; the splitter keeps its sizes."""
-        self.splitter.replaceWidget(0, self.conversations).deleteLater()
+        placeholders = [self.splitter.replaceWidget(0, self.conversations)]
         for index, page in enumerate(pages):
-            placeholder = self.tabs.widget(index)
+            placeholders.append(self.tabs.widget(index))
             self.tabs.removeTab(index)
             self.tabs.insertTab(index, page, TAB_TITLES[index])
-            placeholder.deleteLater()
+        for placeholder in placeholders:
+            if placeholder is not None:
+                placeholder.deleteLater()
         self.tabs.setCurrentIndex(0)
 
     def _connect_parts(self) -> None:
@@ -132,7 +134,7 @@ class MainWindow(QMainWindow):
         """The menu is in the first frame; what needs the parts waits for them, and so do the
         shortcuts: setting one makes PySide6 build every enum of the Qt namespace (15-50 ms)."""
         menu = self.menuBar().addMenu("&Hearth")
-        self.shortcuts = [
+        self.shortcuts: list[tuple[QAction, str | QKeySequence.StandardKey]] = [
             (self._action(menu, "&New chat", self.new_chat), "Ctrl+N"),
             (self._action(menu, "&Search chats", self.focus_search), "Ctrl+K"),
             (self._action(menu, "S&ettings…", self.open_settings), "Ctrl+,"),

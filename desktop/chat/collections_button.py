@@ -30,7 +30,7 @@ class CollectionsButton(QPushButton):
         self.selected = list(names)
         self._rebuild()
 
-    def toggle(self, name: str, checked: bool) -> None:
+    def toggle_collection(self, name: str, checked: bool) -> None:
         names = [n for n in self.selected if n != name] + ([name] if checked else [])
         self.selected = sorted(names)
         self._rebuild()
@@ -43,7 +43,7 @@ class CollectionsButton(QPushButton):
             action = menu.addAction(name)
             action.setCheckable(True)
             action.setChecked(name in self.selected)
-            action.toggled.connect(lambda checked, n=name: self.toggle(n, checked))
+            action.toggled.connect(lambda checked, n=name: self.toggle_collection(n, checked))
         if not self._names:
             menu.addAction("No collections yet: add one on the Documents tab").setEnabled(False)
         shown = ", ".join(self.selected) if self.selected else "none"

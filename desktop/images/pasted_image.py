@@ -12,8 +12,8 @@ def pasted_image_reference(image: QImage, size: int) -> tuple[str, QImage]:
     """(data URL, thumbnail); encoding a screenshot-sized image takes tens of milliseconds."""
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
-    data_url = "data:image/png;base64," + base64.b64encode(bytes(buffer.data())).decode()
+    image.save(buffer, "PNG")  # type: ignore[call-overload]  # the stub says bytes; only str works
+    data_url = "data:image/png;base64," + base64.b64encode(buffer.data().data()).decode()
     thumbnail = image.scaled(
         size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
     )
