@@ -26,6 +26,11 @@ class Settings(BaseModel):
     default_model: str = Field(
         "smollm2-135m-instruct", description="Chat model used when none is chosen."
     )
+    documents_model: str = Field(
+        "hearth-smol",
+        description="Chat model for chats with documents when none is chosen "
+        "(the default model when this one is not installed).",
+    )
     image_model: str = Field(
         "hearth-clip-tiny", description="CLIP model for image labels and image search."
     )

@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
         self.connection.call(
             lambda api: api.list_models(),
             lambda models: self.chat_view.model_picker.set_models(
-                models, self.settings.default_model
+                models, self.settings.default_model, self.settings.documents_model
             ),
             self.show_error,
         )

@@ -13,7 +13,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser = commands.add_parser("chat", help="ask a question; the reply streams to the terminal")
     parser.add_argument("question")
     parser.add_argument("--conversation", help="continue this conversation (id)")
-    parser.add_argument("--model", help="model for a new conversation (default from settings)")
+    parser.add_argument(
+        "--model",
+        help="model for a new conversation (default: the default model from settings, or the "
+        "documents model with --collection)",
+    )
     parser.add_argument(
         "--collection",
         action="append",
@@ -21,18 +25,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.set_defaults(handler=run)
-
-
-# Tuned to answer from numbered sources and cite them; used for new grounded chats if installed.
-GROUNDED_MODEL = "hearth-smol"
-
-
-def _model_for_new_chat(client: Any, args: argparse.Namespace) -> str | None:
-    """The named model; for a grounded chat, hearth-smol when registered; else the default."""
-    if args.model or not args.collection:
-        return str(args.model) if args.model else None
-    names = {m["id"] for m in client.request("GET", "/v1/models")["data"]}
-    return GROUNDED_MODEL if GROUNDED_MODEL in names else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
                 or client.request(
                     "POST",
                     "/hearth/conversations",
-                    json={"title": args.question[:60], "model": _model_for_new_chat(client, args)},
+                    json={"title": args.question[:60], "model": args.model},
                 )["id"]
             )
             if args.collection:

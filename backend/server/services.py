@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from backend.documents.library import DocumentLibrary
 from backend.images.service import ImageService
 from backend.llm.types import ChatProvider
-from backend.models.registry import ModelRegistry
+from backend.models.registry import ModelRegistry, UnknownModelError
 from backend.paths import HomeLayout
 from backend.server.streaming import GenerationTracker
 from backend.settings import Settings
@@ -50,8 +50,14 @@ class Services:
             images=ImageService(layout, settings),
         )
 
-    def resolve_model(self, requested: str | None) -> str:
-        """The requested model, else the default; unknown names raise UnknownModelError."""
+    def resolve_model(self, requested: str | None, with_documents: bool = False) -> str:
+        """The requested model; else, for a chat with documents, the documents model when it is
+        installed; else the default. An unknown requested name raises UnknownModelError."""
+        if not requested and with_documents:
+            try:
+                return self.provider.check_model(self.settings.documents_model)
+            except UnknownModelError:
+                pass  # not installed (or not on the remote server): the default answers
         return self.provider.check_model(requested or self.settings.default_model)
 
     def close(self) -> None:

@@ -85,6 +85,9 @@ class ChatView(QWidget):
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.model_picker = ModelPicker(self)
         self.collections_button = CollectionsButton(self)
+        self.collections_button.chosen.connect(
+            lambda names: self.model_picker.show_default_for(bool(names))
+        )
         self.settings_button = QPushButton("Chat settings…", self)
         self.settings_button.setAccessibleName("Chat settings: system prompt and sampling")
         self.settings_button.clicked.connect(self.settings_requested)
@@ -131,6 +134,7 @@ class ChatView(QWidget):
         self.title.setText(conversation["title"] if conversation else "New chat")
         self.model_picker.select(conversation.get("model") if conversation else None)
         self.collections_button.select(conversation.get("collections", []) if conversation else [])
+        self.model_picker.show_default_for(bool(self.collections_button.selected))
         self.messages.remove_from(0)
         for message in messages:
             self.add_message(message)

@@ -27,7 +27,8 @@ def describe_model(model: dict[str, Any]) -> str:
 
 
 class ModelPicker(QComboBox):
-    """Chooses the conversation's model; the first entry means the default from Settings."""
+    """Chooses the conversation's model; the first entry means the default from Settings, which
+    for a chat with documents is the documents model when it is installed."""
 
     model_chosen = Signal(object)  # a model name, or None for the default
 
@@ -39,15 +40,24 @@ class ModelPicker(QComboBox):
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(22)
         self._updating = False
+        self._defaults = ("", "")  # (for a plain chat, for a chat with documents)
+        self._with_documents = False
         self.activated.connect(self._on_activated)
-        self.set_models([], "")
+        self.set_models([], "", "")
 
-    def set_models(self, models: list[dict[str, Any]], default_name: str) -> None:
+    def set_models(
+        self, models: list[dict[str, Any]], default_name: str, documents_name: str
+    ) -> None:
         current = self.current_model()
         self._updating = True
         self.clear()
-        default_label = f"Default ({default_name})" if default_name else "Default model"
-        self.addItem(default_label, None)
+        installed = {model["name"] for model in models}
+        self._defaults = (
+            default_name,
+            documents_name if documents_name in installed else default_name,
+        )
+        self.addItem("", None)
+        self._label_default()
         for model in models:
             self.addItem(describe_model(model), model["name"])
             index = self.count() - 1
@@ -61,6 +71,14 @@ class ModelPicker(QComboBox):
         self._updating = False
         self.view().setMinimumWidth(self.view().sizeHintForColumn(0) + 24)
         self.select(current)
+
+    def show_default_for(self, with_documents: bool) -> None:
+        self._with_documents = with_documents
+        self._label_default()
+
+    def _label_default(self) -> None:
+        name = self._defaults[1] if self._with_documents else self._defaults[0]
+        self.setItemText(0, f"Default ({name})" if name else "Default model")
 
     def item(self, index: int) -> QStandardItem:
         model = self.model()

@@ -41,7 +41,12 @@ def prepare_home(root: Path, model: Path, **settings: object) -> HomeLayout:
     """A HEARTH_HOME holding `model` in its models folder and the given settings."""
     layout = HomeLayout(root).ensure()
     shutil.copy(model, layout.models / model.name)
-    values = {"default_model": model.stem, "context_size": 512, "threads": 2} | settings
+    values = {
+        "default_model": model.stem,
+        "documents_model": model.stem,
+        "context_size": 512,
+        "threads": 2,
+    } | settings
     layout.settings.write_text(json.dumps(values))
     return layout
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from backend.documents.grounding import NOTHING_FOUND
+from backend.models.registry import UnknownModelError
+from backend.server.services import Services
+from backend.settings import Settings
 from tests.backend.conftest import RunningBackend, launch, prepare_home
 from tests.backend.test_documents import make_corpus
 from training.testing import build_tiny_gguf
@@ -24,7 +28,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend]
     corpus = make_corpus(root / "docs")
     # Numbered sources make long prompts: the tiny model gets a context that holds them.
     model = build_tiny_gguf(root / "tiny-2k.gguf", context_length=2048)
-    backend = launch(prepare_home(root / "home", model, context_size=2048))
+    home = prepare_home(root / "home", model, context_size=2048, documents_model="tiny-docs")
+    shutil.copy(model, home.models / "tiny-docs.gguf")  # stands in for hearth-smol
+    backend = launch(home)
     body = {"name": "docs", "paths": [str(corpus)], "stream": True}
     events = list(backend.client().stream_events("/hearth/documents/collections", body))
     assert events[0]["kind"] == "planned" and events[-1]["kind"] == "finished"
@@ -57,6 +63,21 @@ def test_answer_carries_the_sources_it_was_given(served: RunningBackend) -> None
     assert "Biscuit" in first["snippet"] and first["similarity"] >= 0.3
     assert stored[1]["sources"] == assistant["sources"]
     assert stored[0]["content"] == question["content"]  # the prompt's sources are not stored
+
+
+def test_chats_with_documents_default_to_the_documents_model(served: RunningBackend) -> None:
+    grounded, plain = grounded_conversation(served), grounded_conversation(served)
+    question = {"content": "What is the lighthouse keeper's cat called?", "stream": False}
+    with served.http() as http:
+        http.patch(f"/hearth/conversations/{plain}", json={"collections": []})
+        models = [
+            http.post(f"/hearth/conversations/{cid}/messages", json=question).json()["assistant"]
+            for cid in (grounded, plain)
+        ]
+        http.patch(f"/hearth/conversations/{grounded}", json={"model": "tiny-2k"})
+        chosen = http.post(f"/hearth/conversations/{grounded}/messages", json=question).json()
+    assert [m["model"] for m in models] == ["tiny-docs", "tiny-2k"]
+    assert chosen["assistant"]["model"] == "tiny-2k", "a model the user chose wins"
 
 
 def test_nothing_relevant_gets_an_honest_reply_without_the_model(served: RunningBackend) -> None:
@@ -136,3 +157,17 @@ def test_cli_docs_goes_through_the_running_backend(served: RunningBackend, tmp_p
     assert run("remove", "extra").returncode == 0
     missing = run("search", "bees", "--collection", "extra")
     assert missing.returncode == 1 and "No document collection named 'extra'" in missing.stderr
+
+
+def test_the_default_answers_when_the_documents_model_is_not_installed(
+    tmp_path: Path, tiny_gguf: Path
+) -> None:
+    layout = prepare_home(tmp_path / "home", tiny_gguf)
+    settings = Settings(default_model=tiny_gguf.stem, documents_model="not-installed", threads=1)
+    services = Services.open(layout, settings)
+    try:
+        assert services.resolve_model(None, with_documents=True) == tiny_gguf.stem
+        with pytest.raises(UnknownModelError):
+            services.resolve_model("not-installed", with_documents=True)
+    finally:
+        services.close()

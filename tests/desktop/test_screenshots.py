@@ -82,6 +82,7 @@ def save(widget: QWidget, path: Path) -> Path:
 
 MODELS = [
     {"name": "smollm2-135m-instruct", "quantization": "Q4_1", "file_size": 98_362_432},
+    {"name": "hearth-smol", "quantization": "Q4_1", "file_size": 98_362_432},
     {
         "name": "llama-70b",
         "quantization": "Q4_K_M",
@@ -93,7 +94,7 @@ MODELS = [
 
 def show_sample_chat(window: MainWindow) -> None:
     window.status.show_state(BackendState.READY, "Ready")
-    window.chat_view.model_picker.set_models(MODELS, "smollm2-135m-instruct")
+    window.chat_view.model_picker.set_models(MODELS, "smollm2-135m-instruct", "hearth-smol")
     window.pages.setCurrentWidget(window.chat_view)
     window.conversations._current = CONVERSATION["id"]
     window.conversations.show_conversations(SIDEBAR)
@@ -110,6 +111,7 @@ def test_main_window_with_a_code_block(offline_window: MainWindow, screenshot_di
     picker = offline_window.chat_view.model_picker
     too_large = picker.item(picker.findData("llama-70b"))
     assert not too_large.isEnabled() and "too large" in too_large.text()
+    assert picker.currentText() == "Default (smollm2-135m-instruct)"
     save(offline_window, screenshot_dir / "main-window.png")
     offline_window.theme.apply("dark")
     save(offline_window, screenshot_dir / "main-window-dark.png")
@@ -229,10 +231,14 @@ def test_answer_with_sources(offline_window: MainWindow, screenshot_dir: Path) -
         "[2] house-notes.md, lines 40–52",
     ]
     assert offline_window.chat_view.collections_button.text() == "Documents: manuals"
+    picker = offline_window.chat_view.model_picker
+    assert picker.currentText() == "Default (hearth-smol)", "the default for chats with documents"
     save(offline_window, screenshot_dir / "answer-with-sources.png")
     dialog = offline_window.session.show_source(SOURCES[0])
     save(dialog, screenshot_dir / "source-preview.png")
     dialog.close()
+    offline_window.chat_view.collections_button.toggle_collection("manuals", False)
+    assert picker.currentText() == "Default (smollm2-135m-instruct)"
 
 
 def test_image_question(

@@ -111,7 +111,7 @@ async def post_message(conversation_id: str, body: NewMessage, request: Request)
     """Append a user message, generate the reply and store both."""
     svc = services(request)
     conversation = svc.store.get(conversation_id)
-    model = svc.resolve_model(conversation.model)
+    model = svc.resolve_model(conversation.model, with_documents=bool(conversation.collections))
     # Images are read and labelled first: a bad one is refused before anything is stored.
     attachments = await asyncio.to_thread(svc.images.attach, body.images) if body.images else []
     if body.replace_from is not None:
