@@ -26,6 +26,7 @@ class ConversationList(QWidget):
     """Lists and manages conversations through the backend; emits the one the user opens."""
 
     opened = Signal(object)  # a conversation id, or None for a fresh chat
+    renamed = Signal(object)  # the conversation, with its new title
     error = Signal(str)
 
     def __init__(self, connection: BackendConnection, parent: QWidget | None = None) -> None:
@@ -122,8 +123,7 @@ class ConversationList(QWidget):
 
     def _on_renamed(self, conversation: dict[str, Any]) -> None:
         self.refresh()
-        if conversation["id"] == self._current:
-            self.opened.emit(conversation["id"])
+        self.renamed.emit(conversation)
 
     def delete_current(self) -> None:
         item = self.list.currentItem()

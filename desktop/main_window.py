@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         connection.lost.connect(self.show_notice)
         self.status.restart_button.clicked.connect(lambda: connection.start())
         self.conversations.opened.connect(session.open)
+        self.conversations.renamed.connect(session.show_renamed)
+        session.notice.connect(self.show_notice)
         self.conversations.error.connect(self.show_error)
         session.conversation_changed.connect(self.conversations.mark_current)
         session.error.connect(self.show_error)

@@ -46,9 +46,12 @@ class AttachmentTray(QWidget):
         pending.chip.deleteLater()
         self.setVisible(bool(self.pending))
 
+    def references(self) -> list[str]:
+        return [p.reference for p in self.pending]
+
     def take(self) -> list[str]:
         """The references for the message being sent; the tray empties."""
-        references = [p.reference for p in self.pending]
+        references = self.references()
         for pending in list(self.pending):
             self.remove(pending)
         return references

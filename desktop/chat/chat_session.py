@@ -21,6 +21,7 @@ from desktop.workers import StreamOperation
 
 RENDER_INTERVAL_MS = 40  # re-render streamed Markdown at most 25 times a second
 TITLE_WORDS = 8
+NOT_RUNNING = "The engine is not running; your message is kept, send it again in a moment."
 
 
 def title_from(text: str) -> str:
@@ -45,6 +46,7 @@ class ChatSession(QObject):
     conversation_changed = Signal(object)  # the conversation dict (created, renamed, opened)
     token_received = Signal(str)  # each streamed piece, as it arrives
     error = Signal(str)
+    notice = Signal(str)  # about the user's own action: shown even while the engine starts
 
     def __init__(self, connection: BackendConnection, view: ChatView) -> None:
         super().__init__(view)
@@ -60,6 +62,7 @@ class ChatSession(QObject):
         self._orphan: tuple[str, dict[str, Any]] | None = None
         # Bumped by each open and each new reply: a conversation fetched before either is stale.
         self._view_version = 0
+        self._wanted_id: str | None = None  # the conversation the user opened last
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(RENDER_INTERVAL_MS)
@@ -83,6 +86,8 @@ class ChatSession(QObject):
     def open(self, conversation_id: str | None) -> None:
         self._view_version += 1
         version = self._view_version
+        self._wanted_id = conversation_id
+        self.view.composer.discard_edit()  # an edit belongs to the chat it was started in
         if self.generating:
             # Leaving a chat mid-reply stops it; the backend keeps what was written so far.
             self.stop()
@@ -99,8 +104,15 @@ class ChatSession(QObject):
         )
 
     def reload(self) -> None:
-        if self.conversation is not None and not self.generating:
-            self.open(self.conversation["id"])
+        """Show the open conversation as the backend holds it (the one last asked for, even
+        while its fetch is still on the way)."""
+        if self._wanted_id is not None and not self.generating:
+            self.open(self._wanted_id)
+
+    def show_renamed(self, conversation: dict[str, Any]) -> None:
+        if self.conversation is not None and conversation["id"] == self.conversation["id"]:
+            self.conversation["title"] = conversation["title"]
+            self.view.title.setText(conversation["title"])
 
     def _show_stored(self, stored: dict[str, Any], version: int) -> None:
         if version != self._view_version:
@@ -126,44 +138,63 @@ class ChatSession(QObject):
     # Sending -------------------------------------------------------------------------------
 
     def send(self, text: str, editing: dict[str, Any] | None = None) -> None:
+        """Send the composer's text and images; they stay in the composer until a reply starts."""
         if self.generating:
             return
-        images = self.view.composer.tray.take()
+        if not self.connection.is_ready:
+            self._keep_draft(text, editing, "The engine is still starting; send again in a moment.")
+            return
+        images = self.view.composer.tray.references()
         if self.conversation is None:
             model = self.view.model_picker.current_model()  # chosen before the chat existed
             collections = list(self._new_chat_collections)
             self.connection.call(
                 lambda api: create_with_collections(api, title_from(text), model, collections),
                 lambda created: self._send_in_new(created, text, images),
-                self.error.emit,
+                lambda message: self._keep_draft(text, None, message),
             )
             return
         replace_from = editing.get("id") if editing else None
-        self._start_stream(text, replace_from, images)
+        if self._start_stream(text, replace_from, images):
+            self.view.composer.tray.take()
+        else:
+            self._keep_draft(text, editing, NOT_RUNNING)
 
     def _send_in_new(self, conversation: dict[str, Any], text: str, images: list[str]) -> None:
+        self._view_version += 1  # a fetch still on the way is for the chat left behind
+        self._wanted_id = conversation["id"]
         self.conversation = conversation
         self.view.show_conversation(conversation, [])
         self.conversation_changed.emit(conversation)
-        self._start_stream(text, None, images)
+        if self._start_stream(text, None, images):
+            self.view.composer.tray.take()
+        else:
+            self._keep_draft(text, None, NOT_RUNNING)
+
+    def _keep_draft(self, text: str, editing: dict[str, Any] | None, why: str) -> None:
+        self.view.composer.restore(text, editing)
+        self.notice.emit(why)
 
     def regenerate(self, reply: dict[str, Any]) -> None:
         """Resend the user message before `reply`, replacing it and everything after it."""
+        if self.generating:
+            return
         question = self.view.user_message_before(reply)
         if question is not None and question.get("id") is not None:
             # The stored copies of its images go again with it.
             images = [a["path"] for a in question.get("attachments") or []]
-            self._start_stream(question["content"], question["id"], images)
+            if not self._start_stream(question["content"], question["id"], images):
+                self.notice.emit(NOT_RUNNING)
 
-    def _start_stream(self, text: str, replace_from: int | None, images: list[str]) -> None:
+    def _start_stream(self, text: str, replace_from: int | None, images: list[str]) -> bool:
+        """Begin the reply; False when there is no engine to send it to."""
         assert self.conversation is not None
         conversation_id = self.conversation["id"]
         stream = self.connection.stream(
             lambda api: api.send_message(conversation_id, text, replace_from, images)
         )
         if stream is None:
-            self.error.emit("The engine is not running yet; try again in a moment.")
-            return
+            return False
         if replace_from is not None:
             self.view.remove_from_message(replace_from)
         self._maybe_retitle(text)
@@ -176,6 +207,7 @@ class ChatSession(QObject):
         self.view.set_generating(True)
         self.connection.set_busy(True)
         self.connection.runner.start(stream, self._on_stream_ended, self._on_stream_failed)
+        return True
 
     def _maybe_retitle(self, text: str) -> None:
         """A chat still called "New chat" is named after its first question."""
@@ -186,7 +218,7 @@ class ChatSession(QObject):
         self.view.title.setText(title)
         self.connection.call(
             lambda api: api.update_conversation(conversation_id, title=title),
-            self.conversation_changed.emit,
+            self._on_conversation_updated,
         )
 
     def stop(self) -> None:
@@ -352,6 +384,7 @@ class ChatSession(QObject):
         )
 
     def _on_conversation_updated(self, conversation: dict[str, Any]) -> None:
+        # The user may have opened another chat since: only the open one is reflected.
         if self.conversation is not None and conversation["id"] == self.conversation["id"]:
             self.conversation = conversation
-        self.conversation_changed.emit(conversation)
+            self.conversation_changed.emit(conversation)

@@ -185,8 +185,8 @@ class ChatView(QWidget):
         self.model_picker.setEnabled(not generating)
         self.collections_button.setEnabled(not generating)
         self.settings_button.setEnabled(not generating)
-        for view in self.views:
-            view.setEnabled(not generating or view is self.views[-1])
+        for view in self.views:  # the question and reply added for this turn come after
+            view.setEnabled(not generating)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
         if image_files_in(event.mimeData()):

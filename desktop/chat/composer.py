@@ -4,7 +4,7 @@ images (attached, pasted or dropped) wait in a tray for the next message."""
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QImage, QKeyEvent
+from PySide6.QtGui import QImage, QKeyEvent, QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -134,12 +134,28 @@ class Composer(QWidget):
         )
         self.editing_note.setVisible(True)
         self.cancel_edit_button.setVisible(True)
+        self.prompt.moveCursor(QTextCursor.MoveOperation.End)
         self.prompt.setFocus()
 
     def cancel_edit(self) -> None:
         self._editing = None
         self.editing_note.setVisible(False)
         self.cancel_edit_button.setVisible(False)
+
+    def discard_edit(self) -> None:
+        """Drop an edit in progress, and the earlier message's text it loaded."""
+        if self._editing is not None:
+            self.prompt.clear()
+            self.cancel_edit()
+
+    def restore(self, text: str, editing: dict | None) -> None:
+        """Put back a message that could not be sent, unless something new was typed since."""
+        if self.prompt.toPlainText().strip():
+            return
+        if editing is not None:
+            self.edit(editing)
+        self.prompt.setPlainText(text)
+        self.prompt.moveCursor(QTextCursor.MoveOperation.End)
 
     def _submit(self) -> None:
         text = self.prompt.toPlainText().strip()
