@@ -58,6 +58,9 @@ class ImageSearchPanel(QWidget):
         self.progress = QProgressBar(self)
         self.progress.setVisible(False)
         self._indexing: StreamOperation | None = None
+        self._indexed_folder = ""
+        self._last_progress: dict[str, Any] | None = None
+        self._search_version = 0  # an answer to an older search is not shown over a newer one
         self._layout_parts()
 
     def _layout_parts(self) -> None:
@@ -82,9 +85,21 @@ class ImageSearchPanel(QWidget):
         if not text:
             return
         self.status.setText("Searching…")
+        self._search_version += 1
+        version = self._search_version
         self.connection.call(
-            lambda api: api.search_images(text), self.show_hits, self.status.setText
+            lambda api: api.search_images(text),
+            lambda hits: self._show_if_current(version, hits),
+            lambda message: self._show_if_current(version, message),
         )
+
+    def _show_if_current(self, version: int, answer: list[dict[str, Any]] | str) -> None:
+        if version != self._search_version:
+            return
+        if isinstance(answer, str):
+            self.status.setText(answer)
+        else:
+            self.show_hits(answer)
 
     def show_hits(self, hits: list[dict[str, Any]]) -> None:
         self.grid.clear()
@@ -126,16 +141,18 @@ class ImageSearchPanel(QWidget):
             self.status.setText("The engine is not running yet; try again in a moment.")
             return
         self._indexing = stream
+        self._indexed_folder, self._last_progress = folder, None
         self.index_button.setEnabled(False)
         self.progress.setVisible(True)
         self.progress.setValue(0)
         self.status.setText(f"Indexing {folder}…")
         stream.signals.item.connect(self._on_progress)
-        self.connection.runner.start(stream, lambda _done: self._indexed(), self._index_failed)
+        self.connection.runner.start(stream, self._indexed, self._index_failed)
 
     def _on_progress(self, event: dict[str, Any]) -> None:
         if event.get("type") != "progress":
             return
+        self._last_progress = event
         total = event["total"]
         self.progress.setValue(int(100 * event["done"] / total) if total else 100)
         failures = event.get("failures") or {}
@@ -143,12 +160,23 @@ class ImageSearchPanel(QWidget):
         self.status.setText(f"Indexed {event['done']} of {total} pictures{failed}")
         self.status.setToolTip("\n".join(f"{p}: {why}" for p, why in failures.items()))
 
-    def _indexed(self) -> None:
+    def _indexed(self, completed: bool) -> None:
         self._indexing = None
         self.index_button.setEnabled(True)
-        self.progress.setValue(100)
+        last = self._last_progress
+        if not completed:  # the engine went away mid-run; what was embedded is kept
+            self.progress.setVisible(False)
+            done = f" after {last['done']} of {last['total']} pictures" if last else ""
+            self.status.setText(
+                f"Indexing stopped{done}; index the folder again to finish the rest."
+            )
+        elif last is None:
+            self.progress.setVisible(False)
+            self.status.setText(f"No pictures found in {self._indexed_folder}.")
+        else:
+            self.progress.setValue(100)
 
     def _index_failed(self, message: str) -> None:
-        self._indexed()
+        self._indexed(True)
         self.progress.setVisible(False)
         self.status.setText(f"Indexing failed: {message}")

@@ -95,6 +95,11 @@ def test_image_search_indexes_a_folder_and_opens_a_hit(
     assert panel.progress.value() == 100
     assert "of 4 pictures" in panel.status.text()
     assert "could not be read" in panel.status.text()
+    (tmp_path / "empty").mkdir()
+    panel.index_folder(str(tmp_path / "empty"))
+    qtbot.waitUntil(lambda: panel.index_button.isEnabled(), timeout=LABEL_TIMEOUT_MS)
+    assert panel.status.text() == f"No pictures found in {tmp_path / 'empty'}."
+    assert not panel.progress.isVisible()
 
     panel.query.setText("a red square")
     qtbot.keyClick(panel.query, Qt.Key.Key_Return)
