@@ -50,6 +50,7 @@ class DocumentsPanel(QWidget):
         self.connection = connection
         self.queue = IndexingQueue(connection, self)
         self.collections: list[dict[str, Any]] = []
+        self._failures_version = 0  # a failures list fetched before a newer one is not shown
         self.setAcceptDrops(True)
         self.list = QListWidget(self)
         self.list.setAccessibleName("Document collections")
@@ -156,13 +157,15 @@ class DocumentsPanel(QWidget):
 
     def load_failures(self, name: str) -> None:
         """The collection's files that could not be indexed, from any run, with the reasons."""
-        self.connection.call(
-            lambda api: api.collection_files(name),
-            lambda files: self._show_failures(
-                [(f["path"], f.get("error") or "failed") for f in files if f["status"] == "failed"]
-            ),
-            self.error.emit,
-        )
+        self._failures_version += 1
+        version = self._failures_version
+
+        def show(files: list[dict[str, Any]]) -> None:
+            if version == self._failures_version:  # else another collection's came after
+                failed = [f for f in files if f["status"] == "failed"]
+                self._show_failures([(f["path"], f.get("error") or "failed") for f in failed])
+
+        self.connection.call(lambda api: api.collection_files(name), show, self.error.emit)
 
     def _update_buttons(self) -> None:
         chosen = self.selected_name() is not None
@@ -256,7 +259,10 @@ class DocumentsPanel(QWidget):
         self.progress_bar.setValue(progress.percent)
         self.current_file.setText(progress.current_line())
         self.pause_button.setText("Resume" if progress.paused else "Pause")
-        self.pause_button.setEnabled(not progress.finished and progress.error is None)
+        self.pause_button.setEnabled(
+            not progress.finished and progress.error is None and not progress.waiting_for_engine
+        )
+        self._failures_version += 1  # the live run's list wins over one still being fetched
         self._show_failures(progress.failures)
 
     def _show_failures(self, failures: list[tuple[str, str]]) -> None:

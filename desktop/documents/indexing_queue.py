@@ -14,8 +14,9 @@ from desktop.workers import StreamOperation
 class IndexingQueue(QObject):
     """Runs add and sync jobs one after another (the backend indexes under one lock anyway).
 
-    Pausing closes the stream; the backend's indexing is crash-safe and skips finished files,
-    so resuming is simply a sync of the same collection."""
+    Pausing closes the stream and holds the jobs still waiting; the backend's indexing is
+    crash-safe and skips finished files, so resuming is simply a sync of the same collection,
+    first in line. Jobs wait out an engine restart and run once it is back."""
 
     progressed = Signal(object)  # IngestProgress, after every event
     ended = Signal(object)  # IngestProgress: finished, paused or failed
@@ -26,6 +27,8 @@ class IndexingQueue(QObject):
         self.progress: IngestProgress | None = None
         self._waiting: list[tuple[str, list[str] | None]] = []  # (collection, paths to add)
         self._stream: StreamOperation | None = None
+        self._paused = False
+        connection.connected.connect(self._start_next)
 
     @property
     def running(self) -> bool:
@@ -43,26 +46,31 @@ class IndexingQueue(QObject):
 
     def pause(self) -> None:
         if self._stream is not None:
+            self._paused = True
             self._stream.stop()
 
     def resume(self) -> None:
+        self._paused = False
         if self.progress is not None and self.progress.paused:
-            self.sync(self.progress.collection)
+            resumed = (self.progress.collection, None)
+            self._waiting = [resumed] + [job for job in self._waiting if job != resumed]
+        self._start_next()
 
     def _start_next(self) -> None:
-        if self._stream is not None or not self._waiting:
+        if self._stream is not None or self._paused or not self._waiting:
             return
-        name, paths = self._waiting.pop(0)
+        name, paths = self._waiting[0]
         progress = IngestProgress(name)
         stream = self.connection.stream(
             (lambda api: api.add_documents(name, paths))
             if paths
             else (lambda api: api.sync_collection(name))
         )
-        if stream is None:
-            progress.error = "the engine is not running yet"
-            self.ended.emit(progress)
+        if stream is None:  # tried again when the engine is back
+            progress.waiting_for_engine = True
+            self.progressed.emit(progress)
             return
+        self._waiting.pop(0)
         self.progress, self._stream = progress, stream
         stream.signals.item.connect(lambda event: self._on_event(progress, event))
         self.connection.runner.start(

@@ -22,6 +22,7 @@ class IngestProgress:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     finished: bool = False
     paused: bool = False
+    waiting_for_engine: bool = False
     error: str | None = None
 
     def apply(self, event: dict[str, Any]) -> None:
@@ -49,6 +50,8 @@ class IngestProgress:
         """Like "notes: 12 of 40 files · 230 chunks written"."""
         if self.error:
             return f"{self.collection}: indexing failed: {self.error}"
+        if self.waiting_for_engine:
+            return f"{self.collection}: waiting for the engine to start"
         state = "paused" if self.paused else "up to date" if self.finished else "indexing"
         counts = f"{self.files_done:,} of {self.files_total:,} files"
         chunks = f"{self.chunks_done:,} chunks written"

@@ -9,6 +9,7 @@ from PySide6.QtCore import QPoint, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox
 
+from desktop.documents.ingest_progress import IngestProgress
 from desktop.documents.source_preview import HIGHLIGHT, SourcePreviewDialog
 from desktop.main_window import MainWindow
 from tests.desktop.drops import drop_files
@@ -59,21 +60,28 @@ def test_dropped_folder_indexes_with_pause_resume_and_lists_failures(
     assert panel.progress_bar.value() < 100 and "paused" in panel.progress_title.text()
     qtbot.waitUntil(lambda: collection(window, "field-notes").get("files", 0) > 0)
     assert collection(window, "field-notes")["files"] < FILES, "paused before the end"
+    # A folder added while paused waits: Pause holds the whole queue, and Resume stays here.
+    panel.add_folders("clean-run", [str(library)])
+    qtbot.wait(300)
+    assert not queue.running and queue.progress is progress
+    assert panel.pause_button.text() == "Resume"
 
+    ended: list[IngestProgress] = []
+    queue.ended.connect(ended.append)
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(
-        lambda: queue.progress is not progress and queue.progress.finished,
-        timeout=INDEX_TIMEOUT_MS,
-    )
+    qtbot.waitUntil(lambda: len(ended) == 2, timeout=INDEX_TIMEOUT_MS)
+    assert [(p.collection, p.finished) for p in ended] == [
+        ("field-notes", True),  # the paused collection resumes first
+        ("clean-run", True),
+    ]
     assert panel.progress_bar.value() == 100
-    # The resumed run skips the PDF that failed before; the list still names it and why.
+    # Each run lists the PDF it could not read (the resumed one skips it: it failed before).
     qtbot.waitUntil(lambda: panel.failures.count() == 1)
     failure = panel.failures.item(0).text()
     assert "broken.pdf" in failure and ":" in failure.split("broken.pdf", 1)[1]
     assert panel.failures.isVisible()
 
-    # The resumed index equals one uninterrupted run over the same files.
-    panel.add_folders("clean-run", [str(library)])
+    # The resumed index equals one uninterrupted run over the same files (queued above).
     qtbot.waitUntil(
         lambda: collection(window, "clean-run").get("chunks", 0) > 0, timeout=INDEX_TIMEOUT_MS
     )
@@ -181,3 +189,13 @@ def test_a_chat_on_a_collection_shows_sources_that_open_a_preview_and_the_file(
     window.session.reload()
     qtbot.waitUntil(lambda: window.chat_view.views and window.chat_view.views[-1] is not reply)
     assert len(window.chat_view.views[-1].source_buttons) == 1
+
+
+def test_a_folder_added_before_the_engine_is_up_waits_for_it(
+    offline_window: MainWindow, tmp_path: Path
+) -> None:
+    panel = offline_window.documents
+    panel.add_folders("notes", [str(tmp_path)])
+    assert panel.progress_title.text() == "notes: waiting for the engine to start"
+    assert not panel.pause_button.isEnabled()
+    assert not panel.queue.running and panel.queue._waiting == [("notes", [str(tmp_path)])]
