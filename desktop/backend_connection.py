@@ -96,6 +96,28 @@ class BackendConnection(QObject):
             return None
         return StreamOperation(lambda: open_stream(api))
 
+    def restart(self, reason: str) -> bool:
+        """Stop the backend this window started and start it again, to take up new settings.
+        False for a backend that was running before the window: only its owner restarts it."""
+        child, api = self._child, self.api
+        if child is None or self._closing:
+            return False
+        self._watch.stop()
+        self.runner.stop_streams()
+        self._child, self.api = None, None
+        self._set_state(BackendState.STARTING, reason)
+
+        def stop_then_start() -> tuple[subprocess.Popen[bytes] | None, HearthApi]:
+            from backend.client import stop_backend  # already loaded by the first start
+
+            if api is not None:
+                api.close()
+            stop_backend(child)
+            return connect_or_start(self.layout)
+
+        self.runner.submit(stop_then_start, self._on_started, self._on_start_failed)
+        return True
+
     def set_busy(self, busy: bool) -> None:
         if self.is_ready:
             state = BackendState.BUSY if busy else BackendState.READY

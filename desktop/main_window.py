@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 ERROR_SHOWN_MS = 10_000
 TAB_TITLES = ("Chat", "Documents", "Images")
+GUI_ONLY_SETTINGS = {"theme"}  # changing anything else restarts the engine
 
 
 class MainWindow(QMainWindow):
@@ -127,9 +128,7 @@ class MainWindow(QMainWindow):
         self.theme.changed.connect(self.chat_view.set_dark)
         self.documents.error.connect(self.show_error)
         self.documents.collections_changed.connect(self.folder_watcher.watch)
-        self.documents.collections_changed.connect(
-            self.chat_view.collections_button.set_collections
-        )
+        self.documents.collections_changed.connect(self.chat_view.set_collections)
         self.folder_watcher.changed.connect(self.documents.sync)
 
     def _add_actions(self) -> None:
@@ -225,11 +224,26 @@ class MainWindow(QMainWindow):
     def _apply_settings(self, chosen: Settings | None) -> None:
         if chosen is None:
             return
+        engine_changed = chosen.model_dump(exclude=GUI_ONLY_SETTINGS) != self.settings.model_dump(
+            exclude=GUI_ONLY_SETTINGS
+        )
         self.settings = chosen
         self.theme.apply(chosen.theme)
         self.welcome.set_default_model(chosen.default_model, str(self.home.models))
         home = self.home
-        self.connection.runner.submit(lambda: chosen.save(home), None, self.show_notice)
+        on_saved = (lambda _none: self._restart_for_settings()) if engine_changed else None
+        self.connection.runner.submit(lambda: chosen.save(home), on_saved, self.show_notice)
+
+    def _restart_for_settings(self) -> None:
+        """A backend not yet running reads them when it starts."""
+        connection = self.connection
+        if connection.is_ready and not connection.restart(
+            "Restarting the engine with the new settings…"
+        ):
+            self.show_notice(
+                "Settings saved. The engine was already running before Hearth opened: "
+                "restart it (hearth serve) to use them."
+            )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.window_state.save_layout(self.saveGeometry(), self.splitter.saveState())

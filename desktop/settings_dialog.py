@@ -108,7 +108,7 @@ class SettingsDialog(QDialog):
         self.problem.setObjectName("settingsProblem")
         self.problem.setWordWrap(True)
         self.problem.setVisible(False)
-        note = QLabel("Engine settings take effect when the engine restarts.", self)
+        note = QLabel("Saving a change to anything but the theme restarts the engine.", self)
         note.setObjectName("settingsNote")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self

@@ -130,6 +130,10 @@ class ChatView(QWidget):
     def views(self) -> list[MessageView]:
         return self.messages.views
 
+    def set_collections(self, collections: list[dict[str, Any]]) -> None:
+        self.collections_button.set_collections(collections)
+        self.model_picker.show_default_for(bool(self.collections_button.selected))
+
     def show_conversation(self, conversation: dict[str, Any] | None, messages: list[dict]) -> None:
         self.title.setText(conversation["title"] if conversation else "New chat")
         self.model_picker.select(conversation.get("model") if conversation else None)

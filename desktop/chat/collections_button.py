@@ -24,6 +24,8 @@ class CollectionsButton(QPushButton):
 
     def set_collections(self, collections: list[dict[str, Any]]) -> None:
         self._names = [c["name"] for c in collections]
+        # A removed collection is gone from its chats too (the backend drops it from them).
+        self.selected = [name for name in self.selected if name in self._names]
         self._rebuild()
 
     def select(self, names: list[str]) -> None:

@@ -26,6 +26,9 @@ def describe_model(model: dict[str, Any]) -> str:
     return text
 
 
+MISSING = "\0missing"  # the data of the entry for a chat's model that is not installed
+
+
 class ModelPicker(QComboBox):
     """Chooses the conversation's model; the first entry means the default from Settings, which
     for a chat with documents is the documents model when it is installed."""
@@ -42,13 +45,15 @@ class ModelPicker(QComboBox):
         self._updating = False
         self._defaults = ("", "")  # (for a plain chat, for a chat with documents)
         self._with_documents = False
+        self._chosen: str | None = None  # the chat's model, shown again when the list changes
+        self._listed = False  # whether the installed models are known yet
+        self.addItem("Default model", None)
         self.activated.connect(self._on_activated)
-        self.set_models([], "", "")
 
     def set_models(
         self, models: list[dict[str, Any]], default_name: str, documents_name: str
     ) -> None:
-        current = self.current_model()
+        self._listed = True
         self._updating = True
         self.clear()
         installed = {model["name"] for model in models}
@@ -70,7 +75,7 @@ class ModelPicker(QComboBox):
                 self.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
         self._updating = False
         self.view().setMinimumWidth(self.view().sizeHintForColumn(0) + 24)
-        self.select(current)
+        self.select(self._chosen)
 
     def show_default_for(self, with_documents: bool) -> None:
         self._with_documents = with_documents
@@ -87,12 +92,27 @@ class ModelPicker(QComboBox):
 
     def current_model(self) -> str | None:
         data = self.currentData()
-        return str(data) if data else None
+        return str(data) if data and data != MISSING else None
 
     def select(self, name: str | None) -> None:
+        """Show the chat's model; one that is not installed gets an entry saying so, rather than
+        a "Default" the chat would not use."""
+        self._chosen = name
+        missing = self.findData(MISSING)
+        if missing >= 0:
+            self.removeItem(missing)
         index = self.findData(name) if name else 0
-        self.setCurrentIndex(max(index, 0))
+        if index < 0 and not self._listed:
+            index = 0  # until the list arrives
+        elif index < 0:
+            self.addItem(f"{name} · not installed", MISSING)
+            index = self.count() - 1
+            self.item(index).setEnabled(False)
+            tip = "This chat's model is not installed: choose another to keep chatting"
+            self.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
+        self.setCurrentIndex(index)
 
     def _on_activated(self, _index: int) -> None:
         if not self._updating:
-            self.model_chosen.emit(self.current_model())
+            self._chosen = self.current_model()
+            self.model_chosen.emit(self._chosen)

@@ -108,3 +108,29 @@ def test_quitting_while_the_engine_starts_still_stops_it(
     assert connection.state == BackendState.STARTING, "closed before the start reported back"
     serving = [p for p in psutil.Process().children(recursive=True) if "serve" in p.cmdline()]
     assert serving == []
+
+
+def test_saving_engine_settings_restarts_the_engine_and_theme_alone_does_not(
+    qtbot, window: MainWindow
+) -> None:  # type: ignore[no-untyped-def]
+    first_pid = window.connection.child_pid
+    states: list[BackendState] = []
+    window.connection.state_changed.connect(lambda state, _detail: states.append(state))
+    dialog = window.open_settings()
+    theme = dialog.editors["theme"].widget
+    theme.setCurrentIndex(theme.findData("dark"))
+    dialog.save_if_valid()
+    qtbot.waitUntil(lambda: window.connection.runner.idle)
+    assert BackendState.STARTING not in states and window.connection.child_pid == first_pid
+
+    dialog = window.open_settings()
+    dialog.editors["context_size"].widget.setValue(512)
+    dialog.save_if_valid()
+    qtbot.waitUntil(lambda: BackendState.STARTING in states, timeout=READY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.connection.is_ready, timeout=READY_TIMEOUT_MS)
+    assert window.connection.child_pid not in (None, first_pid)
+    assert not psutil.pid_exists(first_pid) or psutil.Process(first_pid).status() == "zombie"
+    assert "stopped unexpectedly" not in window.statusBar().currentMessage()
+    type_and_send(qtbot, window, "still there?")
+    wait_for_reply(qtbot, window)
+    assert [m["status"] for m in stored_messages(window)] == ["complete", "complete"]

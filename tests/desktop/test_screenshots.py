@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop.backend_connection import BackendState
+from desktop.chat.model_picker import MISSING
 from desktop.documents.ingest_progress import IngestProgress
 from desktop.main_window import MainWindow
 from desktop.settings_dialog import SettingsDialog
@@ -237,8 +238,15 @@ def test_answer_with_sources(offline_window: MainWindow, screenshot_dir: Path) -
     dialog = offline_window.session.show_source(SOURCES[0])
     save(dialog, screenshot_dir / "source-preview.png")
     dialog.close()
-    offline_window.chat_view.collections_button.toggle_collection("manuals", False)
+    offline_window.chat_view.set_collections([])  # "manuals" was removed on the Documents tab
+    assert offline_window.chat_view.collections_button.text() == "Documents: none"
     assert picker.currentText() == "Default (smollm2-135m-instruct)"
+    picker.select("a-deleted-model")  # a chat whose model file is gone
+    assert picker.currentText() == "a-deleted-model · not installed"
+    picker.set_models(MODELS, "smollm2-135m-instruct", "hearth-smol")  # e.g. after a restart
+    assert picker.currentText() == "a-deleted-model · not installed"
+    picker.select("llama-70b")
+    assert picker.findData(MISSING) == -1 and picker.current_model() == "llama-70b"
 
 
 def test_image_question(
