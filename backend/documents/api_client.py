@@ -37,6 +37,12 @@ class Documents(Protocol):
     def close(self) -> None: ...
 
 
+def _from_here(path: str | Path) -> str:
+    """Relative paths mean the CLI's working folder, not the backend's. An empty one stays
+    empty, for the backend to refuse instead of indexing this folder."""
+    return str(Path(path).expanduser().absolute()) if str(path) else ""
+
+
 class ApiDocuments:
     """Documents through `/hearth/documents`; failures raise BackendError with the reason."""
 
@@ -54,9 +60,12 @@ class ApiDocuments:
     def add(
         self, name: str, paths: Sequence[str | Path], max_file_bytes: int | None = None
     ) -> Iterator[IngestEvent]:
-        # Relative paths mean the CLI's working folder, not the backend's.
-        absolute = [str(Path(p).expanduser().absolute()) for p in paths]
-        body = {"name": name, "paths": absolute, "max_file_bytes": max_file_bytes, "stream": True}
+        body = {
+            "name": name,
+            "paths": [_from_here(p) for p in paths],
+            "max_file_bytes": max_file_bytes,
+            "stream": True,
+        }
         return self._events(f"{PREFIX}/collections", body)
 
     def sync(self, name: str, max_file_bytes: int | None = None) -> Iterator[IngestEvent]:

@@ -41,7 +41,7 @@ class IngestEvent(BaseModel):
     kind: EventKind
     collection: str
     path: str | None = None
-    detail: str | None = Field(None, description="Why a file failed or was skipped.")
+    detail: str | None = Field(None, description="Why a file failed, was skipped or removed.")
     chunks: int = Field(0, description="Chunks of this file.")
     files_done: int = 0
     files_total: int = 0
@@ -118,7 +118,12 @@ class IngestRun:
                 self.files_done += 1
                 yield self.event("skipped", str(file.path), detail=file.skipped)
                 continue
-            prepared = self._prepare(file, known.get(str(file.path)))
+            try:
+                prepared = self._prepare(file, known.get(str(file.path)))
+            except FileNotFoundError:
+                self.files_done += 1
+                yield from self._forget([str(file.path)], "deleted or moved while indexing")
+                continue
             if prepared is None:
                 self.files_done += 1
                 yield self.event("unchanged", str(file.path))
@@ -133,43 +138,50 @@ class IngestRun:
     def _remove_missing(
         self, known: dict[str, FileRecord], present: set[str]
     ) -> Iterator[IngestEvent]:
-        missing = [path for path in known if path not in present]
-        for path in missing:
+        yield from self._forget([path for path in known if path not in present])
+
+    def _forget(self, paths: list[str], detail: str | None = None) -> Iterator[IngestEvent]:
+        for path in paths:
             self.store.delete_file(self.name, path)
-        if missing:
-            self.state.forget(self.name, missing)
-        for path in missing:
-            yield self.event("removed", path)
+        if paths:
+            self.state.forget(self.name, paths)
+        for path in paths:
+            yield self.event("removed", path, detail=detail)
 
     def _prepare(self, file: FoundFile, known: FileRecord | None) -> _Prepared | None:
-        """The file's new record and chunks, or None when it has not changed."""
+        """The file's new record and chunks, or None when it has not changed.
+
+        Raises FileNotFoundError when the file was deleted after the folder was walked.
+        """
         settled = known is not None and known.status != "pending"
         if settled and known and (known.size, known.mtime_ns) == (file.size, file.mtime_ns):
             return None
-        digest = sha256_of(file.path)
-        if settled and known and known.content_hash == digest:
-            return None
         record = FileRecord(
             path=str(file.path),
-            content_hash=digest,
+            content_hash="",  # stays empty when the file cannot be read at all
             size=file.size,
             mtime_ns=file.mtime_ns,
-            status="indexed",
+            status="failed",
         )
         try:
+            record.content_hash = sha256_of(file.path)
+            if settled and known and known.content_hash == record.content_hash:
+                return None
             chunks = chunk_blocks(
                 parse_document(file.path), self.embedder.count_tokens, self.config.chunking
             )
+        except FileNotFoundError:
+            raise  # deleted since the folder was walked: not a failure, the caller forgets it
         except DocumentError as exc:
-            return _Prepared(record.model_copy(update={"status": "failed", "error": str(exc)}))
+            return _Prepared(record.model_copy(update={"error": str(exc)}))
         except Exception as exc:  # a parser library choking on a strange file fails that file only
             error = f"could not be read ({type(exc).__name__}: {exc})"
-            return _Prepared(record.model_copy(update={"status": "failed", "error": error}))
+            return _Prepared(record.model_copy(update={"error": error}))
         if not chunks:
-            return _Prepared(
-                record.model_copy(update={"status": "failed", "error": "no text to index"})
-            )
-        return _Prepared(record.model_copy(update={"chunks": len(chunks)}), chunks)
+            return _Prepared(record.model_copy(update={"error": "no text to index"}))
+        return _Prepared(
+            record.model_copy(update={"status": "indexed", "chunks": len(chunks)}), chunks
+        )
 
     def _write(self, batch: list[_Prepared]) -> Iterator[IngestEvent]:
         if not batch:

@@ -23,6 +23,8 @@ def resolve_roots(paths: Sequence[str | Path]) -> list[str]:
     """Absolute paths of what the user named; a missing one is an error before any work."""
     roots = []
     for raw in paths:
+        if not str(raw).strip():  # Path("") is ".", which would index the working folder
+            raise DocumentPathError("An empty path was given: name a file or folder.")
         path = Path(raw).expanduser()
         if not path.exists():
             raise DocumentPathError(f"{path} does not exist.")

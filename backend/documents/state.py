@@ -17,11 +17,11 @@ from backend.documents.errors import InvalidCollectionNameError, UnknownCollecti
 from backend.store.database import connect, transaction
 
 FileStatus = Literal["pending", "indexed", "failed"]
-COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def check_collection_name(name: str) -> str:
-    if not COLLECTION_NAME.match(name):
+    if not COLLECTION_NAME.fullmatch(name):  # `$` would let a trailing newline through
         raise InvalidCollectionNameError(
             f"Invalid collection name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit."

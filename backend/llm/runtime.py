@@ -45,6 +45,14 @@ class ModelLoadError(RuntimeError):
     """llama.cpp could not load a model file that passed validation."""
 
 
+class EmptyPromptError(ValueError):
+    """The prompt has no tokens at all, so there is nothing to continue from."""
+
+
+class InvalidLogitBiasError(ValueError):
+    """`logit_bias` names a token id outside the model's vocabulary."""
+
+
 @dataclass
 class _Resident:
     entry: ModelEntry
@@ -74,6 +82,16 @@ class _Resident:
 
     def token_bytes(self, token: int, special: bool = False) -> bytes:
         return bytes(self.llama.detokenize([token], special=special))
+
+    def check_logit_bias(self, logit_bias: tuple[tuple[int, float], ...]) -> None:
+        """Refuse ids the model lacks, which would otherwise fail inside every sampling step."""
+        n_vocab = self.llama.n_vocab()
+        outside = [token for token, _ in logit_bias if not 0 <= token < n_vocab]
+        if outside:
+            raise InvalidLogitBiasError(
+                f"logit_bias names token id(s) {outside} outside the vocabulary of "
+                f"'{self.entry.name}' (ids 0 to {n_vocab - 1})"
+            )
 
     def is_end_of_generation(self, token: int) -> bool:
         import llama_cpp
@@ -272,6 +290,9 @@ class LlamaRuntime:
         dropped: int,
         started: float | None = None,  # when prompt processing began, if before this call
     ) -> None:
+        if not prompt_tokens:  # llama.cpp needs a token to continue from; this model adds no BOS
+            raise EmptyPromptError("the prompt is empty; give at least some text to continue")
+        resident.check_logit_bias(params.logit_bias)
         room = resident.n_ctx - len(prompt_tokens)
         max_tokens = min(params.max_tokens, room) if params.max_tokens else room
         text = TextStream(params.stop)

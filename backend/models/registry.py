@@ -23,6 +23,21 @@ class ModelNameTakenError(ValueError):
     """An import would shadow a model that already has this name."""
 
 
+class InvalidModelNameError(ValueError):
+    """A model name that could not be looked up again, in a URL or on its own."""
+
+
+def check_model_name(name: str) -> None:
+    """Refuse names that could not be looked up again: blank, path-like, or unprintable."""
+    if not name.strip():
+        raise InvalidModelNameError("the model name is empty; pass a name")
+    if name in (".", "..") or any(c in "/\\" or not c.isprintable() for c in name):
+        raise InvalidModelNameError(
+            f"{name!r} cannot be a model name: it must not be '.' or '..', nor contain '/', "
+            "'\\' or control characters"
+        )
+
+
 NO_PROJECTOR_NOTE = (
     "no vision projector: images reach this model as CLIP labels, not pixels; put its mmproj "
     "GGUF beside it (named '<model>-mmproj*.gguf' or 'mmproj-<model>*.gguf') to let it see"
@@ -201,7 +216,8 @@ class ModelRegistry:
         """Register a GGUF by reference after validating it; the file is not copied."""
         path = Path(path).expanduser().resolve()
         info = read_gguf_info(path)
-        name = name or path.stem
+        name = path.stem if name is None else name
+        check_model_name(name)
         if any(candidate == name for candidate, _, _ in self._candidates()):
             raise ModelNameTakenError(f"a model named '{name}' exists; pass another name")
         imports = self._imports() | {name: str(path)}

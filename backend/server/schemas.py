@@ -2,11 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.llm.types import SamplingParams
+
+TokenId = Annotated[int, Field(ge=0)]
+LogitBias = Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
+
+
+def _is_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def lone_surrogate_at(value: Any, where: str = "") -> str | None:
+    """The dotted path of the first string in parsed JSON that holds a lone UTF-16 surrogate.
+
+    JSON allows "\\ud800", but no text encoding can store it, so it would fail deep in a
+    tokenizer or the database instead of here.
+    """
+    if isinstance(value, str):
+        return None if _is_encodable(value) else where
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        shown = str(key).encode("utf-8", "backslashreplace").decode()  # a bad key is shown escaped
+        place = f"{where}.{shown}" if where else shown
+        found = lone_surrogate_at(key, place) or lone_surrogate_at(item, place)
+        if found is not None:
+            return found
+    return None
+
+
+class RequestBody(BaseModel):
+    """A route's JSON body: text no encoding can store is refused, naming its field."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_lone_surrogates(cls, data: Any) -> Any:
+        if (where := lone_surrogate_at(data)) is not None:
+            raise ValueError(
+                f"{where or 'the body'} holds a lone UTF-16 surrogate (like \\ud800), "
+                "which is not valid text"
+            )
+        return data
 
 
 class ImageUrl(BaseModel):
@@ -44,7 +92,7 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class SamplingFields(BaseModel):
+class SamplingFields(RequestBody):
     """Sampling fields shared by chat and text completions."""
 
     model_config = ConfigDict(extra="ignore")
@@ -57,7 +105,7 @@ class SamplingFields(BaseModel):
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     seed: int | None = None
     stop: str | list[str] | None = None
-    logit_bias: dict[int, float] | None = Field(
+    logit_bias: dict[TokenId, LogitBias] | None = Field(
         None, description="Token id to a bias from -100 (never) to 100 (always)."
     )
     n: int = Field(1, ge=1, le=1, description="Only one choice is supported.")
@@ -97,23 +145,34 @@ class CompletionBody(SamplingFields):
         return self.prompt if isinstance(self.prompt, str) else "".join(self.prompt)
 
 
-class NewConversation(BaseModel):
+class NewConversation(RequestBody):
     title: str = "New chat"
     system_prompt: str | None = None
     model: str | None = None
 
 
-class ConversationUpdate(BaseModel):
+class ConversationSampling(BaseModel):
+    """A chat's own sampling settings, within the bounds the chat API takes; unset ones keep
+    the defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    seed: int | None = None
+
+
+class ConversationUpdate(RequestBody):
     title: str | None = None
     system_prompt: str | None = None
     model: str | None = None
-    settings: dict[str, Any] | None = None
+    settings: ConversationSampling | None = None
     collections: list[str] = Field(
         default_factory=list, description="Document collections the chat answers from."
     )
 
 
-class NewMessage(BaseModel):
+class NewMessage(RequestBody):
     content: str = Field(min_length=1)
     images: list[str] = Field(
         default_factory=list, description="Image paths or base64 data URLs to attach."
@@ -124,6 +183,6 @@ class NewMessage(BaseModel):
     )
 
 
-class ImportModel(BaseModel):
+class ImportModel(RequestBody):
     path: str
     name: str | None = None

@@ -20,6 +20,8 @@ class GenerationTracker:
     def __init__(self) -> None:
         self.active: set[threading.Event] = set()
         self.recent: deque[dict[str, Any]] = deque(maxlen=20)
+        self._replying: dict[str, threading.Event] = {}  # conversation id -> its reply's cancel
+        self._replying_lock = threading.Lock()  # ends arrive on worker threads
 
     def record(self, finished: Finished) -> None:
         self.recent.append(finished.to_dict())
@@ -28,18 +30,36 @@ class GenerationTracker:
         for cancel in list(self.active):
             cancel.set()
 
+    def replying(self, conversation_id: str, cancel: threading.Event) -> None:
+        with self._replying_lock:
+            self._replying[conversation_id] = cancel
+
+    def replied(self, conversation_id: str, cancel: threading.Event) -> None:
+        with self._replying_lock:  # only its own entry: a newer reply may have taken the slot
+            if self._replying.get(conversation_id) is cancel:
+                del self._replying[conversation_id]
+
+    def cancel_reply(self, conversation_id: str) -> None:
+        with self._replying_lock:
+            cancel = self._replying.get(conversation_id)
+        if cancel is not None:
+            cancel.set()
+
 
 class Generation:
     """One running generation; its events arrive on the event loop in order."""
 
-    def __init__(self, tracker: GenerationTracker) -> None:
+    def __init__(self, tracker: GenerationTracker, conversation_id: str | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Event | BaseException] = asyncio.Queue()
         self._tracker = tracker
+        self._conversation_id = conversation_id
         self.cancel = threading.Event()
 
     def start(self, launch: Launch) -> Generation:
         self._tracker.active.add(self.cancel)
+        if self._conversation_id is not None:
+            self._tracker.replying(self._conversation_id, self.cancel)
         launch(self._put, self.cancel).add_done_callback(self._on_done)
         return self
 
@@ -50,6 +70,8 @@ class Generation:
 
     def _on_done(self, future: Future[None]) -> None:
         self._tracker.active.discard(self.cancel)
+        if self._conversation_id is not None:
+            self._tracker.replied(self._conversation_id, self.cancel)
         error = future.exception() if not future.cancelled() else RuntimeError("cancelled")
         if error is not None:
             self._put(error)

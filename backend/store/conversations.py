@@ -187,6 +187,21 @@ class ConversationStore:
             changes["collections"] = json.dumps(collections)
         return self._update(conversation_id, changes)
 
+    def forget_collection(self, name: str) -> int:
+        """Take a removed document collection out of every chat that answered from it (their
+        `updated_at` stays: nothing the user did there changed); returns how many."""
+        with self._lock, transaction(self._conn):
+            rows = self._conn.execute(
+                "SELECT id, collections FROM conversations WHERE collections != '[]'"
+            ).fetchall()
+            changed = [
+                (json.dumps([c for c in json.loads(row["collections"]) if c != name]), row["id"])
+                for row in rows
+                if name in json.loads(row["collections"])
+            ]
+            self._conn.executemany("UPDATE conversations SET collections = ? WHERE id = ?", changed)
+        return len(changed)
+
     def delete(self, conversation_id: str) -> None:
         """Delete the conversation and, through the foreign key, all its messages."""
         with self._lock, transaction(self._conn):

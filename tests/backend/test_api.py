@@ -10,7 +10,10 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from backend.server.errors import install_error_handlers
 from tests.backend.conftest import RunningBackend
 from training.testing import build_oversized_gguf
 
@@ -221,3 +224,109 @@ def test_openapi_schema_documents_the_routes(backend: RunningBackend) -> None:
 def test_backend_json_names_this_process(backend: RunningBackend) -> None:
     info = json.loads(backend.layout.backend_info.read_text())
     assert info["pid"] == backend.process.pid and info["port"] == backend.info.port
+
+
+def test_routing_and_parsing_errors_have_the_openai_shape(backend: RunningBackend) -> None:
+    with backend.http() as http:
+        unknown_route = http.get("/v1/nope")
+        wrong_method = http.delete("/v1/models")
+        not_utf8 = http.post(
+            "/v1/chat/completions",
+            content=b'{"messages": "\xff"}',
+            headers={"Content-Type": "application/json"},
+        )
+    expected = (
+        (unknown_route, 404, "not_found"),
+        (wrong_method, 405, "method_not_allowed"),
+        (not_utf8, 400, "bad_request"),
+    )
+    for response, status, code in expected:
+        assert response.status_code == status
+        assert response.json()["error"]["code"] == code, response.text
+    assert "GET /v1/nope" in unknown_route.json()["error"]["message"]
+    assert "GET" in wrong_method.headers["allow"]
+
+
+def test_unexpected_errors_are_logged_and_answered_as_internal_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/broken")
+    def broken() -> None:
+        raise RuntimeError("the disk fell out")
+
+    response = TestClient(app, raise_server_exceptions=False).get("/broken")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "the disk fell out" in response.json()["error"]["message"]
+    assert "Traceback" in caplog.text
+
+
+def test_lone_surrogates_are_422_naming_the_field(backend: RunningBackend) -> None:
+    broken = "a\ud800"  # valid JSON ("a\\ud800") but not encodable text
+    cases = (
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": broken}]}, "messages.0"),
+        ("/v1/completions", {"prompt": broken, "max_tokens": 2}, "prompt"),
+        ("/v1/embeddings", {"input": ["fine", broken]}, "input.1"),
+        ("/hearth/conversations", {"title": broken}, "title"),
+        ("/v1/chat/completions", {"messages": HELLO, "metadata": {broken: "x"}}, "metadata.a"),
+    )
+    with backend.http() as http:
+        for route, body, field in cases:
+            response = http.post(
+                route, content=json.dumps(body), headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 422, (route, response.text)
+            error = response.json()["error"]
+            assert error["code"] == "invalid_body" and field in error["message"], error
+
+
+def test_empty_completion_prompt_is_a_clear_400(backend: RunningBackend) -> None:
+    with pytest.raises(openai.BadRequestError, match="prompt is empty") as caught:
+        backend.openai().completions.create(model="tiny", prompt="", max_tokens=3)
+    assert caught.value.code == "empty_prompt"
+    with backend.http() as http:
+        for body in ({"prompt": []}, {"prompt": "", "stream": True, "max_tokens": 3}):
+            response = http.post("/v1/completions", json=body)
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["code"] == "empty_prompt"
+
+
+def test_logit_bias_outside_the_vocabulary_or_range_is_refused(backend: RunningBackend) -> None:
+    with pytest.raises(openai.BadRequestError, match="999999.*vocabulary") as caught:
+        backend.openai().chat.completions.create(
+            model="tiny", messages=HELLO, max_tokens=3, logit_bias={"999999": 5}
+        )
+    assert caught.value.code == "invalid_logit_bias"
+    with backend.http() as http:
+        for bias in ('{"-1": 100}', '{"5": 101}', '{"5": NaN}', '{"5": -Infinity}'):
+            response = http.post(
+                "/v1/chat/completions",
+                content=f'{{"messages": {json.dumps(HELLO)}, "logit_bias": {bias}}}',
+                headers={"Content-Type": "application/json"},
+            )
+            assert response.status_code == 422, (bias, response.text)
+            assert "logit_bias" in response.json()["error"]["message"]
+
+
+def test_openai_client_retrieves_one_model(backend: RunningBackend) -> None:
+    client = backend.openai()
+    model = client.models.retrieve("tiny")
+    assert (model.id, model.object, model.owned_by) == ("tiny", "model", "user")
+    with pytest.raises(openai.NotFoundError, match="unknown model 'missing'") as caught:
+        client.models.retrieve("missing")
+    assert caught.value.code == "model_not_found"
+
+
+def test_import_with_a_bad_name_is_a_clear_400(backend: RunningBackend, tiny_gguf: Path) -> None:
+    with backend.http() as http:
+        for name in ("a/b", "../../evil", "", "tab\there"):
+            response = http.post(
+                "/hearth/models/import", json={"path": str(tiny_gguf), "name": name}
+            )
+            assert response.status_code == 400, (name, response.text)
+            assert response.json()["error"]["code"] == "invalid_model_name"
+        names = {m["id"] for m in http.get("/v1/models").json()["data"]}
+    assert not names & {"a/b", "../../evil", "", "tab\there"}

@@ -136,3 +136,50 @@ def test_unknown_model_for_a_conversation_is_404(home: HomeLayout) -> None:
             assert json.loads(response.text)["error"]["code"] == "model_not_found"
     finally:
         backend.stop()
+
+
+def test_bad_settings_are_refused_and_a_failed_request_leaves_no_unanswered_question(
+    home: HomeLayout,
+) -> None:
+    backend = launch(home)
+    try:
+        with backend.http() as http:
+            path = (
+                f"/hearth/conversations/{http.post('/hearth/conversations', json={}).json()['id']}"
+            )
+            for bad in ({"temperature": "hot"}, {"max_tokens": -1000}, {"top_k": 5}):
+                refused = http.patch(path, json={"settings": bad})
+                assert refused.status_code == 422, bad
+                assert refused.json()["error"]["code"] == "invalid_body"
+            too_long = {"content": "word " * 1500, "stream": False}
+            failed = http.post(f"{path}/messages", json=too_long)
+            assert failed.status_code == 400
+            assert failed.json()["error"]["code"] == "context_length_exceeded"
+            stored = http.get(path).json()["messages"]
+        assert [(m["role"], m["status"]) for m in stored] == [
+            ("user", "complete"),
+            ("assistant", "error"),
+        ]
+    finally:
+        backend.stop()
+
+
+def test_deleting_a_chat_mid_reply_stops_the_reply_and_ends_its_stream(home: HomeLayout) -> None:
+    backend = launch(home)
+    try:
+        client = backend.client()
+        created = client.request("POST", "/hearth/conversations", json={})
+        path = f"/hearth/conversations/{created['id']}"
+        client.request("PATCH", path, json={"settings": {"max_tokens": 480, "temperature": 0}})
+        events = []
+        for event in client.stream_events(f"{path}/messages", {"content": "A long story"}):
+            events.append(event)
+            if event["type"] == "token" and len(events) == 2:
+                client.request("DELETE", path)
+        tokens = [e for e in events if e["type"] == "token"]
+        assert events[-1]["type"] == "error" and "conversation" in events[-1]["message"]
+        assert len(tokens) < 480, "the reply stopped when its chat was deleted"
+        last = client.request("GET", "/hearth/status")["recent"][-1]
+        assert last["finish_reason"] == "cancelled"
+    finally:
+        backend.stop()

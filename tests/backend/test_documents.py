@@ -13,12 +13,17 @@ from typing import Any
 import pytest
 
 from backend.documents.chunking import ChunkingConfig
-from backend.documents.errors import CorruptDocumentError, UnknownCollectionError
+from backend.documents.errors import (
+    CorruptDocumentError,
+    DocumentPathError,
+    UnknownCollectionError,
+)
 from backend.documents.library import DocumentLibrary
 from backend.documents.parsers import parse_document
 from backend.documents.retrieval import Hit, reciprocal_rank_fusion
 from backend.paths import HomeLayout
 from backend.settings import Settings
+from tests.backend.conftest import RunningBackend
 
 PDF_PAGES = [
     "Chapter one covers the harbour. The ferry leaves the harbour at seven each morning.",
@@ -242,6 +247,56 @@ def test_resync_skips_unchanged_replaces_changed_and_removes_deleted(
     assert all(
         e.kind in ("planned", "unchanged", "skipped", "finished") for e in library.sync("docs")
     )
+
+
+def test_a_file_deleted_while_indexing_is_removed_and_the_run_goes_on(
+    hearth_home: Path, tmp_path: Path
+) -> None:
+    corpus = make_corpus(tmp_path / "docs")
+    library = index_corpus(hearth_home, corpus)
+    (corpus / "ops.md").write_text(MARKDOWN.replace("02:30", "04:45"))
+    (corpus / "new.txt").write_text("Freshly added notes about the wind turbines.\n")
+    events = []
+    for event in library.sync("docs"):
+        if event.kind == "planned":  # the folder was walked; both files vanish before indexing
+            (corpus / "ops.md").unlink()
+            (corpus / "new.txt").unlink()
+        events.append(event)
+    by_name = {Path(e.path).name: e for e in events if e.path}
+    assert by_name["ops.md"].kind == by_name["new.txt"].kind == "removed"
+    assert "deleted" in (by_name["ops.md"].detail or "")
+    assert events[-1].kind == "finished"
+    assert events[-1].files_done == events[-1].files_total
+    files = {Path(f.path).name for f in library.files("docs")}
+    assert "ops.md" not in files and "new.txt" not in files and "guide.pdf" in files
+    assert "backup" not in " ".join(c.text for c in library.store.all("docs"))
+    assert "quince" in top(library, "what grows in the orchard").text
+
+
+def test_an_empty_path_is_refused_not_read_as_the_working_folder(hearth_home: Path) -> None:
+    library = DocumentLibrary(HomeLayout(hearth_home).ensure(), Settings(threads=2))
+    with pytest.raises(DocumentPathError, match="empty path"):
+        library.add("here", [""])
+    assert library.collections() == []
+    library.close()
+
+
+def test_the_server_refuses_paths_it_cannot_resolve_and_bad_names(
+    backend: RunningBackend, tmp_path: Path
+) -> None:
+    """A relative or empty path would name the server's own working folder, not the user's."""
+    folder = make_corpus(tmp_path / "docs")
+    with backend.http() as http:
+        for name, paths, code in (
+            ("empty", [""], "path_not_found"),
+            ("relative", ["."], "path_not_found"),
+            ("newline\n", [str(folder)], "invalid_collection_name"),
+        ):
+            body = {"name": name, "paths": paths, "stream": True}
+            with http.stream("POST", "/hearth/documents/collections", json=body) as response:
+                assert response.status_code == 400, name  # before any indexing starts
+                assert json.loads(response.read())["error"]["code"] == code
+        assert http.get("/hearth/documents/collections").json() == []
 
 
 def test_remove_deletes_the_collection(hearth_home: Path, tmp_path: Path) -> None:

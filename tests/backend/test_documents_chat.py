@@ -171,3 +171,18 @@ def test_the_default_answers_when_the_documents_model_is_not_installed(
             services.resolve_model("not-installed", with_documents=True)
     finally:
         services.close()
+
+
+def test_removing_a_collection_takes_it_out_of_its_chats(served: RunningBackend) -> None:
+    corpus = served.layout.root.parent / "docs"
+    with served.http() as http:
+        added = {"name": "gone", "paths": [str(corpus)]}
+        assert http.post("/hearth/documents/collections", json=added).status_code < 300
+        cid = http.post("/hearth/conversations", json={}).json()["id"]
+        http.patch(f"/hearth/conversations/{cid}", json={"collections": ["gone", "docs"]})
+        assert http.delete("/hearth/documents/collections/gone").status_code == 204
+        chat = http.get(f"/hearth/conversations/{cid}").json()["conversation"]
+        question = {"content": "What is the lighthouse keeper's cat called?", "stream": False}
+        reply = http.post(f"/hearth/conversations/{cid}/messages", json=question)
+    assert chat["collections"] == ["docs"]
+    assert reply.status_code == 200 and reply.json()["assistant"]["sources"]

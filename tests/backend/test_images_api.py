@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,3 +105,20 @@ def test_label_index_search_and_similar_routes(backend: RunningBackend, tmp_path
         assert twin["path"] == str((folder / "3.png").resolve()) and twin["score"] > 0.999
         missing = http.post("/hearth/images/index", json={"folder": str(tmp_path / "nope")})
         assert missing.status_code == 400
+
+
+def test_folders_the_server_cannot_resolve_and_bad_counts_are_refused(
+    backend: RunningBackend,
+) -> None:
+    """An empty or relative folder would name the server's own working folder."""
+    with backend.http() as http:
+        for folder in ("", "."):
+            body = {"folder": folder, "stream": True}
+            with http.stream("POST", "/hearth/images/index", json=body) as response:
+                assert response.status_code == 400, folder  # before any indexing starts
+                assert json.loads(response.read())["error"]["code"] == "folder_not_found"
+        for k in (0, -1, 501):
+            response = http.get("/hearth/images/search", params={"q": "a cat", "k": k})
+            assert response.status_code == 422, k
+            assert "k" in response.json()["error"]["message"]
+        assert http.get("/health").status_code == 200

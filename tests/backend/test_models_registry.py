@@ -9,7 +9,12 @@ import pytest
 from backend.models.describe import describe_model
 from backend.models.gguf_info import InvalidGgufError, read_gguf_info
 from backend.models.memory import ModelTooLargeError, ensure_fits, estimate_memory
-from backend.models.registry import ModelNameTakenError, ModelRegistry, UnknownModelError
+from backend.models.registry import (
+    InvalidModelNameError,
+    ModelNameTakenError,
+    ModelRegistry,
+    UnknownModelError,
+)
 from backend.paths import HomeLayout
 from backend.settings import Settings
 from training.testing import build_oversized_gguf, build_tiny_gguf
@@ -97,3 +102,14 @@ def test_kv_cache_grows_with_context(tiny_gguf: Path) -> None:
     entry = ModelRegistry(layout, shipped_dir=layout.root / "none").get("tiny")
     memory = describe_model(entry, Settings(context_size=256), available=1 << 40)["memory"]
     assert memory["context"] == 256 and memory["kv_cache_bytes"] == 256 * 256 and memory["fits"]
+
+
+@pytest.mark.parametrize("name", ["", "  ", "a/b", "../../evil", "back\\slash", "new\nline", ".."])
+def test_import_refuses_names_that_cannot_be_looked_up(
+    tiny_gguf: Path, tmp_path: Path, name: str
+) -> None:
+    layout = HomeLayout.current().ensure()
+    registry = ModelRegistry(layout, shipped_dir=tmp_path / "none")
+    with pytest.raises(InvalidModelNameError, match="model name"):
+        registry.import_gguf(tiny_gguf, name=name)
+    assert registry.list() == []

@@ -18,7 +18,7 @@ from backend.server.routes.openai import services
 from backend.server.schemas import ConversationUpdate, NewConversation, NewMessage
 from backend.server.services import Services
 from backend.server.streaming import Generation
-from backend.store import Conversation, Message, MessageStatus
+from backend.store import Conversation, ConversationNotFoundError, Message, MessageStatus
 
 router = APIRouter(prefix="/hearth/conversations", tags=["conversations"])
 
@@ -103,7 +103,9 @@ def update_conversation(
 
 @router.delete("/{conversation_id}", status_code=204)
 def delete_conversation(conversation_id: str, request: Request) -> None:
-    services(request).store.delete(conversation_id)
+    svc = services(request)
+    svc.generations.cancel_reply(conversation_id)  # its reply has nowhere to go any more
+    svc.store.delete(conversation_id)
 
 
 @router.post("/{conversation_id}/messages")
@@ -112,19 +114,21 @@ async def post_message(conversation_id: str, body: NewMessage, request: Request)
     svc = services(request)
     conversation = svc.store.get(conversation_id)
     model = svc.resolve_model(conversation.model, with_documents=bool(conversation.collections))
-    # Images are read and labelled first: a bad one is refused before anything is stored.
+    # Images are read and labelled, and sources found, first: a request that fails there
+    # leaves the conversation as it was.
     attachments = await asyncio.to_thread(svc.images.attach, body.images) if body.images else []
+    sources: list[dict[str, Any]] = []
+    if conversation.collections:
+        sources = await asyncio.to_thread(
+            find_sources, svc.documents, conversation.collections, body.content
+        )
     if body.replace_from is not None:
         svc.store.delete_messages_from(conversation_id, body.replace_from)
     user_message = svc.store.add_message(
         conversation_id, "user", body.content, attachments=[a.to_dict() for a in attachments]
     )
     messages = prompt_messages(svc, conversation)
-    sources: list[dict[str, Any]] = []
     if conversation.collections:
-        sources = await asyncio.to_thread(
-            find_sources, svc.documents, conversation.collections, body.content
-        )
         if not sources:
             # Nothing relevant: an honest fixed reply, never an answer the model made up.
             reply = svc.store.add_message(conversation_id, "assistant", NOTHING_FOUND)
@@ -134,11 +138,16 @@ async def post_message(conversation_id: str, body: NewMessage, request: Request)
     sees = bool(attachments) and svc.provider.can_see_images(model)
     images, _ = image_inputs(model, attachments, sees, messages)
     chat = ChatRequest(model, messages, sampling_for(conversation), images)
-    generation = Generation(svc.generations).start(
+    generation = Generation(svc.generations, conversation_id).start(
         lambda sink, cancel: svc.provider.start_chat(chat, sink, cancel)
     )
     if not body.stream:
-        text, finished = await generation.collect()
+        try:
+            text, finished = await generation.collect()
+        except Exception:
+            # Stored as the streamed path stores it, so the question is not left unanswered.
+            store_reply(svc, conversation_id, "", None, failed=True, sources=sources)
+            raise
         return {
             "user": user_message,
             "assistant": store_reply(svc, conversation_id, text, finished, sources=sources),
@@ -189,10 +198,22 @@ async def reply_stream(
                 finished = event
     except Exception as exc:
         failed = True
-        error = describe(exc)[1]["error"]
-        # "type" names the event; the OpenAI error type travels as "error_type".
-        yield _event({**error, "error_type": error["type"], "type": "error"})
+        yield _error_event(exc)
     finally:
         # Runs on disconnect too, so a reply cut short is stored as interrupted.
-        reply = store_reply(svc, conversation_id, "".join(parts), finished, failed, sources)
-    yield _event({"type": "done", "message": reply.model_dump()})
+        try:
+            reply: Message | Exception = store_reply(
+                svc, conversation_id, "".join(parts), finished, failed, sources
+            )
+        except ConversationNotFoundError as exc:  # deleted while it replied
+            reply = exc
+    if isinstance(reply, Exception):
+        yield _error_event(reply)
+    else:
+        yield _event({"type": "done", "message": reply.model_dump()})
+
+
+def _error_event(exc: Exception) -> str:
+    error = describe(exc)[1]["error"]
+    # "type" names the event; the OpenAI error type travels as "error_type".
+    return _event({**error, "error_type": error["type"], "type": "error"})

@@ -7,12 +7,14 @@ import json
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from backend.documents.errors import DocumentPathError
 from backend.documents.ingest import IngestEvent
 from backend.documents.retrieval import Hit, SearchMode
 from backend.documents.state import CollectionInfo
@@ -88,11 +90,19 @@ def list_collections(request: Request) -> list[CollectionInfo]:
     return services(request).documents.collections()
 
 
+def _full_paths(paths: list[str]) -> list[str]:
+    """The server's working folder is not the user's: a relative path would resolve against
+    it, so only full paths (or ~/...) are accepted."""
+    for raw in paths:
+        if not Path(raw).expanduser().is_absolute():
+            raise DocumentPathError(f"{raw!r} is not a full path: give it from the root, /...")
+    return paths
+
+
 @router.post("/collections")
 def add_documents(body: AddDocuments, request: Request) -> Any:
-    return _run(
-        services(request).documents.add(body.name, body.paths, body.max_file_bytes), body.stream
-    )
+    paths = _full_paths(body.paths)
+    return _run(services(request).documents.add(body.name, paths, body.max_file_bytes), body.stream)
 
 
 @router.get("/collections/{name}")
@@ -108,7 +118,9 @@ def sync_collection(name: str, body: SyncCollection, request: Request) -> Any:
 
 @router.delete("/collections/{name}", status_code=204)
 def remove_collection(name: str, request: Request) -> None:
-    services(request).documents.remove(name)
+    svc = services(request)
+    svc.documents.remove(name)
+    svc.store.forget_collection(name)  # chats that used it answer from the model alone again
 
 
 @router.post("/search")

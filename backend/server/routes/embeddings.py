@@ -6,16 +6,17 @@ import base64
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from backend.embeddings.minilm import MODEL_NAME
 from backend.models.registry import UnknownModelError
 from backend.server.routes.openai import services
+from backend.server.schemas import RequestBody
 
 router = APIRouter()
 
 
-class EmbeddingsBody(BaseModel):
+class EmbeddingsBody(RequestBody):
     input: str | list[str] = Field(description="Text or texts to embed.")
     model: str = MODEL_NAME
     encoding_format: Literal["float", "base64"] = "float"

@@ -7,9 +7,9 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -46,9 +46,18 @@ def _progress(progress: IndexProgress) -> dict[str, Any]:
     return asdict(progress) | {"type": "progress"}
 
 
+def _full_path(raw: str) -> Path:
+    """The server's working folder is not the user's: a relative path (and "", which is ".")
+    would resolve against it, so only full paths (or ~/...) are accepted."""
+    folder = Path(raw).expanduser()
+    if not folder.is_absolute():
+        raise FolderNotFoundError(f"{raw!r} is not a full path: give it from the root, /...")
+    return folder
+
+
 @router.post("/index")
 async def index_folder(body: IndexBody, request: Request) -> Any:
-    folder = Path(body.folder).expanduser()
+    folder = _full_path(body.folder)
     index = await asyncio.to_thread(lambda: services(request).images.index)
     if not body.stream:
         return _progress(await asyncio.to_thread(index.index_all, folder))
@@ -65,7 +74,9 @@ async def index_folder(body: IndexBody, request: Request) -> Any:
 
 
 @router.get("/search")
-async def search(request: Request, q: str, k: int = 12) -> list[dict[str, Any]]:
+async def search(
+    request: Request, q: str, k: Annotated[int, Query(ge=1, le=500)] = 12
+) -> list[dict[str, Any]]:
     index = await asyncio.to_thread(lambda: services(request).images.index)
     hits = await asyncio.to_thread(index.search, q, k)
     return [asdict(hit) for hit in hits]

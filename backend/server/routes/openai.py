@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from backend.images.attachments import image_inputs
 from backend.llm.types import ChatRequest, CompletionRequest, Finished, Token
-from backend.models.registry import NO_PROJECTOR_NOTE
+from backend.models.registry import NO_PROJECTOR_NOTE, ModelEntry
 from backend.server.errors import describe
 from backend.server.schemas import ChatCompletionBody, CompletionBody, SamplingFields
 from backend.server.services import Services
@@ -103,23 +103,27 @@ async def run(
     )
 
 
+def model_object(entry: ModelEntry) -> dict[str, Any]:
+    """One model in OpenAI's shape, plus whether it sees images."""
+    vision_note = {} if entry.vision else {"vision_note": NO_PROJECTOR_NOTE}
+    return {
+        "id": entry.name,
+        "object": "model",
+        "created": 0,
+        "owned_by": entry.source,
+        "vision": entry.vision,
+    } | vision_note
+
+
 @router.get("/v1/models")
 def list_models(request: Request) -> dict[str, Any]:
     entries = services(request).registry.list()
-    return {
-        "object": "list",
-        "data": [
-            {
-                "id": e.name,
-                "object": "model",
-                "created": 0,
-                "owned_by": e.source,
-                "vision": e.vision,
-            }
-            | ({} if e.vision else {"vision_note": NO_PROJECTOR_NOTE})
-            for e in entries
-        ],
-    }
+    return {"object": "list", "data": [model_object(e) for e in entries]}
+
+
+@router.get("/v1/models/{model_id}")
+def retrieve_model(model_id: str, request: Request) -> dict[str, Any]:
+    return model_object(services(request).registry.get(model_id))
 
 
 @router.post("/v1/chat/completions")
