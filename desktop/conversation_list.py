@@ -33,6 +33,7 @@ class ConversationList(QWidget):
         super().__init__(parent)
         self.connection = connection
         self._current: str | None = None
+        self._refreshes = 0  # an older listing that answers late is not shown
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Search chats (Ctrl+K)")
         self.search.setAccessibleName("Search conversations")
@@ -71,9 +72,14 @@ class ConversationList(QWidget):
 
     def refresh(self) -> None:
         query = self.search.text().strip()
-        self.connection.call(
-            lambda api: api.list_conversations(query), self.show_conversations, self.error.emit
-        )
+        self._refreshes += 1
+        version = self._refreshes
+
+        def show(conversations: list[dict[str, Any]]) -> None:
+            if version == self._refreshes:  # else a newer search's answer is on its way
+                self.show_conversations(conversations)
+
+        self.connection.call(lambda api: api.list_conversations(query), show, self.error.emit)
 
     def show_conversations(self, conversations: list[dict[str, Any]]) -> None:
         self.list.blockSignals(True)  # repopulating must not re-open conversations

@@ -48,6 +48,8 @@ def read_image_reference(reference: str) -> tuple[bytes, str]:
         except binascii.Error as exc:
             raise ImageDecodeError(f"the image data URL is not valid base64: {exc}") from exc
     path = Path(reference).expanduser()
+    if not path.is_absolute():  # it would name a file in the server's folder, not the user's
+        raise ImageDecodeError(f"{reference!r}: give the image's full path, from the root")
     if not path.is_file():
         raise ImageDecodeError(f"{reference}: no such image file")
     return path.read_bytes(), path.name

@@ -110,13 +110,16 @@ def test_label_index_search_and_similar_routes(backend: RunningBackend, tmp_path
 def test_folders_the_server_cannot_resolve_and_bad_counts_are_refused(
     backend: RunningBackend,
 ) -> None:
-    """An empty or relative folder would name the server's own working folder."""
+    """An empty or relative folder or image would name the server's own working folder."""
     with backend.http() as http:
         for folder in ("", "."):
             body = {"folder": folder, "stream": True}
             with http.stream("POST", "/hearth/images/index", json=body) as response:
                 assert response.status_code == 400, folder  # before any indexing starts
                 assert json.loads(response.read())["error"]["code"] == "folder_not_found"
+        for route in ("label", "similar"):
+            relative = http.post(f"/hearth/images/{route}", json={"image": "photo.png"})
+            assert relative.status_code == 400 and "full path" in relative.text, route
         for k in (0, -1, 501):
             response = http.get("/hearth/images/search", params={"q": "a cat", "k": k})
             assert response.status_code == 422, k
