@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QKeySequence,
+    QPaintEvent,
+    QShortcut,
+)
 from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QTabWidget, QWidget
 
 from backend.paths import HomeLayout
@@ -54,7 +61,8 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([240, 760])
         self.setCentralWidget(self.splitter)
         self.status = StatusIndicator(self)
-        self.statusBar().addPermanentWidget(self.status, 1)
+        # On the right: the bar's left part shows notices and errors (showMessage).
+        self.statusBar().addPermanentWidget(self.status)
         self._add_actions()
         self._restore_layout()
 
@@ -117,6 +125,11 @@ class MainWindow(QMainWindow):
         connection.connected.connect(self._on_connected)
         connection.lost.connect(self.show_notice)
         self.status.restart_button.clicked.connect(lambda: connection.start())
+        self.status.log_button.clicked.connect(
+            lambda: QDesktopServices.openUrl(
+                QUrl.fromLocalFile(str(self.home.logs / "backend.log"))
+            )
+        )
         self.conversations.opened.connect(session.open)
         self.conversations.renamed.connect(session.show_renamed)
         session.notice.connect(self.show_notice)

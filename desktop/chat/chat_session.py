@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from desktop.backend_connection import BackendConnection
+from desktop.backend_state import BackendState
 from desktop.chat.chat_view import ChatView, format_stats
 from desktop.chat.conversation_settings import ConversationSettingsDialog
 from desktop.chat.message_view import MessageView
@@ -142,7 +143,7 @@ class ChatSession(QObject):
         if self.generating:
             return
         if not self.connection.is_ready:
-            self._keep_draft(text, editing, "The engine is still starting; send again in a moment.")
+            self._keep_draft(text, editing, self._why_not_ready())
             return
         images = self.view.composer.tray.references()
         if self.conversation is None:
@@ -170,6 +171,11 @@ class ChatSession(QObject):
             self.view.composer.tray.take()
         else:
             self._keep_draft(text, None, NOT_RUNNING)
+
+    def _why_not_ready(self) -> str:
+        if self.connection.state == BackendState.ERROR:
+            return "The engine is not running: use Restart engine, bottom right. Your message is kept."
+        return "The engine is still starting; send again in a moment."
 
     def _keep_draft(self, text: str, editing: dict[str, Any] | None, why: str) -> None:
         self.view.composer.restore(text, editing)

@@ -98,3 +98,6 @@ def test_a_message_sent_before_the_engine_is_ready_is_kept(
     type_and_send(qtbot, offline_window, "a carefully written question")
     assert offline_window.chat_view.composer.prompt.toPlainText() == "a carefully written question"
     assert "still starting" in offline_window.statusBar().currentMessage()
+    # The notice has room to be seen: the engine's state keeps to the right of the bar.
+    bar, state = offline_window.statusBar(), offline_window.status
+    assert state.geometry().left() > bar.width() // 2

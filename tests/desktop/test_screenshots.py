@@ -103,6 +103,21 @@ def show_sample_chat(window: MainWindow) -> None:
     QApplication.processEvents()  # new child widgets are shown from the event loop
 
 
+def test_a_notice_shows_beside_the_engine_state(
+    offline_window: MainWindow, screenshot_dir: Path
+) -> None:
+    show_sample_chat(offline_window)
+    offline_window.status.show_state(
+        BackendState.ERROR, "The engine could not start: " + "a very long reason " * 12
+    )
+    offline_window.show_notice("The engine is not running: use Restart engine, bottom right.")
+    status = offline_window.status
+    assert status.text.text().endswith("…") and status.toolTip().endswith("reason ")
+    assert status.log_button.isVisible() and status.restart_button.isVisible()
+    assert status.geometry().left() > offline_window.statusBar().width() // 3
+    save(offline_window, screenshot_dir / "notice-and-error.png")
+
+
 def test_main_window_with_a_code_block(offline_window: MainWindow, screenshot_dir: Path) -> None:
     show_sample_chat(offline_window)
     reply = offline_window.chat_view.views[-1]
