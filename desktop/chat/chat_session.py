@@ -174,7 +174,7 @@ class ChatSession(QObject):
 
     def _why_not_ready(self) -> str:
         if self.connection.state == BackendState.ERROR:
-            return "The engine is not running: use Restart engine, bottom right. Your message is kept."
+            return "The engine is not running: use Restart engine, bottom right. Message kept."
         return "The engine is still starting; send again in a moment."
 
     def _keep_draft(self, text: str, editing: dict[str, Any] | None, why: str) -> None:
