@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -64,6 +64,24 @@ class MessageList(QWidget):
         del self.views[index:]
 
 
+class ElidedLabel(QLabel):
+    """One line that ends in "…" when its room is too narrow; `text()` stays whole, and the
+    tooltip shows it."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        room = self.contentsRect()
+        shown = self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, room.width()
+        )
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(room, int(self.alignment()), shown)
+
+
 class ChatView(QWidget):
     """Shows one conversation. It holds no backend logic: ChatSession drives it.
     Image files dropped anywhere on it go with the next message."""
@@ -78,9 +96,8 @@ class ChatView(QWidget):
         self.dark = dark
         self.thumbnails = thumbnails
         self.setAcceptDrops(True)
-        self.title = QLabel("New chat", self)
+        self.title = ElidedLabel("New chat", self)
         self.title.setObjectName("chatTitle")
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # A long title is cut off rather than forcing the whole window wider.
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.model_picker = ModelPicker(self)

@@ -27,7 +27,7 @@ def highlighted_html(code: str, language: str, dark: bool) -> str:
             nowrap=True, noclasses=True, style=DARK_STYLE if dark else LIGHT_STYLE
         )
         body = highlight(code, lexer, formatter).rstrip("\n")
-    return f'<pre style="margin:0; white-space:pre-wrap">{body}</pre>'
+    return f'<pre style="margin:0; white-space:pre">{body}</pre>'
 
 
 def _lexer_for(code: str, language: str) -> Lexer | None:

@@ -1,4 +1,5 @@
-"""Split a reply's Markdown into prose and fenced code blocks, tolerating a half-streamed fence."""
+"""Split a reply's Markdown into prose, tables and fenced code blocks, tolerating a
+half-streamed fence. Tables and code are shown apart because they may be wider than the window."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 FENCE = re.compile(r"^ {0,3}(```+|~~~+)\s*([\w+#.-]*)[^\n]*$")
+TABLE_ROW = re.compile(r"^ {0,3}\|")
 
 
 @dataclass(frozen=True)
 class Block:
-    kind: Literal["prose", "code"]
+    kind: Literal["prose", "table", "code"]
     text: str
     language: str = ""
 
@@ -48,7 +50,20 @@ def _closes(line: str, fence: str) -> bool:
 
 
 def _flush_prose(blocks: list[Block], lines: list[str]) -> None:
+    """Runs of table rows become table blocks; the lines between them, prose blocks."""
+    run: list[str] = []
+    in_table = False
+    for line in [*lines, ""]:  # the empty line ends a table that ends the text
+        is_row = bool(TABLE_ROW.match(line))
+        if is_row != in_table:
+            _add_text(blocks, "table" if in_table else "prose", run)
+            run, in_table = [], is_row
+        run.append(line)
+    _add_text(blocks, "table" if in_table else "prose", run)
+    lines.clear()
+
+
+def _add_text(blocks: list[Block], kind: Literal["prose", "table"], lines: list[str]) -> None:
     text = "\n".join(lines).strip("\n")
     if text.strip():
-        blocks.append(Block("prose", text))
-    lines.clear()
+        blocks.append(Block(kind, text))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -43,19 +44,66 @@ def action_button(text: str, accessible: str, parent: QWidget) -> QToolButton:
 
 
 class ProseView(QLabel):
-    """Markdown through Qt's own renderer: headings, lists, tables, emphasis, links."""
+    """Markdown through Qt's own renderer: headings, lists, emphasis, links. It wraps to the
+    message's width and never widens it (a word longer than a line is cut at the edge)."""
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
         self.setTextFormat(Qt.TextFormat.MarkdownText)
         self.setWordWrap(True)
         self.setTextInteractionFlags(SELECTABLE)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setAccessibleName("Message text")
 
     def show_block(self, block: Block, dark: bool) -> None:
         if self.text() != block.text:
             self.setText(block.text)
+
+
+class SideScroller(QScrollArea):
+    """Shows a block at its natural width inside the message, scrolling sideways when it is
+    wider, instead of widening every message past the window's edge."""
+
+    def __init__(self, content: QLabel, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setAccessibleName(content.accessibleName())  # the scroll area takes Tab focus
+        self._content = content
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.viewport().setAutoFillBackground(False)
+        content.setAutoFillBackground(False)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        content = self._content.sizeHint()
+        wider = content.width() > self.viewport().width()
+        bar = self.horizontalScrollBar().sizeHint().height() if wider else 0
+        return QSize(content.width(), content.height() + bar)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(0, self.sizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self.updateGeometry()  # the sideways bar comes and goes with the width
+
+
+class TableView(SideScroller):
+    """A Markdown table, at its natural width."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self._table = QLabel()
+        self._table.setTextFormat(Qt.TextFormat.MarkdownText)
+        self._table.setTextInteractionFlags(SELECTABLE)
+        self._table.setAccessibleName("Table")
+        super().__init__(self._table, parent)
+
+    def show_block(self, block: Block, dark: bool) -> None:
+        if self._table.text() != block.text:
+            self._table.setText(block.text)
+            self.updateGeometry()
 
 
 class CodeBlockView(QFrame):
@@ -70,11 +118,13 @@ class CodeBlockView(QFrame):
         self._language.setObjectName("codeLanguage")
         self.copy_button = action_button("Copy code", "Copy this code block", self)
         self.copy_button.clicked.connect(self._copy_code)
-        self._view = QLabel(self)
+        self._view = QLabel()
         self._view.setTextFormat(Qt.TextFormat.RichText)
-        self._view.setWordWrap(True)
         self._view.setTextInteractionFlags(SELECTABLE)
         self._view.setAccessibleName("Code")
+        # Unwrapped, so indentation stays true; long lines scroll sideways.
+        self._scroller = SideScroller(self._view, self)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(self._language)
@@ -84,7 +134,7 @@ class CodeBlockView(QFrame):
         layout.setContentsMargins(10, 4, 10, 8)
         layout.setSpacing(2)
         layout.addLayout(header)
-        layout.addWidget(self._view)
+        layout.addWidget(self._scroller)
 
     def show_block(self, block: Block, dark: bool) -> None:
         if self._shown == (block.text, block.language, dark):
@@ -99,6 +149,7 @@ class CodeBlockView(QFrame):
         )
         self._language.setText(block.language or "code")
         self._view.setText(highlighted_html(block.text, block.language, dark))
+        self._scroller.updateGeometry()
 
     def code(self) -> str:
         return self._code
@@ -107,8 +158,10 @@ class CodeBlockView(QFrame):
         QGuiApplication.clipboard().setText(self._code)
 
 
-BLOCK_VIEWS: dict[str, type[ProseView] | type[CodeBlockView]] = {
+BlockView = ProseView | TableView | CodeBlockView
+BLOCK_VIEWS: dict[str, type[BlockView]] = {
     "prose": ProseView,
+    "table": TableView,
     "code": CodeBlockView,
 }
 
@@ -134,7 +187,7 @@ class MessageView(QFrame):
         self._thumbnails = thumbnails
         self.image_chips: list[ImageChip] = []
         self.source_buttons: list[QToolButton] = []
-        self._blocks: list[ProseView | CodeBlockView] = []
+        self._blocks: list[BlockView] = []
         is_user = message["role"] == "user"
         self.setObjectName("userMessage" if is_user else "assistantMessage")
         self.setAccessibleName("Your message" if is_user else "Hearth's reply")
@@ -210,7 +263,7 @@ class MessageView(QFrame):
             stale.deleteLater()
         del self._blocks[len(blocks) :]
 
-    def _replace_block(self, index: int, view: ProseView | CodeBlockView) -> None:
+    def _replace_block(self, index: int, view: BlockView) -> None:
         if index < len(self._blocks):
             self._blocks[index].deleteLater()
             self._body.removeWidget(self._blocks[index])

@@ -118,6 +118,47 @@ def test_a_notice_shows_beside_the_engine_state(
     save(offline_window, screenshot_dir / "notice-and-error.png")
 
 
+WIDE_ANSWER = (
+    "A table with many columns, and a long line of code:\n\n"
+    + "| "
+    + " | ".join(f"column {n}" for n in range(14))
+    + " |\n"
+    + "|"
+    + "---|" * 14
+    + "\n"
+    + "| "
+    + " | ".join(str(n * n) for n in range(14))
+    + " |\n\n"
+    + "```python\n"
+    + "total = "
+    + " + ".join(f"value_{n}" for n in range(40))
+    + "\n"
+    + "    indented = True\n```\n\nThe rest of the answer wraps to the window as usual, "
+    + "however long it is, " * 6
+)
+
+
+def test_wide_tables_and_code_scroll_sideways_inside_the_message(
+    offline_window: MainWindow, screenshot_dir: Path
+) -> None:
+    offline_window.resize(800, 560)
+    show_sample_chat(offline_window)
+    reply = {"id": 3, "role": "assistant", "content": WIDE_ANSWER, "status": "complete"}
+    offline_window.chat_view.show_conversation(CONVERSATION, [*MESSAGES[:1], reply])
+    QApplication.processEvents()
+    view = offline_window.chat_view
+    viewport = view.scroll_area.viewport().width()
+    assert all(message.width() <= viewport for message in view.views)
+    shown = view.views[-1]
+    assert not shown.regenerate_button.visibleRegion().isEmpty(), "its actions stay in reach"
+    (code,) = shown.code_blocks()
+    assert code._scroller.horizontalScrollBar().maximum() > 0, "the long line scrolls sideways"
+    lines = code._view.height() / code._view.fontMetrics().lineSpacing()
+    assert lines < 2.5, "two lines of code stay two lines: no wrapping to spoil the indentation"
+    assert view.title.text() == CONVERSATION["title"] and view.title.toolTip() == view.title.text()
+    save(offline_window, screenshot_dir / "wide-reply.png")
+
+
 def test_main_window_with_a_code_block(offline_window: MainWindow, screenshot_dir: Path) -> None:
     show_sample_chat(offline_window)
     reply = offline_window.chat_view.views[-1]
