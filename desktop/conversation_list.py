@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -22,6 +23,32 @@ from desktop.backend_connection import BackendConnection
 SEARCH_DELAY_MS = 250  # wait for a pause in typing before asking the backend
 
 
+class SearchBox(QLineEdit):
+    """Down or Enter goes to the first match; Esc clears the search (before the window's own
+    Esc, which stops a reply, gets the key)."""
+
+    to_results = Signal()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and self._clears(event):
+            event.accept()  # the key comes to keyPressEvent instead of the shortcut
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._clears(event):
+            self.clear()
+        elif event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.to_results.emit()
+        else:
+            super().keyPressEvent(event)
+
+    def _clears(self, event: QEvent) -> bool:
+        return (
+            isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape and bool(self.text())
+        )
+
+
 class ConversationList(QWidget):
     """Lists and manages conversations through the backend; emits the one the user opens."""
 
@@ -34,7 +61,7 @@ class ConversationList(QWidget):
         self.connection = connection
         self._current: str | None = None
         self._refreshes = 0  # an older listing that answers late is not shown
-        self.search = QLineEdit(self)
+        self.search = SearchBox(self)
         self.search.setPlaceholderText("Search chats (Ctrl+K)")
         self.search.setAccessibleName("Search conversations")
         self.search.setClearButtonEnabled(True)
@@ -54,6 +81,7 @@ class ConversationList(QWidget):
         self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.refresh)
         self.search.textChanged.connect(self._search_timer.start)
+        self.search.to_results.connect(self._to_results)
         self.list.currentItemChanged.connect(self._on_current_changed)
         self.new_button.clicked.connect(self.new_chat)
         self.rename_button.clicked.connect(self.rename_current)
@@ -100,6 +128,12 @@ class ConversationList(QWidget):
         """The chat view opened or created this conversation; reflect it here."""
         self._current = conversation["id"] if conversation else None
         self.refresh()
+
+    def _to_results(self) -> None:
+        if self.list.count():
+            self.list.setFocus()
+            if self.list.currentRow() < 0:
+                self.list.setCurrentRow(0)  # opens it, as a click would
 
     def focus_search(self) -> None:
         self.search.setFocus()

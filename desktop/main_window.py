@@ -106,6 +106,8 @@ class MainWindow(QMainWindow):
         if not self.window_state.welcome_seen:
             self.pages.setCurrentWidget(self.welcome)
             self.welcome.example_button.setFocus()
+        else:
+            self.chat_view.composer.prompt.setFocus()  # a returning user just types
 
     def _fill_frame(self, pages: list[QWidget]) -> None:
         """Puts the parts where the frame kept their places; the splitter keeps its sizes."""

@@ -216,3 +216,20 @@ def test_the_first_frame_reads_the_theme_without_the_settings_model(tmp_path: Pa
         settings.write_text(unreadable)
         assert saved_choice(settings) == "system"
     assert set(THEMES) == set(typing.get_args(Settings.model_fields["theme"].annotation))
+
+
+def test_chat_search_is_usable_from_the_keyboard(qtbot, offline_window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    offline_window.leave_welcome()
+    show_sample_chat(offline_window)
+    chats = offline_window.conversations
+    chats.list.setCurrentRow(-1)
+    opened: list[object] = []
+    chats.opened.connect(opened.append)
+    offline_window.focus_search()
+    qtbot.keyClicks(chats.search, "list")
+    qtbot.keyClick(chats.search, Qt.Key.Key_Escape)
+    assert chats.search.text() == "" and chats.search.hasFocus(), "Esc clears the search"
+    qtbot.keyClicks(chats.search, "list")
+    qtbot.keyClick(chats.search, Qt.Key.Key_Down)
+    assert chats.list.hasFocus() and chats.list.currentRow() == 0
+    assert opened == [chats.list.item(0).data(Qt.ItemDataRole.UserRole)]
