@@ -50,9 +50,15 @@ class ImageSearchPanel(QWidget):
         self.grid.setGridSize(QSize(GRID_THUMBNAIL + 24, GRID_THUMBNAIL + 40))
         self.grid.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.grid.setMovement(QListWidget.Movement.Static)
+        # Similar names ("holiday-photo-0142.jpg") differ at the end: keep both ends.
+        self.grid.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.grid.setAccessibleName("Matching images; double-click opens one")
         self.grid.itemActivated.connect(self.open_item)
-        self.status = QLabel(self)
+        self.status = QLabel(
+            "Find your pictures by describing them. First add a folder with Index folder…: "
+            "Hearth looks at each picture once, on this computer.",
+            self,
+        )
         self.status.setObjectName("fieldDescription")
         self.status.setWordWrap(True)
         self.progress = QProgressBar(self)
