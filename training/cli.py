@@ -28,8 +28,9 @@ _PIPELINE = """the usual order:
 
 def _tokenizer(args: argparse.Namespace) -> int:
     from training.data import read_texts
-    from training.tokenizer import save_tokenizer, train_bpe
+    from training.tokenizer import check_tokenizer_target, save_tokenizer, train_bpe
 
+    check_tokenizer_target(args.out)
     tokenizer = train_bpe(read_texts(args.input), vocab_size=args.vocab_size)
     save_tokenizer(tokenizer, args.out)
     print(f"wrote {args.out} ({tokenizer.get_vocab_size()} tokens)")
@@ -237,13 +238,18 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
     from training.data import CorpusTooSmallError
     from training.quantize import HeldoutTooShortError, QuantizationError
-    from training.recipes import UnknownRecipeError
+    from training.recipes import InvalidRecipeError, UnknownRecipeError
+    from training.tokenizer import EmptyCorpusError, TokenizerFileError, VocabularyTooSmallError
 
     return (
         InvalidGgufError,
         FileNotFoundError,
         FileExistsError,
         UnknownRecipeError,
+        InvalidRecipeError,
+        TokenizerFileError,
+        EmptyCorpusError,
+        VocabularyTooSmallError,
         CorpusTooSmallError,
         QuantizationError,
         HeldoutTooShortError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from contextlib import closing
 from dataclasses import dataclass
@@ -11,16 +12,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from backend.models.gguf_info import read_gguf_info
+from backend.models.gguf_info import GgufInfo, read_gguf_info
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
 K_QUANT_BLOCK = 256  # k-quants pack rows in super-blocks of 256 values
+# llama.cpp refuses to requantize, so a source must still hold float weights.
+FLOAT_QUANTIZATIONS = frozenset({"ALL_F32", "F32", "F16", "BF16"})
 
 
 class QuantizationError(RuntimeError):
     """llama.cpp could not quantize the file."""
+
+
+class AlreadyQuantizedError(QuantizationError):
+    """The source GGUF is already quantized; llama.cpp only quantizes float weights."""
 
 
 class HeldoutTooShortError(ValueError):
@@ -31,6 +38,17 @@ class HeldoutTooShortError(ValueError):
 class QuantLevel:
     name: str
     ftype: int  # llama_ftype, as llama_model_quantize takes it
+
+
+def read_quantizable(source: Path) -> GgufInfo:
+    """Validate `source` as an intact float GGUF before the `gguf` reader or llama.cpp opens it."""
+    info = read_gguf_info(source)
+    if info.quantization not in FLOAT_QUANTIZATIONS:
+        raise AlreadyQuantizedError(
+            f"{source} is already quantized ({info.quantization}); quantize the f16 or f32 GGUF "
+            "that `python -m training export` writes"
+        )
+    return info
 
 
 def _row_sizes(path: Path) -> set[int]:
@@ -44,6 +62,7 @@ def quant_levels(path: Path) -> list[QuantLevel]:
     """Q8_0 and Q4_K_M, or Q4_0 instead of Q4_K_M when rows do not fill k-quant blocks."""
     import llama_cpp
 
+    read_quantizable(path)
     levels = [QuantLevel("Q8_0", llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0)]
     if all(size % K_QUANT_BLOCK == 0 for size in _row_sizes(path)):
         levels.append(QuantLevel("Q4_K_M", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M))
@@ -61,14 +80,19 @@ def quantize_gguf(source: Path, level: QuantLevel, target: Path | None = None) -
     """Write `source` quantized to `level`; the result is validated like any loaded model."""
     import llama_cpp
 
-    read_gguf_info(source)  # refuse a damaged input before native code reads it
+    read_quantizable(source)
     target = target or quantized_path(source, level)
+    partial = target.with_suffix(".partial")  # a failed or interrupted run leaves no bad file
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = level.ftype
-    status = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), params)
-    if status != 0:
-        raise QuantizationError(f"llama.cpp failed to quantize {source} to {level.name}")
-    read_gguf_info(target)
+    try:
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(partial).encode(), params)
+        if status != 0:
+            raise QuantizationError(f"llama.cpp failed to quantize {source} to {level.name}")
+        read_gguf_info(partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
     return target
 
 
@@ -132,7 +156,7 @@ def quantize_report(
     source: Path, heldout_text: str, *, max_tokens: int = 2048, new_tokens: int = 32
 ) -> list[QuantReportRow]:
     """Quantize `source` to every level and measure each file, the original first."""
-    info = read_gguf_info(source)
+    info = read_quantizable(source)
     ids = tokenize_with_model(source, heldout_text)[:max_tokens]
     n_ctx = min(info.context_length, 512)
     files = [(info.quantization, source)]

@@ -38,6 +38,13 @@ def write_corpus(folder: Path, files: int = 4, sentences: int = 150) -> Path:
     return folder
 
 
+def one_line_error(capsys: pytest.CaptureFixture) -> str:
+    """What the CLI printed for a user error, checked to be the single `error:` line promised."""
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
 def tiny_model_config(vocab_size: int, *, moe: bool = False, **changes: object) -> ModelConfig:
     config = ModelConfig(
         vocab_size=vocab_size,

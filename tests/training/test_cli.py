@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tokenizers import Tokenizer
 
 from backend.models.gguf_info import read_gguf_info
+from tests.training.conftest import one_line_error
 from training.cli import main
 
 TINY_RECIPE = """
@@ -66,3 +68,34 @@ def test_export_without_a_checkpoint_says_how_to_make_one(
 ) -> None:
     assert main(["export", str(tmp_path), str(tmp_path / "out.gguf")]) == 2
     assert "python -m training pretrain" in capsys.readouterr().err
+
+
+def test_pretrain_refuses_a_tokenizer_that_is_not_tokenizer_json(
+    corpus_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("just some notes\n", encoding="utf-8")
+    args = ["pretrain", "--recipe", "hearth-tiny", "--tokenizer", str(text)]
+    assert main([*args, "--data", str(corpus_dir), "--out", str(tmp_path / "run")]) == 2
+    assert f"{text} is not a tokenizer JSON" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    "recipe_text",
+    ["just some notes\n", "kind: decoder\nmodel: [1, 2]\n", "kind: [decoder\n"],
+    ids=["plain text", "model is a list", "broken YAML"],
+)
+def test_pretrain_refuses_a_recipe_file_that_is_not_a_recipe(
+    recipe_text: str,
+    corpus_dir: Path,
+    tokenizer: Tokenizer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    recipe, tokenizer_path = tmp_path / "recipe.yaml", tmp_path / "tok.json"
+    recipe.write_text(recipe_text, encoding="utf-8")
+    tokenizer.save(str(tokenizer_path))
+    args = ["pretrain", "--recipe-file", str(recipe), "--tokenizer", str(tokenizer_path)]
+    assert main([*args, "--data", str(corpus_dir), "--out", str(tmp_path / "run")]) == 2
+    assert f"{recipe} is not" in one_line_error(capsys)
+    assert not (tmp_path / "run").exists()

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 
 from backend.models.gguf_info import read_gguf_info
-from tests.training.conftest import TrainedRun, synthetic_text, tiny_model_config, write_corpus
+from tests.training.conftest import (
+    TrainedRun,
+    one_line_error,
+    synthetic_text,
+    tiny_model_config,
+    write_corpus,
+)
 from training.cli import main
 from training.export import export_gguf, export_run
 from training.models.decoder import build_model
-from training.quantize import quant_levels, quantize_gguf
+from training.quantize import QuantizationError, quant_levels, quantize_gguf
+from training.testing import build_tiny_gguf
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +63,67 @@ def test_rows_of_256_get_q4_k_m(tmp_path: Path) -> None:
     levels = quant_levels(source)
     assert [level.name for level in levels] == ["Q8_0", "Q4_K_M"]
     assert read_gguf_info(quantize_gguf(source, levels[1])).quantization == "Q4_K_M"
+
+
+def _truncated(folder: Path) -> Path:
+    whole = build_tiny_gguf(folder / "whole-f16.gguf")
+    cut = folder / "cut-f16.gguf"
+    cut.write_bytes(whole.read_bytes()[:100_000])
+    whole.unlink()
+    return cut
+
+
+def _text(folder: Path) -> Path:
+    (folder / "notes.gguf").write_text("just some notes\n", encoding="utf-8")
+    return folder / "notes.gguf"
+
+
+def _folder(folder: Path) -> Path:
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("make_input", "complaint"),
+    [(_truncated, "truncated"), (_text, "not a GGUF"), (_folder, "not a file")],
+)
+def test_quantize_refuses_a_damaged_input_in_one_line(
+    make_input: Callable[[Path], Path],
+    complaint: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    source = make_input(tmp_path)
+    before = set(tmp_path.iterdir())
+    assert main(["quantize", str(source)]) == 2
+    assert complaint in one_line_error(capsys)
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_quantize_refuses_an_already_quantized_input_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    source = build_tiny_gguf(tmp_path / "tiny-f16.gguf")
+    q8 = quantize_gguf(source, quant_levels(source)[0])
+    assert {p.name for p in tmp_path.iterdir()} == {"tiny-f16.gguf", "tiny-Q8_0.gguf"}
+    capsys.readouterr()  # llama.cpp's log of making the Q8_0 file
+    assert main(["quantize", str(q8)]) == 2
+    err = one_line_error(capsys)
+    assert "already quantized (Q8_0)" in err and "f16" in err
+    assert {p.name for p in tmp_path.iterdir()} == {"tiny-f16.gguf", "tiny-Q8_0.gguf"}
+
+
+def test_a_failed_quantization_leaves_no_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llama_cpp
+
+    def fail_halfway(source: bytes, target: bytes, params: object) -> int:
+        Path(target.decode()).write_bytes(b"GGUF and then nothing")
+        return 1
+
+    source = build_tiny_gguf(tmp_path / "tiny-f16.gguf")
+    level = quant_levels(source)[0]
+    monkeypatch.setattr(llama_cpp, "llama_model_quantize", fail_halfway)
+    with pytest.raises(QuantizationError):
+        quantize_gguf(source, level)
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny-f16.gguf"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from llama_cpp import Llama
 from tokenizers import Tokenizer
 
+from tests.training.conftest import one_line_error
 from training.cli import main
 from training.gguf_export import write_gguf
 from training.testing import random_weights, tiny_spec
@@ -60,3 +62,38 @@ def test_cli_trains_and_saves_a_tokenizer(corpus_dir: Path, tmp_path: Path) -> N
     assert (
         loaded.decode(loaded.encode("the cat warms the river.").ids) == "the cat warms the river."
     )
+
+
+def _empty_corpus(folder: Path) -> list[str]:
+    (folder / "empty.txt").write_text("\n  \n", encoding="utf-8")
+    return ["--input", str(folder / "empty.txt"), "--out", str(folder / "tok.json")]
+
+
+def _tiny_vocabulary(folder: Path) -> list[str]:
+    (folder / "text.txt").write_text("the cat sees the fire.\n", encoding="utf-8")
+    args = ["--input", str(folder / "text.txt"), "--vocab-size", "0"]
+    return [*args, "--out", str(folder / "tok.json")]
+
+
+def _out_is_a_folder(folder: Path) -> list[str]:
+    (folder / "text.txt").write_text("the cat sees the fire.\n", encoding="utf-8")
+    return ["--input", str(folder / "text.txt"), "--out", str(folder)]
+
+
+@pytest.mark.parametrize(
+    ("make_args", "complaint"),
+    [
+        (_empty_corpus, "no text"),
+        (_tiny_vocabulary, "at least 259"),
+        (_out_is_a_folder, "is a folder"),
+    ],
+)
+def test_cli_refuses_a_tokenizer_it_cannot_train_or_save(
+    make_args: Callable[[Path], list[str]],
+    complaint: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    assert main(["tokenizer", *make_args(tmp_path)]) == 2
+    assert complaint in one_line_error(capsys)
+    assert not (tmp_path / "tok.json").exists()
