@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
+from types import FrameType
 from typing import Any
 
 import httpx
 
 from backend.discovery import BackendInfo, load_or_create_token, read_backend_info
 from backend.paths import HomeLayout
+from backend.settings import Settings
 
 STARTUP_TIMEOUT_S = 60.0
 
@@ -103,7 +107,11 @@ def start_backend(layout: HomeLayout, port: int = 0) -> tuple[subprocess.Popen[b
         env=env,
         stdout=subprocess.DEVNULL,
     )
-    return child, _wait_until_serving(layout, child)
+    try:
+        return child, _wait_until_serving(layout, child)
+    except BaseException:  # Ctrl-C or a signal during start-up must not orphan the child
+        stop_backend(child)
+        raise
 
 
 def stop_backend(child: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
@@ -115,18 +123,34 @@ def stop_backend(child: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
         child.wait()
 
 
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _unwinding_on_termination() -> Iterator[None]:
+    """SIGTERM and SIGHUP unwind the stack as Ctrl-C does, so `finally` stops the backend we
+    started instead of leaving it orphaned. Only the main thread may set handlers; Windows has
+    no SIGHUP."""
+    names = ("SIGTERM", "SIGHUP") if threading.current_thread() is threading.main_thread() else ()
+    signums = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    previous = {signum: signal.signal(signum, _exit_on_signal) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 @contextmanager
 def backend_session(layout: HomeLayout | None = None) -> Iterator[BackendClient]:
     """A client for the running backend, or for one started now and stopped afterwards."""
     layout = (layout or HomeLayout.current()).ensure()
     info = read_backend_info(layout)
-    child = None
-    if info is None:
-        child, info = start_backend(layout)
-    client = BackendClient(info.url, load_or_create_token(layout))
-    try:
-        yield client
-    finally:
-        client.close()
-        if child is not None:
-            stop_backend(child)
+    with ExitStack() as stack:
+        if info is None:
+            Settings.load(layout)  # a broken settings.json is named, not a failed start
+            stack.enter_context(_unwinding_on_termination())
+            child, info = start_backend(layout)
+            stack.callback(stop_backend, child)
+        yield stack.enter_context(closing(BackendClient(info.url, load_or_create_token(layout))))

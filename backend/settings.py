@@ -56,14 +56,24 @@ class Settings(BaseModel):
             return cls()
         try:
             return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, ValidationError) as exc:
+        except json.JSONDecodeError as exc:
             raise SettingsError(f"{path} is not valid Hearth settings: {exc}") from exc
+        except ValidationError as exc:
+            raise SettingsError(f"{path} is not valid Hearth settings: {_problems(exc)}") from exc
 
     def save(self, layout: HomeLayout | None = None) -> Path:
         path = (layout or HomeLayout.current()).settings
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, self.model_dump_json(indent=2))
         return path
+
+
+def _problems(error: ValidationError) -> str:
+    """Pydantic's report on one line: `field: what is wrong` for each problem."""
+    return "; ".join(
+        f"{'.'.join(map(str, problem['loc'])) or 'settings'}: {problem['msg']}"
+        for problem in error.errors()
+    )
 
 
 def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from backend import __version__
+from backend.cli.output import fail
 
 # Each name is a module in this package exposing `register(subparsers)`.
 SUBCOMMANDS = ("serve", "chat", "docs", "images", "models")
@@ -35,6 +36,48 @@ def open_app() -> int:
     return 0  # pragma: no cover - execv does not return
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors about the user's input, files or settings; any other exception is a bug to show."""
+    from backend.images.clip import InvalidClipModelError
+    from backend.models.gguf_info import InvalidGgufError
+    from backend.models.registry import (
+        InvalidModelNameError,
+        ModelNameTakenError,
+        UnknownModelError,
+    )
+    from backend.server.main import PortInUseError
+    from backend.settings import SettingsError
+
+    return (
+        InvalidClipModelError,
+        InvalidGgufError,
+        InvalidModelNameError,
+        ModelNameTakenError,
+        UnknownModelError,
+        PortInUseError,
+        SettingsError,
+    )
+
+
+def _explain(error: Exception) -> str:
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a subcommand; a user's mistake or Ctrl-C ends it with one line, not a traceback."""
+    try:
+        result: int = args.handler(args)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except Exception as error:
+        if not isinstance(error, (OSError, *_user_errors())):
+            raise
+        return fail(_explain(error))
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.self_test:
@@ -43,8 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_self_test()
     if args.command is None:
         return open_app()
-    result: int = args.handler(args)
-    return result
+    return run_command(args)
 
 
 if __name__ == "__main__":

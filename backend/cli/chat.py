@@ -28,11 +28,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
+    from urllib.parse import quote
+
     from backend.client import BackendError, backend_session
     from backend.documents.grounding import source_label
 
     try:
         with backend_session() as client:
+            for name in args.collection or []:  # before a conversation is created for nothing
+                client.request("GET", f"/hearth/documents/collections/{quote(name, safe='')}")
             conversation_id = (
                 args.conversation
                 or client.request(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
+from backend.cli.arguments import positive_float, positive_int
 from backend.cli.output import fail, print_json
 
 if TYPE_CHECKING:
@@ -21,7 +22,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add = actions.add_parser("add", help="add files or folders to a collection and index them")
     add.add_argument("paths", nargs="+", metavar="PATH")
     add.add_argument("--collection", required=True, help="collection name (created if new)")
-    add.add_argument("--max-size", type=float, default=50, help="skip files over this many MB")
+    add.add_argument(
+        "--max-size", type=positive_float, default=50, help="skip files over this many MB"
+    )
     add.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     add.set_defaults(handler=add_documents)
 
@@ -41,7 +44,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     search = actions.add_parser("search", help="the passages that best match a query")
     search.add_argument("query")
     search.add_argument("--collection", required=True, action="append", help="repeatable")
-    search.add_argument("--k", type=int, default=5, help="how many passages (default 5)")
+    search.add_argument("--k", type=positive_int, default=5, help="how many passages (default 5)")
     search.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
     search.add_argument("--json", action="store_true", help="machine-readable output")
     search.set_defaults(handler=search_documents)

@@ -78,12 +78,7 @@ def list_models(args: argparse.Namespace) -> int:
 
 
 def model_info(args: argparse.Namespace) -> int:
-    from backend.models.registry import UnknownModelError
-
-    try:
-        model = _describe(_registry().get(args.name))
-    except UnknownModelError as exc:
-        return fail(str(exc))
+    model = _describe(_registry().get(args.name))
     if args.json:
         print_json(model)
     else:
@@ -94,13 +89,7 @@ def model_info(args: argparse.Namespace) -> int:
 
 
 def import_model(args: argparse.Namespace) -> int:
-    from backend.models.gguf_info import InvalidGgufError
-    from backend.models.registry import ModelNameTakenError
-
-    try:
-        model = _describe(_registry().import_gguf(args.path, args.name))
-    except (InvalidGgufError, ModelNameTakenError) as exc:
-        return fail(str(exc))
+    model = _describe(_registry().import_gguf(args.path, args.name))
     if args.json:
         print_json(model)
     else:
@@ -116,14 +105,17 @@ def import_clip(args: argparse.Namespace) -> int:
     import sys
 
     from backend.images.registry import clip_dir
+    from backend.models.registry import check_model_name
     from backend.paths import HomeLayout
+
+    name = args.checkpoint.stem if args.name is None else args.name
+    check_model_name(name)  # it becomes a folder name: "" or "a/b" would land elsewhere
 
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("open_clip") is None:
         return fail(
             "import-clip needs the training extra (torch and open_clip): "
             "pip install 'hearth-assistant[train]'"
         )
-    name = args.name or args.checkpoint.stem
     out = clip_dir(HomeLayout.current().ensure()) / name
     if out.exists():
         return fail(f"an image model named '{name}' exists; pass another --name")

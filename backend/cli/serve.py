@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from backend.cli.arguments import port_number
+
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("serve", help="run the engine and its local API (127.0.0.1 only)")
-    parser.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    parser.add_argument(
+        "--port", type=port_number, default=0, help="port to bind (default: a free one)"
+    )
     parser.set_defaults(handler=run)
 
 

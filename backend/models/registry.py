@@ -23,6 +23,10 @@ class ModelNameTakenError(ValueError):
     """An import would shadow a model that already has this name."""
 
 
+class NotAModelError(InvalidGgufError):
+    """A valid GGUF that is not a chat model, such as a LoRA adapter."""
+
+
 class InvalidModelNameError(ValueError):
     """A model name that could not be looked up again, in a URL or on its own."""
 
@@ -101,6 +105,21 @@ def find_projector(model: Path) -> Path | None:
 # {"name": "hearth-smol", "base": "smollm2-135m-instruct", "adapter": "hearth-smol-lora.gguf"}
 ADAPTER_MANIFEST = "adapter.json"
 _Manifests = list[tuple[Path, Source]]  # (adapter.json, where it was found)
+
+
+def require_model(info: GgufInfo) -> None:
+    if info.general_type == "adapter":
+        raise NotAModelError(
+            f"{info.path} is a LoRA adapter, not a model; Hearth uses one through an "
+            f"{ADAPTER_MANIFEST} beside it that names its base model"
+        )
+    if info.general_type != "model":
+        raise NotAModelError(f"{info.path} is a GGUF of type '{info.general_type}', not a model")
+
+
+def _manifest_name(manifest: Path) -> str:
+    name: str = json.loads(manifest.read_text(encoding="utf-8")).get("name", "")
+    return name
 
 
 def packaged_models(shipped_dir: Path) -> list[tuple[str, Path]]:
@@ -205,20 +224,28 @@ class ModelRegistry:
     def get(self, name: str) -> ModelEntry:
         for candidate, source, path in self._candidates():
             if candidate == name:
-                return ModelEntry(name, source, self._info(path), find_projector(path))
+                info = self._info(path)
+                require_model(info)
+                return ModelEntry(name, source, info, find_projector(path))
         for manifest, manifest_source in self._adapter_manifests():
-            if json.loads(manifest.read_text(encoding="utf-8")).get("name") == name:
+            if _manifest_name(manifest) == name:
                 return self._adapter_entry(manifest, manifest_source)
         known = ", ".join(e.name for e in self.list()) or "none"
         raise UnknownModelError(f"unknown model '{name}' (known models: {known})")
 
+    def _taken_names(self) -> set[str]:
+        """Every name a model answers to, listed or not: files, imports and adapter manifests."""
+        names = {candidate for candidate, _, _ in self._candidates()}
+        return names | {_manifest_name(manifest) for manifest, _ in self._adapter_manifests()}
+
     def import_gguf(self, path: Path, name: str | None = None) -> ModelEntry:
         """Register a GGUF by reference after validating it; the file is not copied."""
         path = Path(path).expanduser().resolve()
-        info = read_gguf_info(path)
         name = path.stem if name is None else name
         check_model_name(name)
-        if any(candidate == name for candidate, _, _ in self._candidates()):
+        info = read_gguf_info(path)
+        require_model(info)
+        if name in self._taken_names():
             raise ModelNameTakenError(f"a model named '{name}' exists; pass another name")
         imports = self._imports() | {name: str(path)}
         self._layout.ensure()

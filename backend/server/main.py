@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -26,11 +27,21 @@ LOOPBACK = "127.0.0.1"
 GRACEFUL_SHUTDOWN_S = 5
 
 
+class PortInUseError(Exception):
+    """Another program already listens on the port asked for."""
+
+
 def bind_loopback(port: int) -> socket.socket:
     """Bind before uvicorn starts, so a free port (0) is known without a race."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((LOOPBACK, port))
+    try:
+        sock.bind((LOOPBACK, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(f"port {port} is in use; pick another or omit --port") from exc
+        raise
     sock.listen(128)
     return sock
 

@@ -340,6 +340,27 @@ def test_cli_add_search_list_remove(tmp_path: Path, hearth_home: Path) -> None:
     assert missing.returncode == 1 and "No document collection named 'notes'" in missing.stderr
 
 
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        (["search", "q", "--collection", "notes", "--k", "0"], "--k: must be at least 1, not 0"),
+        (
+            ["add", ".", "--collection", "notes", "--max-size", "0"],
+            "--max-size: must be more than 0",
+        ),
+        (
+            ["add", ".", "--collection", "notes", "--max-size", "-1"],
+            "--max-size: must be more than 0",
+        ),
+    ],
+)
+def test_cli_refuses_impossible_numbers(arguments: list[str], problem: str) -> None:
+    command = [sys.executable, "-m", "backend", "docs", *arguments]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 2 and problem in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def run(command: list[str]) -> Any:
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(result.stdout)

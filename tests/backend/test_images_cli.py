@@ -87,3 +87,71 @@ def test_import_clip_reports_a_bad_checkpoint(hearth_home: Path, tmp_path: Path)
     result = hearth("models", "import-clip", "--arch", "ViT-B-32", "--checkpoint", str(bad))
     assert result.returncode == 1 and "could not convert" in result.stderr
     assert not (hearth_home / "models" / "clip" / "junk").exists()
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [f"hearth: {message}"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["images", "search", "red", "--k", "0"],
+        ["images", "search", "red", "--k", "-1"],
+        ["images", "similar", "photo.png", "--k", "0"],
+        ["images", "label", "photo.png", "--top", "0"],
+        ["images", "label", "photo.png", "--labels", ""],
+        ["images", "label", "photo.png", "--labels", " , "],
+    ],
+)
+def test_impossible_counts_and_empty_labels_are_refused(command: list[str]) -> None:
+    result = hearth(*command)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "must be at least 1" in result.stderr or "no labels in it" in result.stderr
+
+
+def test_an_unknown_image_model_in_settings_is_one_line(hearth_home: Path, tmp_path: Path) -> None:
+    (hearth_home / "settings.json").parent.mkdir(parents=True)
+    (hearth_home / "settings.json").write_text(json.dumps({"image_model": "gone"}))
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8)).save(photo)
+    for command in (["index", str(tmp_path)], ["search", "red"], ["similar", str(photo)]):
+        result = hearth("images", *command)
+        assert_one_line_error(result, "unknown image model 'gone' (known: hearth-clip-tiny)")
+
+
+def test_a_missing_folder_and_an_empty_index_are_explained(
+    hearth_home: Path, tiny_clip: tuple[Path, Any], tmp_path: Path
+) -> None:
+    shutil.copytree(tiny_clip[0], hearth_home / "models" / "clip" / "tiny-clip")
+    (hearth_home / "settings.json").write_text(json.dumps({"image_model": "tiny-clip"}))
+    missing = hearth("images", "index", str(tmp_path / "nowhere"))
+    assert_one_line_error(missing, f"{tmp_path / 'nowhere'} is not a folder")
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8)).save(photo)
+    nothing = "No images indexed yet. Index a folder with: hearth images index FOLDER\n"
+    for command in (["search", "red"], ["similar", str(photo)]):
+        result = hearth("images", *command)
+        assert result.returncode == 0 and result.stdout == nothing
+
+
+@pytest.mark.parametrize("name", ["", "a/b"])
+def test_import_clip_checks_the_name_first(hearth_home: Path, tmp_path: Path, name: str) -> None:
+    checkpoint = tmp_path / "mine.pt"
+    checkpoint.write_bytes(b"never read")
+    result = hearth(
+        "models",
+        "import-clip",
+        "--arch",
+        "ViT-B-32",
+        "--checkpoint",
+        str(checkpoint),
+        "--name",
+        name,
+    )
+    assert result.returncode == 1 and "model name" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (hearth_home / "models" / "clip").exists() or not any(
+        (hearth_home / "models" / "clip").iterdir()
+    )

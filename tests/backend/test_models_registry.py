@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ from backend.models.registry import (
     InvalidModelNameError,
     ModelNameTakenError,
     ModelRegistry,
+    NotAModelError,
     UnknownModelError,
 )
-from backend.paths import HomeLayout
+from backend.paths import HomeLayout, repo_models_dir
 from backend.settings import Settings
 from training.testing import build_oversized_gguf, build_tiny_gguf
 
@@ -112,4 +114,17 @@ def test_import_refuses_names_that_cannot_be_looked_up(
     registry = ModelRegistry(layout, shipped_dir=tmp_path / "none")
     with pytest.raises(InvalidModelNameError, match="model name"):
         registry.import_gguf(tiny_gguf, name=name)
+    assert registry.list() == []
+
+
+def test_import_refuses_adapter_names_and_adapter_files(tiny_gguf: Path, tmp_path: Path) -> None:
+    shipped = tmp_path / "shipped"
+    (shipped / "tuned").mkdir(parents=True)
+    manifest = {"name": "tuned", "base": "missing-base", "adapter": "tuned-lora.gguf"}
+    (shipped / "tuned" / "adapter.json").write_text(json.dumps(manifest))
+    registry = ModelRegistry(HomeLayout.current().ensure(), shipped_dir=shipped)
+    with pytest.raises(ModelNameTakenError, match="'tuned' exists"):
+        registry.import_gguf(tiny_gguf, name="tuned")
+    with pytest.raises(NotAModelError, match="is a LoRA adapter, not a model"):
+        registry.import_gguf(repo_models_dir() / "hearth-smol" / "hearth-smol-lora.gguf")
     assert registry.list() == []
