@@ -28,8 +28,7 @@ class Settings(BaseModel):
     )
     documents_model: str = Field(
         "hearth-smol",
-        description="Chat model for chats with documents when none is chosen "
-        "(the default model when this one is not installed).",
+        description="Chat model for chats with documents, when it is installed.",
     )
     image_model: str = Field(
         "hearth-clip-tiny", description="CLIP model for image labels and image search."
