@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from training.tokenizer import END_OF_TEXT
+from training.tokenizer import END_OF_TEXT, TokenizerFileError
 
 TEXT_SUFFIXES = (".txt", ".md", ".rst")
 MANIFEST_NAME = "manifest.json"
@@ -48,7 +48,9 @@ def read_texts(paths: Sequence[Path]) -> Iterator[str]:
 def _separator_id(tokenizer: Tokenizer) -> int:
     separator = tokenizer.token_to_id(END_OF_TEXT)
     if separator is None:
-        raise ValueError(f"the tokenizer lacks {END_OF_TEXT}; train one with `python -m training`")
+        raise TokenizerFileError(
+            f"the tokenizer lacks {END_OF_TEXT}; train one with `python -m training tokenizer`"
+        )
     return separator
 
 

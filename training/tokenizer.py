@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
@@ -74,7 +75,9 @@ def save_tokenizer(tokenizer: Tokenizer, path: Path) -> Path:
     """Write `tokenizer.json`, the file both training and the GGUF exporter read."""
     check_tokenizer_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(str(path))
+    partial = path.with_name(path.name + ".partial")  # a crash mid-write leaves the old file
+    tokenizer.save(str(partial))
+    os.replace(partial, path)
     return path
 
 

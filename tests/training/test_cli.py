@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tokenizers import Tokenizer
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from backend.models.gguf_info import read_gguf_info
 from tests.training.conftest import one_line_error
@@ -78,6 +78,18 @@ def test_pretrain_refuses_a_tokenizer_that_is_not_tokenizer_json(
     args = ["pretrain", "--recipe", "hearth-tiny", "--tokenizer", str(text)]
     assert main([*args, "--data", str(corpus_dir), "--out", str(tmp_path / "run")]) == 2
     assert f"{text} is not a tokenizer JSON" in one_line_error(capsys)
+
+
+def test_pretrain_refuses_a_tokenizer_without_the_end_of_text_token(
+    corpus_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    plain = Tokenizer(models.BPE())  # a valid tokenizer JSON, trained without Hearth's tokens
+    plain.pre_tokenizer = pre_tokenizers.ByteLevel()
+    plain.train_from_iterator(["some text to learn from"], trainers.BpeTrainer(vocab_size=300))
+    plain.save(str(tmp_path / "plain.json"))
+    args = ["pretrain", "--recipe", "hearth-tiny", "--tokenizer", str(tmp_path / "plain.json")]
+    assert main([*args, "--data", str(corpus_dir), "--out", str(tmp_path / "run")]) == 2
+    assert "lacks <|endoftext|>" in one_line_error(capsys)
 
 
 @pytest.mark.parametrize(
