@@ -38,6 +38,13 @@ def open_app() -> int:
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors about the user's input, files or settings; any other exception is a bug to show."""
+    from backend.client import BackendError
+    from backend.documents.errors import (
+        DocumentPathError,
+        InvalidCollectionNameError,
+        UnknownCollectionError,
+    )
+    from backend.embeddings.minilm import EmbedderUnavailableError
     from backend.images.clip import InvalidClipModelError
     from backend.models.gguf_info import InvalidGgufError
     from backend.models.registry import (
@@ -49,6 +56,11 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from backend.settings import SettingsError
 
     return (
+        BackendError,
+        DocumentPathError,
+        InvalidCollectionNameError,
+        UnknownCollectionError,
+        EmbedderUnavailableError,
         InvalidClipModelError,
         InvalidGgufError,
         InvalidModelNameError,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from backend.cli.output import fail, print_json
+from backend.cli.output import print_json
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,30 +30,27 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace) -> int:
     from urllib.parse import quote
 
-    from backend.client import BackendError, backend_session
+    from backend.client import backend_session
     from backend.documents.grounding import source_label
 
-    try:
-        with backend_session() as client:
-            for name in args.collection or []:  # before a conversation is created for nothing
-                client.request("GET", f"/hearth/documents/collections/{quote(name, safe='')}")
-            conversation_id = (
-                args.conversation
-                or client.request(
-                    "POST",
-                    "/hearth/conversations",
-                    json={"title": args.question[:60], "model": args.model},
-                )["id"]
+    with backend_session() as client:
+        for name in args.collection or []:  # before a conversation is created for nothing
+            client.request("GET", f"/hearth/documents/collections/{quote(name, safe='')}")
+        conversation_id = (
+            args.conversation
+            or client.request(
+                "POST",
+                "/hearth/conversations",
+                json={"title": args.question[:60], "model": args.model},
+            )["id"]
+        )
+        if args.collection:
+            client.request(
+                "PATCH",
+                f"/hearth/conversations/{conversation_id}",
+                json={"collections": args.collection},
             )
-            if args.collection:
-                client.request(
-                    "PATCH",
-                    f"/hearth/conversations/{conversation_id}",
-                    json={"collections": args.collection},
-                )
-            reply = _ask(client, conversation_id, args.question, echo=not args.json)
-    except BackendError as exc:
-        return fail(str(exc))
+        reply = _ask(client, conversation_id, args.question, echo=not args.json)
     if args.json:
         print_json(
             {

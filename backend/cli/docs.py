@@ -8,7 +8,7 @@ from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from backend.cli.arguments import positive_float, positive_int
-from backend.cli.output import fail, print_json
+from backend.cli.output import print_json
 
 if TYPE_CHECKING:
     from backend.documents.api_client import Documents
@@ -69,24 +69,6 @@ def _documents() -> Documents:
     return DocumentLibrary(layout, Settings.load(layout))
 
 
-def _errors() -> tuple[type[Exception], ...]:
-    from backend.client import BackendError
-    from backend.documents.errors import (
-        DocumentPathError,
-        InvalidCollectionNameError,
-        UnknownCollectionError,
-    )
-    from backend.embeddings.minilm import EmbedderUnavailableError
-
-    return (
-        BackendError,
-        DocumentPathError,
-        InvalidCollectionNameError,
-        UnknownCollectionError,
-        EmbedderUnavailableError,
-    )
-
-
 def _follow(events: Iterator[IngestEvent], quiet: bool) -> dict[str, Any]:
     """Drive an indexing run with a progress bar; return the counts and the problems."""
     from tqdm import tqdm
@@ -126,27 +108,18 @@ def _report(documents: Documents, name: str, events: Iterator[IngestEvent], as_j
 def add_documents(args: argparse.Namespace) -> int:
     max_bytes = int(args.max_size * 1_000_000)
     with closing(_documents()) as documents:
-        try:
-            events = documents.add(args.collection, args.paths, max_bytes)
-            return _report(documents, args.collection, events, args.json)
-        except _errors() as exc:
-            return fail(str(exc))
+        events = documents.add(args.collection, args.paths, max_bytes)
+        return _report(documents, args.collection, events, args.json)
 
 
 def sync_collection(args: argparse.Namespace) -> int:
     with closing(_documents()) as documents:
-        try:
-            return _report(documents, args.name, documents.sync(args.name), args.json)
-        except _errors() as exc:
-            return fail(str(exc))
+        return _report(documents, args.name, documents.sync(args.name), args.json)
 
 
 def list_collections(args: argparse.Namespace) -> int:
     with closing(_documents()) as documents:
-        try:
-            collections = [c.model_dump() for c in documents.collections()]
-        except _errors() as exc:
-            return fail(str(exc))
+        collections = [c.model_dump() for c in documents.collections()]
     if args.json:
         print_json(collections)
         return 0
@@ -159,20 +132,14 @@ def list_collections(args: argparse.Namespace) -> int:
 
 def remove_collection(args: argparse.Namespace) -> int:
     with closing(_documents()) as documents:
-        try:
-            documents.remove(args.name)
-        except _errors() as exc:
-            return fail(str(exc))
+        documents.remove(args.name)
     print(f"removed collection {args.name}")
     return 0
 
 
 def search_documents(args: argparse.Namespace) -> int:
     with closing(_documents()) as documents:
-        try:
-            hits = documents.search(args.query, args.collection, args.k, args.mode)
-        except _errors() as exc:
-            return fail(str(exc))
+        hits = documents.search(args.query, args.collection, args.k, args.mode)
     if args.json:
         print_json([h.model_dump() for h in hits])
         return 0
