@@ -186,3 +186,17 @@ def test_removing_a_collection_takes_it_out_of_its_chats(served: RunningBackend)
         reply = http.post(f"/hearth/conversations/{cid}/messages", json=question)
     assert chat["collections"] == ["docs"]
     assert reply.status_code == 200 and reply.json()["assistant"]["sources"]
+
+
+def test_answers_from_documents_are_greedy_unless_the_chat_says_otherwise(
+    served: RunningBackend,
+) -> None:
+    question = {"content": "Who looks after the lighthouse?", "stream": False}
+    answers = set()
+    with served.http() as http:
+        for _ in range(3):  # the same question in new chats: the same prompt each time
+            cid = http.post("/hearth/conversations", json={}).json()["id"]
+            http.patch(f"/hearth/conversations/{cid}", json={"collections": ["docs"]})
+            reply = http.post(f"/hearth/conversations/{cid}/messages", json=question).json()
+            answers.add(reply["assistant"]["content"])
+    assert len(answers) == 1, answers

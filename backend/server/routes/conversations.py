@@ -26,8 +26,12 @@ SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "seed")
 
 
 def sampling_for(conversation: Conversation) -> SamplingParams:
+    """The chat's own settings; an answer from documents is greedy unless the chat says
+    otherwise, as hearth-smol was measured (bench/smol_eval.py): sampled, it drifts from its
+    sources now and then."""
+    grounded = {"temperature": 0.0} if conversation.collections else {}
     chosen = {k: conversation.settings[k] for k in SAMPLING_KEYS if k in conversation.settings}
-    return SamplingParams(**chosen)
+    return SamplingParams(**(grounded | chosen))
 
 
 def prompt_messages(svc: Services, conversation: Conversation) -> list[dict[str, str]]:
