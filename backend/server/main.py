@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import warnings
 from types import FrameType
 
 from backend import __version__
@@ -73,6 +74,9 @@ def serve(port: int = 0, layout: HomeLayout | None = None) -> None:
     )
     server = uvicorn.Server(config)
     signal.signal(signal.SIGTERM, _exit_after_shutdown)
+    # Ctrl-C in the instant before uvicorn's loop starts leaves its serve() coroutine unawaited,
+    # and Python would warn about it on the way out, after "hearth: interrupted".
+    warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
     write_backend_info(layout, info)
     log.info("serving on %s (pid %d)", info.url, info.pid)
     print(f"hearth serve: listening on {info.url}", flush=True)

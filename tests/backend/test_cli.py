@@ -9,11 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from backend.discovery import read_backend_info
+from backend.client import BackendClient
+from backend.discovery import load_or_create_token, read_backend_info
 from backend.paths import HomeLayout, repo_models_dir
 from tests.backend.conftest import launch, prepare_home
 
@@ -98,8 +100,13 @@ def wait_for_backend(layout: HomeLayout, process: subprocess.Popen[str]) -> int:
 
 
 def test_ctrl_c_stops_serve_with_one_line(hearth_home: Path) -> None:
+    layout = HomeLayout(hearth_home)
     serve = subprocess.Popen([HEARTH, "serve"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for_backend(HomeLayout(hearth_home), serve)  # type: ignore[arg-type]
+    wait_for_backend(layout, serve)  # type: ignore[arg-type]
+    info = read_backend_info(layout)
+    assert info is not None
+    with closing(BackendClient(info.url, load_or_create_token(layout))) as client:
+        client.health()  # serving, as when a user presses Ctrl-C
     serve.send_signal(signal.SIGINT)
     _, stderr = serve.communicate(timeout=60)
     assert serve.returncode == 130
