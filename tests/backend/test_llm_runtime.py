@@ -41,6 +41,8 @@ def chat(
         if cancel_after is not None and len(events) >= cancel_after:
             cancel.set()
 
+    if cancel_after == 0:  # cancelled before it starts
+        cancel.set()
     runtime.start_chat(request, sink, cancel).result(timeout=120)
     assert isinstance(events[-1], Finished)
     return [e.text for e in events if isinstance(e, Token)], events[-1]

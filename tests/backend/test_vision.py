@@ -7,7 +7,6 @@ tiny text model: each image becomes (32 / 8)**2 = 16 embeddings in the prompt.
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,10 +16,11 @@ from PIL import Image
 from backend.images.decode import ImageDecodeError
 from backend.llm.context_window import PromptTooLongError
 from backend.llm.runtime import LlamaRuntime, ModelLoadError
-from backend.llm.types import ChatRequest, Event, Finished, SamplingParams, Token
+from backend.llm.types import ChatRequest, Finished, SamplingParams
 from backend.models.registry import ModelRegistry, find_projector
 from backend.paths import HomeLayout
 from backend.settings import Settings
+from tests.backend.test_llm_runtime import chat
 from training.testing import build_tiny_mmproj
 
 IMAGE_TOKENS = 16
@@ -97,22 +97,10 @@ def ask(
     cancel_after: int | None = None,
     max_tokens: int = 8,
 ) -> tuple[str, Finished]:
-    events: list[Event] = []
-    cancel = threading.Event()
-
-    def sink(event: Event) -> None:
-        events.append(event)
-        if cancel_after is not None and len(events) >= cancel_after:
-            cancel.set()
-
     params = SamplingParams(max_tokens=max_tokens, temperature=0.0, seed=7)
     request = ChatRequest("seer", [{"role": "user", "content": "What is this?"}], params, images)
-    if cancel_after == 0:
-        cancel.set()
-    runtime.start_chat(request, sink, cancel).result(timeout=120)
-    assert isinstance(events[-1], Finished)
-    text = "".join(event.text for event in events if isinstance(event, Token))
-    return text, events[-1]
+    tokens, finished = chat(runtime, request, cancel_after)
+    return "".join(tokens), finished
 
 
 def test_images_enter_the_prompt_as_embeddings(runtime: LlamaRuntime) -> None:
