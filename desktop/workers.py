@@ -1,8 +1,10 @@
-"""Background work for the GUI: one call or one stream per QRunnable, reported through signals."""
+"""Background work for the GUI: one call or one stream per QRunnable, reported through signals;
+long streams and short calls run on separate thread pools."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -83,12 +85,20 @@ class StreamOperation(Operation):
 
 
 class TaskRunner(QObject):
-    """Owns the worker threads and keeps each operation alive until it has finished."""
+    """Owns the worker threads and keeps each operation alive until it has finished.
 
-    def __init__(self, parent: QObject | None = None, max_threads: int = 4) -> None:
+    A stream (a reply, an indexing run) holds its thread for minutes, so streams get a pool of
+    their own: however many are running, a short task (the health probe, a thumbnail, a folder
+    walk) never waits behind them."""
+
+    def __init__(
+        self, parent: QObject | None = None, max_threads: int = 4, max_streams: int = 4
+    ) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(max_threads)
+        self._tasks = QThreadPool(self)
+        self._tasks.setMaxThreadCount(max_threads)
+        self._streams = QThreadPool(self)
+        self._streams.setMaxThreadCount(max_streams)
         self._running: set[Operation] = set()
 
     def submit(
@@ -111,7 +121,8 @@ class TaskRunner(QObject):
             operation.signals.failed.connect(lambda message: on_failure(message))
         operation.signals.finished.connect(lambda: self._running.discard(operation))
         self._running.add(operation)
-        self._pool.start(operation)
+        pool = self._streams if isinstance(operation, StreamOperation) else self._tasks
+        pool.start(operation)
         return operation
 
     @property
@@ -126,4 +137,7 @@ class TaskRunner(QObject):
     def wait(self, timeout_ms: int = 20_000) -> bool:
         """Used at shutdown only, after the window is gone."""
         self.stop_streams()
-        return self._pool.waitForDone(timeout_ms)
+        deadline = time.monotonic() + timeout_ms / 1000
+        streams_done = self._streams.waitForDone(timeout_ms)
+        left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        return self._tasks.waitForDone(left_ms) and streams_done
