@@ -145,10 +145,6 @@ class ConversationList(QWidget):
         self.list.setCurrentRow(-1)
         self.opened.emit(None)
 
-    def current_id(self) -> str | None:
-        item = self.list.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item else None
-
     def rename_current(self) -> None:
         item = self.list.currentItem()
         if item is None:

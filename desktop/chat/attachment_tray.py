@@ -49,9 +49,6 @@ class AttachmentTray(QWidget):
     def references(self) -> list[str]:
         return [p.reference for p in self.pending]
 
-    def take(self) -> list[str]:
-        """The references for the message being sent; the tray empties."""
-        references = self.references()
+    def clear(self) -> None:
         for pending in list(self.pending):
             self.remove(pending)
-        return references

@@ -1,4 +1,5 @@
-"""The chat area on screen: header (title, model, settings), the message list, stats, composer."""
+"""The chat area on screen: header (title, model, settings), the message list, stats, composer,
+and the dialogs opened from it (a cited source, the chat's settings)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from PySide6.QtWidgets import (
 
 from desktop.chat.collections_button import CollectionsButton
 from desktop.chat.composer import Composer, image_files_in
+from desktop.chat.conversation_settings import ConversationSettingsDialog
 from desktop.chat.message_view import MessageView
 from desktop.chat.model_picker import ModelPicker
+from desktop.documents.source_preview import SourcePreviewDialog
 from desktop.images.thumbnails import ThumbnailLoader
 
 
@@ -83,11 +86,17 @@ class ElidedLabel(QLabel):
 
 
 class ChatView(QWidget):
-    """Shows one conversation. It holds no backend logic: ChatSession drives it.
-    Image files dropped anywhere on it go with the next message."""
+    """Shows one conversation. It holds no backend logic: ChatSession drives it, and hears the
+    user's intents through its signals. Image files dropped anywhere on it go with the next
+    message."""
 
+    send_requested = Signal(str, object)  # text, the message being edited (or None)
+    stop_requested = Signal()
+    regenerate_requested = Signal(object)  # the reply to answer again (Regenerate or Retry)
+    model_chosen = Signal(object)  # a model name, or None for the default
+    collections_chosen = Signal(list)  # the collection names the chat answers from
     settings_requested = Signal()
-    source_requested = Signal(object)  # a cited source of an answer
+    settings_chosen = Signal(str, object)  # conversation id, the changed fields
 
     def __init__(
         self, thumbnails: ThumbnailLoader, dark: bool = False, parent: QWidget | None = None
@@ -119,6 +128,10 @@ class ChatView(QWidget):
         self.stats.setObjectName("chatStats")
         self.stats.setAccessibleName("Speed and context use")
         self.composer = Composer(self)
+        self.composer.send_requested.connect(self.send_requested)
+        self.composer.stop_requested.connect(self.stop_requested)
+        self.model_picker.model_chosen.connect(self.model_chosen)
+        self.collections_button.chosen.connect(self.collections_chosen)
         self._stick_to_bottom = True
         self.scroll_area.verticalScrollBar().rangeChanged.connect(self._follow_new_content)
         self.scroll_area.verticalScrollBar().valueChanged.connect(self._remember_position)
@@ -151,8 +164,24 @@ class ChatView(QWidget):
         self.collections_button.set_collections(collections)
         self.model_picker.show_default_for(bool(self.collections_button.selected))
 
+    def show_title(self, title: str) -> None:
+        self.title.setText(title)
+
+    def show_stats(self, timings: dict[str, Any] | None) -> None:
+        self.stats.setText(format_stats(timings))
+
+    def chosen_model(self) -> str | None:
+        return self.model_picker.current_model()
+
+    def discard_edit(self) -> None:
+        self.composer.discard_edit()
+
+    def restore_draft(self, text: str, editing: dict[str, Any] | None) -> None:
+        """A message that could not be sent goes back into the composer."""
+        self.composer.restore(text, editing)
+
     def show_conversation(self, conversation: dict[str, Any] | None, messages: list[dict]) -> None:
-        self.title.setText(conversation["title"] if conversation else "New chat")
+        self.show_title(conversation["title"] if conversation else "New chat")
         self.model_picker.select(conversation.get("model") if conversation else None)
         self.collections_button.select(conversation.get("collections", []) if conversation else [])
         self.model_picker.show_default_for(bool(self.collections_button.selected))
@@ -160,13 +189,16 @@ class ChatView(QWidget):
         for message in messages:
             self.add_message(message)
         last_timed = next((m["timings"] for m in reversed(messages) if m.get("timings")), None)
-        self.stats.setText(format_stats(last_timed))
+        self.show_stats(last_timed)
         self._stick_to_bottom = True
         self.refresh_actions()
 
     def add_message(self, message: dict[str, Any], streaming: bool = False) -> MessageView:
         view = MessageView(message, self.dark, self.thumbnails, self.messages)
-        view.source_requested.connect(self.source_requested)
+        view.source_requested.connect(self.show_source)
+        view.edit_requested.connect(self.composer.edit)
+        view.regenerate_requested.connect(self.regenerate_requested)
+        view.retry_requested.connect(self.regenerate_requested)
         if streaming:
             view.set_status("complete", streaming=True)
         self.messages.append(view)
@@ -195,6 +227,24 @@ class ChatView(QWidget):
             if view.message["role"] == "user":
                 previous = view.message
         return previous
+
+    def show_source(self, source: dict[str, Any]) -> SourcePreviewDialog:
+        """The cited passage, highlighted, with a button to open its file."""
+        dialog = SourcePreviewDialog(source, self.dark, self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def edit_settings(self, conversation: dict[str, Any]) -> ConversationSettingsDialog:
+        """The chat's system prompt and sampling; accepting emits `settings_chosen`."""
+        dialog = ConversationSettingsDialog(conversation, self)
+        conversation_id = conversation["id"]
+        dialog.accepted.connect(
+            lambda: self.settings_chosen.emit(conversation_id, dialog.changes())
+        )
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
 
     def set_dark(self, dark: bool) -> None:
         self.dark = dark

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.chat.attachment_tray import AttachmentTray, is_image_path
+from desktop.images.image_chip import ImageChip
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.gif *.bmp *.webp *.tif *.tiff)"
 
@@ -117,6 +118,16 @@ class Composer(QWidget):
         self.stop_button.setVisible(generating)
         self.prompt.setReadOnly(generating)
         self.attach_button.setEnabled(not generating)
+
+    def add_attachment(self, reference: str, name: str) -> ImageChip:
+        """An image (file path or data URL) to go with the next message, shown in the tray."""
+        return self.tray.add(reference, name)
+
+    def attachments(self) -> list[str]:
+        return self.tray.references()
+
+    def clear_attachments(self) -> None:
+        self.tray.clear()
 
     def choose_images(self) -> None:
         dialog = QFileDialog(self, "Attach images", "", IMAGE_FILTER)

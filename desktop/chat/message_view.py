@@ -296,7 +296,7 @@ class MessageView(QFrame):
             for attachment in self.message.get("attachments") or []:
                 chip = ImageChip(attachment["name"], removable=False, parent=self)
                 chip.set_labels(attachment.get("labels", []))
-                self._thumbnails.show_in(chip.thumbnail, attachment["path"])
+                chip.show_thumbnail(self._thumbnails, attachment["path"])
                 self._images.addWidget(chip)
                 self.image_chips.append(chip)
             if self.image_chips:

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from desktop.images.thumbnails import THUMBNAIL_SIZE
+from desktop.images.thumbnails import THUMBNAIL_SIZE, ThumbnailLoader
 
 SHOWN_LABELS = 3
 
@@ -56,5 +56,12 @@ class ImageChip(QFrame):
         self.labels.setText(labels_text(labels) or "no labels")
         self.labels.setToolTip("Guessed by the image classifier (CLIP), not seen by the model")
 
+    def show_labelling_failed(self, why: str) -> None:
+        self.labels.setText(f"Cannot label: {why}")
+
     def set_image(self, image: QImage) -> None:
         self.thumbnail.setPixmap(QPixmap.fromImage(image))
+
+    def show_thumbnail(self, thumbnails: ThumbnailLoader, path: str) -> None:
+        """The image file's thumbnail, once a worker has decoded it."""
+        thumbnails.show_in(self.thumbnail, path)

@@ -20,7 +20,7 @@ def send_until_mid_reply(qtbot, window: MainWindow, text: str) -> None:  # type:
         type_and_send(qtbot, window, text)
         qtbot.waitUntil(lambda: session.generating, timeout=REPLY_TIMEOUT_MS)
         qtbot.waitUntil(
-            lambda: len(session._reply_text) > 2 or not session.generating,
+            lambda: len(session.replies._reply_text) > 2 or not session.generating,
             timeout=REPLY_TIMEOUT_MS,
         )
         if session.generating:

@@ -291,7 +291,7 @@ def test_answer_with_sources(offline_window: MainWindow, screenshot_dir: Path) -
     picker = offline_window.chat_view.model_picker
     assert picker.currentText() == "Default (hearth-smol)", "the default for chats with documents"
     save(offline_window, screenshot_dir / "answer-with-sources.png")
-    dialog = offline_window.session.show_source(SOURCES[0])
+    dialog = offline_window.chat_view.show_source(SOURCES[0])
     save(dialog, screenshot_dir / "source-preview.png")
     dialog.close()
     offline_window.chat_view.set_collections([])  # "manuals" was removed on the Documents tab

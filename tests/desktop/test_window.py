@@ -45,7 +45,8 @@ def test_shortcuts_reach_search_new_chat_and_settings(qtbot, offline_window: Mai
 
 def test_shift_enter_breaks_the_line_and_enter_sends(qtbot, offline_window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     composer = offline_window.chat_view.composer
-    composer.send_requested.disconnect(offline_window.session.send)  # the composer alone
+    # The composer alone:
+    offline_window.chat_view.send_requested.disconnect(offline_window.session.send)
     sent: list[str] = []
     composer.send_requested.connect(lambda text, _editing: sent.append(text))
     qtbot.keyClicks(composer.prompt, "line one")

@@ -1,0 +1,158 @@
+"""The reply streaming into the chat view: its tokens rendered as they come, Stop, and the
+partial reply that a backend crash cut off before the backend could store it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop.backend_connection import BackendConnection
+from desktop.chat.chat_view import ChatView
+from desktop.chat.message_view import MessageView
+from desktop.workers import StreamOperation
+
+RENDER_INTERVAL_MS = 40  # re-render streamed Markdown at most 25 times a second
+
+
+class ReplyStream(QObject):
+    """At most one reply at a time, from its request to its stored end or its interruption."""
+
+    token_received = Signal(str)  # each streamed piece, as it arrives
+    error = Signal(str)
+    # Stopped before its first event: the backend may still have stored the question.
+    nothing_shown = Signal()
+
+    def __init__(
+        self, connection: BackendConnection, view: ChatView, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.connection = connection
+        self.view = view
+        self._stream: StreamOperation | None = None
+        self._conversation_id = ""  # the chat the reply belongs to
+        self._reply_view: MessageView | None = None
+        self._reply_text: list[str] = []
+        self._reply_done = False  # the backend sent the stored reply
+        # The partial reply a backend crash cut off (conversation id, message); never stored.
+        self._cut_off: tuple[str, dict[str, Any]] | None = None
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(RENDER_INTERVAL_MS)
+        self._render_timer.timeout.connect(self._render_reply)
+
+    @property
+    def generating(self) -> bool:
+        return self._stream is not None
+
+    def start(
+        self, conversation_id: str, text: str, replace_from: int | None, images: list[str]
+    ) -> bool:
+        """Ask for the reply to `text`; False when there is no engine to send it to."""
+        stream = self.connection.stream(
+            lambda api: api.send_message(conversation_id, text, replace_from, images)
+        )
+        if stream is None:
+            return False
+        if replace_from is not None:
+            self.view.remove_from_message(replace_from)
+        self._stream = stream
+        self._conversation_id = conversation_id
+        self._reply_view = None
+        self._reply_text = []
+        self._reply_done = False
+        stream.signals.item.connect(self._on_event)
+        self.view.set_generating(True)
+        self.connection.set_busy(True)
+        self.connection.runner.start(stream, self._on_stream_ended, self._on_stream_failed)
+        return True
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+
+    def abandon(self) -> None:
+        """Stop, leaving the reply's view alone: the chat it is shown in is being left. The
+        backend keeps what was written so far."""
+        self.stop()
+        self._reply_view = None
+
+    def with_cut_off_reply(
+        self, conversation_id: str, messages: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """`messages` as the backend stored them, plus the reply a crash cut off, once."""
+        if self._cut_off is not None and self._cut_off[0] == conversation_id:
+            if messages and messages[-1]["role"] == "user":
+                messages = [*messages, self._cut_off[1]]
+            self._cut_off = None
+        return messages
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        if self._stream is None or self._stream.stopped:
+            return  # events already queued when Stop was pressed are not shown
+        handler = {
+            "user": self._on_user,
+            "token": self._on_token,
+            "done": self._on_done,
+            "error": self._on_error_event,
+        }.get(event.get("type", ""))
+        if handler is not None:
+            handler(event)
+
+    def _on_user(self, event: dict[str, Any]) -> None:
+        self.view.add_message(event["message"])
+        placeholder = {"role": "assistant", "content": "", "status": "complete"}
+        self._reply_view = self.view.add_message(placeholder, streaming=True)
+
+    def _on_token(self, event: dict[str, Any]) -> None:
+        self._reply_text.append(event["text"])
+        self.token_received.emit(event["text"])
+        if not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def _render_reply(self) -> None:
+        if self._reply_view is not None:
+            self._reply_view.set_text("".join(self._reply_text))
+
+    def _on_error_event(self, event: dict[str, Any]) -> None:
+        self.error.emit(event.get("message", "The reply failed."))
+
+    def _on_done(self, event: dict[str, Any]) -> None:
+        message = event["message"]
+        self._reply_done = True
+        self._render_timer.stop()
+        if self._reply_view is not None:
+            self._reply_view.finish(message)
+        self.view.show_stats(message.get("timings"))
+
+    def _on_stream_ended(self, completed: bool) -> None:
+        nothing_shown = self._reply_view is None
+        if not completed or not self._reply_done:  # stopped, or the stream ended without "done"
+            self._mark_reply_interrupted()
+        self._end_stream()
+        if nothing_shown:
+            self.nothing_shown.emit()
+
+    def _on_stream_failed(self, message: str) -> None:
+        self._mark_reply_interrupted()
+        self.connection.check_now()  # a dead backend shows up here first
+        if self.connection.is_ready:  # else the connection reports the crash itself
+            self.error.emit(message)
+        self._end_stream()
+
+    def _mark_reply_interrupted(self) -> None:
+        self._render_timer.stop()
+        if self._reply_view is None:
+            return
+        self._reply_view.set_text("".join(self._reply_text))
+        self._reply_view.set_status("interrupted")
+        # If the backend never stored this reply (it crashed), the next reload shows this copy.
+        partial = self._reply_view.message | {"status": "interrupted"}
+        self._cut_off = (self._conversation_id, partial)
+
+    def _end_stream(self) -> None:
+        self._stream = None
+        self._reply_view = None
+        self.view.set_generating(False)
+        self.view.refresh_actions()
+        self.connection.set_busy(False)
