@@ -62,7 +62,7 @@ def export_gguf(
 ) -> GgufInfo:
     """Write weights, tokenizer and chat template to `path` (f16 or f32) and verify the file."""
     weights = numpy_weights(state_dict, config)
-    write_gguf(path, config.gguf_spec(), weights, tokenizer_json, name=name, half=half)
+    write_gguf(path, config, weights, tokenizer_json, name=name, half=half)
     return verify_export(path, config)
 
 

@@ -15,28 +15,8 @@ import gguf
 import numpy as np
 
 from backend.llm.chat_template import DEFAULT_CHAT_TEMPLATE
+from training.models.config import ModelConfig
 from training.tokenizer import END_OF_TEXT, IM_END
-
-
-@dataclass(frozen=True)
-class DecoderSpec:
-    """The hyper-parameters llama.cpp needs to rebuild the graph."""
-
-    vocab_size: int
-    hidden_size: int
-    intermediate_size: int
-    num_layers: int
-    num_heads: int
-    num_kv_heads: int
-    context_length: int
-    rms_norm_eps: float = 1e-5
-    rope_theta: float = 10000.0
-    num_experts: int = 0  # 0 means a dense feed-forward block
-    experts_per_token: int = 0
-
-    @property
-    def is_moe(self) -> bool:
-        return self.num_experts > 0
 
 
 @dataclass(frozen=True)
@@ -82,18 +62,18 @@ def _permute_for_rope(weight: np.ndarray, n_head: int) -> np.ndarray:
 
 
 def _layer_tensors(
-    spec: DecoderSpec, weights: Mapping[str, np.ndarray], i: int
+    config: ModelConfig, weights: Mapping[str, np.ndarray], i: int
 ) -> Iterator[tuple[str, np.ndarray]]:
     hf, blk = f"model.layers.{i}.", f"blk.{i}."
     yield blk + "attn_norm.weight", weights[hf + "input_layernorm.weight"]
     q = weights[hf + "self_attn.q_proj.weight"]
     k = weights[hf + "self_attn.k_proj.weight"]
-    yield blk + "attn_q.weight", _permute_for_rope(q, spec.num_heads)
-    yield blk + "attn_k.weight", _permute_for_rope(k, spec.num_kv_heads)
+    yield blk + "attn_q.weight", _permute_for_rope(q, config.num_heads)
+    yield blk + "attn_k.weight", _permute_for_rope(k, config.num_kv_heads)
     yield blk + "attn_v.weight", weights[hf + "self_attn.v_proj.weight"]
     yield blk + "attn_output.weight", weights[hf + "self_attn.o_proj.weight"]
     yield blk + "ffn_norm.weight", weights[hf + "post_attention_layernorm.weight"]
-    if not spec.is_moe:
+    if not config.is_moe:
         yield blk + "ffn_gate.weight", weights[hf + "mlp.gate_proj.weight"]
         yield blk + "ffn_up.weight", weights[hf + "mlp.up_proj.weight"]
         yield blk + "ffn_down.weight", weights[hf + "mlp.down_proj.weight"]
@@ -110,12 +90,12 @@ def _layer_tensors(
 
 
 def gguf_tensors(
-    spec: DecoderSpec, weights: Mapping[str, np.ndarray]
+    config: ModelConfig, weights: Mapping[str, np.ndarray]
 ) -> Iterator[tuple[str, np.ndarray]]:
     """Map HF-named weights to GGUF names, in llama.cpp's order."""
     yield "token_embd.weight", weights["model.embed_tokens.weight"]
-    for i in range(spec.num_layers):
-        yield from _layer_tensors(spec, weights, i)
+    for i in range(config.num_layers):
+        yield from _layer_tensors(config, weights, i)
     yield "output_norm.weight", weights["model.norm.weight"]
     if "lm_head.weight" in weights:  # absent when embeddings are tied
         yield "output.weight", weights["lm_head.weight"]
@@ -130,7 +110,7 @@ def _storage(name: str, array: np.ndarray, half: bool) -> np.ndarray:
 
 def write_gguf(
     path: Path,
-    spec: DecoderSpec,
+    config: ModelConfig,
     weights: Mapping[str, np.ndarray],
     tokenizer_json: str,
     *,
@@ -140,25 +120,25 @@ def write_gguf(
 ) -> Path:
     """Write one GGUF (f16 or f32) holding the weights, the tokenizer and the chat template."""
     vocab = GgufVocab.from_tokenizer_json(tokenizer_json)
-    if len(vocab.tokens) != spec.vocab_size:
-        raise ValueError(f"tokenizer has {len(vocab.tokens)} tokens, model {spec.vocab_size}")
+    if len(vocab.tokens) != config.vocab_size:
+        raise ValueError(f"tokenizer has {len(vocab.tokens)} tokens, model {config.vocab_size}")
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name(name)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if half else gguf.LlamaFileType.ALL_F32)
-    writer.add_vocab_size(spec.vocab_size)
-    writer.add_context_length(spec.context_length)
-    writer.add_embedding_length(spec.hidden_size)
-    writer.add_feed_forward_length(spec.intermediate_size)
-    writer.add_block_count(spec.num_layers)
-    writer.add_head_count(spec.num_heads)
-    writer.add_head_count_kv(spec.num_kv_heads)
-    writer.add_rope_dimension_count(spec.hidden_size // spec.num_heads)
-    writer.add_rope_freq_base(spec.rope_theta)
-    writer.add_layer_norm_rms_eps(spec.rms_norm_eps)
-    if spec.is_moe:
-        writer.add_expert_count(spec.num_experts)
-        writer.add_expert_used_count(spec.experts_per_token)
+    writer.add_vocab_size(config.vocab_size)
+    writer.add_context_length(config.context_length)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_block_count(config.num_layers)
+    writer.add_head_count(config.num_heads)
+    writer.add_head_count_kv(config.num_kv_heads)
+    writer.add_rope_dimension_count(config.head_dim)
+    writer.add_rope_freq_base(config.rope_theta)
+    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    if config.is_moe:
+        writer.add_expert_count(config.num_experts)
+        writer.add_expert_used_count(config.experts_per_token)
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("gpt-2")
     writer.add_token_list(vocab.tokens)
@@ -168,7 +148,7 @@ def write_gguf(
     writer.add_eos_token_id(vocab.eos_id)
     writer.add_add_bos_token(False)
     writer.add_chat_template(chat_template)
-    for tensor_name, array in gguf_tensors(spec, weights):
+    for tensor_name, array in gguf_tensors(config, weights):
         writer.add_tensor(tensor_name, _storage(tensor_name, array, half))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from training.checkpoint import CHECKPOINT_NAME
 from training.history import TrainingHistory
+from training.models.config import ModelConfig
 from training.quantize import QuantReportRow
 from training.recipes import recipe_path
 
@@ -43,12 +44,10 @@ def _prepare(data: Path) -> None:
     shard_text(cleaned, tokenizer, data / "shards")
 
 
-def _parameter_counts(config_dict: dict[str, int]) -> tuple[int, int]:
+def _parameter_counts(config: ModelConfig) -> tuple[int, int]:
     """Total parameters and those active for one token (the routed experts only)."""
-    from training.models.config import ModelConfig
     from training.models.decoder import build_model
 
-    config = ModelConfig(**config_dict)
     total = sum(p.numel() for p in build_model(config).parameters())
     if not config.is_moe:
         return total, total
@@ -70,7 +69,6 @@ def _sample(path: Path) -> str:
 def build_one(recipe: str, data: Path, runs: Path) -> BuiltModel:
     from training.data import decode_documents, load_token_stream, split_heldout
     from training.export import TOKENIZER_NAME, export_run
-    from training.models.config import ModelConfig
     from training.pretrain import TrainConfig, pretrain
     from training.quantize import quantize_report
     from training.tokenizer import load_tokenizer, save_tokenizer
@@ -88,7 +86,7 @@ def build_one(recipe: str, data: Path, runs: Path) -> BuiltModel:
     history = pretrain(run, model_config, train_config, splits, resume=resume)
     f16 = run / f"{recipe}-f16.gguf"
     export_run(run, f16, name=recipe)
-    total, active = _parameter_counts(model_config.to_dict())
+    total, active = _parameter_counts(model_config)
     report = quantize_report(f16, heldout, max_tokens=4096)
     q8 = next(row.path for row in report if row.level == "Q8_0")
     tokens = train_config.max_steps * train_config.batch_size * train_config.seq_len

@@ -88,23 +88,14 @@ def merged_gguf(
 ) -> Path:
     """Fold the adapter into the base weights and write a full f16 GGUF with the project's
     LLaMA exporter (which applies the q/k permutation to the merged weights itself)."""
-    from training.gguf_export import DecoderSpec, write_gguf
+    from training.gguf_export import write_gguf
+    from training.models.decoder import config_from_transformers
 
     merged = peft_model.merge_and_unload()  # type: ignore[operator]
     config = merged.config
     weights = {k: v.detach().to(torch.float32).numpy() for k, v in merged.state_dict().items()}
     if config.tie_word_embeddings:
         weights.pop("lm_head.weight", None)  # llama.cpp reuses token_embd.weight
-    spec = DecoderSpec(
-        vocab_size=config.vocab_size,
-        hidden_size=config.hidden_size,
-        intermediate_size=config.intermediate_size,
-        num_layers=config.num_hidden_layers,
-        num_heads=config.num_attention_heads,
-        num_kv_heads=config.num_key_value_heads,
-        context_length=config.max_position_embeddings,
-        rms_norm_eps=config.rms_norm_eps,
-        rope_theta=float(config.rope_parameters["rope_theta"]),
-    )
+    decoder = config_from_transformers(config)
     extra = {"chat_template": chat_template} if chat_template else {}
-    return write_gguf(path, spec, weights, tokenizer_json, name=path.stem, **extra)
+    return write_gguf(path, decoder, weights, tokenizer_json, name=path.stem, **extra)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from training.gguf_export import DecoderSpec, write_gguf
+from training.gguf_export import write_gguf
+from training.models.config import ModelConfig
 from training.tokenizer import train_bpe
 
 _CORPUS = (
@@ -19,33 +21,31 @@ _CORPUS = (
 )
 
 
-def tiny_spec(
-    vocab_size: int,
-    *,
-    moe: bool = False,
-    context_length: int = 512,
-    hidden_size: int = 64,
-    num_layers: int = 2,
-) -> DecoderSpec:
-    """Heads of 16 dimensions, two query heads per KV head, a feed-forward twice as wide."""
-    return DecoderSpec(
+def tiny_config(
+    vocab_size: int, *, moe: bool = False, hidden_size: int = 64, **changes: Any
+) -> ModelConfig:
+    """Heads of 16 dimensions, two query heads per KV head, a feed-forward twice as wide;
+    `changes` replaces any other field (context_length, num_layers, ...)."""
+    config = ModelConfig(
         vocab_size=vocab_size,
         hidden_size=hidden_size,
         intermediate_size=2 * hidden_size,
-        num_layers=num_layers,
+        num_layers=2,
         num_heads=hidden_size // 16,
         num_kv_heads=hidden_size // 32,
-        context_length=context_length,
+        context_length=512,
         num_experts=4 if moe else 0,
         experts_per_token=2 if moe else 0,
+        tie_embeddings=False,  # an output matrix of its own, as build_tiny_gguf has always had
     )
+    return config.replace(**changes)
 
 
-def random_weights(spec: DecoderSpec, seed: int = 0) -> dict[str, np.ndarray]:
+def random_weights(config: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
     """HF-named weights drawn like a freshly initialised model."""
     rng = np.random.default_rng(seed)
-    h, inter, v = spec.hidden_size, spec.intermediate_size, spec.vocab_size
-    kv = spec.num_kv_heads * (h // spec.num_heads)
+    h, inter, v = config.hidden_size, config.intermediate_size, config.vocab_size
+    kv = config.num_kv_heads * (h // config.num_heads)
 
     def normal(*shape: int) -> np.ndarray:
         return rng.normal(0.0, 0.02, size=shape).astype(np.float32)
@@ -53,9 +53,10 @@ def random_weights(spec: DecoderSpec, seed: int = 0) -> dict[str, np.ndarray]:
     weights = {
         "model.embed_tokens.weight": normal(v, h),
         "model.norm.weight": np.ones(h, np.float32),
-        "lm_head.weight": normal(v, h),
     }
-    for i in range(spec.num_layers):
+    if not config.tie_embeddings:
+        weights["lm_head.weight"] = normal(v, h)
+    for i in range(config.num_layers):
         p = f"model.layers.{i}."
         weights |= {
             p + "input_layernorm.weight": np.ones(h, np.float32),
@@ -65,8 +66,8 @@ def random_weights(spec: DecoderSpec, seed: int = 0) -> dict[str, np.ndarray]:
             p + "self_attn.v_proj.weight": normal(kv, h),
             p + "self_attn.o_proj.weight": normal(h, h),
         }
-        if spec.is_moe:
-            e = spec.num_experts
+        if config.is_moe:
+            e = config.num_experts
             weights |= {
                 p + "mlp.gate.weight": normal(e, h),
                 p + "mlp.experts.gate_up_proj": normal(e, 2 * inter, h),
@@ -89,21 +90,25 @@ def build_tiny_gguf(
     context_length: int = 512,
     hidden_size: int = 64,
     num_layers: int = 2,
+    output_scale: float = 1.0,
 ) -> Path:
     """Write a random-weight decoder with a real BPE tokenizer and the ChatML template.
 
     The defaults generate in milliseconds; wider ones are slow enough to interrupt mid-reply.
+    At the usual 0.02 scale the logits stay near uniform whatever LoRA layers learn, so
+    fine-tuning tests ask for an output matrix `output_scale` times larger.
     """
     tokenizer = train_bpe(_CORPUS * 4, vocab_size=384)
-    spec = tiny_spec(
+    config = tiny_config(
         tokenizer.get_vocab_size(),
         moe=moe,
-        context_length=context_length,
         hidden_size=hidden_size,
+        context_length=context_length,
         num_layers=num_layers,
     )
-    name = path.stem
-    return write_gguf(path, spec, random_weights(spec, seed), tokenizer.to_str(), name=name)
+    weights = random_weights(config, seed)
+    weights["lm_head.weight"] *= output_scale
+    return write_gguf(path, config, weights, tokenizer.to_str(), name=path.stem)
 
 
 def build_oversized_gguf(path: Path, gib: int = 64) -> Path:

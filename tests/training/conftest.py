@@ -1,4 +1,4 @@
-"""Synthetic corpora, a tokenizer and tiny trained decoders shared by the training tests."""
+"""Synthetic corpora, tiny decoders and fine-tuning set-ups shared by the training tests."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 from tokenizers import Tokenizer
+from torch import nn
 
 from training.data import TokenSplits, read_texts, split_heldout, tokenize_documents
+from training.finetune import BaseModel, FinetuneConfig, add_lora
 from training.models.config import ModelConfig
 from training.pretrain import TrainConfig
+from training.testing import build_tiny_gguf, tiny_config
 from training.tokenizer import train_bpe
 
 TINY_VOCAB = 320  # the shared tokenizer's size, so tests can build models without it
@@ -46,18 +50,38 @@ def one_line_error(capsys: pytest.CaptureFixture) -> str:
 
 
 def tiny_model_config(vocab_size: int, *, moe: bool = False, **changes: object) -> ModelConfig:
-    config = ModelConfig(
-        vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_layers=2,
-        num_heads=4,
-        num_kv_heads=2,
-        context_length=64,
-        num_experts=4 if moe else 0,
-        experts_per_token=2 if moe else 0,
+    """training.testing's tiny decoder, tied and with the short context these tests train on."""
+    config = tiny_config(vocab_size, moe=moe, context_length=64, tie_embeddings=True)
+    return config.replace(**changes)
+
+
+def tiny_finetune_config(**changes: object) -> FinetuneConfig:
+    config = FinetuneConfig(
+        rank=4,
+        alpha=8.0,
+        steps=24,
+        batch_size=8,
+        learning_rate=2e-2,
+        warmup_steps=2,
+        max_tokens=64,
+        eval_every=12,
+        eval_examples=16,
+        checkpoint_every=4,
+        seed=3,
     )
     return config.replace(**changes)
+
+
+def random_lora(base: BaseModel, std: float, seed: int = 0) -> nn.Module:
+    """`base` with LoRA layers whose B matrices are drawn at `std`, q and k included: a large,
+    known change to the logits (a fresh adapter's B is zero and changes nothing)."""
+    model = add_lora(base.model, tiny_finetune_config())
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0.0, std)
+    return model
 
 
 def tiny_train_config(**changes: object) -> TrainConfig:
@@ -75,6 +99,12 @@ def tiny_train_config(**changes: object) -> TrainConfig:
         device="cpu",
     )
     return config.replace(**changes)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny chat GGUF that fine-tuning can visibly change."""
+    return build_tiny_gguf(tmp_path_factory.mktemp("base") / "tiny.gguf", seed=5, output_scale=25)
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.finetune import (
-    FinetuneConfig,
-    adapter_state,
-    add_lora,
-    finetune,
-    load_base,
-)
+from tests.training.conftest import random_lora, tiny_finetune_config
+from training.finetune import adapter_state, finetune, load_base
 from training.finetune_data import IGNORE_INDEX, encode_conversation, write_conversations
 from training.finetune_export import export_adapter, export_merged
 
@@ -41,51 +36,15 @@ def conversations(count: int, seed: int) -> list[list[dict[str, str]]]:
     return out
 
 
-def tiny_config(**changes: object) -> FinetuneConfig:
-    config = FinetuneConfig(
-        rank=4,
-        alpha=8.0,
-        steps=24,
-        batch_size=8,
-        learning_rate=2e-2,
-        warmup_steps=2,
-        max_tokens=64,
-        eval_every=12,
-        eval_examples=16,
-        checkpoint_every=4,
-        seed=3,
-    )
-    return config.replace(**changes)
-
-
-def build_tiny_chat_gguf(path: Path) -> Path:
-    """build_tiny_gguf's model with an output matrix 25 times larger: at the usual 0.02 scale
-    the logits cannot leave the uniform distribution, whatever the LoRA layers learn."""
-    from training.gguf_export import write_gguf
-    from training.testing import _CORPUS, random_weights, tiny_spec
-    from training.tokenizer import train_bpe
-
-    tokenizer = train_bpe(_CORPUS * 4, vocab_size=384)
-    spec = tiny_spec(tokenizer.get_vocab_size())
-    weights = random_weights(spec, seed=5)
-    weights["lm_head.weight"] *= 25
-    return write_gguf(path, spec, weights, tokenizer.to_str(), name=path.stem)
-
-
 @pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_chat_gguf(tmp_path_factory.mktemp("base") / "tiny.gguf")
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> Path:
+def finetuned_run(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> Path:
     run = tmp_path_factory.mktemp("run")
     finetune(
         run,
         load_base(tiny_base),
         conversations(64, 0),
         conversations(16, 1),
-        tiny_config(),
+        tiny_finetune_config(),
         show_progress=False,
     )
     return run
@@ -117,23 +76,21 @@ def test_only_assistant_replies_carry_loss(tiny_base: Path) -> None:
     assert base.tokenizer.decode(example.input_ids) == base.render(messages, False)
 
 
-def test_finetuning_lowers_heldout_loss(trained_run: Path) -> None:
-    history = json.loads((trained_run / "history.json").read_text())
+def test_finetuning_lowers_heldout_loss(finetuned_run: Path) -> None:
+    history = json.loads((finetuned_run / "history.json").read_text())
     assert history["eval_steps"] == [0, 12, 24]
     assert history["eval_loss"][-1] < 0.5 * history["eval_loss"][0]
-    assert (trained_run / "loss.png").stat().st_size > 0
+    assert (finetuned_run / "loss.png").stat().st_size > 0
 
 
-def test_resume_continues_exactly(tmp_path: Path, tiny_base: Path, trained_run: Path) -> None:
+def test_resume_continues_exactly(tmp_path: Path, tiny_base: Path, finetuned_run: Path) -> None:
     run = tmp_path / "run"
-    train, heldout = conversations(64, 0), conversations(16, 1)
-    finetune(
-        run, load_base(tiny_base), train, heldout, tiny_config(), until_step=10, show_progress=False
-    )
+    train, heldout, config = conversations(64, 0), conversations(16, 1), tiny_finetune_config()
+    finetune(run, load_base(tiny_base), train, heldout, config, until_step=10, show_progress=False)
     resumed = finetune(
-        run, load_base(tiny_base), train, heldout, tiny_config(), resume=True, show_progress=False
+        run, load_base(tiny_base), train, heldout, config, resume=True, show_progress=False
     )
-    straight = torch.load(trained_run / "finetune.pt", weights_only=True)
+    straight = torch.load(finetuned_run / "finetune.pt", weights_only=True)
     assert resumed.step == 24
     for name, tensor in adapter_state(resumed.model).items():
         torch.testing.assert_close(tensor, straight["adapter"][name], rtol=1e-5, atol=1e-6)
@@ -152,20 +109,15 @@ def _llama_logits(model: Path, tokens: list[int], lora: Path | None = None) -> n
 
 def test_llama_cpp_applies_the_adapter_like_torch(tmp_path: Path, tiny_base: Path) -> None:
     base = load_base(tiny_base)
-    model = add_lora(base.model, tiny_config())
-    torch.manual_seed(0)
-    with torch.no_grad():  # large random updates everywhere, q and k included
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0.0, 0.2)
+    model = random_lora(base, std=0.2)
     run = tmp_path / "run"
     run.mkdir()
     torch.save(
         {
             "adapter": adapter_state(model),
-            "config": tiny_config().__dict__,
-            "num_heads": 4,
-            "num_kv_heads": 2,
+            "config": tiny_finetune_config().__dict__,
+            "num_heads": base.num_heads,
+            "num_kv_heads": base.num_kv_heads,
             "base": str(tiny_base),
         },
         run / "finetune.pt",

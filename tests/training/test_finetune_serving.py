@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
-
-import pytest
-import torch
 
 from backend.llm.runtime import LlamaRuntime
 from backend.llm.types import ChatRequest, Finished, SamplingParams, Token
@@ -20,9 +18,9 @@ from backend.models.registry import ADAPTER_MANIFEST, ModelRegistry
 from backend.paths import HomeLayout
 from backend.settings import Settings
 from tests.backend.conftest import launch
-from training.finetune import FinetuneConfig, adapter_state, add_lora, load_base
+from tests.training.conftest import random_lora, tiny_finetune_config
+from training.finetune import adapter_state, load_base
 from training.lora_gguf import write_lora_gguf
-from training.testing import build_tiny_gguf
 
 SMOL = "hearth-smol"
 
@@ -44,22 +42,19 @@ def _reply(runtime: LlamaRuntime, model: str, question: str) -> str:
     return "".join(pieces)
 
 
-def test_an_adapter_manifest_registers_a_model_llama_cpp_runs(tmp_path: Path) -> None:
+def test_an_adapter_manifest_registers_a_model_llama_cpp_runs(
+    tmp_path: Path, tiny_base: Path
+) -> None:
     layout = HomeLayout(tmp_path / "home").ensure()
-    base_path = build_tiny_gguf(layout.models / "tiny.gguf")
+    base_path = Path(shutil.copy(tiny_base, layout.models / "tiny.gguf"))
     base = load_base(base_path)
-    model = add_lora(base.model, FinetuneConfig(rank=4))
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0.0, 0.5)
     folder = layout.models / "tiny-tuned"
     write_lora_gguf(
         folder / "tiny-tuned-lora.gguf",
-        adapter_state(model),
-        alpha=8.0,
-        num_heads=4,
-        num_kv_heads=2,
+        adapter_state(random_lora(base, std=0.5)),
+        alpha=tiny_finetune_config().alpha,
+        num_heads=base.num_heads,
+        num_kv_heads=base.num_kv_heads,
         name="tiny-tuned",
     )
     manifest = {"name": "tiny-tuned", "base": "tiny", "adapter": "tiny-tuned-lora.gguf"}
@@ -123,8 +118,3 @@ def test_hearth_smol_is_the_default_and_cites_its_sources(tmp_path: Path) -> Non
     # The answer comes from the source and cites it, in the form hearth-smol was tuned for.
     answer = reply["answer"]
     assert "Biscuit" in answer and re.search(r"\[1\]", answer), answer
-
-
-@pytest.fixture(autouse=True)
-def _no_outside_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HEARTH_HOME", str(tmp_path / "default-home"))

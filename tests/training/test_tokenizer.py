@@ -13,7 +13,7 @@ from tokenizers import Tokenizer
 from tests.training.conftest import one_line_error
 from training.cli import main
 from training.gguf_export import write_gguf
-from training.testing import random_weights, tiny_spec
+from training.testing import random_weights, tiny_config
 from training.tokenizer import IM_END, load_tokenizer
 
 VARIED_TEXTS = (
@@ -40,9 +40,9 @@ def test_special_tokens_stay_single_tokens(tokenizer: Tokenizer) -> None:
 
 
 def test_llama_cpp_tokenizes_like_tokenizers(tokenizer: Tokenizer, tmp_path: Path) -> None:
-    spec = tiny_spec(tokenizer.get_vocab_size())
+    config = tiny_config(tokenizer.get_vocab_size())
     path = write_gguf(
-        tmp_path / "vocab.gguf", spec, random_weights(spec), tokenizer.to_str(), name="vocab"
+        tmp_path / "vocab.gguf", config, random_weights(config), tokenizer.to_str(), name="vocab"
     )
     with closing(Llama(model_path=str(path), vocab_only=True, verbose=False)) as llm:
         for text in VARIED_TEXTS:

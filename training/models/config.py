@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.gguf_export import DecoderSpec
 from training.recipes import read_section, recipe_path
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of a decoder; `num_experts > 0` makes every feed-forward block a routed MoE."""
+    """Shape of a decoder; `num_experts > 0` makes every feed-forward block a routed MoE.
+
+    The one description of a decoder: torch builds it (`models/decoder.py`), the GGUF writer
+    (`gguf_export.py`) writes it for llama.cpp, and tests draw random weights for it without torch.
+    """
 
     vocab_size: int
     hidden_size: int
@@ -58,18 +61,3 @@ class ModelConfig:
 
     def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes)
-
-    def gguf_spec(self) -> DecoderSpec:
-        return DecoderSpec(
-            vocab_size=self.vocab_size,
-            hidden_size=self.hidden_size,
-            intermediate_size=self.intermediate_size,
-            num_layers=self.num_layers,
-            num_heads=self.num_heads,
-            num_kv_heads=self.num_kv_heads,
-            context_length=self.context_length,
-            rms_norm_eps=self.rms_norm_eps,
-            rope_theta=self.rope_theta,
-            num_experts=self.num_experts,
-            experts_per_token=self.experts_per_token,
-        )

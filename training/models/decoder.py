@@ -35,6 +35,22 @@ def _shared_settings(config: ModelConfig) -> dict[str, Any]:
     }
 
 
+def config_from_transformers(hf: LlamaConfig) -> ModelConfig:
+    """The ModelConfig of a dense transformers LLaMA model, the inverse of `_shared_settings`."""
+    return ModelConfig(
+        vocab_size=hf.vocab_size,
+        hidden_size=hf.hidden_size,
+        intermediate_size=hf.intermediate_size,
+        num_layers=hf.num_hidden_layers,
+        num_heads=hf.num_attention_heads,
+        num_kv_heads=hf.num_key_value_heads,
+        context_length=hf.max_position_embeddings,
+        rms_norm_eps=hf.rms_norm_eps,
+        rope_theta=float(hf.rope_parameters["rope_theta"]),
+        tie_embeddings=hf.tie_word_embeddings,
+    )
+
+
 def build_model(config: ModelConfig) -> nn.Module:
     """A freshly initialised decoder; seed torch first for reproducible weights."""
     if config.is_moe:
