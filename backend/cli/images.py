@@ -1,16 +1,41 @@
-"""`hearth images`: zero-shot labels for a picture, with the CLIP model from settings."""
+"""`hearth images`: zero-shot labels for a picture, and image search through the running
+backend or else in this process (the same rule as `hearth docs`)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from backend.cli.arguments import label_list, positive_int
 from backend.cli.output import fail, print_json
 
 if TYPE_CHECKING:
-    from backend.images.index import ImageHit, ImageIndex
+    from backend.wire import ImageHit
+
+
+class _Progress(Protocol):
+    """An indexing run's progress, as the index in process and the API's events both tell it."""
+
+    done: int
+    total: int
+    current: str
+    embedded: int
+    skipped: int
+    removed: int
+    failures: dict[str, str]
+
+
+class _Images(Protocol):
+    """What the commands need, served in process (ImageIndex) or by the backend."""
+
+    def index_folder(self, folder: Path) -> Iterator[_Progress]: ...
+
+    def search(self, text: str, k: int = 12) -> list[ImageHit]: ...
+
+    def similar(self, path: Path, k: int = 12) -> list[ImageHit]: ...
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,17 +95,28 @@ def label_image(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_index() -> ImageIndex:
-    from backend.documents.vector_store import open_client
-    from backend.images.clip import ClipModel
-    from backend.images.index import ImageIndex
-    from backend.images.registry import find_clip_model
+@contextmanager
+def _images() -> Iterator[_Images]:
+    """The running backend's image index if one is serving (it owns the Chroma store then),
+    else the index in this process, as `hearth docs` does."""
+    from backend.discovery import load_or_create_token, read_backend_info
     from backend.paths import HomeLayout
+
+    layout = HomeLayout.current().ensure()
+    info = read_backend_info(layout)
+    if info is not None:
+        from backend.client import HearthClient
+
+        with closing(HearthClient(info.url, load_or_create_token(layout))) as client:
+            yield client.images
+        return
+    from backend.documents.vector_store import VectorStore
+    from backend.images.service import ImageService
     from backend.settings import Settings
 
-    layout, settings = HomeLayout.current().ensure(), Settings.load()
-    model = ClipModel(find_clip_model(layout, settings.image_model))
-    return ImageIndex(open_client(layout, settings.chroma_url), model)
+    settings = Settings.load(layout)
+    with closing(VectorStore(layout, settings.chroma_url)) as vectors:
+        yield ImageService(layout, settings, vectors).index
 
 
 def index_folder(args: argparse.Namespace) -> int:
@@ -90,10 +126,12 @@ def index_folder(args: argparse.Namespace) -> int:
 
     if not args.folder.is_dir():  # checked before the progress bar, which would show empty
         return fail(f"{args.folder} is not a folder")
-    index = _open_index()
-    progress = IndexProgress(done=0, total=0)
-    with tqdm(unit="image", desc="indexing images", disable=args.json) as bar:
-        for progress in index.index_folder(args.folder):
+    progress: _Progress = IndexProgress(done=0, total=0)
+    with (
+        _images() as images,
+        tqdm(unit="image", desc="indexing images", disable=args.json) as bar,
+    ):
+        for progress in images.index_folder(args.folder):
             bar.total = progress.total
             bar.update(progress.done - bar.n)
             bar.set_postfix_str(Path(progress.current).name)
@@ -129,14 +167,17 @@ def _print_hits(hits: list[ImageHit], as_json: bool) -> int:
 
 
 def search_images(args: argparse.Namespace) -> int:
-    return _print_hits(_open_index().search(args.query, args.k), args.json)
+    with _images() as images:
+        hits = images.search(args.query, args.k)
+    return _print_hits(hits, args.json)
 
 
 def similar_images(args: argparse.Namespace) -> int:
     from backend.images.decode import ImageDecodeError
 
     try:
-        hits = _open_index().similar(args.path, args.k)
+        with _images() as images:
+            hits = images.similar(args.path, args.k)
     except ImageDecodeError as exc:
         return fail(str(exc))
     return _print_hits(hits, args.json)

@@ -19,6 +19,8 @@ from backend.documents.retrieval import (
 )
 from backend.documents.sources import resolve_roots
 from backend.documents.state import CollectionInfo, FileRecord, IngestState
+from backend.documents.vector_store import VectorStore
+from backend.lazy import Lazy
 from backend.paths import HomeLayout
 from backend.settings import Settings
 
@@ -30,8 +32,16 @@ if TYPE_CHECKING:
 CANDIDATES = 40
 
 
+def load_embedder(settings: Settings) -> MiniLmEmbedder:
+    from backend.embeddings.minilm import EmbedderConfig, MiniLmEmbedder
+
+    return MiniLmEmbedder.load(EmbedderConfig(threads=settings.threads))
+
+
 class DocumentLibrary:
-    """Owns the ingest state, the Chroma store and the BM25 indexes; the embedder is shared.
+    """Owns the ingest state and the BM25 indexes; asks for its chunks in Chroma and for the
+    embedder. The backend's `Services` hands it the process's one Chroma client and embedder;
+    alone (the CLI with no backend running, tests) the library opens its own.
 
     Chroma and the embedder load on first use, so opening the library costs nothing.
     """
@@ -41,39 +51,32 @@ class DocumentLibrary:
         layout: HomeLayout,
         settings: Settings,
         config: IngestConfig | None = None,
-        embedder: MiniLmEmbedder | None = None,
+        *,
+        vectors: VectorStore | None = None,
+        embedder: Lazy[MiniLmEmbedder] | None = None,
     ) -> None:
         self.layout, self.settings = layout, settings
         self.config = config or IngestConfig()
         self.state = IngestState(layout.database)
-        self._embedder = embedder
-        self._store: ChunkStore | None = None
+        self._embedder = embedder or Lazy(lambda: load_embedder(settings))
+        self._own_vectors = vectors is None  # then closed with the library
+        self._vectors = vectors or VectorStore(layout, settings.chroma_url)
+        self._store = Lazy(lambda: self._vectors.chunks(self.embedder))
         self._bm25: dict[str, Bm25Index] = {}
-        self._load_lock = threading.Lock()
         self._write_lock = threading.Lock()  # one indexing run at a time
 
     @property
     def embedder(self) -> MiniLmEmbedder:
-        with self._load_lock:
-            if self._embedder is None:
-                from backend.embeddings.minilm import EmbedderConfig, MiniLmEmbedder
-
-                self._embedder = MiniLmEmbedder.load(EmbedderConfig(threads=self.settings.threads))
-            return self._embedder
+        return self._embedder.get()
 
     @property
     def store(self) -> ChunkStore:
-        embedder = self.embedder
-        with self._load_lock:
-            if self._store is None:
-                from backend.documents.vector_store import ChunkStore, open_client
-
-                client = open_client(self.layout, self.settings.chroma_url)
-                self._store = ChunkStore(client, embedder)
-            return self._store
+        return self._store.get()
 
     def close(self) -> None:
         self.state.close()
+        if self._own_vectors:
+            self._vectors.close()
 
     def collections(self) -> list[CollectionInfo]:
         return self.state.list()

@@ -1,15 +1,21 @@
-"""Chunks in Chroma: the only owner of chromadb, embedded (PersistentClient) or a server."""
+"""Chroma: the only owner of chromadb, embedded (PersistentClient) or a server.
+
+One `VectorStore` holds the process's one client. Documents keep their chunks in it through
+`ChunkStore`, and images keep their vectors through `VectorCollection`; nothing else sees Chroma.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
 
+from backend.lazy import Lazy
 from backend.paths import HomeLayout
 
 if TYPE_CHECKING:
@@ -17,6 +23,9 @@ if TYPE_CHECKING:
 
 
 PAGE_SIZE = 5000
+
+# Every field Hearth files with a vector is text (a path, a folder, a digest).
+Metadata = dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,7 @@ def _embedding_function(embedder: MiniLmEmbedder) -> Any:
     return HearthEmbeddingFunction()
 
 
-def open_client(layout: HomeLayout, chroma_url: str | None) -> Any:
+def _open_client(layout: HomeLayout, chroma_url: str | None) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -175,3 +184,105 @@ class ChunkStore:
             ]
             if len(page["ids"]) < PAGE_SIZE:
                 return sorted(chunks, key=lambda c: c.id)
+
+
+@dataclass(frozen=True)
+class StoredVector:
+    id: str
+    metadata: Metadata
+    distance: float | None = None  # cosine distance to the query, from `query`
+    vector: np.ndarray | None = None  # from `get(with_vectors=True)`
+
+
+def _where(fields: Metadata) -> dict[str, Any]:
+    """Chroma's filter for metadata equal to every given field."""
+    if len(fields) == 1:
+        return dict(fields)
+    return {"$and": [{key: value} for key, value in fields.items()]}
+
+
+class VectorCollection:
+    """A Chroma collection of vectors that Hearth computes, with text metadata and no documents."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self._client = client
+        self._collection = client.get_or_create_collection(
+            name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def upsert(
+        self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[Metadata]
+    ) -> None:
+        """Store the vectors; an id already stored is replaced."""
+        step = self._client.get_max_batch_size()
+        for i in range(0, len(ids), step):
+            self._collection.upsert(
+                ids=list(ids[i : i + step]),
+                embeddings=vectors[i : i + step],
+                metadatas=list(metadatas[i : i + step]),
+            )
+
+    def get(self, where: Metadata | None = None, with_vectors: bool = False) -> list[StoredVector]:
+        """The stored vectors whose metadata has all the `where` fields, in id order."""
+        include = ["metadatas", "embeddings"] if with_vectors else ["metadatas"]
+        found: list[StoredVector] = []
+        while True:
+            # Paged: one request for a large collection exceeds SQLite's variable limit.
+            page = self._collection.get(
+                where=_where(where) if where else None,
+                include=include,
+                limit=PAGE_SIZE,
+                offset=len(found),
+            )
+            vectors = page["embeddings"] if with_vectors else [None] * len(page["ids"])
+            found += [
+                StoredVector(i, m, None, None if v is None else np.asarray(v))
+                for i, m, v in zip(page["ids"], page["metadatas"], vectors, strict=True)
+            ]
+            if len(page["ids"]) < PAGE_SIZE:
+                return sorted(found, key=lambda v: v.id)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._collection.delete(ids=list(ids))
+
+    def query(self, vector: np.ndarray, k: int) -> list[StoredVector]:
+        """The `k` nearest vectors (fewer when fewer are stored), nearest first."""
+        count = self.count()
+        if count == 0:
+            return []
+        found = self._collection.query(
+            query_embeddings=vector[None, :],
+            n_results=min(k, count),
+            include=["metadatas", "distances"],
+        )
+        return [
+            StoredVector(i, m, float(d))
+            for i, m, d in zip(
+                found["ids"][0], found["metadatas"][0], found["distances"][0], strict=True
+            )
+        ]
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+
+class VectorStore:
+    """The process's one Chroma client, opened on first use, shared by documents and images."""
+
+    def __init__(self, layout: HomeLayout, chroma_url: str | None) -> None:
+        self._client = Lazy(partial(_open_client, layout, chroma_url))
+
+    def chunks(self, embedder: MiniLmEmbedder) -> ChunkStore:
+        """The documents' chunks, one Chroma collection per Hearth collection."""
+        return ChunkStore(self._client.get(), embedder)
+
+    def vectors(self, name: str) -> VectorCollection:
+        """The collection `name` of vectors computed elsewhere (created if new)."""
+        return VectorCollection(self._client.get(), name)
+
+    def close(self) -> None:
+        """Release the client, if it was opened (an embedded store's SQLite files with it)."""
+        client = self._client.built()
+        if client is not None:
+            client.close()

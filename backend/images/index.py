@@ -20,13 +20,22 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from backend.errors import InvalidRequestError
 from backend.images.clip import ClipModel
 from backend.images.decode import ImageDecodeError, open_image
+from backend.wire import ImageHit
+
+if TYPE_CHECKING:
+    from backend.documents.vector_store import (
+        Metadata,
+        VectorCollection,
+        VectorStore,
+    )
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 BATCH = 16  # images per forward pass
@@ -45,14 +54,10 @@ class _EmbeddedBatch:
     vectors: np.ndarray | None  # one row per crop in `loaded`, in order; None when there are none
 
 
-class FolderNotFoundError(ValueError):
+class FolderNotFoundError(InvalidRequestError, ValueError):
     """The folder to index does not exist or is not a folder."""
 
-
-@dataclass(frozen=True)
-class ImageHit:
-    path: str
-    score: float  # cosine similarity, 1 is identical
+    code = "folder_not_found"
 
 
 @dataclass
@@ -75,14 +80,14 @@ def image_id(path: Path) -> str:
 class _PendingWrites:
     """Embeddings waiting for one upsert; written when enough, or old enough, have gathered."""
 
-    def __init__(self, collection: Any) -> None:
+    def __init__(self, collection: VectorCollection) -> None:
         self._collection = collection
         self._ids: list[str] = []
         self._vectors: list[np.ndarray] = []
-        self._metadatas: list[dict[str, str]] = []
+        self._metadatas: list[Metadata] = []
         self._since = time.monotonic()
 
-    def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict[str, str]]) -> None:
+    def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[Metadata]) -> None:
         if not self._ids:
             self._since = time.monotonic()
         self._ids += ids
@@ -97,7 +102,7 @@ class _PendingWrites:
     def flush(self) -> None:
         if self._ids:
             vectors = np.concatenate(self._vectors)
-            self._collection.upsert(ids=self._ids, embeddings=vectors, metadatas=self._metadatas)
+            self._collection.upsert(self._ids, vectors, self._metadatas)
             self._ids, self._vectors, self._metadatas = [], [], []
 
 
@@ -111,19 +116,20 @@ def find_images(folder: Path) -> list[Path]:
     )
 
 
-class ImageIndex:
-    """One Chroma collection per CLIP model (each model has its own embedding space)."""
+def collection_name(model: ClipModel) -> str:
+    return "hearth-images-" + hashlib.sha256(model.name.encode()).hexdigest()[:20]
 
-    def __init__(self, client: Any, model: ClipModel) -> None:
+
+class ImageIndex:
+    """One vector collection per CLIP model (each model has its own embedding space)."""
+
+    def __init__(self, store: VectorStore, model: ClipModel) -> None:
         self._model = model
-        name = "hearth-images-" + hashlib.sha256(model.name.encode()).hexdigest()[:20]
-        self._collection = client.get_or_create_collection(
-            name, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
+        self._collection = store.vectors(collection_name(model))
 
     def _known_hashes(self, folder: Path) -> dict[str, str]:
-        found = self._collection.get(where={"folder": str(folder)}, include=["metadatas"])
-        return {i: m["sha256"] for i, m in zip(found["ids"], found["metadatas"], strict=True)}
+        found = self._collection.get(where={"folder": str(folder)})
+        return {stored.id: stored.metadata["sha256"] for stored in found}
 
     def index_folder(self, folder: Path) -> Iterator[IndexProgress]:
         """Embed new and changed images, forget deleted ones; yields progress per batch."""
@@ -135,7 +141,7 @@ class ImageIndex:
         progress = IndexProgress(done=0, total=len(files))
         gone = set(known) - {image_id(p) for p in files}
         if gone:
-            self._collection.delete(ids=sorted(gone))
+            self._collection.delete(sorted(gone))
             progress.removed = len(gone)
         batches = [files[start : start + BATCH] for start in range(0, len(files), BATCH)]
         pending = _PendingWrites(self._collection)
@@ -196,7 +202,8 @@ class ImageIndex:
         progress: IndexProgress,
         pending: _PendingWrites,
     ) -> None:
-        ids, metadatas = [], []
+        ids: list[str] = []
+        metadatas: list[Metadata] = []
         for path, (digest, crop) in zip(embedded.paths, embedded.loaded, strict=True):
             progress.current = str(path)
             if crop is None:
@@ -212,17 +219,9 @@ class ImageIndex:
         progress.done += len(embedded.paths)
 
     def _query(self, vector: np.ndarray, k: int) -> list[ImageHit]:
-        count = self._collection.count()
-        if count == 0:
-            return []
-        found = self._collection.query(
-            query_embeddings=vector[None, :],
-            n_results=min(k, count),
-            include=["metadatas", "distances"],
-        )
         return [
-            ImageHit(m["path"], round(1.0 - float(d), 6))
-            for m, d in zip(found["metadatas"][0], found["distances"][0], strict=True)
+            ImageHit(path=found.metadata["path"], score=round(1.0 - (found.distance or 0.0), 6))
+            for found in self._collection.query(vector, k)
         ]
 
     def search(self, text: str, k: int = 12) -> list[ImageHit]:
@@ -235,4 +234,4 @@ class ImageIndex:
         return self._query(self._model.embed_images([image])[0], k)
 
     def count(self) -> int:
-        return int(self._collection.count())
+        return self._collection.count()

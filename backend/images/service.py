@@ -1,15 +1,19 @@
-"""The backend's images: one CLIP model and its search index, loaded on first use."""
+"""The backend's images: one CLIP model and its search index, loaded on first use.
+
+The index keeps its vectors in the `VectorStore` it is given, the process's one Chroma client.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from backend.images.attachments import (
     Attachment,
-    label_dicts,
+    image_labels,
     read_image_reference,
     store_attachment,
 )
@@ -21,13 +25,17 @@ from backend.images.registry import find_clip_model
 from backend.paths import HomeLayout
 from backend.settings import Settings
 
+if TYPE_CHECKING:
+    from backend.documents.vector_store import VectorStore
+
 ATTACHMENT_LABELS = 5
 
 
 class ImageService:
-    def __init__(self, layout: HomeLayout, settings: Settings) -> None:
+    def __init__(self, layout: HomeLayout, settings: Settings, vectors: VectorStore) -> None:
         self._layout = layout
         self._settings = settings
+        self._vectors = vectors
         self._lock = threading.Lock()
         self._model: ClipModel | None = None
         self._index: ImageIndex | None = None
@@ -42,13 +50,10 @@ class ImageService:
 
     @property
     def index(self) -> ImageIndex:
-        from backend.documents.vector_store import open_client
-
         model = self.model
         with self._lock:
             if self._index is None:
-                client = open_client(self._layout, self._settings.chroma_url)
-                self._index = ImageIndex(client, model)
+                self._index = ImageIndex(self._vectors, model)
             return self._index
 
     def label(self, image: Image.Image, labels: Sequence[str] = (), top: int = 5) -> list[Label]:
@@ -68,5 +73,5 @@ class ImageService:
             image = open_image(data, name=name)  # refused here, before anything is stored
             stored = store_attachment(self._layout.root / "attachments", data, image)
             labels = self.label(image, top=ATTACHMENT_LABELS)
-            attachments.append(Attachment(str(stored), name, label_dicts(labels)))
+            attachments.append(Attachment(path=str(stored), name=name, labels=image_labels(labels)))
         return attachments

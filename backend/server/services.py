@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
-from backend.documents.library import DocumentLibrary
+from backend.chat.generation import GenerationTracker
+from backend.documents.library import DocumentLibrary, load_embedder
+from backend.documents.vector_store import VectorStore
+from backend.embeddings.minilm import MiniLmEmbedder
 from backend.images.service import ImageService
+from backend.lazy import Lazy
 from backend.llm.types import ChatProvider
-from backend.models.registry import ModelRegistry, UnknownModelError
+from backend.models.registry import ModelRegistry
 from backend.paths import HomeLayout
-from backend.server.streaming import GenerationTracker
 from backend.settings import Settings
 from backend.store import ConversationStore
 
@@ -27,11 +31,16 @@ def make_provider(settings: Settings, registry: ModelRegistry) -> ChatProvider:
 
 @dataclass
 class Services:
+    """Each heavy resource once: the chat provider, the embedder and the one Chroma client
+    (`vectors`) that documents and images share. The embedder and Chroma open on first use."""
+
     layout: HomeLayout
     settings: Settings
     registry: ModelRegistry
     provider: ChatProvider
     store: ConversationStore
+    embedder: Lazy[MiniLmEmbedder]
+    vectors: VectorStore
     documents: DocumentLibrary
     images: ImageService
     generations: GenerationTracker = field(default_factory=GenerationTracker)
@@ -40,28 +49,23 @@ class Services:
     def open(cls, layout: HomeLayout, settings: Settings) -> Services:
         layout.ensure()
         registry = ModelRegistry(layout)
+        embedder = Lazy(partial(load_embedder, settings))
+        vectors = VectorStore(layout, settings.chroma_url)
         return cls(
             layout=layout,
             settings=settings,
             registry=registry,
             provider=make_provider(settings, registry),
             store=ConversationStore(layout.database),
-            documents=DocumentLibrary(layout, settings),
-            images=ImageService(layout, settings),
+            embedder=embedder,
+            vectors=vectors,
+            documents=DocumentLibrary(layout, settings, vectors=vectors, embedder=embedder),
+            images=ImageService(layout, settings, vectors),
         )
-
-    def resolve_model(self, requested: str | None, with_documents: bool = False) -> str:
-        """The requested model; else, for a chat with documents, the documents model when it is
-        installed; else the default. An unknown requested name raises UnknownModelError."""
-        if not requested and with_documents:
-            try:
-                return self.provider.check_model(self.settings.documents_model)
-            except UnknownModelError:
-                pass  # not installed (or not on the remote server): the default answers
-        return self.provider.check_model(requested or self.settings.default_model)
 
     def close(self) -> None:
         self.generations.cancel_all()
         self.provider.close()
         self.store.close()
         self.documents.close()
+        self.vectors.close()

@@ -1,4 +1,5 @@
-"""The `chroma_url` setting: the same collections in a real Chroma server (`chroma run`)."""
+"""The `chroma_url` setting: the same collections, documents' and images', in a real Chroma
+server (`chroma run`)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import chromadb
 import httpx
 import pytest
 
+from backend.documents import vector_store
 from backend.documents.library import DocumentLibrary
 from backend.paths import HomeLayout
+from backend.server.services import Services
 from backend.settings import Settings
+from tests.backend.conftest import TinyClip
 from tests.backend.test_documents import make_corpus
+from tests.backend.test_images_index import make_pictures
 
 
 def free_port() -> int:
@@ -56,12 +63,10 @@ def test_collections_live_in_the_chroma_server(
     corpus = make_corpus(tmp_path / "docs")
     library = DocumentLibrary(layout, Settings(threads=2, chroma_url=chroma_server))
     events = list(library.add("remote", [corpus]))
-    assert sum(e.kind == "indexed" for e in events) == 6
+    assert sum(e.type == "indexed" for e in events) == 6
     hit = library.search("What is the lighthouse keeper's cat called?", ["remote"], k=1)[0]
     assert hit.source == str(corpus / "guide.pdf") and hit.page == 2
     assert not layout.chroma.exists()  # nothing went to the embedded store
-
-    import chromadb
 
     port = int(chroma_server.rsplit(":", 1)[1])
     settings = chromadb.config.Settings(anonymized_telemetry=False)
@@ -70,6 +75,43 @@ def test_collections_live_in_the_chroma_server(
     assert list(stored.values()) == [library.collections()[0].chunks]
 
     (corpus / "ops.md").unlink()
-    assert [e.kind for e in library.sync("remote") if e.kind == "removed"] == ["removed"]
+    assert [e.type for e in library.sync("remote") if e.type == "removed"] == ["removed"]
     library.remove("remote")
     assert server.list_collections() == []
+
+
+def test_services_open_one_client_for_documents_and_images(
+    chroma_server: str,
+    hearth_home: Path,
+    tmp_path: Path,
+    tiny_clip: TinyClip,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    layout = HomeLayout(hearth_home).ensure()
+    tiny_clip.install(layout.root)
+    opened: list[str | None] = []
+    open_client = vector_store._open_client
+
+    def counted(layout: HomeLayout, chroma_url: str | None) -> Any:
+        opened.append(chroma_url)
+        return open_client(layout, chroma_url)
+
+    monkeypatch.setattr(vector_store, "_open_client", counted)
+    settings = Settings(threads=2, chroma_url=chroma_server, image_model=tiny_clip.name)
+    services = Services.open(layout, settings)
+    try:
+        list(services.documents.add("remote", [make_corpus(tmp_path / "docs")]))
+        make_pictures(tmp_path / "photos", 3)
+        assert services.images.index.index_all(tmp_path / "photos").embedded == 3
+        assert services.documents.embedder is services.embedder.get()  # one embedder
+        chunks = services.documents.collection("remote").chunks
+    finally:
+        services.close()
+    assert opened == [chroma_server]  # one client, and it is the server's
+    assert not layout.chroma.exists()
+
+    port = int(chroma_server.rsplit(":", 1)[1])
+    server = chromadb.HttpClient(
+        host="127.0.0.1", port=port, settings=chromadb.config.Settings(anonymized_telemetry=False)
+    )
+    assert sorted(c.count() for c in server.list_collections()) == sorted([chunks, 3])

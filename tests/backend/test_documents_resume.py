@@ -89,7 +89,7 @@ def test_kill_9_at_any_point_then_rerun_equals_one_clean_run(tmp_path: Path) -> 
     folder = make_folder(tmp_path / "notes")
     clean, resumed = tmp_path / "clean", tmp_path / "resumed"
     clean_library = DocumentLibrary(HomeLayout(clean).ensure(), Settings(threads=2))
-    assert list(clean_library.add("c", [folder]))[-1].kind == "finished"
+    assert list(clean_library.add("c", [folder]))[-1].type == "finished"
     clean_library.close()
     # Killed while a batch is between 'pending' and written, then again after some batches.
     kill_when(resumed, folder, lambda: rows(resumed, "status = 'pending'") > 0)

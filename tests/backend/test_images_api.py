@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import json
-import shutil
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.backend.conftest import RunningBackend, launch, prepare_home
+from tests.backend.conftest import RunningBackend, TinyClip, launch, prepare_home
 
 
 def png_bytes(colour: str, size: tuple[int, int] = (40, 30)) -> bytes:
@@ -29,10 +31,10 @@ def data_url(data: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def backend(
-    tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path, tiny_clip: tuple[Path, Any]
+    tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path, tiny_clip: TinyClip
 ) -> Iterator[RunningBackend]:
-    layout = prepare_home(tmp_path_factory.mktemp("home"), tiny_gguf, image_model="tiny-clip")
-    shutil.copytree(tiny_clip[0], layout.models / "clip" / "tiny-clip")
+    layout = prepare_home(tmp_path_factory.mktemp("home"), tiny_gguf, image_model=tiny_clip.name)
+    tiny_clip.install(layout.root)
     running = launch(layout)
     yield running
     running.stop()
@@ -125,3 +127,40 @@ def test_folders_the_server_cannot_resolve_and_bad_counts_are_refused(
             assert response.status_code == 422, k
             assert "k" in response.json()["error"]["message"]
         assert http.get("/health").status_code == 200
+
+
+# `hearth images` as a user runs it, which fails if it imported chromadb (opened the store).
+CLI_WITHOUT_CHROMA = """
+import sys
+from backend.cli import main
+code = main(sys.argv[1:])
+assert "chromadb" not in sys.modules, "the CLI opened the Chroma store itself"
+sys.exit(code)
+"""
+
+
+def test_the_cli_indexes_and_searches_through_the_running_backend(
+    backend: RunningBackend, tmp_path: Path
+) -> None:
+    folder = tmp_path / "cli-album"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    env = os.environ | {"HEARTH_HOME": str(backend.layout.root)}
+
+    def hearth_images(*args: str) -> Any:
+        command = [sys.executable, "-c", CLI_WITHOUT_CHROMA, "images", *args, "--json"]
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    indexed = hearth_images("index", "cli-album")  # relative to the CLI's working folder
+    assert (indexed["images"], indexed["embedded"]) == (3, 3)
+    twin = str((folder / "1.png").resolve())
+    with backend.http() as http:  # the backend's own index holds what the CLI indexed
+        found = http.post("/hearth/images/similar", json={"image": twin, "k": 1}).json()
+    assert found[0]["path"] == twin and found[0]["score"] > 0.999
+    assert hearth_images("similar", str(folder / "1.png"), "--k", "1")[0]["path"] == twin
+    assert len(hearth_images("search", "a red car", "--k", "2")) == 2
+    assert hearth_images("index", "cli-album")["unchanged"] == 3

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,10 +13,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from backend.documents.vector_store import open_client
+from backend.documents.vector_store import VectorStore
 from backend.images.clip import ClipModel
 from backend.images.index import ImageIndex, image_id
 from backend.paths import HomeLayout
+from tests.backend.conftest import TinyClip
 
 
 def make_pictures(folder: Path, count: int, seed: int = 0) -> list[Path]:
@@ -34,20 +34,18 @@ def make_pictures(folder: Path, count: int, seed: int = 0) -> list[Path]:
 
 def open_index(clip_folder: Path, home: Path | None = None) -> ImageIndex:
     layout = (HomeLayout(home) if home else HomeLayout.current()).ensure()
-    return ImageIndex(open_client(layout, None), ClipModel(clip_folder))
+    return ImageIndex(VectorStore(layout, None), ClipModel(clip_folder))
 
 
 def indexed_ids(index: ImageIndex) -> list[str]:
-    return sorted(index._collection.get()["ids"])
+    return [stored.id for stored in index._collection.get()]
 
 
-def test_each_image_is_its_own_nearest_neighbour(
-    tiny_clip: tuple[Path, Any], tmp_path: Path
-) -> None:
+def test_each_image_is_its_own_nearest_neighbour(tiny_clip: TinyClip, tmp_path: Path) -> None:
     pictures = make_pictures(tmp_path / "photos", 6)
     (tmp_path / "photos" / "notes.txt").write_text("not an image")
     (tmp_path / "photos" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    index = open_index(tiny_clip[0])
+    index = open_index(tiny_clip.folder)
     progress = list(index.index_folder(tmp_path / "photos"))[-1]
     assert (progress.done, progress.total, progress.embedded) == (7, 7, 6)
     assert list(progress.failures) == [str((tmp_path / "photos" / "broken.png").resolve())]
@@ -59,10 +57,10 @@ def test_each_image_is_its_own_nearest_neighbour(
 
 
 def test_reindexing_skips_unchanged_replaces_changed_and_forgets_deleted(
-    tiny_clip: tuple[Path, Any], tmp_path: Path
+    tiny_clip: TinyClip, tmp_path: Path
 ) -> None:
     pictures = make_pictures(tmp_path / "photos", 5)
-    index = open_index(tiny_clip[0])
+    index = open_index(tiny_clip.folder)
     list(index.index_folder(tmp_path / "photos"))
     pictures[0].unlink()
     Image.new("RGB", (20, 20), "purple").save(pictures[1])
@@ -75,21 +73,21 @@ def test_reindexing_skips_unchanged_replaces_changed_and_forgets_deleted(
 INDEX_SCRIPT = """
 import sys
 from pathlib import Path
-from backend.documents.vector_store import open_client
+from backend.documents.vector_store import VectorStore
 from backend.images.clip import ClipModel
 from backend.images.index import ImageIndex
 from backend.paths import HomeLayout
-index = ImageIndex(open_client(HomeLayout.current().ensure(), None), ClipModel(Path(sys.argv[1])))
+index = ImageIndex(VectorStore(HomeLayout.current().ensure(), None), ClipModel(Path(sys.argv[1])))
 for progress in index.index_folder(Path(sys.argv[2])):
     print(progress.done, flush=True)
 """
 
 
 def test_a_killed_indexing_run_resumes_to_the_same_index(
-    tiny_clip: tuple[Path, Any], tmp_path: Path, hearth_home: Path
+    tiny_clip: TinyClip, tmp_path: Path, hearth_home: Path
 ) -> None:
     make_pictures(tmp_path / "photos", 80)
-    command = [sys.executable, "-c", INDEX_SCRIPT, str(tiny_clip[0]), str(tmp_path / "photos")]
+    command = [sys.executable, "-c", INDEX_SCRIPT, str(tiny_clip.folder), str(tmp_path / "photos")]
     env = os.environ | {"HEARTH_HOME": str(hearth_home)}
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     assert child.stdout is not None
@@ -103,17 +101,17 @@ def test_a_killed_indexing_run_resumes_to_the_same_index(
     subprocess.run(
         command, check=True, capture_output=True, env=env | {"HEARTH_HOME": str(clean_home)}
     )
-    resumed = open_index(tiny_clip[0])
+    resumed = open_index(tiny_clip.folder)
     expected = sorted(image_id(p.resolve()) for p in (tmp_path / "photos").glob("*.png"))
     assert indexed_ids(resumed) == expected
-    assert indexed_ids(open_index(tiny_clip[0], clean_home)) == expected
+    assert indexed_ids(open_index(tiny_clip.folder, clean_home)) == expected
 
 
 def test_cli_index_search_and_similar(
-    tiny_clip: tuple[Path, Any], tmp_path: Path, hearth_home: Path
+    tiny_clip: TinyClip, tmp_path: Path, hearth_home: Path
 ) -> None:
-    shutil.copytree(tiny_clip[0], hearth_home / "models" / "clip" / "tiny-clip")
-    (hearth_home / "settings.json").write_text(json.dumps({"image_model": "tiny-clip"}))
+    tiny_clip.install(hearth_home)
+    (hearth_home / "settings.json").write_text(json.dumps({"image_model": tiny_clip.name}))
     pictures = make_pictures(tmp_path / "photos", 3)
     hearth = str(Path(sys.executable).with_name("hearth"))
 
@@ -128,10 +126,10 @@ def test_cli_index_search_and_similar(
 
 
 def test_stopping_early_keeps_the_batches_already_embedded(
-    tiny_clip: tuple[Path, Any], tmp_path: Path
+    tiny_clip: TinyClip, tmp_path: Path
 ) -> None:
     make_pictures(tmp_path / "photos", 40)
-    index = open_index(tiny_clip[0])
+    index = open_index(tiny_clip.folder)
     steps = index.index_folder(tmp_path / "photos")
     first = next(steps)
     assert first.done == first.embedded == 16
@@ -141,16 +139,13 @@ def test_stopping_early_keeps_the_batches_already_embedded(
     assert (rest.skipped, rest.embedded, index.count()) == (16, 24, 40)
 
 
-def test_indexing_embeds_as_one_image_alone_would(
-    tiny_clip: tuple[Path, Any], tmp_path: Path
-) -> None:
+def test_indexing_embeds_as_one_image_alone_would(tiny_clip: TinyClip, tmp_path: Path) -> None:
     pictures = make_pictures(tmp_path / "photos", 20)
-    index = open_index(tiny_clip[0])
+    index = open_index(tiny_clip.folder)
     index.index_all(tmp_path / "photos")
-    stored = index._collection.get(include=["embeddings", "metadatas"])
-    vectors = zip(stored["metadatas"], stored["embeddings"], strict=True)
-    by_path = {meta["path"]: np.asarray(vector) for meta, vector in vectors}
-    model = ClipModel(tiny_clip[0])
+    stored = index._collection.get(with_vectors=True)
+    by_path = {found.metadata["path"]: found.vector for found in stored}
+    model = ClipModel(tiny_clip.folder)
     for picture in pictures:
         alone = model.embed_images([Image.open(picture).convert("RGB")])[0]
         assert float(alone @ by_path[str(picture.resolve())]) > 0.9999

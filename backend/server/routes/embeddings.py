@@ -1,4 +1,4 @@
-"""OpenAI-compatible /v1/embeddings, served by the same embedder that indexes documents."""
+"""OpenAI-compatible /v1/embeddings, served by the backend's one embedder (documents use it too)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class EmbeddingsBody(RequestBody):
 def embeddings(body: EmbeddingsBody, request: Request) -> dict[str, Any]:
     if body.model != MODEL_NAME:
         raise UnknownModelError(f"Unknown embedding model {body.model!r}; use {MODEL_NAME!r}.")
-    embedder = services(request).documents.embedder
+    embedder = services(request).embedder.get()
     texts = body.texts()
     vectors = embedder.embed(texts)
     tokens = sum(embedder.count_tokens(texts)) if texts else 0
