@@ -10,13 +10,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from backend.errors import HearthError
 from backend.paths import HomeLayout
 
 SCHEMA_VERSION = 1
 
 
-class SettingsError(Exception):
+class SettingsError(HearthError):
     """settings.json exists but cannot be read as Hearth settings."""
+
+    code = "invalid_settings"
 
 
 class Settings(BaseModel):

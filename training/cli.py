@@ -6,9 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from subprocess import CalledProcessError
 from typing import TYPE_CHECKING
 
-from backend.models.gguf_info import InvalidGgufError
+from backend.errors import HearthError
+from training.errors import TrainingError
 from training.finetune_cli import add_finetune_commands
 
 if TYPE_CHECKING:
@@ -232,35 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
-    """Failures the user can fix; evaluated only once something is raised, so --help stays fast."""
-    from subprocess import CalledProcessError
-
-    from training.data import CorpusTooSmallError
-    from training.quantize import HeldoutTooShortError, QuantizationError
-    from training.recipes import InvalidRecipeError, UnknownRecipeError
-    from training.tokenizer import EmptyCorpusError, TokenizerFileError, VocabularyTooSmallError
-
-    return (
-        InvalidGgufError,
-        FileNotFoundError,
-        FileExistsError,
-        UnknownRecipeError,
-        InvalidRecipeError,
-        TokenizerFileError,
-        EmptyCorpusError,
-        VocabularyTooSmallError,
-        CorpusTooSmallError,
-        QuantizationError,
-        HeldoutTooShortError,
-        CalledProcessError,  # apt-get or dpkg failed; their own message is already printed
-    )
+# Failures the user can fix, shown as one line; any other exception is a bug, shown with its
+# traceback. apt-get or dpkg failing (CalledProcessError) has printed its own message already.
+_USER_ERRORS = (TrainingError, HearthError, FileNotFoundError, FileExistsError, CalledProcessError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except _user_errors() as exc:
+    except _USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

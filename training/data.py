@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
+from training.errors import TrainingError
 from training.tokenizer import END_OF_TEXT, TokenizerFileError
 
 TEXT_SUFFIXES = (".txt", ".md", ".rst")
@@ -23,7 +24,7 @@ MANIFEST_NAME = "manifest.json"
 HELDOUT_BLOCK_TOKENS = 100_000
 
 
-class CorpusTooSmallError(ValueError):
+class CorpusTooSmallError(TrainingError, ValueError):
     """The corpus holds fewer windows than one batch needs."""
 
 

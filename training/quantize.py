@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from backend.models.gguf_info import GgufInfo, read_gguf_info
+from training.errors import TrainingError
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -22,7 +23,7 @@ K_QUANT_BLOCK = 256  # k-quants pack rows in super-blocks of 256 values
 FLOAT_QUANTIZATIONS = frozenset({"ALL_F32", "F32", "F16", "BF16"})
 
 
-class QuantizationError(RuntimeError):
+class QuantizationError(TrainingError, RuntimeError):
     """llama.cpp could not quantize the file."""
 
 
@@ -30,7 +31,7 @@ class AlreadyQuantizedError(QuantizationError):
     """The source GGUF is already quantized; llama.cpp only quantizes float weights."""
 
 
-class HeldoutTooShortError(ValueError):
+class HeldoutTooShortError(TrainingError, ValueError):
     """The held-out text has too few tokens to measure perplexity."""
 
 

@@ -11,15 +11,17 @@ from typing import Any
 
 import yaml
 
+from training.errors import TrainingError
+
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "models" / "recipes"
 DECODER = "decoder"
 
 
-class UnknownRecipeError(LookupError):
+class UnknownRecipeError(TrainingError, LookupError):
     """No recipe of that name and kind exists in models/recipes."""
 
 
-class InvalidRecipeError(ValueError):
+class InvalidRecipeError(TrainingError, ValueError):
     """The file is not a YAML mapping of recipe settings."""
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from training.errors import TrainingError
+
 END_OF_TEXT = "<|endoftext|>"
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -17,15 +19,15 @@ SPECIAL_TOKENS = (END_OF_TEXT, IM_START, IM_END)
 MIN_VOCAB_SIZE = len(pre_tokenizers.ByteLevel.alphabet()) + len(SPECIAL_TOKENS)
 
 
-class EmptyCorpusError(ValueError):
+class EmptyCorpusError(TrainingError, ValueError):
     """The texts to train a tokenizer on hold no text at all."""
 
 
-class VocabularyTooSmallError(ValueError):
+class VocabularyTooSmallError(TrainingError, ValueError):
     """The requested vocabulary cannot hold the byte alphabet and the special tokens."""
 
 
-class TokenizerFileError(ValueError):
+class TokenizerFileError(TrainingError, ValueError):
     """The path cannot be read as, or written as, a `tokenizers` JSON file."""
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from backend import __version__
 from backend.cli.output import fail
+from backend.errors import HearthError
 
 # Each name is a module in this package exposing `register(subparsers)`.
 SUBCOMMANDS = ("serve", "chat", "docs", "images", "models")
@@ -36,39 +37,11 @@ def open_app() -> int:
     return 0  # pragma: no cover - execv does not return
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
-    """Errors about the user's input, files or settings; any other exception is a bug to show."""
+def _backend_error() -> type[Exception]:
+    """The client's error, imported only once something is raised: httpx is slow to import."""
     from backend.client import BackendError
-    from backend.documents.errors import (
-        DocumentPathError,
-        InvalidCollectionNameError,
-        UnknownCollectionError,
-    )
-    from backend.embeddings.minilm import EmbedderUnavailableError
-    from backend.images.clip import InvalidClipModelError
-    from backend.models.gguf_info import InvalidGgufError
-    from backend.models.registry import (
-        InvalidModelNameError,
-        ModelNameTakenError,
-        UnknownModelError,
-    )
-    from backend.server.main import PortInUseError
-    from backend.settings import SettingsError
 
-    return (
-        BackendError,
-        DocumentPathError,
-        InvalidCollectionNameError,
-        UnknownCollectionError,
-        EmbedderUnavailableError,
-        InvalidClipModelError,
-        InvalidGgufError,
-        InvalidModelNameError,
-        ModelNameTakenError,
-        UnknownModelError,
-        PortInUseError,
-        SettingsError,
-    )
+    return BackendError
 
 
 def _explain(error: Exception) -> str:
@@ -83,9 +56,7 @@ def run_command(args: argparse.Namespace) -> int:
         result: int = args.handler(args)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
-    except Exception as error:
-        if not isinstance(error, (OSError, *_user_errors())):
-            raise
+    except (HearthError, OSError, _backend_error()) as error:  # others are bugs: a traceback
         return fail(_explain(error))
     return result
 

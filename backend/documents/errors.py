@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from backend.errors import InvalidRequestError, NotFoundError
+
 
 class DocumentError(Exception):
     """One file could not be indexed; the message names the reason, the caller adds the path."""
@@ -19,13 +21,19 @@ class NoExtractableTextError(DocumentError):
     """The file holds no text Hearth can extract, such as a scanned PDF without a text layer."""
 
 
-class UnknownCollectionError(LookupError):
+class UnknownCollectionError(NotFoundError, LookupError):
     """No document collection has the requested name."""
 
+    code = "collection_not_found"
 
-class InvalidCollectionNameError(ValueError):
+
+class InvalidCollectionNameError(InvalidRequestError, ValueError):
     """A collection name must be 1-64 letters, digits, '.', '_' or '-', starting alphanumeric."""
 
+    code = "invalid_collection_name"
 
-class DocumentPathError(FileNotFoundError):
+
+class DocumentPathError(InvalidRequestError, FileNotFoundError):
     """A path given to add to a collection does not exist."""
+
+    code = "path_not_found"

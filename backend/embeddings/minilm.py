@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from backend.errors import HearthError
 from backend.paths import repo_models_dir
 
 if TYPE_CHECKING:
@@ -23,8 +24,10 @@ MODEL_NAME = "all-minilm-l6-v2"
 LISTING = "minilm/files.json"
 
 
-class EmbedderUnavailableError(Exception):
+class EmbedderUnavailableError(HearthError):
     """The embedder's files are missing or do not match their recorded sha256."""
+
+    code = "embedder_unavailable"
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,16 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from backend.errors import HearthError
+
 MANIFEST_FORMAT = "hearth-clip/1"
 RESAMPLING = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
 
 
-class InvalidClipModelError(ValueError):
+class InvalidClipModelError(HearthError, ValueError):
     """The folder is not a complete Hearth CLIP model."""
+
+    code = "invalid_image_model"
 
 
 @dataclass(frozen=True)

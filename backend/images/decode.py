@@ -9,17 +9,22 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from backend.errors import InvalidRequestError
+
 # Pillow's own default (about 89 megapixels); above it an image is treated as a bomb.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif")
 
 
-class ImageDecodeError(ValueError):
+class ImageDecodeError(InvalidRequestError, ValueError):
     """The file cannot be used as an image; the message says why."""
+
+    code = "invalid_image"
 
 
 class UnsupportedImageError(ImageDecodeError):
-    pass
+    status = 415
+    code = "unsupported_image_format"
 
 
 class CorruptImageError(ImageDecodeError):
@@ -27,7 +32,8 @@ class CorruptImageError(ImageDecodeError):
 
 
 class ImageTooLargeError(ImageDecodeError):
-    pass
+    status = 413
+    code = "image_too_large"
 
 
 def _unsupported(data: bytes, name: str) -> UnsupportedImageError:

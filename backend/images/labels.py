@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from backend.errors import InvalidRequestError
 from backend.images.clip import ClipModel
 
 # Prompt ensembling: each label is the mean of its embeddings in these sentences.
@@ -21,8 +22,10 @@ TEMPLATES = (
 )
 
 
-class NoLabelsError(ValueError):
+class NoLabelsError(InvalidRequestError, ValueError):
     """Nothing to choose from: no labels given and the model has no default vocabulary."""
+
+    code = "no_labels"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from backend.errors import InvalidRequestError
+
 DEFAULT_CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
@@ -22,8 +24,10 @@ DEFAULT_CHAT_TEMPLATE = (
 )
 
 
-class ChatTemplateError(Exception):
+class ChatTemplateError(InvalidRequestError):
     """A model's chat template failed to render these messages."""
+
+    code = "chat_template_failed"
 
 
 def _raise_exception(message: str) -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from backend.errors import InvalidRequestError
+
 Message = dict[str, str]
 
 
-class PromptTooLongError(ValueError):
+class PromptTooLongError(InvalidRequestError, ValueError):
     """Even the newest message alone does not fit in the context window."""
+
+    code = "context_length_exceeded"
 
 
 def fit_messages(

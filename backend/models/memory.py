@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.errors import InvalidRequestError
 from backend.models.gguf_info import GgufInfo
 
 GIB = 1024**3
@@ -11,8 +12,10 @@ GIB = 1024**3
 OVERHEAD_BYTES = 256 * 1024**2
 
 
-class ModelTooLargeError(Exception):
+class ModelTooLargeError(InvalidRequestError):
     """Loading this model would exhaust memory."""
+
+    code = "model_too_large"
 
 
 @dataclass(frozen=True)
