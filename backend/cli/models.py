@@ -97,12 +97,30 @@ def import_model(args: argparse.Namespace) -> int:
     return 0
 
 
+TRAINING_EXTRA_NEEDED = (
+    "converting an open_clip checkpoint needs the training extra, which this install lacks: "
+    "pip install 'hearth-assistant[train]' and run this command from there"
+)
+
+
+def _training_command() -> list[str] | None:
+    """How to start `python -m training.clip`, or None where nothing can run it: the app bundle
+    (its executable is no Python, and it ships neither `training` nor torch) or an install
+    without the train extra."""
+    import importlib.util
+    import sys
+
+    if getattr(sys, "frozen", False):
+        return None
+    if any(importlib.util.find_spec(m) is None for m in ("training", "torch", "open_clip")):
+        return None
+    return [sys.executable, "-m", "training.clip"]
+
+
 def import_clip(args: argparse.Namespace) -> int:
     """Convert in a `training` subprocess: the backend itself never imports torch."""
-    import importlib.util
     import shutil
     import subprocess
-    import sys
 
     from backend.images.registry import clip_dir
     from backend.models.registry import check_model_name
@@ -111,17 +129,15 @@ def import_clip(args: argparse.Namespace) -> int:
     name = args.checkpoint.stem if args.name is None else args.name
     check_model_name(name)  # it becomes a folder name: "" or "a/b" would land elsewhere
 
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("open_clip") is None:
-        return fail(
-            "import-clip needs the training extra (torch and open_clip): "
-            "pip install 'hearth-assistant[train]'"
-        )
+    training = _training_command()
+    if training is None:
+        return fail(TRAINING_EXTRA_NEEDED)
     out = clip_dir(HomeLayout.current().ensure()) / name
     if out.exists():
         return fail(f"an image model named '{name}' exists; pass another --name")
     partial = out.with_name(f".{name}.partial")  # renamed into place only when complete
     shutil.rmtree(partial, ignore_errors=True)
-    command = [sys.executable, "-m", "training.clip", "import-checkpoint", "--arch", args.arch]
+    command = [*training, "import-checkpoint", "--arch", args.arch]
     command += ["--checkpoint", str(args.checkpoint), "--out", str(partial), "--name", name]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:

@@ -16,16 +16,33 @@ import pytest
 
 from backend.client import BackendClient, start_backend, stop_backend
 from backend.discovery import BackendInfo, load_or_create_token
+from backend.images.registry import clip_dir
 from backend.paths import HomeLayout
 from training.testing import build_tiny_gguf
 
 
+@dataclass(frozen=True)
+class TinyClip:
+    """A random tiny CLIP exported to the runtime format, and the torch model it came from."""
+
+    folder: Path
+    torch_model: Any
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def install(self, home: Path) -> Path:
+        """Copy it into HEARTH_HOME's image models, where `image_model=name` finds it."""
+        return Path(shutil.copytree(self.folder, clip_dir(HomeLayout(home)) / self.name))
+
+
 @pytest.fixture(scope="session")
-def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """A random tiny CLIP exported to the runtime format, and its torch model."""
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> TinyClip:
+    """Built once per session: every test that needs a CLIP shares it."""
     from training.clip.testing import build_tiny_clip
 
-    return build_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny-clip")
+    return TinyClip(*build_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny-clip"))
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

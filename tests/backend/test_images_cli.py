@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import open_clip
@@ -15,8 +14,10 @@ import pytest
 import torch
 from PIL import Image
 
+from backend.cli import main
+from backend.cli.models import TRAINING_EXTRA_NEEDED
 from backend.images.clip import ClipModel
-from tests.backend.conftest import cosines
+from tests.backend.conftest import TinyClip, cosines
 
 HEARTH = str(Path(sys.executable).with_name("hearth"))
 TINY_STANDARD_CLIP = {
@@ -31,17 +32,19 @@ def hearth(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_label_prints_json_probabilities(
-    hearth_home: Path, tiny_clip: tuple[Path, Any], tmp_path: Path
+    hearth_home: Path, tiny_clip: TinyClip, tmp_path: Path
 ) -> None:
-    shutil.copytree(tiny_clip[0], hearth_home / "models" / "clip" / "tiny-clip")
+    tiny_clip.install(hearth_home)
     photo = tmp_path / "photo.png"
     Image.new("RGB", (50, 40), "orange").save(photo)
-    result = hearth("images", "label", str(photo), "--model", "tiny-clip", "--json", "--top", "3")
+    result = hearth(
+        "images", "label", str(photo), "--model", tiny_clip.name, "--json", "--top", "3"
+    )
     assert result.returncode == 0, result.stderr
     labels = json.loads(result.stdout)
     assert len(labels) == 3 and {"label", "score"} <= set(labels[0])
     custom = hearth(
-        "images", "label", str(photo), "--model", "tiny-clip", "--labels", "a,b", "--json"
+        "images", "label", str(photo), "--model", tiny_clip.name, "--labels", "a,b", "--json"
     )
     assert sum(item["score"] for item in json.loads(custom.stdout)) == pytest.approx(1.0, abs=1e-4)
 
@@ -89,6 +92,32 @@ def test_import_clip_reports_a_bad_checkpoint(hearth_home: Path, tmp_path: Path)
     assert not (hearth_home / "models" / "clip" / "junk").exists()
 
 
+@pytest.mark.parametrize("where", ["the app bundle", "an install without torch"])
+def test_import_clip_without_the_training_extra_says_what_to_install(
+    where: str,
+    hearth_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if where == "the app bundle":
+        monkeypatch.setattr(sys, "frozen", True, raising=False)  # as PyInstaller sets it
+    else:
+        find_spec = importlib.util.find_spec
+        monkeypatch.setattr(
+            importlib.util,
+            "find_spec",
+            lambda name, *a: None if name == "torch" else find_spec(name, *a),
+        )
+    checkpoint = tmp_path / "mine.pt"
+    checkpoint.write_bytes(b"never read")
+    code = main(["models", "import-clip", "--arch", "ViT-B-32", "--checkpoint", str(checkpoint)])
+    errors = capsys.readouterr().err.splitlines()
+    assert code == 1 and len(errors) == 1 and TRAINING_EXTRA_NEEDED in errors[0]
+    assert "pip install 'hearth-assistant[train]'" in errors[0]
+    assert not (hearth_home / "models" / "clip" / "mine").exists()
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
     assert result.returncode == 1, result.stderr
     assert result.stderr.splitlines() == [f"hearth: {message}"]
@@ -122,10 +151,10 @@ def test_an_unknown_image_model_in_settings_is_one_line(hearth_home: Path, tmp_p
 
 
 def test_a_missing_folder_and_an_empty_index_are_explained(
-    hearth_home: Path, tiny_clip: tuple[Path, Any], tmp_path: Path
+    hearth_home: Path, tiny_clip: TinyClip, tmp_path: Path
 ) -> None:
-    shutil.copytree(tiny_clip[0], hearth_home / "models" / "clip" / "tiny-clip")
-    (hearth_home / "settings.json").write_text(json.dumps({"image_model": "tiny-clip"}))
+    tiny_clip.install(hearth_home)
+    (hearth_home / "settings.json").write_text(json.dumps({"image_model": tiny_clip.name}))
     missing = hearth("images", "index", str(tmp_path / "nowhere"))
     assert_one_line_error(missing, f"{tmp_path / 'nowhere'} is not a folder")
     photo = tmp_path / "photo.png"

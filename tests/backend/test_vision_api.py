@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.backend.conftest import RunningBackend, launch, prepare_home
+from tests.backend.conftest import RunningBackend, TinyClip, launch, prepare_home
 from tests.backend.test_images_api import data_url, png_bytes
 from training.testing import build_tiny_mmproj
 
@@ -18,12 +18,12 @@ IMAGE_TOKENS = 16  # (32 / 8)**2 patches of the tiny projector
 
 @pytest.fixture(scope="module")
 def backend(
-    tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path, tiny_clip: tuple[Path, Any]
+    tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path, tiny_clip: TinyClip
 ) -> Iterator[RunningBackend]:
-    layout = prepare_home(tmp_path_factory.mktemp("home"), tiny_gguf, image_model="tiny-clip")
+    layout = prepare_home(tmp_path_factory.mktemp("home"), tiny_gguf, image_model=tiny_clip.name)
     shutil.copy(tiny_gguf, layout.models / "seer.gguf")
     build_tiny_mmproj(layout.models / "seer-mmproj-f32.gguf")
-    shutil.copytree(tiny_clip[0], layout.models / "clip" / "tiny-clip")
+    tiny_clip.install(layout.root)
     running = launch(layout)
     yield running
     running.stop()

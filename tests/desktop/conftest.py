@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from backend.paths import HomeLayout
 from desktop.app import build_window
 from desktop.main_window import MainWindow
 from desktop.window_state import WindowState
-from tests.backend.conftest import prepare_home, tiny_clip  # noqa: F401 (a fixture)
+from tests.backend.conftest import TinyClip, prepare_home, tiny_clip  # noqa: F401 (a fixture)
 from training.testing import build_tiny_gguf
 
 READY_TIMEOUT_MS = 30_000
@@ -49,13 +48,13 @@ def roomy_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def image_home(
     hearth_home: Path,
     roomy_gguf: Path,
-    tiny_clip: tuple[Path, object],  # noqa: F811 (the fixture imported above)
+    tiny_clip: TinyClip,  # noqa: F811 (the fixture imported above)
 ) -> HomeLayout:
     """A chat model and the tiny random CLIP (random labels are fine for the GUI)."""
     layout = prepare_home(
-        hearth_home, roomy_gguf, threads=1, context_size=2048, image_model="tiny-clip"
+        hearth_home, roomy_gguf, threads=1, context_size=2048, image_model=tiny_clip.name
     )
-    shutil.copytree(tiny_clip[0], layout.models / "clip" / "tiny-clip")
+    tiny_clip.install(layout.root)
     state = WindowState(layout)
     state.mark_welcome_seen()
     state.sync()
