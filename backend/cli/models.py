@@ -67,13 +67,19 @@ def _line(model: dict[str, Any]) -> str:
 
 
 def list_models(args: argparse.Namespace) -> int:
-    models = [_describe(e) for e in _registry().list()]
+    import sys
+
+    registry = _registry()
+    models = [_describe(e) for e in registry.list()]
+    broken = [f"{b.name:<28} broken: {b.reason}" for b in registry.broken()]
     if args.json:
         print_json(models)
-    elif not models:
+        if broken:  # on stderr, so that stdout stays a list of usable models
+            print("\n".join(f"hearth: {line}" for line in broken), file=sys.stderr)
+    elif not models and not broken:
         print("No models yet. Import one with: hearth models import FILE.gguf")
     else:
-        print("\n".join(_line(m) for m in models))
+        print("\n".join([_line(m) for m in models] + broken))
     return 0
 
 

@@ -1,7 +1,7 @@
 """Reading a GGUF's metadata with the `gguf` reader, without loading its weights.
 
-Every file is validated here before llama.cpp ever opens it, so a truncated or foreign file
-becomes a clear `InvalidGgufError` instead of a native crash.
+Every file is validated here before llama.cpp ever opens it, so a truncated, foreign or hostile
+file becomes a clear `InvalidGgufError`, and nothing else, instead of a native crash.
 """
 
 from __future__ import annotations
@@ -11,9 +11,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.models.gguf_header import GgufHeader, HeaderError, TensorInfo, read_header
+from backend.models.gguf_header import (
+    GgufHeader,
+    HeaderError,
+    TensorInfo,
+    describe_value,
+    read_header,
+    shorten,
+)
 
 GGUF_MAGIC = b"GGUF"
+MAX_COUNT = 1 << 32  # no real model has more layers, heads, width or context than this
 
 
 class InvalidGgufError(ValueError):
@@ -46,34 +54,76 @@ class GgufInfo:
         return 2 * self.block_count * context * self.head_count_kv * head_dim * 2
 
 
-def _tensor_bytes(tensor: TensorInfo) -> int:
+class _Metadata:
+    """Typed reads of a header's metadata: a value of the wrong type is an InvalidGgufError."""
+
+    def __init__(self, path: Path, values: dict[str, Any]) -> None:
+        self._path, self._values = path, values
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._values
+
+    def _wrong(self, key: str, value: Any, wanted: str) -> InvalidGgufError:
+        return InvalidGgufError(
+            f"{self._path} is damaged: its metadata {shorten(key)} should be {wanted}, "
+            f"not {describe_value(value)}"
+        )
+
+    def text(self, key: str, default: str) -> str:
+        value = self._values.get(key, default)
+        if not isinstance(value, str):
+            raise self._wrong(key, value, "text")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        return self.text(key, "") if key in self._values else None
+
+    def count(self, key: str, default: int = 0, *, per_layer: bool = False) -> int:
+        value = self._values.get(key, default)
+        if per_layer and isinstance(value, list) and value:
+            value = value[0]  # some architectures give one value per layer: the first layer's
+        if type(value) is not int or not 0 <= value < MAX_COUNT:
+            raise self._wrong(key, value, f"a whole number from 0 to {MAX_COUNT - 1:,}")
+        return value
+
+
+def _tensor_type(path: Path, tensor: TensorInfo) -> Any:
     import gguf
 
-    block, type_bytes = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(tensor.ggml_type)]
+    try:
+        return gguf.GGMLQuantizationType(tensor.ggml_type)
+    except ValueError:
+        raise InvalidGgufError(
+            f"{path} is damaged: the tensor {shorten(tensor.name)} has the unknown type "
+            f"{tensor.ggml_type:,}"
+        ) from None
+
+
+def _tensor_bytes(path: Path, tensor: TensorInfo) -> int:
+    import gguf
+
+    block, type_bytes = gguf.GGML_QUANT_SIZES[_tensor_type(path, tensor)]
     return math.prod(tensor.shape) * type_bytes // block
 
 
-def _quantization(header: GgufHeader) -> str:
+def _quantization(path: Path, header: GgufHeader, meta: _Metadata) -> str:
     import gguf
 
-    file_type = header.metadata.get("general.file_type")
-    if file_type is not None:
+    if "general.file_type" in meta:
+        file_type = meta.count("general.file_type")
         try:
-            return gguf.LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_")
-        except ValueError:
+            return gguf.LlamaFileType(file_type).name.removeprefix("MOSTLY_")
+        except ValueError:  # a file type this gguf version does not know: the tensors tell
             pass
     counts: dict[str, int] = {}
     for tensor in header.tensors:
-        kind = gguf.GGMLQuantizationType(tensor.ggml_type).name
-        counts[kind] = counts.get(kind, 0) + _tensor_bytes(tensor)
+        kind = _tensor_type(path, tensor).name
+        counts[kind] = counts.get(kind, 0) + _tensor_bytes(path, tensor)
     return max(counts, key=lambda k: counts[k]) if counts else "unknown"
 
 
 def _check_complete(path: Path, header: GgufHeader, size: int) -> None:
-    try:
-        ends = [header.data_start + t.offset + _tensor_bytes(t) for t in header.tensors]
-    except ValueError as exc:  # a tensor type this version does not know
-        raise InvalidGgufError(f"{path} is damaged: {exc}") from exc
+    ends = [header.data_start + t.offset + _tensor_bytes(path, t) for t in header.tensors]
     end = max(ends, default=0)
     if end > size:
         raise InvalidGgufError(
@@ -81,42 +131,49 @@ def _check_complete(path: Path, header: GgufHeader, size: int) -> None:
         )
 
 
-def read_gguf_info(path: Path) -> GgufInfo:
-    """Validate `path` as a GGUF and return its metadata; raises InvalidGgufError."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidGgufError(f"{path} does not exist or is not a file")
+def _read_header(path: Path) -> tuple[int, GgufHeader]:
+    """The file's size and header; the header reader's own errors become InvalidGgufError."""
     size = path.stat().st_size
     with path.open("rb") as handle:
         if handle.read(4) != GGUF_MAGIC:
             raise InvalidGgufError(f"{path} is not a GGUF file (wrong magic bytes)")
         handle.seek(0)
         try:
-            header = read_header(handle)
+            return size, read_header(handle)
         except HeaderError as exc:
             raise InvalidGgufError(f"{path} is damaged or truncated: {exc}") from exc
+
+
+def read_gguf_info(path: Path) -> GgufInfo:
+    """Validate `path` as a GGUF and return its metadata; raises InvalidGgufError only."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidGgufError(f"{path} does not exist or is not a file")
+    try:
+        size, header = _read_header(path)
+    except OSError as exc:
+        raise InvalidGgufError(f"{path} cannot be read: {exc.strerror or exc}") from exc
     _check_complete(path, header, size)
-    meta = header.metadata
-    arch = str(meta.get("general.architecture", "unknown"))
+    meta = _Metadata(path, header.metadata)
+    arch = meta.text("general.architecture", "unknown")
 
-    def arch_int(key: str, default: int = 0) -> int:
-        value = meta.get(f"{arch}.{key}", default)
-        return int(value[0] if isinstance(value, list) else value)
+    def arch_count(key: str, default: int = 0) -> int:
+        return meta.count(f"{arch}.{key}", default, per_layer=True)
 
-    head_count = arch_int("attention.head_count")
+    head_count = arch_count("attention.head_count")
     return GgufInfo(
         path=str(path.resolve()),
-        general_name=str(meta.get("general.name", path.stem)),
+        general_name=meta.text("general.name", path.stem),
         architecture=arch,
         parameter_count=sum(math.prod(t.shape) for t in header.tensors),
-        quantization=_quantization(header),
-        context_length=arch_int("context_length"),
-        chat_template=meta.get("tokenizer.chat_template"),
+        quantization=_quantization(path, header, meta),
+        context_length=arch_count("context_length"),
+        chat_template=meta.optional_text("tokenizer.chat_template"),
         file_size=size,
-        block_count=arch_int("block_count"),
-        embedding_length=arch_int("embedding_length"),
+        block_count=arch_count("block_count"),
+        embedding_length=arch_count("embedding_length"),
         head_count=head_count,
-        head_count_kv=arch_int("attention.head_count_kv", head_count),
-        expert_count=arch_int("expert_count"),
-        general_type=str(meta.get("general.type", "model")),
+        head_count_kv=arch_count("attention.head_count_kv", head_count),
+        expert_count=arch_count("expert_count"),
+        general_type=meta.text("general.type", "model"),
     )

@@ -78,6 +78,19 @@ class ModelEntry:
         }
 
 
+@dataclass(frozen=True)
+class BrokenModel:
+    """A model file that cannot be used, and why: listed beside the models, never in their way."""
+
+    name: str
+    source: Source
+    path: Path
+    reason: str
+
+
+_BrokenModels = list[BrokenModel]
+
+
 def _is_chat_model(path: Path) -> bool:
     return "mmproj" not in path.name.lower()
 
@@ -178,7 +191,8 @@ class ModelRegistry:
         return found
 
     def list(self) -> list[ModelEntry]:
-        """Every readable chat model; damaged files are skipped here and reported by `get`."""
+        """Every readable chat model; damaged files are skipped here, listed by `broken` and
+        reported by `get`."""
         entries: dict[str, ModelEntry] = {}
         for name, source, path in self._candidates():
             if name in entries:
@@ -196,6 +210,16 @@ class ModelRegistry:
                 continue
             entries.setdefault(entry.name, entry)
         return list(entries.values())
+
+    def broken(self) -> _BrokenModels:
+        """The model files `list` leaves out because they cannot be read, each with the reason."""
+        found = []
+        for name, source, path in self._candidates():
+            try:
+                self._info(path)
+            except (InvalidGgufError, OSError) as exc:
+                found.append(BrokenModel(name, source, path, str(exc)))
+        return found
 
     def _adapter_manifests(self) -> _Manifests:
         folders: tuple[tuple[Source, Path], ...] = (

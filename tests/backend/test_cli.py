@@ -219,7 +219,9 @@ def test_models_info_names_a_missing_or_damaged_file(
     damaged = HomeLayout(hearth_home).ensure().models / "damaged.gguf"
     damaged.write_bytes(tiny_gguf.read_bytes()[:5000])
     result = hearth("models", "info", "damaged")
-    assert_one_line_error(result, f"{damaged} is damaged or truncated: the header ends early")
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    cut = f"hearth: {damaged} is damaged or truncated: the header ends early: "  # then where
+    assert result.stderr.startswith(cut) and " at byte " in result.stderr, result.stderr
 
 
 def test_chat_with_an_unknown_collection_creates_nothing(

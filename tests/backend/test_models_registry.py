@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from backend.cli import main
 from backend.models.describe import describe_model
 from backend.models.gguf_info import InvalidGgufError, read_gguf_info
 from backend.models.memory import ModelTooLargeError, ensure_fits, estimate_memory
@@ -18,6 +21,8 @@ from backend.models.registry import (
     UnknownModelError,
 )
 from backend.paths import HomeLayout, repo_models_dir
+from backend.server.app import create_app
+from backend.server.services import Services
 from backend.settings import Settings
 from training.testing import build_oversized_gguf, build_tiny_gguf
 
@@ -128,3 +133,67 @@ def test_import_refuses_adapter_names_and_adapter_files(tiny_gguf: Path, tmp_pat
     with pytest.raises(NotAModelError, match="is a LoRA adapter, not a model"):
         registry.import_gguf(repo_models_dir() / "hearth-smol" / "hearth-smol-lora.gguf")
     assert registry.list() == []
+
+
+# A key length of 2^40 bytes: the reader once tried to allocate it.
+HOSTILE_GGUF = b"GGUF" + struct.pack("<IQQQ", 3, 0, 1, 2**40) + b"general.name"
+HOSTILE_REASON = "the length of a key at byte 24 is 1,099,511,627,776; the limit is 65,535"
+
+
+def home_with_a_hostile_file(tiny_gguf: Path) -> HomeLayout:
+    layout = HomeLayout.current().ensure()
+    (layout.models / "good.gguf").write_bytes(tiny_gguf.read_bytes())
+    (layout.models / "hostile.gguf").write_bytes(HOSTILE_GGUF)
+    return layout
+
+
+def test_a_hostile_file_is_listed_as_broken_and_breaks_no_lookup(
+    tiny_gguf: Path, tmp_path: Path
+) -> None:
+    layout = home_with_a_hostile_file(tiny_gguf)
+    registry = ModelRegistry(layout, shipped_dir=tmp_path / "none")
+    assert [e.name for e in registry.list()] == ["good"]
+    [broken] = registry.broken()
+    assert (broken.name, broken.source, broken.path) == (
+        "hostile",
+        "user",
+        layout.models / "hostile.gguf",
+    )
+    assert str(broken.path) in broken.reason and HOSTILE_REASON in broken.reason
+    assert registry.get("good").info.architecture == "llama"
+    with pytest.raises(UnknownModelError, match=r"known models: good\)"):
+        registry.get("other")
+    with pytest.raises(InvalidGgufError, match=HOSTILE_REASON):
+        registry.get("hostile")
+
+
+def test_models_routes_serve_around_a_hostile_file(tiny_gguf: Path) -> None:
+    layout = home_with_a_hostile_file(tiny_gguf)
+    app = create_app(Services.open(layout, Settings()), "token")
+    with TestClient(app, headers={"Authorization": "Bearer token"}) as http:
+        listed = http.get("/v1/models")
+        assert listed.status_code == 200, listed.text
+        names = [m["id"] for m in listed.json()["data"]]
+        assert "good" in names and "hostile" not in names
+        assert "good" in [m["name"] for m in http.get("/hearth/models").json()]
+        unknown = http.get("/v1/models/other")
+        assert unknown.status_code == 404 and "good" in unknown.json()["error"]["message"]
+        hostile = http.get("/hearth/models/hostile")
+        assert hostile.status_code == 400
+        assert hostile.json()["error"]["code"] == "invalid_gguf"
+        assert HOSTILE_REASON in hostile.json()["error"]["message"]
+
+
+def test_models_list_shows_the_broken_file_with_its_reason(
+    tiny_gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home_with_a_hostile_file(tiny_gguf)
+    assert main(["models", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("good ") for line in lines)
+    [broken] = [line for line in lines if line.startswith("hostile ")]
+    assert "broken:" in broken and HOSTILE_REASON in broken
+    assert main(["models", "list", "--json"]) == 0
+    printed = capsys.readouterr()
+    assert "good" in [m["name"] for m in json.loads(printed.out)]
+    assert "hostile" in printed.err and HOSTILE_REASON in printed.err
