@@ -7,8 +7,9 @@ import logging
 import os
 import signal
 import socket
-import warnings
+from collections.abc import Callable
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from backend import __version__
 from backend.discovery import (
@@ -17,19 +18,26 @@ from backend.discovery import (
     remove_backend_info,
     write_backend_info,
 )
+from backend.errors import HearthError
 from backend.logs import configure_logging
 from backend.paths import HomeLayout
 from backend.settings import Settings
 
+if TYPE_CHECKING:
+    import uvicorn
+
 log = logging.getLogger(__name__)
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 LOOPBACK = "127.0.0.1"
 # How long SIGTERM waits for in-flight requests before the lifespan cancels them.
 GRACEFUL_SHUTDOWN_S = 5
 
 
-class PortInUseError(Exception):
+class PortInUseError(HearthError):
     """Another program already listens on the port asked for."""
+
+    code = "port_in_use"
 
 
 def bind_loopback(port: int) -> socket.socket:
@@ -47,9 +55,47 @@ def bind_loopback(port: int) -> socket.socket:
     return sock
 
 
-def _exit_after_shutdown(_signum: int, _frame: FrameType | None) -> None:
-    # uvicorn shuts down gracefully, then re-raises SIGTERM to the previous handler: this one.
-    raise SystemExit(0)
+class GracefulStop:
+    """Ctrl-C (SIGINT) and SIGTERM shut uvicorn down gracefully, whenever they come; `serve`
+    then ends as each asks: Ctrl-C with KeyboardInterrupt (the CLI says "hearth: interrupted"),
+    SIGTERM with status 0.
+
+    The handlers only take note. Raising, as Python's own Ctrl-C handler does, could strike
+    before uvicorn's loop has started its serve() coroutine, which would never be awaited, or
+    after the engine's threads start and before the shutdown that stops them.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._server: uvicorn.Server | None = None
+        self._previous: dict[int, SignalHandler] = {}
+
+    def __enter__(self) -> GracefulStop:
+        self._previous = {sig: signal.signal(sig, self._note) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def attach(self, server: uvicorn.Server) -> None:
+        self._server = server
+        server.should_exit = bool(self.received)
+
+    def _note(self, signum: int, _frame: FrameType | None) -> None:
+        # While it serves, uvicorn has handlers of its own; after its graceful shutdown it
+        # raises the signal again, and it arrives here.
+        self.received.append(signum)
+        if self._server is not None:
+            self._server.should_exit = True
+
+    def end_as_asked(self) -> None:
+        if self.received and self.received[-1] == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self.received:
+            raise SystemExit(0)
 
 
 def serve(port: int = 0, layout: HomeLayout | None = None) -> None:
@@ -63,25 +109,23 @@ def serve(port: int = 0, layout: HomeLayout | None = None) -> None:
     settings = Settings.load(layout)
     token = load_or_create_token(layout)
     sock = bind_loopback(port)
-    app = create_app(Services.open(layout, settings), token)
-    info = BackendInfo(port=sock.getsockname()[1], pid=os.getpid(), version=__version__)
-
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    signal.signal(signal.SIGTERM, _exit_after_shutdown)
-    # Ctrl-C in the instant before uvicorn's loop starts leaves its serve() coroutine unawaited,
-    # and Python would warn about it on the way out, after "hearth: interrupted".
-    warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
-    write_backend_info(layout, info)
-    log.info("serving on %s (pid %d)", info.url, info.pid)
-    print(f"hearth serve: listening on {info.url}", flush=True)
-    try:
-        server.run(sockets=[sock])
-    finally:
-        remove_backend_info(layout, info.pid)
-        log.info("stopped")
+    with GracefulStop() as stop:  # before the engine's threads start: uvicorn's shutdown ends them
+        app = create_app(Services.open(layout, settings), token)
+        info = BackendInfo(port=sock.getsockname()[1], pid=os.getpid(), version=__version__)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            access_log=False,
+        )
+        server = uvicorn.Server(config)
+        stop.attach(server)
+        write_backend_info(layout, info)
+        log.info("serving on %s (pid %d)", info.url, info.pid)
+        print(f"hearth serve: listening on {info.url}", flush=True)
+        try:
+            server.run(sockets=[sock])
+        finally:
+            remove_backend_info(layout, info.pid)
+            log.info("stopped")
+    stop.end_as_asked()
