@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.models.gguf_header import (
+    MAGIC,
     GgufHeader,
     HeaderError,
     TensorInfo,
@@ -20,7 +21,6 @@ from backend.models.gguf_header import (
     shorten,
 )
 
-GGUF_MAGIC = b"GGUF"
 MAX_COUNT = 1 << 32  # no real model has more layers, heads, width or context than this
 
 
@@ -135,7 +135,7 @@ def _read_header(path: Path) -> tuple[int, GgufHeader]:
     """The file's size and header; the header reader's own errors become InvalidGgufError."""
     size = path.stat().st_size
     with path.open("rb") as handle:
-        if handle.read(4) != GGUF_MAGIC:
+        if handle.read(4) != MAGIC:
             raise InvalidGgufError(f"{path} is not a GGUF file (wrong magic bytes)")
         handle.seek(0)
         try:
