@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from urllib.parse import quote
 
     from backend.client import backend_session
-    from backend.documents.grounding import source_label
+    from backend.wire import Source
 
     with backend_session() as client:
         for name in args.collection or []:  # before a conversation is created for nothing
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     elif reply["sources"]:
-        print("\n".join(f"[{s['n']}] {source_label(s)}" for s in reply["sources"]))
+        print("\n".join(f"[{s['n']}] {Source.model_validate(s).label()}" for s in reply["sources"]))
     return 0 if reply["status"] == "complete" else 1
 
 

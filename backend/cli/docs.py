@@ -143,9 +143,9 @@ def search_documents(args: argparse.Namespace) -> int:
     if args.json:
         print_json([h.model_dump() for h in hits])
         return 0
-    from backend.documents.grounding import source_label
+    from backend.wire import place_label
 
     for n, hit in enumerate(hits, start=1):
-        where = source_label({"path": hit.source, **hit.model_dump()})
+        where = place_label(hit.source, hit.page, hit.start_line, hit.end_line)
         print(f"[{n}] {hit.score:.3f}  {where}\n    {hit.text[:200].replace(chr(10), ' ')}")
     return 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from backend.wire import Source
 
 if TYPE_CHECKING:
     from backend.documents.library import DocumentLibrary
@@ -23,40 +25,30 @@ INSTRUCTION = (
 
 def find_sources(
     library: DocumentLibrary, collections: Sequence[str], question: str
-) -> list[dict[str, Any]]:
+) -> list[Source]:
     """The relevant passages for a question, numbered from 1, as stored with the reply."""
     hits = library.search(question, collections, SOURCES_PER_QUESTION, "hybrid")
     relevant = [h for h in hits if (h.similarity or 0.0) >= RELEVANCE_THRESHOLD]
     return [
-        {
-            "n": n,
-            "collection": h.collection,
-            "path": h.source,
-            "page": h.page,
-            "start_line": h.start_line,
-            "end_line": h.end_line,
-            "char_start": h.char_start,
-            "char_end": h.char_end,
-            "headings": h.headings,
-            "snippet": h.text,
-            "score": h.score,
-            "similarity": h.similarity,
-        }
+        Source(
+            n=n,
+            collection=h.collection,
+            path=h.source,
+            page=h.page,
+            start_line=h.start_line,
+            end_line=h.end_line,
+            char_start=h.char_start,
+            char_end=h.char_end,
+            headings=h.headings,
+            snippet=h.text,
+            score=h.score,
+            similarity=h.similarity,
+        )
         for n, h in enumerate(relevant, start=1)
     ]
 
 
-def source_label(source: dict[str, Any]) -> str:
-    """Where to check a source: 'path, page 2, lines 3-5'."""
-    parts = [source["path"]]
-    if source.get("page") is not None:
-        parts.append(f"page {source['page']}")
-    if source.get("start_line") is not None:
-        parts.append(f"lines {source['start_line']}-{source['end_line']}")
-    return ", ".join(parts)
-
-
-def grounded_question(question: str, sources: Sequence[dict[str, Any]]) -> str:
+def grounded_question(question: str, sources: Sequence[Source]) -> str:
     """The user turn the model sees: instruction, numbered sources, then the question."""
-    listed = "\n\n".join(f"[{s['n']}] {source_label(s)}\n{s['snippet']}" for s in sources)
+    listed = "\n\n".join(f"[{s.n}] {s.label()}\n{s.snippet}" for s in sources)
     return f"{INSTRUCTION}\n\nSources:\n\n{listed}\n\nQuestion: {question}"

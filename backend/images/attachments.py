@@ -11,30 +11,17 @@ import binascii
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
 from backend.images.decode import ImageDecodeError
 from backend.images.labels import Label
 from backend.models.registry import NO_PROJECTOR_NOTE
+from backend.wire import Attachment, ImageLabel
 
 DATA_URL_PREFIX = "data:"
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """One stored image and what the labeller made of it."""
-
-    path: str  # the stored copy under HEARTH_HOME/attachments
-    name: str
-    labels: list[dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def read_image_reference(reference: str) -> tuple[bytes, str]:
@@ -68,7 +55,7 @@ def describe_for_llm(attachments: Sequence[Attachment]) -> str:
     """Context for a text-only LLM: the labels and their scores, marked as inferred."""
     lines = []
     for number, attachment in enumerate(attachments, start=1):
-        guesses = ", ".join(f"{item['label']} ({item['score']:.0%})" for item in attachment.labels)
+        guesses = ", ".join(f"{item.label} ({item.score:.0%})" for item in attachment.labels)
         lines.append(f"Image {number} ({attachment.name}): {guesses}")
     return (
         "The user attached images. You cannot see them; an image classifier suggests these "
@@ -83,24 +70,22 @@ def with_image_context(question: str, attachments: Sequence[Attachment]) -> str:
     return f"{describe_for_llm(attachments)}\n\n{question}" if attachments else question
 
 
-def label_dicts(labels: Sequence[Label]) -> list[dict[str, Any]]:
-    return [{"label": item.label, "score": round(item.score, 4)} for item in labels]
+def image_labels(labels: Sequence[Label]) -> list[ImageLabel]:
+    return [ImageLabel(label=item.label, score=round(item.score, 4)) for item in labels]
 
 
 def image_inputs(
-    model: str, attachments: Sequence[Attachment], sees: bool, messages: list[dict[str, str]]
-) -> tuple[tuple[bytes, ...], dict[str, Any]]:
-    """(images for the model, response metadata) for attachments to the last message.
+    model: str, attachments: Sequence[Attachment], sees: bool, question: str
+) -> tuple[tuple[bytes, ...], str]:
+    """(images for the model, the text of the message they are attached to).
 
     A model that `sees` (it has a vision projector) gets the stored images themselves; any
-    other gets CLIP's labels prepended to the last message, and the metadata and the log say
-    that it has no vision projector.
+    other gets CLIP's labels before the question, and the log says that it has no vision
+    projector.
     """
     if not attachments:
-        return (), {}
-    extra: dict[str, Any] = {"attachments": [a.to_dict() for a in attachments], "vision": sees}
+        return (), question
     if sees:
-        return tuple(Path(a.path).read_bytes() for a in attachments), extra
+        return tuple(Path(a.path).read_bytes() for a in attachments), question
     log.info("%s: %s", model, NO_PROJECTOR_NOTE)
-    messages[-1]["content"] = with_image_context(messages[-1]["content"], attachments)
-    return (), extra | {"vision_note": NO_PROJECTOR_NOTE}
+    return (), with_image_context(question, attachments)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -10,11 +9,14 @@ from typing import Any
 
 import httpx
 
+from backend import sse
+from backend.errors import HearthError
 from backend.llm.types import (
     ChatRequest,
     CompletionRequest,
     EventSink,
     Finished,
+    ResolvedModel,
     SamplingParams,
     Timings,
     Token,
@@ -22,8 +24,11 @@ from backend.llm.types import (
 from backend.models.registry import UnknownModelError
 
 
-class RemoteError(RuntimeError):
+class RemoteError(HearthError, RuntimeError):
     """The remote server failed or answered with an error."""
+
+    status = 502
+    code = "remote_llm_failed"
 
 
 def _sampling_fields(params: SamplingParams) -> dict[str, Any]:
@@ -50,7 +55,7 @@ class RemoteProvider:
         )
         self._pool = ThreadPoolExecutor(max_parallel, thread_name_prefix="remote-llm")
 
-    def check_model(self, name: str) -> str:
+    def check_model(self, name: str) -> ResolvedModel:
         try:
             response = self._http.get("/models")
             response.raise_for_status()
@@ -62,10 +67,7 @@ class RemoteProvider:
             raise UnknownModelError(
                 f"unknown model '{name}' on the remote server (known: {', '.join(known)})"
             )
-        return name
-
-    def can_see_images(self, name: str) -> bool:
-        return False  # images reach a remote server as CLIP labels in the text
+        return ResolvedModel(name, vision=False)  # images reach it as CLIP labels in the text
 
     def start_chat(
         self, request: ChatRequest, sink: EventSink, cancel: threading.Event
@@ -124,10 +126,7 @@ class RemoteProvider:
 
 
 def _sse_json(response: httpx.Response) -> Any:
-    for line in response.iter_lines():
-        if not line.startswith("data: ") or line == "data: [DONE]":
-            continue
-        chunk = json.loads(line.removeprefix("data: "))
+    for chunk in sse.decode(response.iter_lines()):
         if "error" in chunk:
             raise RemoteError(f"remote LLM failed: {chunk['error'].get('message')}")
         yield chunk

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from backend.errors import HearthError, InvalidRequestError
 from backend.llm.chat_template import render_chat
 from backend.llm.context_window import PromptTooLongError, fit_messages
 from backend.llm.text_stream import TextStream
@@ -24,6 +25,7 @@ from backend.llm.types import (
     CompletionRequest,
     EventSink,
     Finished,
+    ResolvedModel,
     SamplingParams,
     Timings,
     Token,
@@ -41,16 +43,22 @@ log = logging.getLogger(__name__)
 DEFAULT_REPLY_RESERVE = 512
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(HearthError, RuntimeError):
     """llama.cpp could not load a model file that passed validation."""
 
+    code = "model_load_failed"
 
-class EmptyPromptError(ValueError):
+
+class EmptyPromptError(InvalidRequestError, ValueError):
     """The prompt has no tokens at all, so there is nothing to continue from."""
 
+    code = "empty_prompt"
 
-class InvalidLogitBiasError(ValueError):
+
+class InvalidLogitBiasError(InvalidRequestError, ValueError):
     """`logit_bias` names a token id outside the model's vocabulary."""
+
+    code = "invalid_logit_bias"
 
 
 @dataclass
@@ -136,14 +144,11 @@ class LlamaRuntime:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self._resident: _Resident | None = None
 
-    def check_model(self, name: str) -> str:
+    def check_model(self, name: str) -> ResolvedModel:
         entry = self._registry.get(name)
         context = self._context_size(entry)
         ensure_fits(name, estimate_memory(entry.info, context), context)
-        return entry.name
-
-    def can_see_images(self, name: str) -> bool:
-        return self._registry.get(name).vision
+        return ResolvedModel(entry.name, vision=entry.vision)
 
     def start_chat(
         self, request: ChatRequest, sink: EventSink, cancel: threading.Event

@@ -6,7 +6,9 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
+
+from backend import wire
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,14 @@ class SamplingParams:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias), as OpenAI's field
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model the provider checked it can run, and how it takes images."""
+
+    name: str
+    vision: bool = False  # takes pixels (a vision projector), rather than CLIP's labels
 
 
 @dataclass(frozen=True)
@@ -57,15 +67,16 @@ class Timings:
         decoded = max(0, self.completion_tokens - 1)
         return decoded / (self.generation_ms / 1000) if self.generation_ms > 0 else 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "prompt_ms": round(self.prompt_ms, 2),
-            "generation_ms": round(self.generation_ms, 2),
-            "prompt_per_second": round(self.prompt_per_second, 2),
-            "generation_per_second": round(self.generation_per_second, 2),
-        }
+    def to_wire(self) -> wire.Timings:
+        """Counts, and times and speeds rounded to what a reader can use."""
+        return wire.Timings(
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            prompt_ms=round(self.prompt_ms, 2),
+            generation_ms=round(self.generation_ms, 2),
+            prompt_per_second=round(self.prompt_per_second, 2),
+            generation_per_second=round(self.generation_per_second, 2),
+        )
 
 
 @dataclass(frozen=True)
@@ -78,14 +89,15 @@ class Finished:
     dropped_messages: int = 0  # oldest turns left out to fit the context window
     context_size: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def report(self) -> wire.GenerationReport:
         """One flat record: how it ended, how fast, and what was left out."""
-        return {
-            "model": self.model,
-            "finish_reason": self.finish_reason,
-            "dropped_messages": self.dropped_messages,
-            "context_size": self.context_size,
-        } | self.timings.to_dict()
+        return wire.GenerationReport(
+            model=self.model,
+            finish_reason=self.finish_reason,
+            dropped_messages=self.dropped_messages,
+            context_size=self.context_size,
+            **self.timings.to_wire().model_dump(),
+        )
 
 
 Event = Token | Finished
@@ -103,12 +115,8 @@ class ChatProvider(Protocol):
         self, request: CompletionRequest, sink: EventSink, cancel: threading.Event
     ) -> Future[None]: ...
 
-    def check_model(self, name: str) -> str:
-        """Resolve and validate `name` before any streaming starts; returns the model's name."""
-        ...
-
-    def can_see_images(self, name: str) -> bool:
-        """Whether `name` takes pixels (a vision projector), rather than CLIP's labels."""
+    def check_model(self, name: str) -> ResolvedModel:
+        """Resolve and validate `name` before any streaming starts, in one look-up."""
         ...
 
     def close(self) -> None: ...

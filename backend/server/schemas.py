@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.llm.types import SamplingParams
+from backend.wire import ConversationSettings
 
 TokenId = Annotated[int, Field(ge=0)]
 LogitBias = Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
@@ -151,22 +152,11 @@ class NewConversation(RequestBody):
     model: str | None = None
 
 
-class ConversationSampling(BaseModel):
-    """A chat's own sampling settings, within the bounds the chat API takes; unset ones keep
-    the defaults."""
-
-    model_config = ConfigDict(extra="forbid")
-    max_tokens: int | None = Field(None, ge=1)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    top_p: float | None = Field(None, gt=0.0, le=1.0)
-    seed: int | None = None
-
-
 class ConversationUpdate(RequestBody):
     title: str | None = None
     system_prompt: str | None = None
     model: str | None = None
-    settings: ConversationSampling | None = None
+    settings: ConversationSettings | None = None
     collections: list[str] = Field(
         default_factory=list, description="Document collections the chat answers from."
     )

@@ -1,4 +1,4 @@
-"""Conversations and their messages in hearth.db: the models the API returns and their store."""
+"""Conversations and their messages in hearth.db; their types are the wire's (`backend.wire`)."""
 
 from __future__ import annotations
 
@@ -8,56 +8,35 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import get_args
 
-from pydantic import BaseModel, Field
-
+from backend.errors import NotFoundError
 from backend.store.database import connect, transaction
+from backend.wire import (
+    Attachment,
+    Conversation,
+    ConversationSettings,
+    GenerationReport,
+    Message,
+    MessageStatus,
+    Role,
+    Source,
+)
 
-Role = Literal["system", "user", "assistant"]
-MessageStatus = Literal["complete", "interrupted", "error"]
 
-
-class ConversationNotFoundError(LookupError):
+class ConversationNotFoundError(NotFoundError, LookupError):
     """No conversation has the requested id."""
 
+    code = "conversation_not_found"
 
-class MessageNotFoundError(LookupError):
+
+class MessageNotFoundError(NotFoundError, LookupError):
     """The conversation holds no message with the requested id."""
 
-
-class Conversation(BaseModel):
-    """One chat: its title and the settings its replies are generated with."""
-
-    id: str = Field(description="Random hex id.")
-    title: str
-    created_at: float = Field(description="Unix seconds.")
-    updated_at: float = Field(description="Unix seconds of the last change or message.")
-    system_prompt: str | None = None
-    model: str | None = Field(None, description="Chat model; None means the default model.")
-    settings: dict[str, Any] = Field(default_factory=dict, description="Sampling settings.")
-    collections: list[str] = Field(
-        default_factory=list, description="Document collections the chat answers from."
-    )
-
-
-class Message(BaseModel):
-    """One message of a conversation, stored once it is complete, interrupted or failed."""
-
-    id: int = Field(description="Increases with each message, across all conversations.")
-    conversation_id: str
-    role: Role
-    content: str
-    model: str | None = Field(None, description="Model that wrote an assistant message.")
-    created_at: float = Field(description="Unix seconds.")
-    status: MessageStatus = "complete"
-    timings: dict[str, Any] | None = Field(
-        None, description="Token counts and speeds of the generation, when known."
-    )
-    attachments: list[Any] = Field(default_factory=list)
-    sources: list[Any] = Field(default_factory=list, description="Cited document passages.")
+    code = "message_not_found"
 
 
 class _Unset(Enum):
@@ -77,9 +56,20 @@ def _conversation_from_row(row: sqlite3.Row) -> Conversation:
         updated_at=row["updated_at"],
         system_prompt=row["system_prompt"],
         model=row["model"],
-        settings=json.loads(row["settings"]),
+        settings=_settings_from(json.loads(row["settings"])),
         collections=json.loads(row["collections"]),
     )
+
+
+def _settings_from(stored: object) -> ConversationSettings:
+    # Chats from before the settings were typed may hold keys no sampling ever used.
+    chosen = stored if isinstance(stored, dict) else {}
+    known = {k: v for k, v in chosen.items() if k in ConversationSettings.model_fields}
+    return ConversationSettings.model_validate(known)
+
+
+def _json_list(items: Sequence[Attachment] | Sequence[Source] | None) -> str:
+    return json.dumps([item.model_dump(mode="json") for item in items or ()])
 
 
 def _message_from_row(row: sqlite3.Row) -> Message:
@@ -172,17 +162,18 @@ class ConversationStore:
         *,
         system_prompt: str | None | _Unset = UNSET,
         model: str | None | _Unset = UNSET,
-        settings: dict[str, Any] | _Unset = UNSET,
+        settings: ConversationSettings | None | _Unset = UNSET,
         collections: builtins.list[str] | _Unset = UNSET,
     ) -> Conversation:
-        """Change only the fields passed; None clears the system prompt or model."""
+        """Change only the fields passed; None clears the system prompt, model or settings."""
         changes: dict[str, object] = {}
         if system_prompt is not UNSET:
             changes["system_prompt"] = system_prompt
         if model is not UNSET:
             changes["model"] = model
         if settings is not UNSET:
-            changes["settings"] = json.dumps(settings)
+            chosen = settings or ConversationSettings()
+            changes["settings"] = json.dumps(chosen.model_dump(mode="json"))
         if collections is not UNSET:
             changes["collections"] = json.dumps(collections)
         return self._update(conversation_id, changes)
@@ -219,9 +210,9 @@ class ConversationStore:
         *,
         model: str | None = None,
         status: MessageStatus = "complete",
-        timings: dict[str, Any] | None = None,
-        attachments: builtins.list[Any] | None = None,
-        sources: builtins.list[Any] | None = None,
+        timings: GenerationReport | None = None,
+        attachments: Sequence[Attachment] | None = None,
+        sources: Sequence[Source] | None = None,
     ) -> Message:
         """Store a finished message and commit at once, so a crash later cannot lose it."""
         if role not in get_args(Role):
@@ -241,9 +232,9 @@ class ConversationStore:
                     model,
                     now,
                     status,
-                    None if timings is None else json.dumps(timings),
-                    json.dumps(attachments or []),
-                    json.dumps(sources or []),
+                    None if timings is None else timings.model_dump_json(),
+                    _json_list(attachments),
+                    _json_list(sources),
                 ),
             )
             row = self._conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -21,8 +22,23 @@ from backend.store import (
     connect,
 )
 from backend.store.migrations import LATEST_VERSION, MIGRATIONS
+from backend.wire import Attachment, ConversationSettings, GenerationReport, ImageLabel, Source
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+CAT_PICTURE = Attachment(
+    path="/a/cat.png", name="cat.png", labels=[ImageLabel(label="cat", score=0.9)]
+)
+NOTES_SOURCE = Source(n=1, collection="notes", path="notes.txt", snippet="A cat.", score=0.5)
+TIMINGS = GenerationReport(
+    model="hearth-smol",
+    finish_reason="cancelled",
+    prompt_tokens=12,
+    completion_tokens=3,
+    prompt_ms=10.0,
+    generation_ms=20.0,
+    prompt_per_second=1200.0,
+    generation_per_second=41.5,
+)
 
 
 @pytest.fixture
@@ -81,7 +97,8 @@ def test_create_get_rename_and_delete(store: ConversationStore) -> None:
     assert len(created.id) == 32
     assert store.get(created.id) == created
     assert created.title == "New chat"
-    assert created.settings == {} and created.collections == []
+    assert created.settings == ConversationSettings() and created.collections == []
+    assert created.model_dump()["settings"] == {}  # unset settings are left out of the JSON
 
     renamed = store.rename(created.id, "Trip plans")
     assert renamed.title == "Trip plans"
@@ -99,8 +116,10 @@ def test_create_get_rename_and_delete(store: ConversationStore) -> None:
 
 def test_update_settings_changes_only_the_fields_passed(store: ConversationStore) -> None:
     conversation = store.create(system_prompt="Be brief.", model="hearth-tiny")
-    updated = store.update_settings(conversation.id, settings={"temperature": 0.2, "top_k": 40})
-    assert updated.settings == {"temperature": 0.2, "top_k": 40}
+    chosen = ConversationSettings(temperature=0.2, seed=40)
+    updated = store.update_settings(conversation.id, settings=chosen)
+    assert updated.settings == chosen
+    assert updated.model_dump()["settings"] == {"temperature": 0.2, "seed": 40}
     assert updated.system_prompt == "Be brief." and updated.model == "hearth-tiny"
 
     updated = store.update_settings(conversation.id, model=None, collections=["notes"])
@@ -138,7 +157,7 @@ def test_search_matches_title_or_message_text_ignoring_case(store: ConversationS
 def test_messages_keep_order_and_every_field(store: ConversationStore) -> None:
     conversation = store.create()
     question = store.add_message(
-        conversation.id, "user", "What is in this picture?", attachments=[{"image": "cat.png"}]
+        conversation.id, "user", "What is in this picture?", attachments=[CAT_PICTURE]
     )
     answer = store.add_message(
         conversation.id,
@@ -146,13 +165,13 @@ def test_messages_keep_order_and_every_field(store: ConversationStore) -> None:
         "A cat [1].",
         model="hearth-smol",
         status="interrupted",
-        timings={"prompt_tokens": 12, "generation_tokens_per_s": 41.5},
-        sources=[{"n": 1, "path": "notes.txt"}],
+        timings=TIMINGS,
+        sources=[NOTES_SOURCE],
     )
     assert store.messages(conversation.id) == [question, answer]
-    assert answer.timings == {"prompt_tokens": 12, "generation_tokens_per_s": 41.5}
-    assert answer.sources == [{"n": 1, "path": "notes.txt"}]
-    assert question.attachments == [{"image": "cat.png"}]
+    assert answer.timings == TIMINGS
+    assert answer.sources == [NOTES_SOURCE]
+    assert question.attachments == [CAT_PICTURE]
     assert question.status == "complete" and question.timings is None
     assert answer.model == "hearth-smol" and answer.status == "interrupted"
     assert store.get(conversation.id).updated_at == answer.created_at
@@ -209,8 +228,9 @@ def test_delete_messages_from_removes_that_message_and_later_ones(
 def test_everything_survives_a_restart(db_path: Path) -> None:
     with ConversationStore(db_path) as store:
         conversation = store.create("Kept", system_prompt="Be kind.")
-        store.update_settings(conversation.id, settings={"temperature": 0.7}, collections=["docs"])
-        message = store.add_message(conversation.id, "user", "remember me", sources=[{"n": 1}])
+        chosen = ConversationSettings(temperature=0.7)
+        store.update_settings(conversation.id, settings=chosen, collections=["docs"])
+        message = store.add_message(conversation.id, "user", "remember me", sources=[NOTES_SOURCE])
         before = store.get(conversation.id)
 
     with ConversationStore(db_path) as store:
@@ -269,3 +289,23 @@ def test_messages_written_before_a_crash_are_kept(db_path: Path) -> None:
 
     with ConversationStore(db_path) as store:
         assert [m.content for m in store.messages(conversation_id)] == ["one", "two", "three"]
+
+
+def test_typed_fields_are_stored_as_the_json_the_api_always_had(db_path: Path) -> None:
+    with ConversationStore(db_path) as store:
+        conversation = store.create()
+        store.update_settings(conversation.id, settings=ConversationSettings(top_p=0.5))
+        store.add_message(conversation.id, "assistant", "A cat [1].", sources=[NOTES_SOURCE])
+    with closing(sqlite3.connect(db_path)) as conn:
+        settings, sources = conn.execute(
+            "SELECT c.settings, m.sources FROM conversations c JOIN messages m"
+            " ON m.conversation_id = c.id"
+        ).fetchone()
+        assert json.loads(settings) == {"top_p": 0.5}
+        assert json.loads(sources)[0]["path"] == "notes.txt"
+        assert json.loads(sources)[0]["snippet"] == "A cat."
+        # Settings written before they were typed may hold keys no sampling used, or null.
+        conn.execute('UPDATE conversations SET settings = \'{"top_k": 40, "seed": 3}\'')
+        conn.commit()
+    with ConversationStore(db_path) as store:
+        assert store.get(conversation.id).settings == ConversationSettings(seed=3)

@@ -17,6 +17,7 @@ from typing import Any
 
 from backend.documents.grounding import grounded_question
 from backend.paths import repo_models_dir
+from backend.wire import Source
 from training.finetune_data import Messages, write_conversations
 from training.smol.facts import Fact, is_heldout, postgres_facts, wordnet_facts
 from training.smol.voice import chat_examples, image_examples
@@ -105,16 +106,18 @@ def _mentions(window: Sequence[Fact], subject: str) -> bool:
     return any(subject.lower() in f.source_text.lower() for f in window)
 
 
-def source(window: Sequence[Fact], n: int) -> dict[str, Any]:
-    """A source as the backend numbers it: a path with lines, and the passage."""
-    return {
-        "n": n,
-        "path": window[0].path,
-        "page": None,
-        "start_line": window[0].line,
-        "end_line": window[-1].line + (0 if window[-1].kind == "word" else 1),
-        "snippet": "\n".join(f.source_text for f in window),
-    }
+def source(window: Sequence[Fact], n: int) -> Source:
+    """A source as the backend numbers it: a path with lines, and the passage. The prompt
+    shows no collection or score, so they stay empty."""
+    return Source(
+        n=n,
+        collection="",
+        path=window[0].path,
+        start_line=window[0].line,
+        end_line=window[-1].line + (0 if window[-1].kind == "word" else 1),
+        snippet="\n".join(f.source_text for f in window),
+        score=0.0,
+    )
 
 
 def grounded_example(

@@ -9,7 +9,8 @@ import math
 import random
 from pathlib import Path
 
-from backend.images.attachments import Attachment, with_image_context
+from backend.images.attachments import with_image_context
+from backend.wire import Attachment, ImageLabel
 from training.finetune_data import Messages
 
 # (ways a person might say it, Hearth's reply)
@@ -114,7 +115,7 @@ def _article(label: str) -> str:
     return "an" if label[:1].lower() in "aeiou" else "a"
 
 
-def _label_scores(rng: random.Random, labels: list[str]) -> list[dict[str, object]]:
+def _label_scores(rng: random.Random, labels: list[str]) -> list[ImageLabel]:
     """Five labels with probabilities, from confident (one dominates) to unsure (flat)."""
     chosen = rng.sample(labels, 5)
     sharpness = rng.choice((0.5, 1.5, 3.0, 5.0))
@@ -123,12 +124,12 @@ def _label_scores(rng: random.Random, labels: list[str]) -> list[dict[str, objec
     scored = sorted(
         zip(chosen, (math.exp(x) / total for x in logits), strict=True), key=lambda pair: -pair[1]
     )
-    return [{"label": label, "score": score} for label, score in scored]
+    return [ImageLabel(label=label, score=score) for label, score in scored]
 
 
-def describe_labels(labels: list[dict[str, object]]) -> str:
+def describe_labels(labels: list[ImageLabel]) -> str:
     """What an honest reply says, given how confident the top label is."""
-    (top, p), (second, q) = [(str(x["label"]), float(str(x["score"]))) for x in labels[:2]]
+    (top, p), (second, q) = [(x.label, x.score) for x in labels[:2]]
     if p >= 0.5:
         return (
             f"It most likely shows {_article(top)} {top} ({p:.0%}). I can't see the image "

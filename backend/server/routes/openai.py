@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -12,13 +11,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from backend.images.attachments import image_inputs
-from backend.llm.types import ChatRequest, CompletionRequest, Finished, Token
+from backend import sse
+from backend.chat import runner
+from backend.chat.generation import Generation
+from backend.chat.models import resolve_model
+from backend.chat.turn import Turn, prepare_api_turn
+from backend.llm.types import CompletionRequest, Finished, Token
 from backend.models.registry import NO_PROJECTOR_NOTE, ModelEntry
 from backend.server.errors import describe
 from backend.server.schemas import ChatCompletionBody, CompletionBody, SamplingFields
 from backend.server.services import Services
-from backend.server.streaming import Generation, Launch
 
 router = APIRouter()
 
@@ -49,15 +51,10 @@ def hearth_metadata(finished: Finished) -> dict[str, Any]:
     """Hearth's extra response field: speeds, and turns dropped to fit the context."""
     return {
         "finish_reason": finished.finish_reason,
-        "timings": finished.timings.to_dict(),
+        "timings": finished.timings.to_wire().model_dump(),
         "dropped_messages": finished.dropped_messages,
         "context_size": finished.context_size,
     }
-
-
-def sse(payload: dict[str, Any] | str) -> str:
-    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-    return f"data: {data}\n\n"
 
 
 async def event_stream(
@@ -71,36 +68,87 @@ async def event_stream(
     try:
         async for event in generation.events(first):
             if isinstance(event, Token):
-                yield sse(chunk(event.text, None))
+                yield sse.encode(chunk(event.text, None))
                 continue
             final = chunk(None, openai_finish_reason(event))
             final["hearth"] = hearth_metadata(event) | extra
-            yield sse(final)
+            yield sse.encode(final)
             if include_usage:
-                yield sse({**chunk(None, None), "choices": [], "usage": usage(event)})
+                yield sse.encode({**chunk(None, None), "choices": [], "usage": usage(event)})
     except Exception as exc:  # the headers are sent: report in-band
         _, body = describe(exc)
-        yield sse(body)
-    yield sse("[DONE]")
+        yield sse.encode(body)
+    yield sse.encode(sse.DONE)
 
 
-async def run(
-    body: SamplingFields,
-    launch: Launch,
-    request: Request,
-    chunk: ChunkBuilder,
-    extra: dict[str, Any] | None = None,
-) -> Any:
-    """Start a generation; stream it, or collect it and return (text, Finished)."""
-    generation = Generation(services(request).generations).start(launch)
+async def respond(
+    body: SamplingFields, generation: Generation, chunk: ChunkBuilder, extra: dict[str, Any]
+) -> tuple[str, Finished] | StreamingResponse:
+    """Stream a started generation, or collect it and return (text, Finished)."""
     if not body.stream:
         return await generation.collect()
     first = await generation.next_event()  # errors before any output get a real HTTP status
     return StreamingResponse(
-        event_stream(generation, first, chunk, body.include_usage, extra or {}),
-        media_type="text/event-stream",
+        event_stream(generation, first, chunk, body.include_usage, extra),
+        media_type=sse.MEDIA_TYPE,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def image_metadata(turn: Turn) -> dict[str, Any]:
+    """Hearth's report on a turn's images: stored, and seen or only labelled."""
+    if not turn.attachments:
+        return {}
+    seen = bool(turn.request.images)
+    return {
+        "attachments": [a.model_dump(mode="json") for a in turn.attachments],
+        "vision": seen,
+    } | ({} if seen else {"vision_note": NO_PROJECTOR_NOTE})
+
+
+def chat_chunker(ident: str, created: int, model: str) -> ChunkBuilder:
+    def chunk(text: str | None, finish_reason: str | None) -> dict[str, Any]:
+        delta = {"role": "assistant", "content": text} if text is not None else {}
+        return {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        }
+
+    return chunk
+
+
+def chat_completion(
+    ident: str, created: int, model: str, text: str, finished: Finished, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """A whole chat completion in OpenAI's shape."""
+    message = {"role": "assistant", "content": text}
+    choice = {"index": 0, "message": message, "finish_reason": openai_finish_reason(finished)}
+    return {
+        "id": ident,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [choice],
+        "usage": usage(finished),
+        "hearth": hearth_metadata(finished) | extra,
+    }
+
+
+def completion_chunker(ident: str, created: int, model: str) -> ChunkBuilder:
+    def chunk(text: str | None, finish_reason: str | None) -> dict[str, Any]:
+        choice = {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish_reason}
+        return {
+            "id": ident,
+            "object": "text_completion",
+            "created": created,
+            "model": model,
+            "choices": [choice],
+        }
+
+    return chunk
 
 
 def model_object(entry: ModelEntry) -> dict[str, Any]:
@@ -126,80 +174,34 @@ def retrieve_model(model_id: str, request: Request) -> dict[str, Any]:
     return model_object(services(request).registry.get(model_id))
 
 
-@router.post("/v1/chat/completions")
-async def chat_completions(body: ChatCompletionBody, request: Request) -> Any:
+@router.post("/v1/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionBody, request: Request
+) -> dict[str, Any] | StreamingResponse:
     svc = services(request)
-    model = svc.resolve_model(body.model)
     messages = [m.as_prompt_message() for m in body.messages]
-    references = body.image_references()
-    attachments = await asyncio.to_thread(svc.images.attach, references) if references else []
-    sees = bool(attachments) and svc.provider.can_see_images(model)
-    # A model with a vision projector gets the pixels; any other, CLIP's labels as text.
-    images, extra = image_inputs(model, attachments, sees, messages)
-    chat = ChatRequest(model, messages, body.sampling(), images)
-    ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-
-    def chunk(text: str | None, finish_reason: str | None) -> dict[str, Any]:
-        delta = {"role": "assistant", "content": text} if text is not None else {}
-        return {
-            "id": ident,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-        }
-
-    result = await run(
-        body,
-        lambda sink, cancel: svc.provider.start_chat(chat, sink, cancel),
-        request,
-        chunk,
-        extra,
+    turn = await asyncio.to_thread(
+        prepare_api_turn, svc, body.model, messages, body.image_references(), body.sampling()
     )
+    ident, created, extra = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), image_metadata(turn)
+    chunk = chat_chunker(ident, created, turn.model.name)
+    result = await respond(body, runner.start(svc, turn), chunk, extra)
     if isinstance(result, StreamingResponse):
         return result
-    text, finished = result
-    return {
-        "id": ident,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": openai_finish_reason(finished),
-            }
-        ],
-        "usage": usage(finished),
-        "hearth": hearth_metadata(finished) | extra,
-    }
+    return chat_completion(ident, created, turn.model.name, *result, extra)
 
 
-@router.post("/v1/completions")
-async def completions(body: CompletionBody, request: Request) -> Any:
+@router.post("/v1/completions", response_model=None)
+async def completions(body: CompletionBody, request: Request) -> dict[str, Any] | StreamingResponse:
     svc = services(request)
-    model = svc.resolve_model(body.model)
-    completion = CompletionRequest(model, body.prompt_text(), body.sampling())
-    ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
-
-    def chunk(text: str | None, finish_reason: str | None) -> dict[str, Any]:
-        return {
-            "id": ident,
-            "object": "text_completion",
-            "created": created,
-            "model": model,
-            "choices": [
-                {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish_reason}
-            ],
-        }
-
-    result = await run(
-        body,
-        lambda sink, cancel: svc.provider.start_completion(completion, sink, cancel),
-        request,
-        chunk,
+    model = await asyncio.to_thread(resolve_model, svc.provider, svc.settings, body.model)
+    completion = CompletionRequest(model.name, body.prompt_text(), body.sampling())
+    generation = Generation(svc.generations).start(
+        lambda sink, cancel: svc.provider.start_completion(completion, sink, cancel)
     )
+    ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+    chunk = completion_chunker(ident, created, model.name)
+    result = await respond(body, generation, chunk, {})
     if isinstance(result, StreamingResponse):
         return result
     text, finished = result

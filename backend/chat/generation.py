@@ -7,9 +7,9 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
-from typing import Any
 
 from backend.llm.types import Event, EventSink, Finished, Token
+from backend.wire import GenerationReport
 
 Launch = Callable[[EventSink, threading.Event], "Future[None]"]
 
@@ -19,12 +19,12 @@ class GenerationTracker:
 
     def __init__(self) -> None:
         self.active: set[threading.Event] = set()
-        self.recent: deque[dict[str, Any]] = deque(maxlen=20)
+        self.recent: deque[GenerationReport] = deque(maxlen=20)
         self._replying: dict[str, threading.Event] = {}  # conversation id -> its reply's cancel
         self._replying_lock = threading.Lock()  # ends arrive on worker threads
 
     def record(self, finished: Finished) -> None:
-        self.recent.append(finished.to_dict())
+        self.recent.append(finished.report())
 
     def cancel_all(self) -> None:
         for cancel in list(self.active):

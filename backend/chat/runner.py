@@ -1,0 +1,124 @@
+"""Running a prepared turn on the provider: its events, and the reply stored as it ends.
+
+A reply is stored whatever happens: complete, `interrupted` when the listener leaves or the
+reply is cancelled, `error` when generation fails. A chat deleted while it replied has nowhere
+to store it, and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+from backend.chat.generation import Generation
+from backend.chat.services import ChatServices
+from backend.chat.turn import Turn
+from backend.llm.types import Finished, Token
+from backend.server.errors import describe
+from backend.store import ConversationNotFoundError
+from backend.wire import (
+    ChatEvent,
+    DoneEvent,
+    ErrorEvent,
+    Exchange,
+    Message,
+    MessageStatus,
+    TokenEvent,
+    UserEvent,
+)
+
+
+def start(services: ChatServices, turn: Turn) -> Generation:
+    """Submit the turn to the provider; a stored turn's reply can be cancelled by chat id."""
+    provider, request = services.provider, turn.request
+    generation = Generation(services.generations, turn.conversation_id)
+    return generation.start(lambda sink, cancel: provider.start_chat(request, sink, cancel))
+
+
+def delete_conversation(services: ChatServices, conversation_id: str) -> None:
+    """Delete a chat and stop its reply, which has nowhere to go any more."""
+    services.generations.cancel_reply(conversation_id)
+    services.store.delete(conversation_id)
+
+
+def error_event(exc: BaseException) -> ErrorEvent:
+    error = describe(exc)[1]["error"]
+    return ErrorEvent(message=error["message"], code=error["code"], error_type=error["type"])
+
+
+def _asked(turn: Turn) -> Message:
+    if turn.asked is None:
+        raise ValueError("this turn is not stored in a conversation: it has no reply to store")
+    return turn.asked
+
+
+def store_reply(
+    services: ChatServices, turn: Turn, text: str, finished: Finished | None, failed: bool = False
+) -> Message:
+    """Commit the assistant's reply; one cut short is kept and marked interrupted."""
+    complete = finished is not None and finished.finish_reason != "cancelled"
+    status: MessageStatus = "error" if failed else "complete" if complete else "interrupted"
+    return services.store.add_message(
+        _asked(turn).conversation_id,
+        "assistant",
+        text,
+        model=finished.model if finished else None,
+        status=status,
+        timings=finished.report() if finished else None,
+        sources=turn.sources,
+    )
+
+
+def store_fixed_reply(services: ChatServices, turn: Turn) -> Message:
+    """A reply that needed no generation: no model, no timings."""
+    assert turn.fixed_reply is not None
+    return services.store.add_message(_asked(turn).conversation_id, "assistant", turn.fixed_reply)
+
+
+async def reply(services: ChatServices, turn: Turn) -> Exchange:
+    """Run the turn to its end and return the question and the stored reply."""
+    asked = _asked(turn)
+    if turn.fixed_reply is not None:
+        return Exchange(user=asked, assistant=store_fixed_reply(services, turn))
+    try:
+        text, finished = await start(services, turn).collect()
+    except Exception:
+        # Stored as a streamed reply would be, so the question is not left unanswered.
+        store_reply(services, turn, "", None, failed=True)
+        raise
+    return Exchange(user=asked, assistant=store_reply(services, turn, text, finished))
+
+
+async def stream_reply(services: ChatServices, turn: Turn) -> AsyncGenerator[ChatEvent]:
+    """Events: user, token..., then done (the stored reply) or error. Leaving early (a client
+    disconnect) cancels the generation and stores the reply as interrupted."""
+    yield UserEvent(message=_asked(turn))
+    if turn.fixed_reply is not None:
+        fixed = store_fixed_reply(services, turn)
+        yield TokenEvent(text=fixed.content)
+        yield DoneEvent(message=fixed)
+        return
+    generation = start(services, turn)
+    parts: list[str] = []
+    finished: Finished | None = None
+    failed = False
+    try:
+        async for event in generation.events():
+            if isinstance(event, Token):
+                parts.append(event.text)
+                yield TokenEvent(text=event.text)
+            else:
+                finished = event
+    except Exception as exc:
+        failed = True
+        yield error_event(exc)
+    finally:
+        # Runs on disconnect too, so a reply cut short is stored as interrupted, and its
+        # generation stops even when the listener left while holding a token.
+        generation.cancel.set()
+        try:
+            stored: Message | Exception = store_reply(
+                services, turn, "".join(parts), finished, failed
+            )
+        except ConversationNotFoundError as exc:  # deleted while it replied
+            stored = exc
+    yield error_event(stored) if isinstance(stored, Exception) else DoneEvent(message=stored)

@@ -1,0 +1,116 @@
+"""Preparing a chat turn: the model resolved once, the prompt, images, sampling and sources.
+
+Everything that can fail before the model runs (an unknown model, an unreadable image, a
+missing collection) fails here, before the conversation changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from backend.chat.models import resolve_model
+from backend.chat.services import ChatServices
+from backend.documents.grounding import NOTHING_FOUND, find_sources, grounded_question
+from backend.images.attachments import image_inputs
+from backend.llm.types import ChatRequest, ResolvedModel, SamplingParams
+from backend.wire import Attachment, Conversation, Message, Source
+
+PromptMessages = list[dict[str, str]]  # {"role": ..., "content": ...}, as ChatRequest takes them
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the user sends to a conversation."""
+
+    content: str
+    images: tuple[str, ...] = ()  # image paths or base64 data URLs
+    replace_from: int | None = None  # delete this message and all after it first (edit, retry)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One chat turn, ready to run on the provider."""
+
+    model: ResolvedModel
+    request: ChatRequest
+    attachments: tuple[Attachment, ...] = ()
+    sources: tuple[Source, ...] = ()
+    asked: Message | None = None  # the stored question; None: nothing is stored (OpenAI API)
+    fixed_reply: str | None = None  # the answer when the model must not make one up
+
+    @property
+    def conversation_id(self) -> str | None:
+        return self.asked.conversation_id if self.asked else None
+
+
+def sampling_for(conversation: Conversation) -> SamplingParams:
+    """The chat's own settings; an answer from documents is greedy unless the chat says
+    otherwise, as hearth-smol was measured (bench/smol_eval.py): sampled, it drifts from its
+    sources now and then."""
+    grounded = {"temperature": 0.0} if conversation.collections else {}
+    return SamplingParams(**(grounded | conversation.settings.model_dump()))
+
+
+def prompt_history(services: ChatServices, conversation: Conversation) -> PromptMessages:
+    """The system prompt and every complete message, oldest first."""
+    history = [
+        {"role": m.role, "content": m.content}
+        for m in services.store.messages(conversation.id)
+        if m.status == "complete"
+    ]
+    if conversation.system_prompt:
+        history.insert(0, {"role": "system", "content": conversation.system_prompt})
+    return history
+
+
+def with_images(
+    model: ResolvedModel, attachments: Sequence[Attachment], messages: PromptMessages
+) -> tuple[PromptMessages, tuple[bytes, ...]]:
+    """The prompt and the images for a turn whose last message has `attachments`: a model with
+    a vision projector gets the pixels; any other, CLIP's labels as text."""
+    images, text = image_inputs(model.name, attachments, model.vision, messages[-1]["content"])
+    return [*messages[:-1], {**messages[-1], "content": text}], images
+
+
+def prepare_turn(services: ChatServices, conversation_id: str, question: Question) -> Turn:
+    """Store the question (after `replace_from` is dropped) and build the turn that answers it.
+    Blocking work (labelling images, retrieval): call it off the event loop."""
+    conversation = services.store.get(conversation_id)
+    documents = bool(conversation.collections)
+    model = resolve_model(services.provider, services.settings, conversation.model, documents)
+    # Images are read and labelled, and sources found, first: a turn that fails there leaves
+    # the conversation as it was.
+    attachments = services.images.attach(question.images) if question.images else []
+    sources: list[Source] = []
+    if documents:
+        sources = find_sources(services.documents, conversation.collections, question.content)
+    if question.replace_from is not None:
+        services.store.delete_messages_from(conversation_id, question.replace_from)
+    asked = services.store.add_message(
+        conversation_id, "user", question.content, attachments=attachments
+    )
+    messages = prompt_history(services, conversation)
+    if documents and not sources:
+        # Nothing relevant: an honest fixed reply, never an answer the model made up.
+        request = ChatRequest(model.name, messages, sampling_for(conversation))
+        return Turn(model, request, tuple(attachments), (), asked, fixed_reply=NOTHING_FOUND)
+    if sources:
+        messages[-1] = {"role": "user", "content": grounded_question(question.content, sources)}
+    prompt, images = with_images(model, attachments, messages)
+    request = ChatRequest(model.name, prompt, sampling_for(conversation), images)
+    return Turn(model, request, tuple(attachments), tuple(sources), asked)
+
+
+def prepare_api_turn(
+    services: ChatServices,
+    requested_model: str | None,
+    messages: PromptMessages,
+    image_references: Sequence[str],
+    sampling: SamplingParams,
+) -> Turn:
+    """A turn of the OpenAI API: the client sends the whole history and nothing is stored."""
+    model = resolve_model(services.provider, services.settings, requested_model)
+    attachments = services.images.attach(image_references) if image_references else []
+    prompt, images = with_images(model, attachments, messages)
+    return Turn(model, ChatRequest(model.name, prompt, sampling, images), tuple(attachments))

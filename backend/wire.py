@@ -1,0 +1,199 @@
+"""What crosses the process boundary: the API's typed records and the events its streams carry.
+
+The backend builds these, the desktop and the CLI read them, and `backend.sse` carries stream
+events over HTTP. The JSON keys are the API's contract: rename a field here and every client
+breaks, so they stay as the API has always spelled them (`path` and `snippet` for a source).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+Role = Literal["system", "user", "assistant"]
+MessageStatus = Literal["complete", "interrupted", "error"]
+
+
+class Source(BaseModel):
+    """One passage an answer from documents was given, numbered as the prompt cites it."""
+
+    n: int = Field(description="The number the answer cites it by, as [n].")
+    collection: str
+    path: str = Field(description="Absolute path of the file.")
+    page: int | None = Field(None, description="1-based page, for paged documents.")
+    start_line: int | None = Field(None, description="1-based first line in the file or page.")
+    end_line: int | None = None
+    char_start: int | None = Field(None, description="Span in the extracted text, when no lines.")
+    char_end: int | None = None
+    headings: list[str] = Field(default_factory=list, description="Section path of the passage.")
+    snippet: str = Field(description="The passage's text, as the model read it.")
+    score: float = Field(description="Ranking score (higher is better).")
+    similarity: float | None = Field(None, description="Cosine similarity to the question.")
+
+    def label(self) -> str:
+        """Where to check it: 'path, page 2, lines 3-5'."""
+        return place_label(self.path, self.page, self.start_line, self.end_line)
+
+
+def place_label(path: str, page: int | None, start_line: int | None, end_line: int | None) -> str:
+    """Where a passage can be checked: 'path, page 2, lines 3-5'."""
+    parts = [path]
+    if page is not None:
+        parts.append(f"page {page}")
+    if start_line is not None:
+        parts.append(f"lines {start_line}-{end_line}")
+    return ", ".join(parts)
+
+
+class ImageLabel(BaseModel):
+    """One of CLIP's zero-shot guesses for an image."""
+
+    label: str
+    score: float = Field(description="Probability among the labels tried, 0 to 1.")
+
+
+class ImageHit(BaseModel):
+    """An indexed image that matches a search."""
+
+    path: str
+    score: float = Field(description="Cosine similarity; 1 is identical.")
+
+
+class Attachment(BaseModel):
+    """One image attached to a message, as stored, and what the labeller made of it."""
+
+    path: str = Field(description="The stored copy under HEARTH_HOME/attachments.")
+    name: str = Field(description="The file's name as the user gave it.")
+    labels: list[ImageLabel]
+
+
+class Timings(BaseModel):
+    """Token counts and speeds of one generation."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    prompt_ms: float
+    generation_ms: float
+    prompt_per_second: float
+    generation_per_second: float
+
+
+class GenerationReport(Timings):
+    """How one generation ended, how fast it ran and what was left out to fit the context."""
+
+    model: str
+    finish_reason: str = Field(description='"stop", "length" or "cancelled".')
+    dropped_messages: int = Field(0, description="Oldest turns left out to fit the context.")
+    context_size: int = 0
+
+
+def _unset(value: object) -> bool:
+    return value is None
+
+
+class ConversationSettings(BaseModel):
+    """A chat's own sampling settings, within the bounds the chat API takes; unset ones keep
+    the defaults and are left out of the JSON."""
+
+    # Clients read `settings.get("temperature", default)`: a null would not be the default.
+    model_config = ConfigDict(extra="forbid")
+    max_tokens: int | None = Field(None, ge=1, exclude_if=_unset)
+    temperature: float | None = Field(None, ge=0.0, le=2.0, exclude_if=_unset)
+    top_p: float | None = Field(None, gt=0.0, le=1.0, exclude_if=_unset)
+    seed: int | None = Field(None, exclude_if=_unset)
+
+
+class Conversation(BaseModel):
+    """One chat: its title and the settings its replies are generated with."""
+
+    id: str = Field(description="Random hex id.")
+    title: str
+    created_at: float = Field(description="Unix seconds.")
+    updated_at: float = Field(description="Unix seconds of the last change or message.")
+    system_prompt: str | None = None
+    model: str | None = Field(None, description="Chat model; None means the default model.")
+    settings: ConversationSettings = Field(
+        default_factory=ConversationSettings, description="Sampling settings."
+    )
+    collections: list[str] = Field(
+        default_factory=list, description="Document collections the chat answers from."
+    )
+
+
+class Message(BaseModel):
+    """One message of a conversation, stored once it is complete, interrupted or failed."""
+
+    id: int = Field(description="Increases with each message, across all conversations.")
+    conversation_id: str
+    role: Role
+    content: str
+    model: str | None = Field(None, description="Model that wrote an assistant message.")
+    created_at: float = Field(description="Unix seconds.")
+    status: MessageStatus = "complete"
+    timings: GenerationReport | None = Field(
+        None, description="Token counts and speeds of the generation, when known."
+    )
+    attachments: list[Attachment] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list, description="Cited document passages.")
+
+
+class ConversationDetail(BaseModel):
+    """A conversation with its messages, oldest first."""
+
+    conversation: Conversation
+    messages: list[Message]
+
+
+class Exchange(BaseModel):
+    """A question and its stored reply: a conversation's answer when it is not streamed."""
+
+    user: Message
+    assistant: Message
+
+
+# Stream events: every progress stream is a sequence of these, told apart by `type`.
+
+
+class UserEvent(BaseModel):
+    """The user's message of a chat turn, as stored."""
+
+    type: Literal["user"] = "user"
+    message: Message
+
+
+class TokenEvent(BaseModel):
+    """A piece of the reply's text."""
+
+    type: Literal["token"] = "token"
+    text: str
+
+
+class DoneEvent(BaseModel):
+    """The reply as stored: complete, interrupted or failed."""
+
+    type: Literal["done"] = "done"
+    message: Message
+
+
+class ErrorEvent(BaseModel):
+    """What went wrong, in the API's error terms; `type` names the event, so the OpenAI error
+    type travels as `error_type`."""
+
+    type: Literal["error"] = "error"
+    message: str
+    code: str
+    error_type: str
+
+
+ChatEvent = UserEvent | TokenEvent | DoneEvent | ErrorEvent
+
+# Every stream's events, told apart by `type`: a new stream adds its union here.
+StreamEvent = Annotated[ChatEvent, Field(discriminator="type")]
+
+_STREAM_EVENT: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
+
+
+def parse_event(payload: Any) -> StreamEvent:
+    """The typed event for one decoded JSON payload; an unknown `type` is a ValidationError."""
+    return _STREAM_EVENT.validate_python(payload)

@@ -1,0 +1,155 @@
+"""A scripted chat provider: the same tokens every time, and a gate that holds a reply midway, so
+tests of cancels and disconnects need no sleeps and no real model."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from backend.documents.retrieval import Hit
+from backend.llm.types import (
+    ChatRequest,
+    CompletionRequest,
+    EventSink,
+    Finished,
+    ResolvedModel,
+    Timings,
+    Token,
+)
+from backend.models.registry import UnknownModelError
+from backend.paths import HomeLayout
+from backend.server.services import Services
+from backend.settings import Settings
+from backend.wire import Attachment, ImageLabel
+
+REPLY = ("Hello", " from", " the", " fake", " model.")
+
+
+class FakeProvider:
+    """Implements `ChatProvider`. Every generation streams `tokens` (at most `max_tokens` of
+    them) on one worker thread, in arrival order, as llama.cpp's runtime does.
+
+    `hold_after(n)`: each later generation stops after n tokens until `release()` or its
+    cancel; `holding` is set while one waits there. `fail_with(exc)`: generations raise it.
+    """
+
+    def __init__(
+        self,
+        models: Sequence[str] = ("tiny",),
+        vision: Sequence[str] = (),
+        tokens: Sequence[str] = REPLY,
+    ) -> None:
+        self.models, self.vision, self.tokens = set(models), set(vision), tuple(tokens)
+        self.checked: list[str] = []  # every model look-up, in order
+        self.requests: list[ChatRequest | CompletionRequest] = []
+        self.holding = threading.Event()
+        self._release = threading.Event()
+        self._hold_at: int | None = None
+        self._error: Exception | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fake-llm")
+
+    def hold_after(self, tokens: int) -> None:
+        self._hold_at, self._release = tokens, threading.Event()
+
+    def release(self) -> None:
+        self._release.set()
+
+    def fail_with(self, error: Exception) -> None:
+        self._error = error
+
+    def check_model(self, name: str) -> ResolvedModel:
+        self.checked.append(name)
+        if name not in self.models:
+            raise UnknownModelError(f"unknown model '{name}' (known models: {sorted(self.models)})")
+        return ResolvedModel(name, vision=name in self.vision)
+
+    def start_chat(
+        self, request: ChatRequest, sink: EventSink, cancel: threading.Event
+    ) -> Future[None]:
+        self.requests.append(request)
+        return self._worker.submit(self._generate, request, sink, cancel)
+
+    def start_completion(
+        self, request: CompletionRequest, sink: EventSink, cancel: threading.Event
+    ) -> Future[None]:
+        self.requests.append(request)
+        return self._worker.submit(self._generate, request, sink, cancel)
+
+    def drain(self) -> None:
+        """Wait until every generation submitted so far has ended."""
+        self._worker.submit(lambda: None).result(timeout=10)  # a hang fails, not blocks
+
+    def close(self) -> None:
+        self.release()
+        self._worker.shutdown(wait=True)
+
+    def _generate(
+        self, request: ChatRequest | CompletionRequest, sink: EventSink, cancel: threading.Event
+    ) -> None:
+        if self._error is not None:
+            raise self._error
+        limit = request.params.max_tokens or len(self.tokens)
+        sent, finish_reason = 0, "stop" if limit >= len(self.tokens) else "length"
+        for text in self.tokens[:limit]:
+            if sent == self._hold_at:
+                self._wait_for_release(cancel)
+            if cancel.is_set():
+                finish_reason = "cancelled"
+                break
+            sink(Token(text))
+            sent += 1
+        timings = Timings(prompt_tokens=7, completion_tokens=sent, prompt_ms=1.0, generation_ms=2.0)
+        sink(Finished(finish_reason, timings, request.model, context_size=512))
+
+    def _wait_for_release(self, cancel: threading.Event) -> None:
+        self.holding.set()
+        # Either event ends the wait; the short timeout only lets it see both.
+        while not (self._release.wait(0.01) or cancel.is_set()):
+            pass
+        self.holding.clear()
+
+
+class FakeImages:
+    """Stands in for `ImageService.attach`: each reference is stored as itself, with fixed
+    labels, so no CLIP model is needed."""
+
+    LABELS = (ImageLabel(label="cat", score=0.8), ImageLabel(label="dog", score=0.2))
+
+    def __init__(self) -> None:
+        self.attached: list[str] = []
+
+    def attach(self, references: Sequence[str]) -> list[Attachment]:
+        self.attached.extend(references)
+        return [
+            Attachment(path=ref, name=Path(ref).name, labels=list(self.LABELS))
+            for ref in references
+        ]
+
+
+class FakeLibrary:
+    """Stands in for `DocumentLibrary.search`: every question retrieves `hits`."""
+
+    def __init__(self, hits: Sequence[Hit] = ()) -> None:
+        self.hits = list(hits)
+        self.searched: list[tuple[str, list[str]]] = []
+
+    def search(self, query: str, collections: Sequence[str], k: int, mode: str) -> list[Hit]:
+        self.searched.append((query, list(collections)))
+        return self.hits[:k]
+
+    def close(self) -> None:
+        pass
+
+
+def open_services(home: Path, provider: FakeProvider, **settings: object) -> Services:
+    """The backend's real services (store, registry, tracker, settings) around the scripted
+    provider and `FakeImages`."""
+    layout = HomeLayout(home).ensure()
+    values = {"default_model": "tiny", "documents_model": "tiny-docs", "threads": 1} | settings
+    services = Services.open(layout, Settings.model_validate(values))
+    services.provider.close()  # the llama.cpp runtime it opened has loaded nothing
+    services.provider = provider
+    services.images = FakeImages()  # type: ignore[assignment]
+    return services
