@@ -94,30 +94,21 @@ def build_one(recipe: str, data: Path, runs: Path) -> BuiltModel:
 
 
 def plot_curves(models: list[BuiltModel], path: Path) -> Path:
-    import matplotlib
+    from training.plots import label_loss_axes, saved_figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4))
-    for model in models:
-        history = model.history
-        (line,) = axes.plot(history.train_steps, history.train_loss, linewidth=0.8, alpha=0.6)
-        axes.plot(
-            history.eval_steps,
-            history.eval_loss,
-            "o-",
-            color=line.get_color(),
-            label=f"{model.recipe} held-out",
-        )
-    axes.set_xlabel("step")
-    axes.set_ylabel("cross-entropy (nats/token)")
-    axes.set_ylim(top=min(8.5, axes.get_ylim()[1]))
-    axes.legend()
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    with saved_figure(path, figsize=(7, 4)) as (_, axes):
+        for model in models:
+            history = model.history
+            (line,) = axes.plot(history.train_steps, history.train_loss, linewidth=0.8, alpha=0.6)
+            axes.plot(
+                history.eval_steps,
+                history.eval_loss,
+                "o-",
+                color=line.get_color(),
+                label=f"{model.recipe} held-out",
+            )
+        axes.set_ylim(top=min(8.5, axes.get_ylim()[1]))
+        label_loss_axes(axes)
     return path
 
 

@@ -1,27 +1,44 @@
-"""Drawing a run's train and held-out loss curves to a PNG."""
+"""Drawing training curves to PNG files: a headless figure, and a run's loss curves."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from training.history import TrainingHistory
 
 
-def plot_losses(history: TrainingHistory, path: Path) -> Path:
+@contextmanager
+def saved_figure(path: Path, *, dpi: int = 120, **subplots: Any) -> Iterator[tuple[Any, Any]]:
+    """`plt.subplots(**subplots)` as (figure, axes); on leaving, laid out, written to `path`
+    and closed."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: runs on servers and under torchrun
     from matplotlib import pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4))
-    axes.plot(history.train_steps, history.train_loss, label="train", linewidth=1)
-    if history.eval_steps:
-        axes.plot(history.eval_steps, history.eval_loss, "o-", label="held-out")
+    figure, axes = plt.subplots(**subplots)
+    try:
+        yield figure, axes
+        figure.tight_layout()
+        figure.savefig(path, dpi=dpi)
+    finally:
+        plt.close(figure)
+
+
+def label_loss_axes(axes: Any) -> None:
     axes.set_xlabel("step")
     axes.set_ylabel("cross-entropy (nats/token)")
     axes.legend()
     axes.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+
+
+def plot_losses(history: TrainingHistory, path: Path) -> Path:
+    with saved_figure(path, figsize=(7, 4)) as (_, axes):
+        axes.plot(history.train_steps, history.train_loss, label="train", linewidth=1)
+        if history.eval_steps:
+            axes.plot(history.eval_steps, history.eval_loss, "o-", label="held-out")
+        label_loss_axes(axes)
     return path

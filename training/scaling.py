@@ -145,40 +145,37 @@ def fit_sweep(runs: list[SweepRun]) -> SweepFits:
 
 
 def plot_sweep(runs: list[SweepRun], fits: SweepFits, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-    figure, (by_size, by_compute) = plt.subplots(1, 2, figsize=(11, 4.2))
-    sizes = np.array([run.parameters for run in runs], float)
-    by_size.loglog(sizes, [run.final_loss for run in runs], "o", label="final held-out loss")
-    line = np.geomspace(sizes.min(), sizes.max(), 50)
-    law = fits.parameters
-    by_size.loglog(line, law(line), "--", label=f"{law.coefficient:.2f} · N^-{law.exponent:.3f}")
-    by_size.set_xlabel("non-embedding parameters N")
-    by_size.set_title("loss against model size")
-    for run in runs:
-        by_compute.loglog(*run.compute_points(), "-", alpha=0.7, label=run.name)
-    frontier_c, _ = compute_frontier(runs)
-    line = np.geomspace(frontier_c.min(), frontier_c.max(), 50)
-    law = fits.compute
-    by_compute.loglog(
-        line, law(line), "k--", label=f"frontier {law.coefficient:.2f} · C^-{law.exponent:.3f}"
-    )
-    by_compute.set_xlabel("training compute C = 6·N·tokens (FLOPs)")
-    by_compute.set_title("loss against compute")
-    for axes in (by_size, by_compute):
-        axes.xaxis.set_minor_formatter(NullFormatter())  # labels on decades only: no overlap
-        axes.yaxis.set_major_formatter(ScalarFormatter())
-        axes.yaxis.set_minor_formatter(ScalarFormatter())
-        axes.set_ylabel("held-out cross-entropy (nats/token)")
-        axes.grid(alpha=0.3, which="both")
-        axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    from training.plots import saved_figure
+
+    with saved_figure(path, ncols=2, figsize=(11, 4.2)) as (_, (by_size, by_compute)):
+        sizes = np.array([run.parameters for run in runs], float)
+        by_size.loglog(sizes, [run.final_loss for run in runs], "o", label="final held-out loss")
+        line = np.geomspace(sizes.min(), sizes.max(), 50)
+        law = fits.parameters
+        by_size.loglog(
+            line, law(line), "--", label=f"{law.coefficient:.2f} · N^-{law.exponent:.3f}"
+        )
+        by_size.set_xlabel("non-embedding parameters N")
+        by_size.set_title("loss against model size")
+        for run in runs:
+            by_compute.loglog(*run.compute_points(), "-", alpha=0.7, label=run.name)
+        frontier_c, _ = compute_frontier(runs)
+        line = np.geomspace(frontier_c.min(), frontier_c.max(), 50)
+        law = fits.compute
+        by_compute.loglog(
+            line, law(line), "k--", label=f"frontier {law.coefficient:.2f} · C^-{law.exponent:.3f}"
+        )
+        by_compute.set_xlabel("training compute C = 6·N·tokens (FLOPs)")
+        by_compute.set_title("loss against compute")
+        for axes in (by_size, by_compute):
+            axes.xaxis.set_minor_formatter(NullFormatter())  # labels on decades only: no overlap
+            axes.yaxis.set_major_formatter(ScalarFormatter())
+            axes.yaxis.set_minor_formatter(ScalarFormatter())
+            axes.set_ylabel("held-out cross-entropy (nats/token)")
+            axes.grid(alpha=0.3, which="both")
+            axes.legend(fontsize=8)
     return path
 
 

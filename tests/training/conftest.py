@@ -145,3 +145,13 @@ def trained_run(
     history = pretrain(folder, config, tiny_train_config(), splits, show_progress=False)
     tokenizer.save(str(folder / TOKENIZER_NAME))
     return TrainedRun(folder, config, history)
+
+
+@pytest.fixture(scope="session")
+def exported(trained_run: TrainedRun) -> Path:
+    """The trained run as the f16 GGUF llama.cpp loads, for the export and quantization tests."""
+    from training.export import export_run
+
+    path = trained_run.folder / "model-f16.gguf"
+    export_run(trained_run.folder, path)
+    return path

@@ -16,7 +16,7 @@ from backend.models.gguf_info import InvalidGgufError, read_gguf_info
 from tests.training.conftest import TrainedRun
 from training.checkpoint import CHECKPOINT_NAME, read_trained_model
 from training.cli import main
-from training.export import ExportMismatchError, export_run, verify_export
+from training.export import ExportMismatchError, verify_export
 from training.models.decoder import build_model
 from training.testing import build_tiny_gguf
 
@@ -37,13 +37,6 @@ def llama_logits(path: Path, ids: list[int]) -> np.ndarray:
     with closing(Llama(model_path=str(path), n_ctx=64, logits_all=True, verbose=False)) as llm:
         llm.eval(ids)
         return np.array(llm.scores[: len(ids)])
-
-
-@pytest.fixture(scope="session")
-def exported(trained_run: TrainedRun) -> Path:
-    path = trained_run.folder / "model-f16.gguf"
-    export_run(trained_run.folder, path)
-    return path
 
 
 def test_llama_cpp_and_torch_agree_on_every_position(

@@ -18,25 +18,18 @@ from tests.training.conftest import (
     write_corpus,
 )
 from training.cli import main
-from training.export import export_gguf, export_run
+from training.export import export_gguf
 from training.models.decoder import build_model
 from training.quantize import QuantizationError, quant_levels, quantize_gguf
 from training.testing import build_tiny_gguf
 
 
-@pytest.fixture(scope="session")
-def f16_export(trained_run: TrainedRun) -> Path:
-    path = trained_run.folder / "report-f16.gguf"
-    export_run(trained_run.folder, path)
-    return path
-
-
 def test_quantize_report_lists_each_level_with_a_sane_perplexity(
-    trained_run: TrainedRun, f16_export: Path, capsys: pytest.CaptureFixture
+    trained_run: TrainedRun, exported: Path, capsys: pytest.CaptureFixture
 ) -> None:
     heldout = trained_run.folder / "unseen.txt"
     heldout.write_text(synthetic_text(seed=99, sentences=40), encoding="utf-8")
-    assert main(["quantize-report", str(f16_export), "--text", str(heldout)]) == 0
+    assert main(["quantize-report", str(exported), "--text", str(heldout)]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     assert set(rows) == {"F16", "Q8_0", "Q4_0"}  # 64-wide rows do not fill k-quant blocks
@@ -45,9 +38,9 @@ def test_quantize_report_lists_each_level_with_a_sane_perplexity(
     assert all(1.0 < p < vocab / 4 for p in perplexities.values()), perplexities
     assert math.isclose(perplexities["Q8_0"], perplexities["F16"], rel_tol=0.05)
     for level in ("Q8_0", "Q4_0"):
-        quantized = f16_export.with_name(f"report-{level}.gguf")
+        quantized = exported.with_name(f"model-{level}.gguf")
         assert read_gguf_info(quantized).quantization == level
-        assert quantized.stat().st_size < f16_export.stat().st_size
+        assert quantized.stat().st_size < exported.stat().st_size
 
 
 def test_rows_of_256_get_q4_k_m(tmp_path: Path) -> None:

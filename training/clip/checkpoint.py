@@ -24,23 +24,17 @@ def load_checkpoint(path: Path) -> tuple[Any, Tokenizer, ClipConfig, dict[str, A
 
 
 def plot_history(history: dict[str, Any], path: Path) -> Path:
-    import matplotlib
+    from training.plots import saved_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
-    loss.plot(history["epoch"], history["loss"])
-    loss.set(xlabel="epoch", ylabel="contrastive loss", title="training loss")
-    accuracy.plot(history["epoch"], history["top1"], label="top-1")
-    accuracy.plot(history["epoch"], history["top5"], label="top-5")
-    chance = 1 / history["classes"]
-    accuracy.axhline(chance, color="grey", linestyle=":", label=f"chance (1/{history['classes']})")
-    accuracy.set(xlabel="epoch", ylabel="accuracy", title="zero-shot, held-out emoji concepts")
-    accuracy.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    with saved_figure(path, dpi=110, ncols=2, figsize=(10, 4)) as (_, (loss, accuracy)):
+        loss.plot(history["epoch"], history["loss"])
+        loss.set(xlabel="epoch", ylabel="contrastive loss", title="training loss")
+        accuracy.plot(history["epoch"], history["top1"], label="top-1")
+        accuracy.plot(history["epoch"], history["top5"], label="top-5")
+        chance, classes = 1 / history["classes"], history["classes"]
+        accuracy.axhline(chance, color="grey", linestyle=":", label=f"chance (1/{classes})")
+        accuracy.set(xlabel="epoch", ylabel="accuracy", title="zero-shot, held-out emoji concepts")
+        accuracy.legend()
     return path
 
 
