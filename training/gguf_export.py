@@ -51,7 +51,7 @@ class GgufVocab:
         )
 
 
-def _permute_for_rope(weight: np.ndarray, n_head: int) -> np.ndarray:
+def permute_for_rope(weight: np.ndarray, n_head: int) -> np.ndarray:
     """HF rotates the two halves of each head; llama.cpp rotates interleaved pairs."""
     out_dim = weight.shape[0]
     return (
@@ -68,8 +68,8 @@ def _layer_tensors(
     yield blk + "attn_norm.weight", weights[hf + "input_layernorm.weight"]
     q = weights[hf + "self_attn.q_proj.weight"]
     k = weights[hf + "self_attn.k_proj.weight"]
-    yield blk + "attn_q.weight", _permute_for_rope(q, config.num_heads)
-    yield blk + "attn_k.weight", _permute_for_rope(k, config.num_kv_heads)
+    yield blk + "attn_q.weight", permute_for_rope(q, config.num_heads)
+    yield blk + "attn_k.weight", permute_for_rope(k, config.num_kv_heads)
     yield blk + "attn_v.weight", weights[hf + "self_attn.v_proj.weight"]
     yield blk + "attn_output.weight", weights[hf + "self_attn.o_proj.weight"]
     yield blk + "ffn_norm.weight", weights[hf + "post_attention_layernorm.weight"]
@@ -106,6 +106,14 @@ def _storage(name: str, array: np.ndarray, half: bool) -> np.ndarray:
     keep_f32 = array.ndim == 1 or name.endswith("ffn_gate_inp.weight")
     dtype = np.float16 if half and not keep_f32 else np.float32
     return np.ascontiguousarray(array, dtype=dtype)
+
+
+def finish_gguf(writer: gguf.GGUFWriter) -> None:
+    """Write what was added to `writer` (header, metadata, tensors, in that order); close it."""
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
 
 
 def write_gguf(
@@ -150,8 +158,5 @@ def write_gguf(
     writer.add_chat_template(chat_template)
     for tensor_name, array in gguf_tensors(config, weights):
         writer.add_tensor(tensor_name, _storage(tensor_name, array, half))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    finish_gguf(writer)
     return path

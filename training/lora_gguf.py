@@ -14,7 +14,7 @@ import gguf
 import numpy as np
 import torch
 
-from training.gguf_export import _permute_for_rope
+from training.gguf_export import finish_gguf, permute_for_rope
 
 # peft names end in "layers.<i>.<block>.<proj>.lora_<A|B>.<adapter>.weight".
 _PEFT_NAME = re.compile(r"layers\.(\d+)\.(self_attn|mlp)\.(\w+_proj)\.lora_([AB])\.\w+\.weight$")
@@ -39,7 +39,7 @@ def lora_gguf_tensors(
     """(GGUF name, float32 array) for every LoRA matrix, in layer order.
 
     The LLaMA GGUF export permutes the rows of attn_q and attn_k for llama.cpp's rotary layout
-    (gguf_export._permute_for_rope); B produces those rows, so it gets the same permutation.
+    (gguf_export.permute_for_rope); B produces those rows, so it gets the same permutation.
     """
     found = []
     for name, tensor in adapter.items():
@@ -49,7 +49,7 @@ def lora_gguf_tensors(
         layer, _, proj, which = match.groups()
         array = tensor.detach().to("cpu", torch.float32).numpy()
         if which == "B" and proj in ("q_proj", "k_proj"):
-            array = _permute_for_rope(array, num_heads if proj == "q_proj" else num_kv_heads)
+            array = permute_for_rope(array, num_heads if proj == "q_proj" else num_kv_heads)
         target = f"blk.{layer}.{_GGUF_NAMES[proj]}.weight.lora_{which.lower()}"
         found.append(((int(layer), target), array))
     for (_, target), array in sorted(found, key=lambda item: item[0]):
@@ -76,10 +76,7 @@ def write_lora_gguf(
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if half else gguf.LlamaFileType.ALL_F32)
     for tensor_name, array in lora_gguf_tensors(adapter, num_heads, num_kv_heads):
         writer.add_tensor(tensor_name, array.astype(np.float16 if half else np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    finish_gguf(writer)
     return path
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from training.gguf_export import write_gguf
+from training.gguf_export import finish_gguf, write_gguf
 from training.models.config import ModelConfig
 from training.tokenizer import train_bpe
 
@@ -222,8 +222,5 @@ def build_tiny_mmproj(
     writer.add_bool(vision.USE_GELU, True)
     for name, array in tensors.items():
         writer.add_tensor(name, np.ascontiguousarray(array))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    finish_gguf(writer)
     return path

@@ -32,9 +32,13 @@ class TinyClip:
     def name(self) -> str:
         return self.folder.name
 
-    def install(self, home: Path) -> Path:
-        """Copy it into HEARTH_HOME's image models, where `image_model=name` finds it."""
-        return Path(shutil.copytree(self.folder, clip_dir(HomeLayout(home)) / self.name))
+    def install(self, home: Path, *, as_default: bool = False) -> Path:
+        """Copy it into HEARTH_HOME's image models, where `image_model=name` finds it; with
+        `as_default`, settings.json names it the image model."""
+        layout = HomeLayout(home).ensure()
+        if as_default:
+            layout.settings.write_text(json.dumps({"image_model": self.name}))
+        return Path(shutil.copytree(self.folder, clip_dir(layout) / self.name))
 
 
 @pytest.fixture(scope="session")

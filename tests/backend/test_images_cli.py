@@ -153,8 +153,7 @@ def test_an_unknown_image_model_in_settings_is_one_line(hearth_home: Path, tmp_p
 def test_a_missing_folder_and_an_empty_index_are_explained(
     hearth_home: Path, tiny_clip: TinyClip, tmp_path: Path
 ) -> None:
-    tiny_clip.install(hearth_home)
-    (hearth_home / "settings.json").write_text(json.dumps({"image_model": tiny_clip.name}))
+    tiny_clip.install(hearth_home, as_default=True)
     missing = hearth("images", "index", str(tmp_path / "nowhere"))
     assert_one_line_error(missing, f"{tmp_path / 'nowhere'} is not a folder")
     photo = tmp_path / "photo.png"

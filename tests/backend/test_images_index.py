@@ -110,8 +110,7 @@ def test_a_killed_indexing_run_resumes_to_the_same_index(
 def test_cli_index_search_and_similar(
     tiny_clip: TinyClip, tmp_path: Path, hearth_home: Path
 ) -> None:
-    tiny_clip.install(hearth_home)
-    (hearth_home / "settings.json").write_text(json.dumps({"image_model": tiny_clip.name}))
+    tiny_clip.install(hearth_home, as_default=True)
     pictures = make_pictures(tmp_path / "photos", 3)
     hearth = str(Path(sys.executable).with_name("hearth"))
 
