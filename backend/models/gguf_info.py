@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from backend.errors import InvalidRequestError
 from backend.models.gguf_header import (
     MAGIC,
     GgufHeader,
@@ -24,8 +25,10 @@ from backend.models.gguf_header import (
 MAX_COUNT = 1 << 32  # no real model has more layers, heads, width or context than this
 
 
-class InvalidGgufError(ValueError):
+class InvalidGgufError(InvalidRequestError, ValueError):
     """The file is not a complete, readable GGUF model."""
+
+    code = "invalid_gguf"
 
 
 @dataclass(frozen=True)

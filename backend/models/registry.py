@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from backend.errors import InvalidRequestError, NotFoundError
 from backend.models.gguf_info import GgufInfo, InvalidGgufError, read_gguf_info
 from backend.paths import HomeLayout, repo_models_dir
 from backend.settings import write_atomically
@@ -15,20 +16,27 @@ from backend.settings import write_atomically
 Source = Literal["shipped", "user", "imported"]
 
 
-class UnknownModelError(LookupError):
+class UnknownModelError(NotFoundError, LookupError):
     """No model of that name is registered."""
 
+    code = "model_not_found"
 
-class ModelNameTakenError(ValueError):
+
+class ModelNameTakenError(InvalidRequestError, ValueError):
     """An import would shadow a model that already has this name."""
+
+    status = 409
+    code = "model_name_taken"
 
 
 class NotAModelError(InvalidGgufError):
     """A valid GGUF that is not a chat model, such as a LoRA adapter."""
 
 
-class InvalidModelNameError(ValueError):
+class InvalidModelNameError(InvalidRequestError, ValueError):
     """A model name that could not be looked up again, in a URL or on its own."""
+
+    code = "invalid_model_name"
 
 
 def check_model_name(name: str) -> None:
