@@ -1,26 +1,56 @@
-"""HTTP client for the backend, used by the CLI and the GUI; it finds or starts `hearth serve`."""
+"""The one typed client of Hearth's API, used by the CLI, the self-test and the GUI: a method per
+route, returning the wire types. It also finds or starts `hearth serve`."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, TypeAdapter
 
+from backend import sse
 from backend.discovery import BackendInfo, load_or_create_token, read_backend_info
+from backend.documents.retrieval import Hit, SearchMode
+from backend.documents.state import CollectionDetail, CollectionInfo, FileRecord
 from backend.paths import HomeLayout
 from backend.settings import Settings
+from backend.wire import (
+    ChatEvent,
+    Conversation,
+    ConversationDetail,
+    DoneEvent,
+    ErrorEvent,
+    Health,
+    ImageHit,
+    ImageIndexEvent,
+    ImageLabel,
+    IngestEvent,
+    ModelDescription,
+    StreamEvent,
+    Timings,
+    TokenEvent,
+    UserEvent,
+)
 
 STARTUP_TIMEOUT_S = 60.0
+CONVERSATIONS = "/hearth/conversations"
+DOCUMENTS = "/hearth/documents"
+IMAGES = "/hearth/images"
+MODELS = "/hearth/models"
+
+T = TypeVar("T")
+E = TypeVar("E", bound=BaseModel)
 
 
 class BackendError(Exception):
@@ -41,7 +71,63 @@ def _raise_for_error(response: httpx.Response) -> None:
     raise BackendError(message, response.status_code)
 
 
-class BackendClient:
+def _from_here(path: str | Path) -> str:
+    """Relative paths mean the caller's working folder, not the backend's. An empty one stays
+    empty, for the backend to refuse instead of indexing its own folder."""
+    return str(Path(path).expanduser().absolute()) if str(path) else ""
+
+
+def _until_error(
+    events: Generator[StreamEvent, None, None], kind: type[E]
+) -> Generator[E, None, None]:
+    """A progress stream's events; the error event that ends a failed run is raised."""
+    with closing(events):  # closing this generator closes the connection at once
+        for event in events:
+            if isinstance(event, ErrorEvent):
+                raise BackendError(event.message)
+            if not isinstance(event, kind):
+                raise BackendError(f"unexpected {event.type!r} event in a {kind.__name__} stream")
+            yield event
+
+
+class EmbeddingRow(BaseModel):
+    index: int
+    embedding: list[float]
+
+
+class Embeddings(BaseModel):
+    """What the client reads of OpenAI's embeddings answer."""
+
+    model: str
+    data: list[EmbeddingRow]
+
+
+class CompletionMessage(BaseModel):
+    role: str
+    content: str | None
+
+
+class CompletionChoice(BaseModel):
+    message: CompletionMessage
+    finish_reason: str | None
+
+
+class HearthExtras(BaseModel):
+    timings: Timings
+
+
+class ChatCompletion(BaseModel):
+    """What the client reads of OpenAI's chat completion: the answer and Hearth's timings."""
+
+    model: str
+    choices: list[CompletionChoice]
+    hearth: HearthExtras
+
+
+class HearthClient:
+    """Hearth's API over HTTP with the bearer token; every method blocks, so the GUI calls it
+    from workers. Failures raise BackendError with the backend's reason."""
+
     def __init__(self, url: str, token: str) -> None:
         self.url = url
         self._http = httpx.Client(
@@ -49,11 +135,16 @@ class BackendClient:
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(30.0, read=None),
         )
+        self.conversations = ConversationsApi(self)
+        self.documents = DocumentsApi(self)
+        self.images = ImagesApi(self)
+        self.models = ModelsApi(self)
 
     def close(self) -> None:
         self._http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The decoded JSON answer of any route (None for an empty one)."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -61,19 +152,200 @@ class BackendClient:
         _raise_for_error(response)
         return response.json() if response.content else None
 
-    def stream_events(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """POST and yield each server-sent JSON event."""
+    def call(self, kind: type[T], method: str, path: str, **kwargs: Any) -> T:
+        """A route's answer, validated as `kind`."""
+        return TypeAdapter(kind).validate_python(self.request(method, path, **kwargs))
+
+    @contextmanager
+    def _streaming(self, path: str, body: object) -> Iterator[httpx.Response]:
         with self._http.stream("POST", path, json=body) as response:
             if not response.is_success:
                 response.read()
                 _raise_for_error(response)
-            for line in response.iter_lines():
-                if line.startswith("data: ") and line != "data: [DONE]":
-                    yield json.loads(line.removeprefix("data: "))
+            yield response
 
-    def health(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("GET", "/health")
-        return result
+    def stream_events(self, path: str, body: object) -> Generator[Any, None, None]:
+        """POST and yield each server-sent event's JSON, as sent. Closing the generator closes
+        the connection, which the backend takes as a cancel."""
+        with self._streaming(path, body) as response:
+            yield from sse.decode(response.iter_lines())
+
+    def stream(self, path: str, body: object) -> Generator[StreamEvent, None, None]:
+        """POST and yield each server-sent event, typed; closing it closes the connection."""
+        with self._streaming(path, body) as response:
+            yield from sse.decode_events(response.iter_lines())
+
+    def health(self) -> Health:
+        return self.call(Health, "GET", "/health")
+
+    def embed(self, texts: Sequence[str]) -> Embeddings:
+        """Vectors for `texts` from the documents embedder (OpenAI's /v1/embeddings)."""
+        return self.call(Embeddings, "POST", "/v1/embeddings", json={"input": list(texts)})
+
+    def chat_completion(
+        self, messages: Sequence[dict[str, str]], **sampling: float | int | None
+    ) -> ChatCompletion:
+        """One answer, not streamed, from OpenAI's /v1/chat/completions."""
+        body = {"messages": list(messages), **sampling}
+        return self.call(ChatCompletion, "POST", "/v1/chat/completions", json=body)
+
+
+class ConversationsApi:
+    """`/hearth/conversations`: stored chats and their turns."""
+
+    def __init__(self, client: HearthClient) -> None:
+        self._client = client
+
+    def find(self, query: str = "") -> list[Conversation]:
+        """Most recent first; with a query, those whose title or messages hold it."""
+        params = {"q": query} if query else None
+        return self._client.call(list[Conversation], "GET", CONVERSATIONS, params=params)
+
+    def create(
+        self, title: str = "New chat", model: str | None = None, system_prompt: str | None = None
+    ) -> Conversation:
+        body = {"title": title, "model": model, "system_prompt": system_prompt}
+        return self._client.call(Conversation, "POST", CONVERSATIONS, json=body)
+
+    def get(self, conversation_id: str) -> ConversationDetail:
+        return self._client.call(ConversationDetail, "GET", _one(conversation_id))
+
+    def update(self, conversation_id: str, **changes: Any) -> Conversation:
+        """Changes: title, system_prompt, model, collections, settings."""
+        return self._client.call(Conversation, "PATCH", _one(conversation_id), json=changes)
+
+    def delete(self, conversation_id: str) -> None:
+        self._client.request("DELETE", _one(conversation_id))
+
+    def send(
+        self,
+        conversation_id: str,
+        content: str,
+        replace_from: int | None = None,
+        images: Sequence[str] = (),
+    ) -> Generator[ChatEvent, None, None]:
+        """A turn: user, token..., then done, or error then done. Images are paths or data
+        URLs; the backend labels them and stores a copy with the user message."""
+        body: dict[str, object] = {"content": content, "stream": True, "images": list(images)}
+        if replace_from is not None:
+            body["replace_from"] = replace_from
+        events = self._client.stream(f"{_one(conversation_id)}/messages", body)
+        with closing(events):  # closing the reply closes the connection: the backend cancels
+            for event in events:
+                if not isinstance(event, UserEvent | TokenEvent | DoneEvent | ErrorEvent):
+                    raise BackendError(f"unexpected {event.type!r} event in a chat stream")
+                yield event
+
+
+def _one(conversation_id: str) -> str:
+    return f"{CONVERSATIONS}/{quote(conversation_id, safe='')}"
+
+
+class DocumentsApi:
+    """`/hearth/documents`, with the methods of the in-process DocumentLibrary, so the CLI
+    takes either."""
+
+    def __init__(self, client: HearthClient) -> None:
+        self._client = client
+
+    def collections(self) -> list[CollectionInfo]:
+        return self._client.call(list[CollectionInfo], "GET", f"{DOCUMENTS}/collections")
+
+    def detail(self, name: str) -> CollectionDetail:
+        return self._client.call(CollectionDetail, "GET", _collection(name))
+
+    def collection(self, name: str) -> CollectionInfo:
+        return self.detail(name).collection
+
+    def files(self, name: str) -> list[FileRecord]:
+        """Every file the collection reads, with its status and why it failed, if it did."""
+        return self.detail(name).files
+
+    def add(
+        self, name: str, paths: Sequence[str | Path], max_file_bytes: int | None = None
+    ) -> Iterator[IngestEvent]:
+        """Creates the collection if new; events: planned, one per file, finished."""
+        body = {
+            "name": name,
+            "paths": [_from_here(p) for p in paths],
+            "max_file_bytes": max_file_bytes,
+            "stream": True,
+        }
+        return _until_error(self._client.stream(f"{DOCUMENTS}/collections", body), IngestEvent)
+
+    def sync(self, name: str, max_file_bytes: int | None = None) -> Iterator[IngestEvent]:
+        body = {"max_file_bytes": max_file_bytes, "stream": True}
+        return _until_error(self._client.stream(f"{_collection(name)}/sync", body), IngestEvent)
+
+    def remove(self, name: str) -> None:
+        self._client.request("DELETE", _collection(name))
+
+    def search(
+        self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
+    ) -> list[Hit]:
+        body = {"query": query, "collections": list(collections), "k": k, "mode": mode}
+        return self._client.call(list[Hit], "POST", f"{DOCUMENTS}/search", json=body)
+
+    def close(self) -> None:
+        """The client's, so a caller holding either this or a DocumentLibrary can close it."""
+        self._client.close()
+
+
+def _collection(name: str) -> str:
+    return f"{DOCUMENTS}/collections/{quote(name, safe='')}"
+
+
+class ImagesApi:
+    """`/hearth/images`, with the methods of the in-process ImageIndex, so the CLI takes
+    either; an image is a path (relative ones mean this process's folder) or a data URL."""
+
+    def __init__(self, client: HearthClient) -> None:
+        self._client = client
+
+    def label(
+        self, image: str | Path, labels: Sequence[str] = (), top: int = 5
+    ) -> list[ImageLabel]:
+        body = {"image": _image(image), "labels": list(labels), "top": top}
+        return self._client.call(list[ImageLabel], "POST", f"{IMAGES}/label", json=body)
+
+    def index_folder(self, folder: str | Path) -> Iterator[ImageIndexEvent]:
+        """Progress after each batch, then the totals (image_finished)."""
+        body = {"folder": _from_here(folder), "stream": True}
+        return _until_error(self._client.stream(f"{IMAGES}/index", body), ImageIndexEvent)
+
+    def search(self, text: str, k: int = 12) -> list[ImageHit]:
+        params = {"q": text, "k": k}
+        return self._client.call(list[ImageHit], "GET", f"{IMAGES}/search", params=params)
+
+    def similar(self, image: str | Path, k: int = 12) -> list[ImageHit]:
+        body = {"image": _image(image), "k": k}
+        return self._client.call(list[ImageHit], "POST", f"{IMAGES}/similar", json=body)
+
+
+def _image(image: str | Path) -> str:
+    return _from_here(image) if isinstance(image, Path) else image
+
+
+class ModelsApi:
+    """`/hearth/models`: the models Hearth can run, with their memory needs."""
+
+    def __init__(self, client: HearthClient) -> None:
+        self._client = client
+
+    def available(self) -> list[ModelDescription]:
+        return self._client.call(list[ModelDescription], "GET", MODELS)
+
+    def describe(self, name: str) -> ModelDescription:
+        return self._client.call(ModelDescription, "GET", f"{MODELS}/{quote(name, safe='')}")
+
+    def import_gguf(self, path: str | Path, name: str | None = None) -> ModelDescription:
+        """Use a GGUF file where it lies (not copied), under `name` or the file's name."""
+        body = {"path": _from_here(path), "name": name}
+        return self._client.call(ModelDescription, "POST", f"{MODELS}/import", json=body)
+
+
+# Kept until every caller says HearthClient.
+BackendClient = HearthClient
 
 
 def _wait_until_serving(layout: HomeLayout, child: subprocess.Popen[bytes]) -> BackendInfo:
@@ -143,7 +415,7 @@ def _unwinding_on_termination() -> Iterator[None]:
 
 
 @contextmanager
-def backend_session(layout: HomeLayout | None = None) -> Iterator[BackendClient]:
+def backend_session(layout: HomeLayout | None = None) -> Iterator[HearthClient]:
     """A client for the running backend, or for one started now and stopped afterwards."""
     layout = (layout or HomeLayout.current()).ensure()
     info = read_backend_info(layout)
@@ -153,4 +425,4 @@ def backend_session(layout: HomeLayout | None = None) -> Iterator[BackendClient]
             stack.enter_context(_unwinding_on_termination())
             child, info = start_backend(layout)
             stack.callback(stop_backend, child)
-        yield stack.enter_context(closing(BackendClient(info.url, load_or_create_token(layout))))
+        yield stack.enter_context(closing(HearthClient(info.url, load_or_create_token(layout))))

@@ -8,83 +8,70 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from backend.client import BackendClient, backend_session
+from backend.client import HearthClient, backend_session
 from backend.paths import HomeLayout
 
 COLLECTION = "hearth-self-test"
 PASSPHRASE = "amber-falcon-42"
-Check = Callable[[BackendClient, Path], str]
+Check = Callable[[HearthClient, Path], str]
 
 
 class SelfTestError(AssertionError):
     pass
 
 
-def check_engine(client: BackendClient, _work: Path) -> str:
-    return f"hearth {client.health()['version']} on {client.url}"
+def check_engine(client: HearthClient, _work: Path) -> str:
+    return f"hearth {client.health().version} on {client.url}"
 
 
-def check_chat(client: BackendClient, _work: Path) -> str:
+def check_chat(client: HearthClient, _work: Path) -> str:
     question = [{"role": "user", "content": "Which city is the capital of France?"}]
-    reply = client.request(
-        "POST",
-        "/v1/chat/completions",
-        json={"messages": question, "max_tokens": 32, "temperature": 0},
-    )
-    answer = reply["choices"][0]["message"]["content"].strip()
+    reply = client.chat_completion(question, max_tokens=32, temperature=0)
+    answer = (reply.choices[0].message.content or "").strip()
     if not answer:
         raise SelfTestError("the model gave an empty answer")
-    speed = reply["hearth"]["timings"]["generation_per_second"]
-    return f"{reply['model']}: {answer[:48]!r} ({speed:.0f} tokens/s)"
+    speed = reply.hearth.timings.generation_per_second
+    return f"{reply.model}: {answer[:48]!r} ({speed:.0f} tokens/s)"
 
 
-def check_documents(client: BackendClient, work: Path) -> str:
+def check_documents(client: HearthClient, work: Path) -> str:
     note = work / "self-test-note.md"
     note.write_text(
         "# Self-test\n\nHearth keeps everything on this computer.\n\n"
         f"## Passphrase\n\nThe self-test passphrase is {PASSPHRASE}.\n",
         encoding="utf-8",
     )
-    client.request(
-        "POST", "/hearth/documents/collections", json={"name": COLLECTION, "paths": [str(note)]}
-    )
+    documents = client.documents
+    deque(documents.add(COLLECTION, [note]), maxlen=0)  # runs the indexing to its end
     try:
-        hits = client.request(
-            "POST",
-            "/hearth/documents/search",
-            json={
-                "query": "What is the self-test passphrase?",
-                "collections": [COLLECTION],
-                "k": 1,
-            },
-        )
+        hits = documents.search("What is the self-test passphrase?", [COLLECTION], k=1)
     finally:
-        client.request("DELETE", f"/hearth/documents/collections/{COLLECTION}")
-    if not hits or PASSPHRASE not in hits[0]["text"]:
+        documents.remove(COLLECTION)
+    if not hits or PASSPHRASE not in hits[0].text:
         raise SelfTestError("search did not find the passage it had just indexed")
-    return f"found the passage in {Path(hits[0]['source']).name}"
+    return f"found the passage in {Path(hits[0].source).name}"
 
 
-def check_embeddings(client: BackendClient, _work: Path) -> str:
-    reply = client.request("POST", "/v1/embeddings", json={"input": ["offline by design"]})
-    dimensions = len(reply["data"][0]["embedding"])
-    return f"{reply['model']}: {dimensions} dimensions"
+def check_embeddings(client: HearthClient, _work: Path) -> str:
+    reply = client.embed(["offline by design"])
+    return f"{reply.model}: {len(reply.data[0].embedding)} dimensions"
 
 
-def check_images(client: BackendClient, work: Path) -> str:
+def check_images(client: HearthClient, work: Path) -> str:
     picture = work / "self-test.png"
     image = Image.new("RGB", (96, 96), "white")
     ImageDraw.Draw(image).ellipse((16, 16, 80, 80), fill="red")
     image.save(picture)
-    labels = client.request("POST", "/hearth/images/label", json={"image": str(picture), "top": 3})
-    if not labels or not 0.0 < labels[0]["score"] <= 1.0:
+    labels = client.images.label(picture, top=3)
+    if not labels or not 0.0 < labels[0].score <= 1.0:
         raise SelfTestError("the image labeller returned no probabilities")
-    return f"top label {labels[0]['label']!r} ({labels[0]['score']:.0%})"
+    return f"top label {labels[0].label!r} ({labels[0].score:.0%})"
 
 
 CHECKS: tuple[tuple[str, Check], ...] = (

@@ -145,6 +145,50 @@ class ConversationDetail(BaseModel):
     messages: list[Message]
 
 
+class Health(BaseModel):
+    """The backend is serving, and which version it is."""
+
+    status: Literal["ok"]
+    version: str
+
+
+class MemoryFit(BaseModel):
+    """Whether a model fits the memory available, at the context it would run with."""
+
+    context: int
+    weights_bytes: int
+    kv_cache_bytes: int
+    total_bytes: int
+    available_bytes: int
+    fits: bool
+
+
+class ModelDescription(BaseModel):
+    """A model Hearth can run: the GGUF's metadata, where it came from and its memory needs."""
+
+    name: str
+    source: Literal["shipped", "user", "imported"]
+    path: str
+    general_name: str = Field(description="The name written inside the file.")
+    architecture: str
+    parameter_count: int
+    quantization: str
+    context_length: int
+    chat_template: str | None
+    file_size: int
+    block_count: int
+    embedding_length: int
+    head_count: int
+    head_count_kv: int
+    expert_count: int
+    general_type: str = Field(description='"model", or "adapter" for a LoRA GGUF.')
+    vision: bool
+    mmproj: str | None = Field(None, description="The vision projector beside the model.")
+    vision_note: str | None = Field(None, description="Why the model cannot see images.")
+    adapter: str | None = Field(None, description="The LoRA adapter applied at load.")
+    memory: MemoryFit
+
+
 class Exchange(BaseModel):
     """A question and its stored reply: a conversation's answer when it is not streamed."""
 
@@ -188,8 +232,44 @@ class ErrorEvent(BaseModel):
 
 ChatEvent = UserEvent | TokenEvent | DoneEvent | ErrorEvent
 
+IngestStep = Literal["planned", "indexed", "unchanged", "failed", "skipped", "removed", "finished"]
+FILE_STEPS: frozenset[IngestStep] = frozenset(
+    {"indexed", "unchanged", "failed", "skipped", "removed"}
+)  # the steps that end one file; "planned" and "finished" frame the run
+
+
+class IngestEvent(BaseModel):
+    """Progress of indexing a document collection: `planned`, one event per file, then
+    `finished`."""
+
+    type: IngestStep
+    collection: str
+    path: str | None = None
+    detail: str | None = Field(None, description="Why a file failed, was skipped or removed.")
+    chunks: int = Field(0, description="Chunks of this file.")
+    files_done: int = 0
+    files_total: int = 0
+    chunks_done: int = Field(0, description="Chunks written in this run so far.")
+
+
+class ImageIndexEvent(BaseModel):
+    """Progress of indexing a folder of images, after each batch; `image_finished` carries the
+    totals of a run that reached the end."""
+
+    type: Literal["image_progress", "image_finished"] = "image_progress"
+    done: int
+    total: int
+    current: str = Field("", description="The image just read.")
+    embedded: int = 0
+    skipped: int = Field(0, description="Unchanged since they were indexed.")
+    removed: int = Field(0, description="Gone from the folder, so forgotten.")
+    failures: dict[str, str] = Field(
+        default_factory=dict, description="Path to why the image could not be read."
+    )
+
+
 # Every stream's events, told apart by `type`: a new stream adds its union here.
-StreamEvent = Annotated[ChatEvent, Field(discriminator="type")]
+StreamEvent = Annotated[ChatEvent | IngestEvent | ImageIndexEvent, Field(discriminator="type")]
 
 _STREAM_EVENT: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from backend.cli.output import print_json
+
+if TYPE_CHECKING:
+    from backend.client import HearthClient
+    from backend.wire import Message
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,58 +32,49 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from urllib.parse import quote
-
     from backend.client import backend_session
-    from backend.wire import Source
 
     with backend_session() as client:
         for name in args.collection or []:  # before a conversation is created for nothing
-            client.request("GET", f"/hearth/documents/collections/{quote(name, safe='')}")
+            client.documents.collection(name)
         conversation_id = (
             args.conversation
-            or client.request(
-                "POST",
-                "/hearth/conversations",
-                json={"title": args.question[:60], "model": args.model},
-            )["id"]
+            or client.conversations.create(title=args.question[:60], model=args.model).id
         )
         if args.collection:
-            client.request(
-                "PATCH",
-                f"/hearth/conversations/{conversation_id}",
-                json={"collections": args.collection},
-            )
+            client.conversations.update(conversation_id, collections=args.collection)
         reply = _ask(client, conversation_id, args.question, echo=not args.json)
     if args.json:
         print_json(
             {
                 "conversation_id": conversation_id,
-                "answer": reply["content"],
-                "model": reply["model"],
-                "status": reply["status"],
-                "sources": reply["sources"],
-                "timings": reply["timings"],
+                "answer": reply.content,
+                "model": reply.model,
+                "status": reply.status,
+                "sources": [s.model_dump(mode="json") for s in reply.sources],
+                "timings": reply.timings and reply.timings.model_dump(mode="json"),
             }
         )
-    elif reply["sources"]:
-        print("\n".join(f"[{s['n']}] {Source.model_validate(s).label()}" for s in reply["sources"]))
-    return 0 if reply["status"] == "complete" else 1
+    elif reply.sources:
+        print("\n".join(f"[{s.n}] {s.label()}" for s in reply.sources))
+    return 0 if reply.status == "complete" else 1
 
 
-def _ask(client: Any, conversation_id: str, question: str, *, echo: bool) -> dict[str, Any]:
+def _ask(client: HearthClient, conversation_id: str, question: str, *, echo: bool) -> Message:
     from backend.client import BackendError
+    from backend.wire import DoneEvent, ErrorEvent, TokenEvent
 
-    path = f"/hearth/conversations/{conversation_id}/messages"
-    reply: dict[str, Any] = {}
-    for event in client.stream_events(path, {"content": question, "stream": True}):
-        if event["type"] == "token" and echo:
-            sys.stdout.write(event["text"])
+    reply: Message | None = None
+    for event in client.conversations.send(conversation_id, question):
+        if isinstance(event, TokenEvent) and echo:
+            sys.stdout.write(event.text)
             sys.stdout.flush()
-        elif event["type"] == "error":
-            raise BackendError(event["message"])
-        elif event["type"] == "done":
-            reply = event["message"]
+        elif isinstance(event, ErrorEvent):
+            raise BackendError(event.message)
+        elif isinstance(event, DoneEvent):
+            reply = event.message
     if echo:
         sys.stdout.write("\n")
+    if reply is None:
+        raise BackendError("the backend ended the reply without sending it")
     return reply

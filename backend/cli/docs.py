@@ -3,16 +3,43 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import closing
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from backend.cli.arguments import positive_float, positive_int
 from backend.cli.output import print_json
 
 if TYPE_CHECKING:
-    from backend.documents.api_client import Documents
-    from backend.documents.ingest import IngestEvent
+    from backend.documents.retrieval import Hit, SearchMode
+    from backend.documents.state import CollectionInfo
+    from backend.wire import IngestEvent
+
+
+class Documents(Protocol):
+    """What the CLI needs, served by the backend (HearthClient.documents) or in this process
+    (DocumentLibrary)."""
+
+    def collections(self) -> list[CollectionInfo]: ...
+
+    def collection(self, name: str) -> CollectionInfo: ...
+
+    def add(
+        self, name: str, paths: Sequence[str | Path], max_file_bytes: int | None = None
+    ) -> Iterator[IngestEvent]: ...
+
+    def sync(self, name: str, max_file_bytes: int | None = None) -> Iterator[IngestEvent]: ...
+
+    def remove(self, name: str) -> None: ...
+
+    def search(
+        self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
+    ) -> list[Hit]: ...
+
+    def close(self) -> None: ...
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,47 +86,59 @@ def _documents() -> Documents:
     layout = HomeLayout.current().ensure()
     info = read_backend_info(layout)
     if info is not None:
-        from backend.client import BackendClient
-        from backend.documents.api_client import ApiDocuments
+        from backend.client import HearthClient
 
-        return ApiDocuments(BackendClient(info.url, load_or_create_token(layout)))
+        return HearthClient(info.url, load_or_create_token(layout)).documents
     from backend.documents.library import DocumentLibrary
     from backend.settings import Settings
 
     return DocumentLibrary(layout, Settings.load(layout))
 
 
-def _follow(events: Iterator[IngestEvent], quiet: bool) -> dict[str, Any]:
+@dataclass
+class IndexSummary:
+    """What one indexing run did, as `hearth docs add` and `sync` report it."""
+
+    indexed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    problems: list[dict[str, str | None]] = field(default_factory=list)  # path, status, reason
+
+
+def _follow(events: Iterator[IngestEvent], quiet: bool) -> IndexSummary:
     """Drive an indexing run with a progress bar; return the counts and the problems."""
     from tqdm import tqdm
 
-    summary: dict[str, Any] = {"indexed": 0, "unchanged": 0, "removed": 0, "chunks": 0}
-    problems: list[dict[str, str | None]] = []
+    steps: Counter[str] = Counter()
+    summary = IndexSummary()
     with tqdm(unit="file", disable=quiet, leave=False) as bar:
         for event in events:
             bar.total = event.files_total
             bar.n = event.files_done
             bar.set_postfix(chunks=event.chunks_done, refresh=False)
             bar.refresh()
-            if event.kind in ("indexed", "unchanged", "removed"):
-                summary[event.kind] += 1
-            elif event.kind in ("failed", "skipped"):
-                problems.append({"path": event.path, "status": event.kind, "reason": event.detail})
+            steps[event.type] += 1
+            if event.type in ("failed", "skipped"):
+                problem = {"path": event.path, "status": event.type, "reason": event.detail}
+                summary.problems.append(problem)
                 if not quiet:
-                    bar.write(f"{event.kind}: {event.path}: {event.detail}")
-            summary["chunks"] = event.chunks_done
-    return summary | {"problems": problems}
+                    bar.write(f"{event.type}: {event.path}: {event.detail}")
+            summary.chunks = event.chunks_done
+    summary.indexed, summary.unchanged = steps["indexed"], steps["unchanged"]
+    summary.removed = steps["removed"]
+    return summary
 
 
 def _report(documents: Documents, name: str, events: Iterator[IngestEvent], as_json: bool) -> int:
     summary = _follow(events, quiet=as_json)
     collection = documents.collection(name)
     if as_json:
-        print_json({"collection": collection.model_dump()} | summary)
+        print_json({"collection": collection.model_dump()} | asdict(summary))
     else:
         print(
-            f"{name}: {summary['indexed']} indexed, {summary['unchanged']} unchanged, "
-            f"{summary['removed']} removed, {len(summary['problems'])} not indexed; "
+            f"{name}: {summary.indexed} indexed, {summary.unchanged} unchanged, "
+            f"{summary.removed} removed, {len(summary.problems)} not indexed; "
             f"{collection.files} files, {collection.chunks} chunks in all"
         )
     return 0

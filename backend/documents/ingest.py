@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -17,12 +17,11 @@ from backend.documents.retrieval import HEADING_SEPARATOR
 from backend.documents.sources import FoundFile, find_files
 from backend.documents.state import FileRecord, IngestState
 from backend.embeddings.minilm import sha256_of
+from backend.wire import IngestEvent, IngestStep
 
 if TYPE_CHECKING:
     from backend.documents.vector_store import ChunkStore
     from backend.embeddings.minilm import MiniLmEmbedder
-
-EventKind = Literal["planned", "indexed", "unchanged", "failed", "skipped", "removed", "finished"]
 
 
 class IngestConfig(BaseModel):
@@ -33,19 +32,6 @@ class IngestConfig(BaseModel):
         64, ge=1, description="Chunks embedded and written together (several small files)."
     )
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
-
-
-class IngestEvent(BaseModel):
-    """Progress of one indexing run; one event per file, then `finished`."""
-
-    kind: EventKind
-    collection: str
-    path: str | None = None
-    detail: str | None = Field(None, description="Why a file failed, was skipped or removed.")
-    chunks: int = Field(0, description="Chunks of this file.")
-    files_done: int = 0
-    files_total: int = 0
-    chunks_done: int = Field(0, description="Chunks written in this run so far.")
 
 
 @dataclass
@@ -94,9 +80,9 @@ class IngestRun:
         self.embedder, self.config = embedder, config
         self.files_done = self.files_total = self.chunks_done = 0
 
-    def event(self, kind: EventKind, path: str | None = None, **fields: Any) -> IngestEvent:
+    def event(self, step: IngestStep, path: str | None = None, **fields: Any) -> IngestEvent:
         return IngestEvent(
-            kind=kind,
+            type=step,
             collection=self.name,
             path=path,
             files_done=self.files_done,
@@ -206,5 +192,5 @@ class IngestRun:
         for p in batch:
             self.files_done += 1
             self.chunks_done += len(p.chunks)
-            kind: EventKind = "indexed" if p.record.status == "indexed" else "failed"
-            yield self.event(kind, p.record.path, detail=p.record.error, chunks=len(p.chunks))
+            step: IngestStep = "indexed" if p.record.status == "indexed" else "failed"
+            yield self.event(step, p.record.path, detail=p.record.error, chunks=len(p.chunks))

@@ -53,6 +53,13 @@ class CollectionInfo(BaseModel):
     chunks: int = 0
 
 
+class CollectionDetail(BaseModel):
+    """A collection with every file it reads."""
+
+    collection: CollectionInfo
+    files: list[FileRecord]
+
+
 class IngestState:
     """The doc_collections and doc_files tables, shared by the threads of one process."""
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QObject, Signal
 
+from backend.wire import IngestEvent
 from desktop.backend_connection import BackendConnection
 from desktop.documents.ingest_progress import IngestProgress
 from desktop.workers import StreamOperation
@@ -80,7 +79,7 @@ class IndexingQueue(QObject):
         )
         self.progressed.emit(progress)
 
-    def _on_event(self, progress: IngestProgress, event: dict[str, Any]) -> None:
+    def _on_event(self, progress: IngestProgress, event: IngestEvent) -> None:
         if progress.paused or self._stream is None or self._stream.stopped:
             return  # events already queued when Pause was pressed
         progress.apply(event)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-# Events that end one file; "planned" and "finished" frame the run.
-FILE_EVENTS = {"indexed", "unchanged", "failed", "skipped", "removed"}
+from backend.wire import FILE_STEPS, IngestEvent
 
 
 @dataclass
@@ -25,19 +23,17 @@ class IngestProgress:
     waiting_for_engine: bool = False
     error: str | None = None
 
-    def apply(self, event: dict[str, Any]) -> None:
-        if "error" in event:  # the run itself failed, reported in the stream
-            self.error = str(event["error"].get("message", event["error"]))
-            return
-        self.files_done = event.get("files_done", self.files_done)
-        self.files_total = event.get("files_total", self.files_total)
-        self.chunks_done = event.get("chunks_done", self.chunks_done)
-        kind = event.get("kind")
-        if kind in FILE_EVENTS and event.get("path"):
-            self.current = event["path"]
-        if kind in ("failed", "skipped"):
-            self.failures.append((event.get("path") or "", event.get("detail") or kind))
-        if kind == "finished":
+    def apply(self, event: IngestEvent) -> None:
+        """One event of the run; a run that fails ends its stream with an error instead, which
+        the client raises."""
+        self.files_done = event.files_done
+        self.files_total = event.files_total
+        self.chunks_done = event.chunks_done
+        if event.type in FILE_STEPS and event.path:
+            self.current = event.path
+        if event.type in ("failed", "skipped"):
+            self.failures.append((event.path or "", event.detail or event.type))
+        if event.type == "finished":
             self.finished = True
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QSize, Qt, QUrl
@@ -24,6 +24,9 @@ from PySide6.QtWidgets import (
 from desktop.backend_connection import BackendConnection
 from desktop.images.thumbnails import decode_thumbnail
 from desktop.workers import StreamOperation
+
+if TYPE_CHECKING:
+    from backend.wire import ImageIndexEvent
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 GRID_THUMBNAIL = 128
@@ -65,7 +68,7 @@ class ImageSearchPanel(QWidget):
         self.progress.setVisible(False)
         self._indexing: StreamOperation | None = None
         self._indexed_folder = ""
-        self._last_progress: dict[str, Any] | None = None
+        self._last_progress: ImageIndexEvent | None = None
         self._search_version = 0  # an answer to an older search is not shown over a newer one
         self._layout_parts()
 
@@ -155,15 +158,13 @@ class ImageSearchPanel(QWidget):
         stream.signals.item.connect(self._on_progress)
         self.connection.runner.start(stream, self._indexed, self._index_failed)
 
-    def _on_progress(self, event: dict[str, Any]) -> None:
-        if event.get("type") != "progress":
-            return
+    def _on_progress(self, event: ImageIndexEvent) -> None:
         self._last_progress = event
-        total = event["total"]
-        self.progress.setValue(int(100 * event["done"] / total) if total else 100)
-        failures = event.get("failures") or {}
+        total = event.total
+        self.progress.setValue(int(100 * event.done / total) if total else 100)
+        failures = event.failures
         failed = f" · {len(failures)} could not be read" if failures else ""
-        self.status.setText(f"Indexed {event['done']} of {total} pictures{failed}")
+        self.status.setText(f"Indexed {event.done} of {total} pictures{failed}")
         self.status.setToolTip("\n".join(f"{p}: {why}" for p, why in failures.items()))
 
     def _indexed(self, completed: bool) -> None:
@@ -172,11 +173,11 @@ class ImageSearchPanel(QWidget):
         last = self._last_progress
         if not completed:  # the engine went away mid-run; what was embedded is kept
             self.progress.setVisible(False)
-            done = f" after {last['done']} of {last['total']} pictures" if last else ""
+            done = f" after {last.done} of {last.total} pictures" if last else ""
             self.status.setText(
                 f"Indexing stopped{done}; index the folder again to finish the rest."
             )
-        elif last is None:
+        elif last is None or last.total == 0:
             self.progress.setVisible(False)
             self.status.setText(f"No pictures found in {self._indexed_folder}.")
         else:

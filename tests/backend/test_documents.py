@@ -121,7 +121,7 @@ def make_corpus(folder: Path) -> Path:
 def index_corpus(home: Path, corpus: Path, name: str = "docs") -> DocumentLibrary:
     library = DocumentLibrary(HomeLayout(home).ensure(), Settings(threads=2))
     events = list(library.add(name, [corpus]))
-    assert events[-1].kind == "finished"
+    assert events[-1].type == "finished"
     return library
 
 
@@ -225,7 +225,7 @@ def test_resync_skips_unchanged_replaces_changed_and_removes_deleted(
     (corpus / "ops.md").write_text(MARKDOWN.replace("02:30", "04:45"))
     (corpus / "orchard.html").unlink()
     (corpus / "new.txt").write_text("Freshly added notes about the wind turbines.\n")
-    events = {Path(e.path).name: e.kind for e in library.sync("docs") if e.path}
+    events = {Path(e.path).name: e.type for e in library.sync("docs") if e.path}
     assert events == {
         "ops.md": "indexed",
         "orchard.html": "removed",
@@ -245,7 +245,7 @@ def test_resync_skips_unchanged_replaces_changed_and_removes_deleted(
     assert len(after) == len({c.id for c in after})
     assert top(library, "when does the backup run").text.count("04:45") == 1
     assert all(
-        e.kind in ("planned", "unchanged", "skipped", "finished") for e in library.sync("docs")
+        e.type in ("planned", "unchanged", "skipped", "finished") for e in library.sync("docs")
     )
 
 
@@ -258,14 +258,14 @@ def test_a_file_deleted_while_indexing_is_removed_and_the_run_goes_on(
     (corpus / "new.txt").write_text("Freshly added notes about the wind turbines.\n")
     events = []
     for event in library.sync("docs"):
-        if event.kind == "planned":  # the folder was walked; both files vanish before indexing
+        if event.type == "planned":  # the folder was walked; both files vanish before indexing
             (corpus / "ops.md").unlink()
             (corpus / "new.txt").unlink()
         events.append(event)
     by_name = {Path(e.path).name: e for e in events if e.path}
-    assert by_name["ops.md"].kind == by_name["new.txt"].kind == "removed"
+    assert by_name["ops.md"].type == by_name["new.txt"].type == "removed"
     assert "deleted" in (by_name["ops.md"].detail or "")
-    assert events[-1].kind == "finished"
+    assert events[-1].type == "finished"
     assert events[-1].files_done == events[-1].files_total
     files = {Path(f.path).name for f in library.files("docs")}
     assert "ops.md" not in files and "new.txt" not in files and "guide.pdf" in files
@@ -410,6 +410,7 @@ def test_a_closed_progress_stream_stops_the_run_and_frees_the_collection(
     from concurrent.futures import ThreadPoolExecutor
 
     from backend.server.routes.documents import _sse
+    from backend.sse import decode_events
 
     library = DocumentLibrary(HomeLayout(hearth_home).ensure(), Settings(threads=2))
     folder = make_corpus(tmp_path / "docs")
@@ -420,10 +421,11 @@ def test_a_closed_progress_stream_stops_the_run_and_frees_the_collection(
         await stream.aclose()
         return first
 
-    assert '"kind":"planned"' in asyncio.run(first_event_then_disconnect())
+    (first,) = decode_events(asyncio.run(first_event_then_disconnect()).splitlines())
+    assert first.type == "planned"
     with ThreadPoolExecutor(1) as pool:
         events = pool.submit(lambda: list(library.sync("paused"))).result(timeout=120)
-    assert events[-1].kind == "finished"
+    assert events[-1].type == "finished"
     assert events[-1].files_done == events[-1].files_total > 0
     assert library.collection("paused").chunks > 0
     library.close()

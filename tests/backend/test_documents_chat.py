@@ -36,7 +36,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend]
     backend = launch(home)
     body = {"name": "docs", "paths": [str(corpus)], "stream": True}
     events = list(backend.client().stream_events("/hearth/documents/collections", body))
-    assert events[0]["kind"] == "planned" and events[-1]["kind"] == "finished"
+    assert events[0]["type"] == "planned" and events[-1]["type"] == "finished"
     assert events[-1]["files_done"] == events[-1]["files_total"] == 7
     yield backend
     backend.stop()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication, QWidget
 
+from backend.wire import IngestEvent
 from desktop.backend_connection import BackendState
 from desktop.chat.model_picker import MISSING
 from desktop.documents.ingest_progress import IngestProgress
@@ -210,23 +211,25 @@ def test_documents_panel_during_indexing(offline_window: MainWindow, screenshot_
     panel.list.setCurrentRow(0)
     progress = IngestProgress("field-notes")
     events = [
-        {"kind": "planned", "files_total": 212},
-        {
-            "kind": "failed",
-            "path": "/home/ada/field-notes/2019/scan-04.pdf",
-            "detail": "the PDF is damaged or encrypted (could not read its page tree)",
-            "files_done": 31,
-            "files_total": 212,
-            "chunks_done": 402,
-        },
-        {
-            "kind": "indexed",
-            "path": "/home/ada/field-notes/2021/herons-march.md",
-            "chunks": 14,
-            "files_done": 87,
-            "files_total": 212,
-            "chunks_done": 1_093,
-        },
+        IngestEvent(type="planned", collection="field-notes", files_total=212),
+        IngestEvent(
+            type="failed",
+            collection="field-notes",
+            path="/home/ada/field-notes/2019/scan-04.pdf",
+            detail="the PDF is damaged or encrypted (could not read its page tree)",
+            files_done=31,
+            files_total=212,
+            chunks_done=402,
+        ),
+        IngestEvent(
+            type="indexed",
+            collection="field-notes",
+            path="/home/ada/field-notes/2021/herons-march.md",
+            chunks=14,
+            files_done=87,
+            files_total=212,
+            chunks_done=1_093,
+        ),
     ]
     for event in events:
         progress.apply(event)

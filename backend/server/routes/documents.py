@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -11,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from backend import sse
 from backend.documents.errors import DocumentPathError
-from backend.documents.ingest import IngestEvent
 from backend.documents.retrieval import Hit, SearchMode
-from backend.documents.state import CollectionInfo
-from backend.server.errors import describe
+from backend.documents.state import CollectionDetail, CollectionInfo
+from backend.server.event_stream import error_event, event_response
 from backend.server.routes.openai import services
+from backend.wire import IngestEvent
 
 router = APIRouter(prefix="/hearth/documents", tags=["documents"])
 
@@ -68,10 +67,7 @@ async def _sse(events: Iterator[IngestEvent]) -> AsyncIterator[str]:
     threading.Thread(target=_pump, args=(events, out, stop)).start()
     try:
         while (item := await asyncio.to_thread(out.get)) is not None:
-            if isinstance(item, Exception):  # in OpenAI's error shape
-                yield f"data: {json.dumps(describe(item)[1])}\n\n"
-            else:
-                yield f"data: {item.model_dump_json()}\n\n"
+            yield sse.encode(error_event(item) if isinstance(item, Exception) else item)
     finally:
         stop.set()
 
@@ -79,9 +75,7 @@ async def _sse(events: Iterator[IngestEvent]) -> AsyncIterator[str]:
 def _run(events: Iterator[IngestEvent], stream: bool) -> Any:
     """Progress as it happens, or the run's events once it has finished."""
     if stream:
-        return StreamingResponse(
-            _sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
+        return event_response(_sse(events))
     return {"events": list(events)}
 
 
@@ -106,9 +100,9 @@ def add_documents(body: AddDocuments, request: Request) -> Any:
 
 
 @router.get("/collections/{name}")
-def get_collection(name: str, request: Request) -> dict[str, Any]:
+def get_collection(name: str, request: Request) -> CollectionDetail:
     library = services(request).documents
-    return {"collection": library.collection(name), "files": library.files(name)}
+    return CollectionDetail(collection=library.collection(name), files=library.files(name))
 
 
 @router.post("/collections/{name}/sync")

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from backend import sse
 from backend.images.index import FolderNotFoundError, IndexProgress
+from backend.server.event_stream import error_event, event_response
 from backend.server.routes.openai import services
+from backend.wire import ImageHit, ImageIndexEvent, ImageLabel
 
 router = APIRouter(prefix="/hearth/images", tags=["images"])
 
@@ -36,14 +37,30 @@ class SimilarBody(BaseModel):
 
 
 @router.post("/label")
-async def label(body: LabelBody, request: Request) -> list[dict[str, Any]]:
+async def label(body: LabelBody, request: Request) -> list[ImageLabel]:
     images = services(request).images
     found = await asyncio.to_thread(images.label_reference, body.image, body.labels, body.top)
-    return [{"label": item.label, "score": item.score} for item in found]
+    return [ImageLabel(label=item.label, score=item.score) for item in found]
 
 
-def _progress(progress: IndexProgress) -> dict[str, Any]:
-    return asdict(progress) | {"type": "progress"}
+def _event(progress: IndexProgress, finished: bool = False) -> ImageIndexEvent:
+    return ImageIndexEvent(
+        type="image_finished" if finished else "image_progress", **asdict(progress)
+    )
+
+
+async def _progress_events(steps: Iterator[IndexProgress]) -> AsyncIterator[str]:
+    """One event per batch, then the totals; a failure part-way ends the stream with an error
+    event, since its status line has gone out."""
+    last = IndexProgress(done=0, total=0)
+    try:
+        while (progress := await asyncio.to_thread(next, steps, None)) is not None:
+            last = progress
+            yield sse.encode(_event(progress))
+    except Exception as exc:  # what was embedded is kept; the client is told why it stopped
+        yield sse.encode(error_event(exc))
+        return
+    yield sse.encode(_event(last, finished=True))
 
 
 def _full_path(raw: str) -> Path:
@@ -60,34 +77,27 @@ async def index_folder(body: IndexBody, request: Request) -> Any:
     folder = _full_path(body.folder)
     index = await asyncio.to_thread(lambda: services(request).images.index)
     if not body.stream:
-        return _progress(await asyncio.to_thread(index.index_all, folder))
+        return _event(await asyncio.to_thread(index.index_all, folder), finished=True)
     if not folder.is_dir():  # checked before the stream's headers go out
         raise FolderNotFoundError(f"{folder} is not a folder")
-    steps: Iterator[IndexProgress] = index.index_folder(folder)
-
-    async def events() -> AsyncIterator[str]:
-        while (progress := await asyncio.to_thread(next, steps, None)) is not None:
-            yield f"data: {json.dumps(_progress(progress))}\n\n"
-        yield 'data: {"type": "done"}\n\n'
-
-    return StreamingResponse(events(), media_type="text/event-stream")
+    return event_response(_progress_events(index.index_folder(folder)))
 
 
 @router.get("/search")
 async def search(
     request: Request, q: str, k: Annotated[int, Query(ge=1, le=500)] = 12
-) -> list[dict[str, Any]]:
+) -> list[ImageHit]:
     index = await asyncio.to_thread(lambda: services(request).images.index)
     hits = await asyncio.to_thread(index.search, q, k)
-    return [asdict(hit) for hit in hits]
+    return [ImageHit(path=hit.path, score=hit.score) for hit in hits]
 
 
 @router.post("/similar")
-async def similar(body: SimilarBody, request: Request) -> list[dict[str, Any]]:
+async def similar(body: SimilarBody, request: Request) -> list[ImageHit]:
     from backend.images.attachments import read_image_reference
     from backend.images.decode import open_image
 
     data, name = read_image_reference(body.image)
     index = await asyncio.to_thread(lambda: services(request).images.index)
     hits = await asyncio.to_thread(lambda: index.similar_image(open_image(data, name=name), body.k))
-    return [asdict(hit) for hit in hits]
+    return [ImageHit(path=hit.path, score=hit.score) for hit in hits]
