@@ -94,9 +94,6 @@ class HearthApi:
     def remove_collection(self, name: str) -> None:
         self.client.documents.remove(name)
 
-    def search_documents(self, query: str, collections: list[str]) -> list[dict[str, Any]]:
-        return _json_list(self.client.documents.search(query, collections))
-
     # Images ----------------------------------------------------------------------------------
 
     def label_image(self, image: str) -> list[dict[str, Any]]:

@@ -116,8 +116,9 @@ def test_a_new_file_in_a_watched_subfolder_is_indexed_and_searchable(
     )
     api = window.connection.api
     assert api is not None
-    (hit,) = api.search_documents("tangerine umbrellas for the regatta", ["notes"])[:1]
-    assert hit["source"].endswith("visit.txt")
+    documents = api.client.documents
+    (hit,) = documents.search("tangerine umbrellas for the regatta", ["notes"])[:1]
+    assert hit.source.endswith("visit.txt")
 
     # An edit in place (same file, new words) reaches only a watch on the file itself.
     qtbot.waitUntil(lambda: str(notes / "intro.md") in watcher.watched)
@@ -127,9 +128,9 @@ def test_a_new_file_in_a_watched_subfolder_is_indexed_and_searchable(
         lambda: panel.queue.progress is not synced and panel.queue.progress.finished,
         timeout=INDEX_TIMEOUT_MS,
     )
-    (hit,) = api.search_documents("violet canoe in the garden shed", ["notes"])[:1]
-    assert hit["source"].endswith("intro.md") and "violet canoe" in hit["text"]
-    assert not any("ladders" in h["text"] for h in api.search_documents("ladders", ["notes"]))
+    (hit,) = documents.search("violet canoe in the garden shed", ["notes"])[:1]
+    assert hit.source.endswith("intro.md") and "violet canoe" in hit.text
+    assert not any("ladders" in h.text for h in documents.search("ladders", ["notes"]))
 
     # Re-sync from the button finds nothing new; Remove asks first, then stops the watching.
     window.tabs.setCurrentWidget(panel)  # a click reaches only a button on the shown tab
