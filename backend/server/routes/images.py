@@ -88,8 +88,7 @@ async def search(
     request: Request, q: str, k: Annotated[int, Query(ge=1, le=500)] = 12
 ) -> list[ImageHit]:
     index = await asyncio.to_thread(lambda: services(request).images.index)
-    hits = await asyncio.to_thread(index.search, q, k)
-    return [ImageHit(path=hit.path, score=hit.score) for hit in hits]
+    return await asyncio.to_thread(index.search, q, k)
 
 
 @router.post("/similar")
@@ -99,5 +98,4 @@ async def similar(body: SimilarBody, request: Request) -> list[ImageHit]:
 
     data, name = read_image_reference(body.image)
     index = await asyncio.to_thread(lambda: services(request).images.index)
-    hits = await asyncio.to_thread(lambda: index.similar_image(open_image(data, name=name), body.k))
-    return [ImageHit(path=hit.path, score=hit.score) for hit in hits]
+    return await asyncio.to_thread(lambda: index.similar_image(open_image(data, name=name), body.k))
