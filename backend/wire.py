@@ -196,6 +196,104 @@ class Exchange(BaseModel):
     assistant: Message
 
 
+# OpenAI's response shapes (/v1/...), with Hearth's `hearth` extension field.
+
+
+class HearthReport(BaseModel):
+    """Hearth's extra field on a completion: speeds, turns dropped to fit the context, and what
+    became of attached images."""
+
+    finish_reason: str = Field(description='"stop", "length" or "cancelled".')
+    timings: Timings
+    dropped_messages: int
+    context_size: int
+    attachments: list[Attachment] | None = Field(None, exclude_if=_unset)
+    vision: bool | None = Field(
+        None, exclude_if=_unset, description="Whether the model saw the images' pixels."
+    )
+    vision_note: str | None = Field(None, exclude_if=_unset)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class OpenAIChunk(BaseModel):
+    """What every completion and chunk starts with; the last chunk carries `hearth`, and with
+    `stream_options.include_usage` one more carries `usage`."""
+
+    id: str
+    object: str
+    created: int = Field(description="Unix seconds.")
+    model: str
+    usage: Usage | None = Field(None, exclude_if=_unset)
+    hearth: HearthReport | None = Field(None, exclude_if=_unset)
+
+
+class ChatDelta(BaseModel):
+    role: Literal["assistant"] | None = Field(None, exclude_if=_unset)
+    content: str | None = Field(None, exclude_if=_unset)
+
+
+class ChatChunkChoice(BaseModel):
+    index: int = 0
+    delta: ChatDelta
+    finish_reason: str | None
+
+
+class ChatCompletionChunk(OpenAIChunk):
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    choices: list[ChatChunkChoice]
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: str
+
+
+class ChatCompletion(OpenAIChunk):
+    object: Literal["chat.completion"] = "chat.completion"
+    choices: list[ChatChoice]
+
+
+class TextChoice(BaseModel):
+    index: int = 0
+    text: str
+    logprobs: None = None
+    finish_reason: str | None
+
+
+class TextCompletion(OpenAIChunk):
+    """A text completion, whole or as one chunk of a stream."""
+
+    object: Literal["text_completion"] = "text_completion"
+    choices: list[TextChoice]
+
+
+class ModelObject(BaseModel):
+    """One model in OpenAI's shape, plus whether it sees images."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = Field(description='Where it came from: "shipped", "user" or "imported".')
+    vision: bool
+    vision_note: str | None = Field(None, exclude_if=_unset)
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelObject]
+
+
 # Stream events: every progress stream is a sequence of these, told apart by `type`.
 
 

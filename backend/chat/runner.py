@@ -13,12 +13,11 @@ from backend.chat.generation import Generation
 from backend.chat.services import ChatServices
 from backend.chat.turn import Turn
 from backend.llm.types import Finished, Token
-from backend.server.errors import describe
+from backend.server.event_stream import error_event
 from backend.store import ConversationNotFoundError
 from backend.wire import (
     ChatEvent,
     DoneEvent,
-    ErrorEvent,
     Exchange,
     Message,
     MessageStatus,
@@ -38,11 +37,6 @@ def delete_conversation(services: ChatServices, conversation_id: str) -> None:
     """Delete a chat and stop its reply, which has nowhere to go any more."""
     services.generations.cancel_reply(conversation_id)
     services.store.delete(conversation_id)
-
-
-def error_event(exc: BaseException) -> ErrorEvent:
-    error = describe(exc)[1]["error"]
-    return ErrorEvent(message=error["message"], code=error["code"], error_type=error["type"])
 
 
 def _asked(turn: Turn) -> Message:

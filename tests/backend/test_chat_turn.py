@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from contextlib import aclosing
 from pathlib import Path
@@ -17,6 +18,7 @@ from backend.documents.retrieval import Hit
 from backend.llm.context_window import PromptTooLongError
 from backend.llm.types import SamplingParams
 from backend.models.registry import UnknownModelError
+from backend.server.routes.openai import chat_chunker, event_stream, hearth_report
 from backend.server.services import Services
 from backend.settings import Settings
 from backend.wire import ChatEvent, ConversationSettings, DoneEvent, ErrorEvent, TokenEvent
@@ -286,3 +288,32 @@ def test_regenerate_replaces_the_tail_and_asks_without_it(
         ("user", "First, edited"),
         ("assistant", "".join(REPLY)),
     ]
+
+
+def test_an_openai_stream_left_early_stops_its_generation(
+    services: Services, provider: FakeProvider
+) -> None:
+    provider.hold_after(2)
+    turn = prepare_api_turn(
+        services, None, [{"role": "user", "content": "Hi"}], [], SamplingParams()
+    )
+
+    async def listen() -> list[str]:
+        generation = runner.start(services, turn)
+        first = await generation.next_event()
+        chunk = chat_chunker("chatcmpl-1", 0, turn.model.name)
+        lines: list[str] = []
+        async with aclosing(event_stream(generation, first, chunk, False, hearth_report)) as sent:
+            async for line in sent:
+                lines.append(line)
+                if len(lines) == 2:  # the client disconnects after two chunks
+                    break
+        await asyncio.to_thread(provider.drain)
+        return lines
+
+    lines = asyncio.run(listen())
+    assert [
+        json.loads(line.removeprefix("data: "))["choices"][0]["delta"]["content"] for line in lines
+    ] == list(REPLY[:2])
+    assert services.generations.recent[-1].finish_reason == "cancelled"
+    assert services.generations.recent[-1].completion_tokens == 2

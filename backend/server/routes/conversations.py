@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from backend import sse
 from backend.chat import runner
 from backend.chat.turn import Question, prepare_turn
+from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
 from backend.server.schemas import ConversationUpdate, NewConversation, NewMessage
 from backend.store import Conversation
@@ -79,8 +80,4 @@ async def post_message(
     turn = await asyncio.to_thread(prepare_turn, svc, conversation_id, question)
     if not body.stream:
         return await runner.reply(svc, turn)
-    return StreamingResponse(
-        encoded(runner.stream_reply(svc, turn)),
-        media_type=sse.MEDIA_TYPE,
-        headers={"Cache-Control": "no-cache"},
-    )
+    return event_response(encoded(runner.stream_reply(svc, turn)))

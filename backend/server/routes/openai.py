@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -21,10 +21,26 @@ from backend.models.registry import NO_PROJECTOR_NOTE, ModelEntry
 from backend.server.errors import describe
 from backend.server.schemas import ChatCompletionBody, CompletionBody, SamplingFields
 from backend.server.services import Services
+from backend.wire import (
+    AssistantMessage,
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatDelta,
+    HearthReport,
+    ModelList,
+    ModelObject,
+    OpenAIChunk,
+    TextChoice,
+    TextCompletion,
+    Usage,
+)
 
 router = APIRouter()
 
-ChunkBuilder = Callable[[str | None, str | None], dict[str, Any]]
+ChunkBuilder = Callable[[str | None, str | None], OpenAIChunk]  # (text, finish_reason)
+Reporter = Callable[[Finished], HearthReport]
 
 
 def services(request: Request) -> Services:
@@ -37,24 +53,28 @@ def openai_finish_reason(finished: Finished) -> str:
     return "stop" if finished.finish_reason == "cancelled" else finished.finish_reason
 
 
-def usage(finished: Finished) -> dict[str, int]:
+def usage(finished: Finished) -> Usage:
     t = finished.timings
     total = t.prompt_tokens + t.completion_tokens
-    return {
-        "prompt_tokens": t.prompt_tokens,
-        "completion_tokens": t.completion_tokens,
-        "total_tokens": total,
-    }
+    return Usage(
+        prompt_tokens=t.prompt_tokens, completion_tokens=t.completion_tokens, total_tokens=total
+    )
 
 
-def hearth_metadata(finished: Finished) -> dict[str, Any]:
-    """Hearth's extra response field: speeds, and turns dropped to fit the context."""
-    return {
-        "finish_reason": finished.finish_reason,
-        "timings": finished.timings.to_wire().model_dump(),
-        "dropped_messages": finished.dropped_messages,
-        "context_size": finished.context_size,
-    }
+def hearth_report(finished: Finished, turn: Turn | None = None) -> HearthReport:
+    """Hearth's extra response field: speeds, turns dropped to fit the context, and whether
+    the model saw a chat turn's images or only their labels."""
+    attachments = list(turn.attachments) if turn else []
+    seen = bool(turn and turn.request.images)
+    return HearthReport(
+        finish_reason=finished.finish_reason,
+        timings=finished.timings.to_wire(),
+        dropped_messages=finished.dropped_messages,
+        context_size=finished.context_size,
+        attachments=attachments or None,
+        vision=seen if attachments else None,
+        vision_note=NO_PROJECTOR_NOTE if attachments and not seen else None,
+    )
 
 
 async def event_stream(
@@ -62,7 +82,7 @@ async def event_stream(
     first: Token | Finished,
     chunk: ChunkBuilder,
     include_usage: bool,
-    extra: dict[str, Any],
+    report: Reporter,
 ) -> AsyncIterator[str]:
     """SSE lines for one generation; `chunk(text, finish_reason)` shapes each OpenAI chunk."""
     try:
@@ -71,128 +91,101 @@ async def event_stream(
                 yield sse.encode(chunk(event.text, None))
                 continue
             final = chunk(None, openai_finish_reason(event))
-            final["hearth"] = hearth_metadata(event) | extra
+            final.hearth = report(event)
             yield sse.encode(final)
             if include_usage:
-                yield sse.encode({**chunk(None, None), "choices": [], "usage": usage(event)})
+                counted = {"choices": [], "usage": usage(event)}
+                yield sse.encode(chunk(None, None).model_copy(update=counted))
     except Exception as exc:  # the headers are sent: report in-band
         _, body = describe(exc)
         yield sse.encode(body)
+    finally:
+        generation.cancel.set()  # a client that left stops the generation at once
     yield sse.encode(sse.DONE)
 
 
 async def respond(
-    body: SamplingFields, generation: Generation, chunk: ChunkBuilder, extra: dict[str, Any]
+    body: SamplingFields, generation: Generation, chunk: ChunkBuilder, report: Reporter
 ) -> tuple[str, Finished] | StreamingResponse:
     """Stream a started generation, or collect it and return (text, Finished)."""
     if not body.stream:
         return await generation.collect()
     first = await generation.next_event()  # errors before any output get a real HTTP status
     return StreamingResponse(
-        event_stream(generation, first, chunk, body.include_usage, extra),
+        event_stream(generation, first, chunk, body.include_usage, report),
         media_type=sse.MEDIA_TYPE,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-def image_metadata(turn: Turn) -> dict[str, Any]:
-    """Hearth's report on a turn's images: stored, and seen or only labelled."""
-    if not turn.attachments:
-        return {}
-    seen = bool(turn.request.images)
-    return {
-        "attachments": [a.model_dump(mode="json") for a in turn.attachments],
-        "vision": seen,
-    } | ({} if seen else {"vision_note": NO_PROJECTOR_NOTE})
-
-
 def chat_chunker(ident: str, created: int, model: str) -> ChunkBuilder:
-    def chunk(text: str | None, finish_reason: str | None) -> dict[str, Any]:
-        delta = {"role": "assistant", "content": text} if text is not None else {}
-        return {
-            "id": ident,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-        }
+    def chunk(text: str | None, finish_reason: str | None) -> ChatCompletionChunk:
+        delta = ChatDelta(role="assistant", content=text) if text is not None else ChatDelta()
+        choice = ChatChunkChoice(delta=delta, finish_reason=finish_reason)
+        return ChatCompletionChunk(id=ident, created=created, model=model, choices=[choice])
+
+    return chunk
+
+
+def text_chunker(ident: str, created: int, model: str) -> ChunkBuilder:
+    def chunk(text: str | None, finish_reason: str | None) -> TextCompletion:
+        choice = TextChoice(text=text or "", finish_reason=finish_reason)
+        return TextCompletion(id=ident, created=created, model=model, choices=[choice])
 
     return chunk
 
 
 def chat_completion(
-    ident: str, created: int, model: str, text: str, finished: Finished, extra: dict[str, Any]
-) -> dict[str, Any]:
-    """A whole chat completion in OpenAI's shape."""
-    message = {"role": "assistant", "content": text}
-    choice = {"index": 0, "message": message, "finish_reason": openai_finish_reason(finished)}
-    return {
-        "id": ident,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [choice],
-        "usage": usage(finished),
-        "hearth": hearth_metadata(finished) | extra,
-    }
+    ident: str, created: int, turn: Turn, text: str, finished: Finished
+) -> ChatCompletion:
+    """A whole chat completion, once its generation has ended."""
+    reason = openai_finish_reason(finished)
+    choice = ChatChoice(message=AssistantMessage(content=text), finish_reason=reason)
+    return ChatCompletion(
+        id=ident,
+        created=created,
+        model=turn.model.name,
+        choices=[choice],
+        usage=usage(finished),
+        hearth=hearth_report(finished, turn),
+    )
 
 
-def completion_chunker(ident: str, created: int, model: str) -> ChunkBuilder:
-    def chunk(text: str | None, finish_reason: str | None) -> dict[str, Any]:
-        choice = {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish_reason}
-        return {
-            "id": ident,
-            "object": "text_completion",
-            "created": created,
-            "model": model,
-            "choices": [choice],
-        }
-
-    return chunk
-
-
-def model_object(entry: ModelEntry) -> dict[str, Any]:
-    """One model in OpenAI's shape, plus whether it sees images."""
-    vision_note = {} if entry.vision else {"vision_note": NO_PROJECTOR_NOTE}
-    return {
-        "id": entry.name,
-        "object": "model",
-        "created": 0,
-        "owned_by": entry.source,
-        "vision": entry.vision,
-    } | vision_note
+def model_object(entry: ModelEntry) -> ModelObject:
+    note = None if entry.vision else NO_PROJECTOR_NOTE
+    return ModelObject(id=entry.name, owned_by=entry.source, vision=entry.vision, vision_note=note)
 
 
 @router.get("/v1/models")
-def list_models(request: Request) -> dict[str, Any]:
-    entries = services(request).registry.list()
-    return {"object": "list", "data": [model_object(e) for e in entries]}
+def list_models(request: Request) -> ModelList:
+    return ModelList(data=[model_object(e) for e in services(request).registry.list()])
 
 
 @router.get("/v1/models/{model_id}")
-def retrieve_model(model_id: str, request: Request) -> dict[str, Any]:
+def retrieve_model(model_id: str, request: Request) -> ModelObject:
     return model_object(services(request).registry.get(model_id))
 
 
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(
     body: ChatCompletionBody, request: Request
-) -> dict[str, Any] | StreamingResponse:
+) -> ChatCompletion | StreamingResponse:
     svc = services(request)
     messages = [m.as_prompt_message() for m in body.messages]
     turn = await asyncio.to_thread(
         prepare_api_turn, svc, body.model, messages, body.image_references(), body.sampling()
     )
-    ident, created, extra = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), image_metadata(turn)
+    ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     chunk = chat_chunker(ident, created, turn.model.name)
-    result = await respond(body, runner.start(svc, turn), chunk, extra)
+    report = partial(hearth_report, turn=turn)
+    result = await respond(body, runner.start(svc, turn), chunk, report)
     if isinstance(result, StreamingResponse):
         return result
-    return chat_completion(ident, created, turn.model.name, *result, extra)
+    return chat_completion(ident, created, turn, *result)
 
 
 @router.post("/v1/completions", response_model=None)
-async def completions(body: CompletionBody, request: Request) -> dict[str, Any] | StreamingResponse:
+async def completions(body: CompletionBody, request: Request) -> TextCompletion | StreamingResponse:
     svc = services(request)
     model = await asyncio.to_thread(resolve_model, svc.provider, svc.settings, body.model)
     completion = CompletionRequest(model.name, body.prompt_text(), body.sampling())
@@ -200,10 +193,17 @@ async def completions(body: CompletionBody, request: Request) -> dict[str, Any] 
         lambda sink, cancel: svc.provider.start_completion(completion, sink, cancel)
     )
     ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
-    chunk = completion_chunker(ident, created, model.name)
-    result = await respond(body, generation, chunk, {})
+    chunk = text_chunker(ident, created, model.name)
+    result = await respond(body, generation, chunk, hearth_report)
     if isinstance(result, StreamingResponse):
         return result
     text, finished = result
-    response = chunk(text, openai_finish_reason(finished))
-    return response | {"usage": usage(finished), "hearth": hearth_metadata(finished)}
+    choice = TextChoice(text=text, finish_reason=openai_finish_reason(finished))
+    return TextCompletion(
+        id=ident,
+        created=created,
+        model=model.name,
+        choices=[choice],
+        usage=usage(finished),
+        hearth=hearth_report(finished),
+    )
