@@ -26,6 +26,7 @@ from backend.documents.state import CollectionDetail, CollectionInfo, FileRecord
 from backend.paths import HomeLayout
 from backend.settings import Settings
 from backend.wire import (
+    ChatCompletion,
     ChatEvent,
     Conversation,
     ConversationDetail,
@@ -38,7 +39,6 @@ from backend.wire import (
     IngestEvent,
     ModelDescription,
     StreamEvent,
-    Timings,
     TokenEvent,
     UserEvent,
 )
@@ -100,28 +100,6 @@ class Embeddings(BaseModel):
 
     model: str
     data: list[EmbeddingRow]
-
-
-class CompletionMessage(BaseModel):
-    role: str
-    content: str | None
-
-
-class CompletionChoice(BaseModel):
-    message: CompletionMessage
-    finish_reason: str | None
-
-
-class HearthExtras(BaseModel):
-    timings: Timings
-
-
-class ChatCompletion(BaseModel):
-    """What the client reads of OpenAI's chat completion: the answer and Hearth's timings."""
-
-    model: str
-    choices: list[CompletionChoice]
-    hearth: HearthExtras
 
 
 class HearthClient:
