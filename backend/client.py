@@ -31,6 +31,7 @@ from backend.wire import (
     Conversation,
     ConversationDetail,
     DoneEvent,
+    EmbeddingList,
     ErrorEvent,
     Health,
     ImageHit,
@@ -90,18 +91,6 @@ def _until_error(
             yield event
 
 
-class EmbeddingRow(BaseModel):
-    index: int
-    embedding: list[float]
-
-
-class Embeddings(BaseModel):
-    """What the client reads of OpenAI's embeddings answer."""
-
-    model: str
-    data: list[EmbeddingRow]
-
-
 class HearthClient:
     """Hearth's API over HTTP with the bearer token; every method blocks, so the GUI calls it
     from workers. Failures raise BackendError with the backend's reason."""
@@ -156,9 +145,9 @@ class HearthClient:
     def health(self) -> Health:
         return self.call(Health, "GET", "/health")
 
-    def embed(self, texts: Sequence[str]) -> Embeddings:
+    def embed(self, texts: Sequence[str]) -> EmbeddingList:
         """Vectors for `texts` from the documents embedder (OpenAI's /v1/embeddings)."""
-        return self.call(Embeddings, "POST", "/v1/embeddings", json={"input": list(texts)})
+        return self.call(EmbeddingList, "POST", "/v1/embeddings", json={"input": list(texts)})
 
     def chat_completion(
         self, messages: Sequence[dict[str, str]], **sampling: float | int | None

@@ -294,6 +294,26 @@ class ModelList(BaseModel):
     data: list[ModelObject]
 
 
+class Embedding(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str = Field(
+        description="The vector, or with encoding_format=base64 its little-endian float32 bytes."
+    )
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingList(BaseModel):
+    object: Literal["list"] = "list"
+    model: str
+    data: list[Embedding]
+    usage: EmbeddingUsage
+
+
 # Stream events: every progress stream is a sequence of these, told apart by `type`.
 
 

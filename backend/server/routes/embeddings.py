@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import Field
@@ -12,6 +12,10 @@ from backend.embeddings.minilm import MODEL_NAME
 from backend.models.registry import UnknownModelError
 from backend.server.routes.openai import services
 from backend.server.schemas import RequestBody
+from backend.wire import Embedding, EmbeddingList, EmbeddingUsage
+
+if TYPE_CHECKING:
+    import numpy as np
 
 router = APIRouter()
 
@@ -26,7 +30,7 @@ class EmbeddingsBody(RequestBody):
 
 
 @router.post("/v1/embeddings")
-def embeddings(body: EmbeddingsBody, request: Request) -> dict[str, Any]:
+def embeddings(body: EmbeddingsBody, request: Request) -> EmbeddingList:
     if body.model != MODEL_NAME:
         raise UnknownModelError(f"Unknown embedding model {body.model!r}; use {MODEL_NAME!r}.")
     embedder = services(request).embedder.get()
@@ -34,17 +38,14 @@ def embeddings(body: EmbeddingsBody, request: Request) -> dict[str, Any]:
     vectors = embedder.embed(texts)
     tokens = sum(embedder.count_tokens(texts)) if texts else 0
 
-    def encode(row: Any) -> Any:
+    def encode(row: np.ndarray) -> list[float] | str:
         if body.encoding_format == "base64":
             return base64.b64encode(row.astype("<f4").tobytes()).decode()
-        return row.tolist()
+        vector: list[float] = row.tolist()
+        return vector
 
-    return {
-        "object": "list",
-        "model": MODEL_NAME,
-        "data": [
-            {"object": "embedding", "index": i, "embedding": encode(v)}
-            for i, v in enumerate(vectors)
-        ],
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    }
+    return EmbeddingList(
+        model=MODEL_NAME,
+        data=[Embedding(index=i, embedding=encode(v)) for i, v in enumerate(vectors)],
+        usage=EmbeddingUsage(prompt_tokens=tokens, total_tokens=tokens),
+    )
