@@ -184,8 +184,12 @@ class ModelDescription(BaseModel):
     general_type: str = Field(description='"model", or "adapter" for a LoRA GGUF.')
     vision: bool
     mmproj: str | None = Field(None, description="The vision projector beside the model.")
-    vision_note: str | None = Field(None, description="Why the model cannot see images.")
-    adapter: str | None = Field(None, description="The LoRA adapter applied at load.")
+    vision_note: str | None = Field(
+        None, exclude_if=_unset, description="Why the model cannot see images."
+    )
+    adapter: str | None = Field(
+        None, exclude_if=_unset, description="The LoRA adapter applied at load."
+    )
     memory: MemoryFit
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from backend.cli.output import fail, print_json
 
 if TYPE_CHECKING:
     from backend.models.registry import ModelEntry, ModelRegistry
+    from backend.wire import ModelDescription
 
 GIB = 1024**3
 
@@ -49,7 +50,7 @@ def _registry() -> ModelRegistry:
     return ModelRegistry(HomeLayout.current())
 
 
-def _describe(entry: ModelEntry) -> dict[str, Any]:
+def _describe(entry: ModelEntry) -> ModelDescription:
     from backend.models.describe import describe_model
     from backend.models.memory import available_memory
     from backend.settings import Settings
@@ -57,12 +58,12 @@ def _describe(entry: ModelEntry) -> dict[str, Any]:
     return describe_model(entry, Settings.load(), available_memory())
 
 
-def _line(model: dict[str, Any]) -> str:
-    fits = "fits" if model["memory"]["fits"] else "too large"
+def _line(model: ModelDescription) -> str:
+    fits = "fits" if model.memory.fits else "too large"
     return (
-        f"{model['name']:<28} {model['parameter_count'] / 1e6:8.1f}M  {model['quantization']:<8}"
-        f" {model['file_size'] / GIB:6.2f} GiB  ctx {model['context_length']:<7} "
-        f"{model['source']:<9} {fits}"
+        f"{model.name:<28} {model.parameter_count / 1e6:8.1f}M  {model.quantization:<8}"
+        f" {model.file_size / GIB:6.2f} GiB  ctx {model.context_length:<7} "
+        f"{model.source:<9} {fits}"
     )
 
 
@@ -73,7 +74,7 @@ def list_models(args: argparse.Namespace) -> int:
     models = [_describe(e) for e in registry.list()]
     broken = [f"{b.name:<28} broken: {b.reason}" for b in registry.broken()]
     if args.json:
-        print_json(models)
+        print_json([model.model_dump(mode="json") for model in models])
         if broken:  # on stderr, so that stdout stays a list of usable models
             print("\n".join(f"hearth: {line}" for line in broken), file=sys.stderr)
     elif not models and not broken:
@@ -84,7 +85,7 @@ def list_models(args: argparse.Namespace) -> int:
 
 
 def model_info(args: argparse.Namespace) -> int:
-    model = _describe(_registry().get(args.name))
+    model = _describe(_registry().get(args.name)).model_dump(mode="json")
     if args.json:
         print_json(model)
     else:
@@ -97,9 +98,9 @@ def model_info(args: argparse.Namespace) -> int:
 def import_model(args: argparse.Namespace) -> int:
     model = _describe(_registry().import_gguf(args.path, args.name))
     if args.json:
-        print_json(model)
+        print_json(model.model_dump(mode="json"))
     else:
-        print(f"imported {model['name']} -> {model['path']}")
+        print(f"imported {model.name} -> {model.path}")
     return 0
 
 

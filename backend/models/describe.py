@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from backend.models.memory import estimate_memory
 from backend.models.registry import ModelEntry
 from backend.settings import Settings
+from backend.wire import MemoryFit, ModelDescription
 
 
-def describe_model(entry: ModelEntry, settings: Settings, available: int) -> dict[str, Any]:
+def describe_model(entry: ModelEntry, settings: Settings, available: int) -> ModelDescription:
     context = min(settings.context_size, entry.info.context_length or settings.context_size)
     estimate = estimate_memory(entry.info, context, available)
-    return entry.to_dict() | {
-        "memory": {
-            "context": context,
-            "weights_bytes": estimate.weights,
-            "kv_cache_bytes": estimate.kv_cache,
-            "total_bytes": estimate.total,
-            "available_bytes": estimate.available,
-            "fits": estimate.fits,
-        }
-    }
+    memory = MemoryFit(
+        context=context,
+        weights_bytes=estimate.weights,
+        kv_cache_bytes=estimate.kv_cache,
+        total_bytes=estimate.total,
+        available_bytes=estimate.available,
+        fits=estimate.fits,
+    )
+    return ModelDescription.model_validate(entry.to_dict() | {"memory": memory})

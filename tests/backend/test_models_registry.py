@@ -107,8 +107,8 @@ def test_kv_cache_grows_with_context(tiny_gguf: Path) -> None:
     layout = HomeLayout.current().ensure()
     (layout.models / "tiny.gguf").write_bytes(tiny_gguf.read_bytes())
     entry = ModelRegistry(layout, shipped_dir=layout.root / "none").get("tiny")
-    memory = describe_model(entry, Settings(context_size=256), available=1 << 40)["memory"]
-    assert memory["context"] == 256 and memory["kv_cache_bytes"] == 256 * 256 and memory["fits"]
+    memory = describe_model(entry, Settings(context_size=256), available=1 << 40).memory
+    assert memory.context == 256 and memory.kv_cache_bytes == 256 * 256 and memory.fits
 
 
 @pytest.mark.parametrize("name", ["", "  ", "a/b", "../../evil", "back\\slash", "new\nline", ".."])

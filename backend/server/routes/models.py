@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
 
@@ -11,25 +10,26 @@ from backend.models.describe import describe_model
 from backend.models.memory import available_memory
 from backend.server.routes.openai import services
 from backend.server.schemas import ImportModel
+from backend.wire import ModelDescription
 
 router = APIRouter(prefix="/hearth/models", tags=["models"])
 
 
 @router.get("")
-def list_models(request: Request) -> list[dict[str, Any]]:
+def list_models(request: Request) -> list[ModelDescription]:
     svc = services(request)
     available = available_memory()
     return [describe_model(e, svc.settings, available) for e in svc.registry.list()]
 
 
 @router.get("/{name}")
-def model_info(name: str, request: Request) -> dict[str, Any]:
+def model_info(name: str, request: Request) -> ModelDescription:
     svc = services(request)
     return describe_model(svc.registry.get(name), svc.settings, available_memory())
 
 
 @router.post("/import", status_code=201)
-def import_model(body: ImportModel, request: Request) -> dict[str, Any]:
+def import_model(body: ImportModel, request: Request) -> ModelDescription:
     svc = services(request)
     entry = svc.registry.import_gguf(Path(body.path), body.name)
     return describe_model(entry, svc.settings, available_memory())
