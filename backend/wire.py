@@ -152,6 +152,13 @@ class Health(BaseModel):
     version: str
 
 
+class EngineStatus(BaseModel):
+    """Busy or idle, and how the last generations ended (speeds included)."""
+
+    active_generations: int
+    recent: list[GenerationReport] = Field(description="The last 20, oldest first.")
+
+
 class MemoryFit(BaseModel):
     """Whether a model fits the memory available, at the context it would run with."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -13,6 +12,7 @@ from backend.server.auth import BearerTokenMiddleware
 from backend.server.errors import install_error_handlers
 from backend.server.routes import conversations, documents, embeddings, images, models, openai
 from backend.server.services import Services
+from backend.wire import EngineStatus, Health
 
 
 def create_app(services: Services, token: str) -> FastAPI:
@@ -27,14 +27,15 @@ def create_app(services: Services, token: str) -> FastAPI:
     install_error_handlers(app)
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
+    def health() -> Health:
+        return Health(status="ok", version=__version__)
 
     @app.get("/hearth/status")
-    def status() -> dict[str, Any]:
-        """Busy or idle, and how the last generations ended (speeds included)."""
+    def status() -> EngineStatus:
         generations = services.generations
-        return {"active_generations": len(generations.active), "recent": list(generations.recent)}
+        return EngineStatus(
+            active_generations=len(generations.active), recent=list(generations.recent)
+        )
 
     for module in (openai, conversations, models, documents, embeddings, images):
         app.include_router(module.router)
