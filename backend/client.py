@@ -311,10 +311,6 @@ class ModelsApi:
         return self._client.call(ModelDescription, "POST", f"{MODELS}/import", json=body)
 
 
-# Kept until every caller says HearthClient.
-BackendClient = HearthClient
-
-
 def _wait_until_serving(layout: HomeLayout, child: subprocess.Popen[bytes]) -> BackendInfo:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -24,20 +24,20 @@ RESTART_WINDOW_S = 120.0
 def connect_or_start(layout: HomeLayout) -> tuple[subprocess.Popen[bytes] | None, HearthApi]:
     """A client for the backend named in backend.json, or for a child started now (blocking)."""
     # httpx is imported here, on the worker, rather than before the window's first paint.
-    from backend.client import BackendClient, BackendError, start_backend
+    from backend.client import BackendError, HearthClient, start_backend
 
     layout.ensure()
     token = load_or_create_token(layout)
     info: BackendInfo | None = read_backend_info(layout)
     if info is not None:
-        api = HearthApi(BackendClient(info.url, token))
+        api = HearthApi(HearthClient(info.url, token))
         try:
             api.health()
             return None, api
         except BackendError:
             api.close()  # a stale or hung process; start our own instead
     child, info = start_backend(layout)
-    return child, HearthApi(BackendClient(info.url, token))
+    return child, HearthApi(HearthClient(info.url, token))
 
 
 class BackendConnection(QObject):

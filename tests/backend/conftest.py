@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
-from backend.client import BackendClient, start_backend, stop_backend
+from backend.client import HearthClient, start_backend, stop_backend
 from backend.discovery import BackendInfo, load_or_create_token
 from backend.images.registry import clip_dir
 from backend.paths import HomeLayout
@@ -86,8 +86,8 @@ class RunningBackend:
     def token(self) -> str:
         return load_or_create_token(self.layout)
 
-    def client(self) -> BackendClient:
-        return BackendClient(self.url, self.token)
+    def client(self) -> HearthClient:
+        return HearthClient(self.url, self.token)
 
     def http(self) -> httpx.Client:
         return httpx.Client(

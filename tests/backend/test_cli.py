@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.client import BackendClient
+from backend.client import HearthClient
 from backend.discovery import load_or_create_token, read_backend_info
 from backend.paths import HomeLayout, repo_models_dir
 from tests.backend.conftest import launch, prepare_home
@@ -107,7 +107,7 @@ def test_ctrl_c_stops_serve_with_one_line(hearth_home: Path, when: str) -> None:
     if when == "serving":
         info = read_backend_info(layout)
         assert info is not None
-        with closing(BackendClient(info.url, load_or_create_token(layout))) as client:
+        with closing(HearthClient(info.url, load_or_create_token(layout))) as client:
             client.health()
     # "starting": backend.json is written just before uvicorn's loop starts, so the press lands
     # while it starts (it once left a coroutine unawaited, or the engine's threads running).

@@ -8,7 +8,7 @@ import psutil
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from backend.client import BackendClient
+from backend.client import HearthClient
 from backend.discovery import load_or_create_token
 from backend.paths import HomeLayout
 from desktop.main_window import MainWindow
@@ -20,7 +20,7 @@ from tests.desktop.conftest import REPLY_TIMEOUT_MS
 def stored_messages(window: MainWindow) -> list[dict]:
     """What the backend has, read directly (the test may block; the GUI never does)."""
     assert window.connection.api is not None and window.session.conversation is not None
-    client = BackendClient(window.connection.api.client.url, load_or_create_token(window.home))
+    client = HearthClient(window.connection.api.client.url, load_or_create_token(window.home))
     try:
         path = f"/hearth/conversations/{window.session.conversation['id']}"
         return client.request("GET", path)["messages"]
