@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
+
+from backend.wire import ErrorEvent
+
+log = logging.getLogger(__name__)
 
 
 class HearthError(Exception):
@@ -30,3 +35,22 @@ class InvalidRequestError(HearthError):
 
     status = 400
     type = "invalid_request_error"
+
+
+def error_body(message: str, kind: str, code: str) -> dict[str, dict[str, str]]:
+    """OpenAI's error shape."""
+    return {"error": {"message": message, "type": kind, "code": code}}
+
+
+def describe(exc: BaseException) -> tuple[int, dict[str, dict[str, str]]]:
+    """Status and body for any exception; unexpected ones are logged and kept vague."""
+    if isinstance(exc, HearthError):
+        return exc.status, error_body(str(exc), exc.type, exc.code)
+    log.error("unexpected error", exc_info=exc)
+    return 500, error_body(f"internal error: {exc}", "server_error", "internal_error")
+
+
+def error_event(exc: BaseException) -> ErrorEvent:
+    """The error that ends a stream whose first event has gone out, reported in-band."""
+    error = describe(exc)[1]["error"]
+    return ErrorEvent(message=error["message"], code=error["code"], error_type=error["type"])

@@ -12,8 +12,8 @@ from collections.abc import AsyncGenerator
 from backend.chat.generation import Generation
 from backend.chat.services import ChatServices
 from backend.chat.turn import Turn
+from backend.errors import error_event
 from backend.llm.types import Finished, Token
-from backend.server.event_stream import error_event
 from backend.store import ConversationNotFoundError
 from backend.wire import (
     ChatEvent,

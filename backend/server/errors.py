@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from http import HTTPStatus
 
@@ -11,21 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from backend.errors import HearthError
-
-log = logging.getLogger(__name__)
-
-
-def error_body(message: str, kind: str, code: str) -> dict[str, dict[str, str]]:
-    return {"error": {"message": message, "type": kind, "code": code}}
-
-
-def describe(exc: BaseException) -> tuple[int, dict[str, dict[str, str]]]:
-    """Status and body for any exception; unexpected ones are logged and kept vague."""
-    if isinstance(exc, HearthError):
-        return exc.status, error_body(str(exc), exc.type, exc.code)
-    log.error("unexpected error", exc_info=exc)
-    return 500, error_body(f"internal error: {exc}", "server_error", "internal_error")
+from backend.errors import HearthError, describe, error_body
 
 
 def describe_http_error(request: Request, exc: HTTPException) -> dict[str, dict[str, str]]:

@@ -1,5 +1,5 @@
-"""Progress streams as HTTP responses: typed events out as server-sent events, and the error
-that ends a stream after its status line has gone out, reported in-band as an ErrorEvent."""
+"""Progress streams as HTTP responses: events already encoded by `backend.sse`, sent so that
+no proxy holds them back."""
 
 from __future__ import annotations
 
@@ -8,14 +8,6 @@ from collections.abc import AsyncIterable, Iterable
 from fastapi.responses import StreamingResponse
 
 from backend import sse
-from backend.server.errors import describe
-from backend.wire import ErrorEvent
-
-
-def error_event(exc: BaseException) -> ErrorEvent:
-    """The error a route would have answered with, as the stream's last event."""
-    error = describe(exc)[1]["error"]
-    return ErrorEvent(message=error["message"], code=error["code"], error_type=error["type"])
 
 
 def event_response(lines: AsyncIterable[str] | Iterable[str]) -> StreamingResponse:

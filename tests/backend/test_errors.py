@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 
 import backend
 from backend.documents.errors import UnknownCollectionError
-from backend.errors import HearthError
+from backend.errors import HearthError, describe
 from backend.images.decode import CorruptImageError, ImageTooLargeError
 from backend.llm.remote import RemoteError
-from backend.server.errors import describe, install_error_handlers
+from backend.server.errors import install_error_handlers
 
 OPENAI_ERROR_TYPES = {"invalid_request_error", "not_found_error", "server_error"}
 

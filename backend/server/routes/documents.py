@@ -16,7 +16,8 @@ from backend import sse
 from backend.documents.errors import DocumentPathError
 from backend.documents.retrieval import Hit, SearchMode
 from backend.documents.state import CollectionDetail, CollectionInfo
-from backend.server.event_stream import error_event, event_response
+from backend.errors import error_event
+from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
 from backend.wire import IngestEvent
 

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from backend import sse
+from backend.errors import error_event
 from backend.images.index import FolderNotFoundError, IndexProgress
-from backend.server.event_stream import error_event, event_response
+from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
 from backend.wire import ImageHit, ImageIndexEvent, ImageLabel
 

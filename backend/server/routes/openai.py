@@ -16,9 +16,9 @@ from backend.chat import runner
 from backend.chat.generation import Generation
 from backend.chat.models import resolve_model
 from backend.chat.turn import Turn, prepare_api_turn
+from backend.errors import describe
 from backend.llm.types import CompletionRequest, Finished, Token
 from backend.models.registry import NO_PROJECTOR_NOTE, ModelEntry
-from backend.server.errors import describe
 from backend.server.schemas import ChatCompletionBody, CompletionBody, SamplingFields
 from backend.server.services import Services
 from backend.wire import (
