@@ -5,15 +5,17 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
 from backend.discovery import BackendInfo, load_or_create_token, read_backend_info
 from backend.paths import HomeLayout
 from desktop.backend_state import BackendState
-from desktop.hearth_api import HearthApi
 from desktop.workers import Operation, StreamOperation, TaskRunner
+
+if TYPE_CHECKING:  # the client (and httpx) loads on the worker that connects
+    from backend.client import HearthClient
 
 WATCH_INTERVAL_MS = 1000
 # More crashes than this within the window means something is wrong that a restart won't fix.
@@ -21,7 +23,7 @@ MAX_RESTARTS = 3
 RESTART_WINDOW_S = 120.0
 
 
-def connect_or_start(layout: HomeLayout) -> tuple[subprocess.Popen[bytes] | None, HearthApi]:
+def connect_or_start(layout: HomeLayout) -> tuple[subprocess.Popen[bytes] | None, HearthClient]:
     """A client for the backend named in backend.json, or for a child started now (blocking)."""
     # httpx is imported here, on the worker, rather than before the window's first paint.
     from backend.client import BackendError, HearthClient, start_backend
@@ -30,14 +32,14 @@ def connect_or_start(layout: HomeLayout) -> tuple[subprocess.Popen[bytes] | None
     token = load_or_create_token(layout)
     info: BackendInfo | None = read_backend_info(layout)
     if info is not None:
-        api = HearthApi(HearthClient(info.url, token))
+        api = HearthClient(info.url, token)
         try:
             api.health()
             return None, api
         except BackendError:
             api.close()  # a stale or hung process; start our own instead
     child, info = start_backend(layout)
-    return child, HearthApi(HearthClient(info.url, token))
+    return child, HearthClient(info.url, token)
 
 
 class BackendConnection(QObject):
@@ -51,7 +53,7 @@ class BackendConnection(QObject):
         super().__init__(parent)
         self.layout = layout
         self.runner = TaskRunner(self)
-        self.api: HearthApi | None = None
+        self.api: HearthClient | None = None
         self.state = BackendState.STARTING
         self._child: subprocess.Popen[bytes] | None = None
         self._restarts: list[float] = []
@@ -77,7 +79,7 @@ class BackendConnection(QObject):
 
     def call(
         self,
-        method: Callable[[HearthApi], Any],
+        method: Callable[[HearthClient], Any],
         on_success: Callable[[Any], None] | None = None,
         on_failure: Callable[[str], None] | None = None,
     ) -> Operation | None:
@@ -89,7 +91,9 @@ class BackendConnection(QObject):
             return None
         return self.runner.submit(lambda: method(api), on_success, on_failure)
 
-    def stream(self, open_stream: Callable[[HearthApi], Iterator[Any]]) -> StreamOperation | None:
+    def stream(
+        self, open_stream: Callable[[HearthClient], Iterator[Any]]
+    ) -> StreamOperation | None:
         """A stream operation, not yet started: connect its signals, then `runner.start` it."""
         api = self.api
         if api is None or not self.is_ready:
@@ -107,7 +111,7 @@ class BackendConnection(QObject):
         self._child, self.api = None, None
         self._set_state(BackendState.STARTING, reason)
 
-        def stop_then_start() -> tuple[subprocess.Popen[bytes] | None, HearthApi]:
+        def stop_then_start() -> tuple[subprocess.Popen[bytes] | None, HearthClient]:
             from backend.client import stop_backend  # already loaded by the first start
 
             if api is not None:
@@ -146,7 +150,7 @@ class BackendConnection(QObject):
             stop_backend(self._child)
             self._child = None
 
-    def _on_started(self, result: tuple[subprocess.Popen[bytes] | None, HearthApi]) -> None:
+    def _on_started(self, result: tuple[subprocess.Popen[bytes] | None, HearthClient]) -> None:
         self._child, self.api = result
         if self._closing:
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
@@ -19,6 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.backend_connection import BackendConnection
+
+if TYPE_CHECKING:
+    from backend.wire import Conversation
 
 SEARCH_DELAY_MS = 250  # wait for a pause in typing before asking the backend
 
@@ -105,28 +108,28 @@ class ConversationList(QWidget):
         self._refreshes += 1
         version = self._refreshes
 
-        def show(conversations: list[dict[str, Any]]) -> None:
+        def show(conversations: list[Conversation]) -> None:
             if version == self._refreshes:  # else a newer search's answer is on its way
                 self.show_conversations(conversations)
 
-        self.connection.call(lambda api: api.list_conversations(query), show, self.error.emit)
+        self.connection.call(lambda api: api.conversations.find(query), show, self.error.emit)
 
-    def show_conversations(self, conversations: list[dict[str, Any]]) -> None:
+    def show_conversations(self, conversations: list[Conversation]) -> None:
         self.list.blockSignals(True)  # repopulating must not re-open conversations
         self.list.clear()
         for conversation in conversations:
-            item = QListWidgetItem(conversation["title"])
-            item.setData(Qt.ItemDataRole.UserRole, conversation["id"])
-            item.setToolTip(conversation["title"])
+            item = QListWidgetItem(conversation.title)
+            item.setData(Qt.ItemDataRole.UserRole, conversation.id)
+            item.setToolTip(conversation.title)
             self.list.addItem(item)
-            if conversation["id"] == self._current:
+            if conversation.id == self._current:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
         self._update_buttons()
 
-    def mark_current(self, conversation: dict[str, Any] | None) -> None:
+    def mark_current(self, conversation: Conversation | None) -> None:
         """The chat view opened or created this conversation; reflect it here."""
-        self._current = conversation["id"] if conversation else None
+        self._current = conversation.id if conversation else None
         self.refresh()
 
     def _to_results(self) -> None:
@@ -154,12 +157,12 @@ class ConversationList(QWidget):
         if ok and title.strip():
             new_title = title.strip()
             self.connection.call(
-                lambda api: api.update_conversation(conversation_id, title=new_title),
+                lambda api: api.conversations.update(conversation_id, title=new_title),
                 self._on_renamed,
                 self.error.emit,
             )
 
-    def _on_renamed(self, conversation: dict[str, Any]) -> None:
+    def _on_renamed(self, conversation: Conversation) -> None:
         self.refresh()
         self.renamed.emit(conversation)
 
@@ -173,7 +176,7 @@ class ConversationList(QWidget):
         if answer == QMessageBox.StandardButton.Yes:
             conversation_id = item.data(Qt.ItemDataRole.UserRole)
             self.connection.call(
-                lambda api: api.delete_conversation(conversation_id),
+                lambda api: api.conversations.delete(conversation_id),
                 lambda _none: self._on_deleted(conversation_id),
                 self.error.emit,
             )

@@ -186,7 +186,7 @@ class MainWindow(QMainWindow):
     def _on_connected(self) -> None:
         self.conversations.refresh()
         self.connection.call(
-            lambda api: api.list_models(),
+            lambda api: api.models.available(),
             lambda models: self.chat_view.model_picker.set_models(
                 models, self.settings.default_model, self.settings.documents_model
             ),

@@ -3,16 +3,21 @@ stale), sending to it, and its title, model, collections and settings."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop.backend_connection import BackendConnection
 from desktop.backend_state import BackendState
 from desktop.chat.chat_view import ChatView
-from desktop.chat.conversation_settings import ConversationSettingsDialog
+from desktop.chat.conversation_settings import ConversationChanges, ConversationSettingsDialog
 from desktop.chat.image_attachments import ImageAttachments
+from desktop.chat.message_view import UNSAVED_ID
 from desktop.chat.reply_stream import ReplyStream
+
+if TYPE_CHECKING:
+    from backend.client import HearthClient
+    from backend.wire import Conversation, ConversationDetail, Message
 
 TITLE_WORDS = 8
 NOT_RUNNING = "The engine is not running; your message is kept, send it again in a moment."
@@ -25,12 +30,12 @@ def title_from(text: str) -> str:
 
 
 def create_with_collections(
-    api: Any, title: str, model: str | None, collections: list[str]
-) -> dict[str, Any]:
+    api: HearthClient, title: str, model: str | None, collections: list[str]
+) -> Conversation:
     """A new chat, attached to the collections chosen before it existed (worker thread)."""
-    created: dict[str, Any] = api.create_conversation(title, model)
+    created = api.conversations.create(title, model)
     if collections:
-        created = api.update_conversation(created["id"], collections=collections)
+        created = api.conversations.update(created.id, collections=collections)
     return created
 
 
@@ -38,7 +43,7 @@ class ChatSession(QObject):
     """Owns the open conversation; its reply streams through `replies`, and the images for the
     next message wait in `attachments`."""
 
-    conversation_changed = Signal(object)  # the conversation dict (created, renamed, opened)
+    conversation_changed = Signal(object)  # the Conversation (created, renamed, opened)
     token_received = Signal(str)  # each streamed piece, as it arrives
     error = Signal(str)
     notice = Signal(str)  # about the user's own action: shown even while the engine starts
@@ -47,7 +52,7 @@ class ChatSession(QObject):
         super().__init__(view)
         self.connection = connection
         self.view = view
-        self.conversation: dict[str, Any] | None = None
+        self.conversation: Conversation | None = None
         self.replies = ReplyStream(connection, view, self)
         self.attachments = ImageAttachments(connection, view.composer, view.thumbnails, self)
         self._new_chat_collections: list[str] = []  # chosen before the chat exists
@@ -85,7 +90,7 @@ class ChatSession(QObject):
             self._new_chat_collections = []
             return
         self.connection.call(
-            lambda api: api.get_conversation(conversation_id),
+            lambda api: api.conversations.get(conversation_id),
             lambda stored: self._show_stored(stored, version),
             self.error.emit,
         )
@@ -96,24 +101,24 @@ class ChatSession(QObject):
         if self._wanted_id is not None and not self.generating:
             self.open(self._wanted_id)
 
-    def show_renamed(self, conversation: dict[str, Any]) -> None:
-        if self.conversation is not None and conversation["id"] == self.conversation["id"]:
-            self.conversation["title"] = conversation["title"]
-            self.view.show_title(conversation["title"])
+    def show_renamed(self, conversation: Conversation) -> None:
+        if self.conversation is not None and conversation.id == self.conversation.id:
+            self.conversation.title = conversation.title
+            self.view.show_title(conversation.title)
 
-    def _show_stored(self, stored: dict[str, Any], version: int) -> None:
+    def _show_stored(self, stored: ConversationDetail, version: int) -> None:
         if version != self._view_version:
             # E.g. the reload after a restart, answered once Retry had begun a new reply: that
             # reply's live view must stay.
             return
-        self.conversation = stored["conversation"]
-        messages = self.replies.with_cut_off_reply(self.conversation["id"], stored["messages"])
+        self.conversation = stored.conversation
+        messages = self.replies.with_cut_off_reply(self.conversation.id, stored.messages)
         self.view.show_conversation(self.conversation, messages)
         self.conversation_changed.emit(self.conversation)
 
     # Sending -------------------------------------------------------------------------------
 
-    def send(self, text: str, editing: dict[str, Any] | None = None) -> None:
+    def send(self, text: str, editing: Message | None = None) -> None:
         """Send the composer's text and images; they stay in the composer until a reply starts."""
         if self.generating:
             return
@@ -130,15 +135,15 @@ class ChatSession(QObject):
                 lambda message: self._keep_draft(text, None, message),
             )
             return
-        replace_from = editing.get("id") if editing else None
+        replace_from = editing.id if editing else None
         if self._start_reply(text, replace_from, images):
             self.attachments.clear()
         else:
             self._keep_draft(text, editing, NOT_RUNNING)
 
-    def _send_in_new(self, conversation: dict[str, Any], text: str, images: list[str]) -> None:
+    def _send_in_new(self, conversation: Conversation, text: str, images: list[str]) -> None:
         self._view_version += 1  # a fetch still on the way is for the chat left behind
-        self._wanted_id = conversation["id"]
+        self._wanted_id = conversation.id
         self.conversation = conversation
         self.view.show_conversation(conversation, [])
         self.conversation_changed.emit(conversation)
@@ -152,25 +157,25 @@ class ChatSession(QObject):
             return "The engine is not running: use Restart engine, bottom right. Message kept."
         return "The engine is still starting; send again in a moment."
 
-    def _keep_draft(self, text: str, editing: dict[str, Any] | None, why: str) -> None:
+    def _keep_draft(self, text: str, editing: Message | None, why: str) -> None:
         self.view.restore_draft(text, editing)
         self.notice.emit(why)
 
-    def regenerate(self, reply: dict[str, Any]) -> None:
+    def regenerate(self, reply: Message) -> None:
         """Resend the user message before `reply`, replacing it and everything after it."""
         if self.generating:
             return
         question = self.view.user_message_before(reply)
-        if question is not None and question.get("id") is not None:
+        if question is not None and question.id != UNSAVED_ID:
             # The stored copies of its images go again with it.
-            images = [a["path"] for a in question.get("attachments") or []]
-            if not self._start_reply(question["content"], question["id"], images):
+            images = [attachment.path for attachment in question.attachments]
+            if not self._start_reply(question.content, question.id, images):
                 self.notice.emit(NOT_RUNNING)
 
     def _start_reply(self, text: str, replace_from: int | None, images: list[str]) -> bool:
         """Begin the reply; False when there is no engine to send it to."""
         assert self.conversation is not None
-        if not self.replies.start(self.conversation["id"], text, replace_from, images):
+        if not self.replies.start(self.conversation.id, text, replace_from, images):
             return False
         self._view_version += 1  # a fetch answered now would replace the reply's live view
         self._maybe_retitle(text)
@@ -178,13 +183,13 @@ class ChatSession(QObject):
 
     def _maybe_retitle(self, text: str) -> None:
         """A chat still called "New chat" is named after its first question."""
-        if self.conversation is None or self.conversation.get("title") != "New chat":
+        if self.conversation is None or self.conversation.title != "New chat":
             return
-        conversation_id, title = self.conversation["id"], title_from(text)
-        self.conversation["title"] = title
+        conversation_id, title = self.conversation.id, title_from(text)
+        self.conversation.title = title
         self.view.show_title(title)
         self.connection.call(
-            lambda api: api.update_conversation(conversation_id, title=title),
+            lambda api: api.conversations.update(conversation_id, title=title),
             self._on_conversation_updated,
         )
 
@@ -197,12 +202,12 @@ class ChatSession(QObject):
         if self.conversation is None:
             self._new_chat_collections = list(names)  # applied when the first message creates it
             return
-        self._update_conversation(self.conversation["id"], {"collections": names})
+        self._update_conversation(self.conversation.id, {"collections": names})
 
     def choose_model(self, model: str | None) -> None:
         if self.conversation is None:
             return  # the first message creates the chat with the picker's model
-        self._update_conversation(self.conversation["id"], {"model": model})
+        self._update_conversation(self.conversation.id, {"model": model})
 
     def edit_settings(self) -> ConversationSettingsDialog | None:
         if self.conversation is None:
@@ -210,15 +215,15 @@ class ChatSession(QObject):
             return None
         return self.view.edit_settings(self.conversation)
 
-    def _update_conversation(self, conversation_id: str, changes: dict[str, Any]) -> None:
+    def _update_conversation(self, conversation_id: str, changes: ConversationChanges) -> None:
         self.connection.call(
-            lambda api: api.update_conversation(conversation_id, **changes),
+            lambda api: api.conversations.update(conversation_id, **changes),
             self._on_conversation_updated,
             self.error.emit,
         )
 
-    def _on_conversation_updated(self, conversation: dict[str, Any]) -> None:
+    def _on_conversation_updated(self, conversation: Conversation) -> None:
         # The user may have opened another chat since: only the open one is reflected.
-        if self.conversation is not None and conversation["id"] == self.conversation["id"]:
+        if self.conversation is not None and conversation.id == self.conversation.id:
             self.conversation = conversation
             self.conversation_changed.emit(conversation)

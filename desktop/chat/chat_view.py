@@ -3,7 +3,7 @@ and the dialogs opened from it (a cited source, the chat's settings)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPainter, QPaintEvent
@@ -21,26 +21,28 @@ from PySide6.QtWidgets import (
 from desktop.chat.collections_button import CollectionsButton
 from desktop.chat.composer import Composer, image_files_in
 from desktop.chat.conversation_settings import ConversationSettingsDialog
-from desktop.chat.message_view import MessageView
+from desktop.chat.message_view import UNSAVED_ID, MessageView
 from desktop.chat.model_picker import ModelPicker
 from desktop.documents.source_preview import SourcePreviewDialog
 from desktop.images.thumbnails import ThumbnailLoader
 
+if TYPE_CHECKING:
+    from backend.documents.state import CollectionInfo
+    from backend.wire import Conversation, GenerationReport, Message, Source
 
-def format_stats(timings: dict[str, Any] | None) -> str:
+
+def format_stats(timings: GenerationReport | None) -> str:
     """Like "42 tokens/s · context 130 of 4,096 tokens", from a done message's timings."""
-    if not timings:
+    if timings is None:
         return ""
     parts = []
-    speed = timings.get("generation_per_second")
-    if speed:
-        parts.append(f"{speed:,.0f} tokens/s")
-    used = (timings.get("prompt_tokens") or 0) + (timings.get("completion_tokens") or 0)
-    size = timings.get("context_size")
-    if size:
-        parts.append(f"context {used:,} of {size:,} tokens")
-    if timings.get("dropped_messages"):
-        parts.append(f"{timings['dropped_messages']} older messages left out to fit")
+    if timings.generation_per_second:
+        parts.append(f"{timings.generation_per_second:,.0f} tokens/s")
+    used = timings.prompt_tokens + timings.completion_tokens
+    if timings.context_size:
+        parts.append(f"context {used:,} of {timings.context_size:,} tokens")
+    if timings.dropped_messages:
+        parts.append(f"{timings.dropped_messages} older messages left out to fit")
     return " · ".join(parts)
 
 
@@ -160,14 +162,14 @@ class ChatView(QWidget):
     def views(self) -> list[MessageView]:
         return self.messages.views
 
-    def set_collections(self, collections: list[dict[str, Any]]) -> None:
+    def set_collections(self, collections: list[CollectionInfo]) -> None:
         self.collections_button.set_collections(collections)
         self.model_picker.show_default_for(bool(self.collections_button.selected))
 
     def show_title(self, title: str) -> None:
         self.title.setText(title)
 
-    def show_stats(self, timings: dict[str, Any] | None) -> None:
+    def show_stats(self, timings: GenerationReport | None) -> None:
         self.stats.setText(format_stats(timings))
 
     def chosen_model(self) -> str | None:
@@ -176,24 +178,24 @@ class ChatView(QWidget):
     def discard_edit(self) -> None:
         self.composer.discard_edit()
 
-    def restore_draft(self, text: str, editing: dict[str, Any] | None) -> None:
+    def restore_draft(self, text: str, editing: Message | None) -> None:
         """A message that could not be sent goes back into the composer."""
         self.composer.restore(text, editing)
 
-    def show_conversation(self, conversation: dict[str, Any] | None, messages: list[dict]) -> None:
-        self.show_title(conversation["title"] if conversation else "New chat")
-        self.model_picker.select(conversation.get("model") if conversation else None)
-        self.collections_button.select(conversation.get("collections", []) if conversation else [])
+    def show_conversation(self, conversation: Conversation | None, messages: list[Message]) -> None:
+        self.show_title(conversation.title if conversation else "New chat")
+        self.model_picker.select(conversation.model if conversation else None)
+        self.collections_button.select(conversation.collections if conversation else [])
         self.model_picker.show_default_for(bool(self.collections_button.selected))
         self.messages.remove_from(0)
         for message in messages:
             self.add_message(message)
-        last_timed = next((m["timings"] for m in reversed(messages) if m.get("timings")), None)
+        last_timed = next((m.timings for m in reversed(messages) if m.timings), None)
         self.show_stats(last_timed)
         self._stick_to_bottom = True
         self.refresh_actions()
 
-    def add_message(self, message: dict[str, Any], streaming: bool = False) -> MessageView:
+    def add_message(self, message: Message, streaming: bool = False) -> MessageView:
         view = MessageView(message, self.dark, self.thumbnails, self.messages)
         view.source_requested.connect(self.show_source)
         view.edit_requested.connect(self.composer.edit)
@@ -207,7 +209,7 @@ class ChatView(QWidget):
     def remove_from_message(self, message_id: int) -> None:
         """Drop the message with this id and everything after it (edit or regenerate)."""
         for index, view in enumerate(self.views):
-            if view.message.get("id") == message_id:
+            if view.message.id == message_id:
                 self.messages.remove_from(index)
                 return
 
@@ -216,29 +218,26 @@ class ChatView(QWidget):
         for view in self.views:
             view.set_regenerate_allowed(view is self.views[-1])
 
-    def user_message_before(self, view_message: dict[str, Any]) -> dict[str, Any] | None:
+    def user_message_before(self, view_message: Message) -> Message | None:
         previous = None
         for view in self.views:
-            if view.message is view_message or (
-                view.message.get("id") is not None
-                and view.message.get("id") == view_message.get("id")
-            ):
+            if view.message is view_message or view.message.id == view_message.id != UNSAVED_ID:
                 return previous
-            if view.message["role"] == "user":
+            if view.message.role == "user":
                 previous = view.message
         return previous
 
-    def show_source(self, source: dict[str, Any]) -> SourcePreviewDialog:
+    def show_source(self, source: Source) -> SourcePreviewDialog:
         """The cited passage, highlighted, with a button to open its file."""
         dialog = SourcePreviewDialog(source, self.dark, self)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
 
-    def edit_settings(self, conversation: dict[str, Any]) -> ConversationSettingsDialog:
+    def edit_settings(self, conversation: Conversation) -> ConversationSettingsDialog:
         """The chat's system prompt and sampling; accepting emits `settings_chosen`."""
         dialog = ConversationSettingsDialog(conversation, self)
-        conversation_id = conversation["id"]
+        conversation_id = conversation.id
         dialog.accepted.connect(
             lambda: self.settings_chosen.emit(conversation_id, dialog.changes())
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMenu, QPushButton, QWidget
+
+if TYPE_CHECKING:
+    from backend.documents.state import CollectionInfo
 
 
 class CollectionsButton(QPushButton):
@@ -22,8 +25,8 @@ class CollectionsButton(QPushButton):
         self.selected: list[str] = []
         self._rebuild()
 
-    def set_collections(self, collections: list[dict[str, Any]]) -> None:
-        self._names = [c["name"] for c in collections]
+    def set_collections(self, collections: list[CollectionInfo]) -> None:
+        self._names = [c.name for c in collections]
         # A removed collection is gone from its chats too (the backend drops it from them).
         self.selected = [name for name in self.selected if name in self._names]
         self._rebuild()

@@ -3,6 +3,8 @@ images (attached, pasted or dropped) wait in a tray for the next message."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QTextCursor
 from PySide6.QtWidgets import (
@@ -17,6 +19,9 @@ from PySide6.QtWidgets import (
 
 from desktop.chat.attachment_tray import AttachmentTray, is_image_path
 from desktop.images.image_chip import ImageChip
+
+if TYPE_CHECKING:
+    from backend.wire import Message
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.gif *.bmp *.webp *.tif *.tiff)"
 
@@ -64,7 +69,7 @@ class Composer(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._editing: dict | None = None
+        self._editing: Message | None = None
         self.prompt = PromptEdit(self)
         self.prompt.setPlaceholderText("Ask anything — Enter sends, Shift+Enter for a new line")
         self.prompt.setAccessibleName("Message")
@@ -136,10 +141,10 @@ class Composer(QWidget):
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
 
-    def edit(self, message: dict) -> None:
+    def edit(self, message: Message) -> None:
         """Load an earlier user message; sending replaces it and everything after it."""
         self._editing = message
-        self.prompt.setPlainText(message["content"])
+        self.prompt.setPlainText(message.content)
         self.editing_note.setText(
             "Editing an earlier message: sending replaces it and the replies after it."
         )
@@ -159,7 +164,7 @@ class Composer(QWidget):
             self.prompt.clear()
             self.cancel_edit()
 
-    def restore(self, text: str, editing: dict | None) -> None:
+    def restore(self, text: str, editing: Message | None) -> None:
         """Put back a message that could not be sent, unless something new was typed since."""
         if self.prompt.toPlainText().strip():
             return

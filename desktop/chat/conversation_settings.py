@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -16,30 +16,46 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backend.wire import Conversation, ConversationSettings
+
 # The backend's own defaults (backend/server/schemas.py SamplingFields), shown when unset.
 DEFAULT_TEMPERATURE = 0.7
 DEFAULT_TOP_P = 0.95
 
 
+class ConversationChanges(TypedDict, total=False):
+    """The fields of a conversation the GUI changes (the PATCH body of its route)."""
+
+    title: str
+    system_prompt: str | None
+    model: str | None
+    collections: list[str]
+    settings: dict[str, float | int]  # ConversationSettings as JSON: unset ones left out
+
+
+def _or_default(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 class ConversationSettingsDialog(QDialog):
-    def __init__(self, conversation: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, conversation: Conversation, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Chat settings")
-        settings = conversation.get("settings") or {}
-        self.system_prompt = QPlainTextEdit(conversation.get("system_prompt") or "", self)
+        settings = conversation.settings
+        self.system_prompt = QPlainTextEdit(conversation.system_prompt or "", self)
         self.system_prompt.setAccessibleName("System prompt")
         self.system_prompt.setPlaceholderText("For example: Answer briefly, in plain English.")
         self.system_prompt.setTabChangesFocus(True)
         self.temperature = self._spin(
-            0.0, 2.0, 0.05, settings.get("temperature", DEFAULT_TEMPERATURE)
+            0.0, 2.0, 0.05, _or_default(settings.temperature, DEFAULT_TEMPERATURE)
         )
         self.temperature.setAccessibleName("Temperature")
-        self.top_p = self._spin(0.05, 1.0, 0.05, settings.get("top_p", DEFAULT_TOP_P))
+        self.top_p = self._spin(0.05, 1.0, 0.05, _or_default(settings.top_p, DEFAULT_TOP_P))
         self.top_p.setAccessibleName("Top p")
         self.max_tokens = QSpinBox(self)
         self.max_tokens.setRange(0, 32768)
         self.max_tokens.setSpecialValueText("No limit")
-        self.max_tokens.setValue(settings.get("max_tokens") or 0)
+        self.max_tokens.setValue(settings.max_tokens or 0)
         self.max_tokens.setAccessibleName("Maximum reply length in tokens")
         form = QFormLayout()
         form.addRow("System prompt", self.system_prompt)
@@ -67,13 +83,12 @@ class ConversationSettingsDialog(QDialog):
         spin.setValue(value)
         return spin
 
-    def changes(self) -> dict[str, Any]:
-        """The PATCH body for /hearth/conversations/{id}."""
-        settings: dict[str, Any] = {
-            "temperature": round(self.temperature.value(), 2),
-            "top_p": round(self.top_p.value(), 2),
-        }
-        if self.max_tokens.value():
-            settings["max_tokens"] = self.max_tokens.value()
+    def changes(self) -> ConversationChanges:
+        """The system prompt and sampling, as changes to the conversation."""
+        settings = ConversationSettings(
+            temperature=round(self.temperature.value(), 2),
+            top_p=round(self.top_p.value(), 2),
+            max_tokens=self.max_tokens.value() or None,  # unset: no limit
+        )
         prompt = self.system_prompt.toPlainText().strip()
-        return {"system_prompt": prompt or None, "settings": settings}
+        return {"system_prompt": prompt or None, "settings": settings.model_dump()}

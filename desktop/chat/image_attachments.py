@@ -4,7 +4,7 @@ the composer with its thumbnail and the labels CLIP gives it before anything is 
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QObject, Signal
@@ -15,6 +15,9 @@ from desktop.chat.composer import Composer
 from desktop.images.image_chip import ImageChip
 from desktop.images.pasted_image import pasted_image_reference
 from desktop.images.thumbnails import ThumbnailLoader
+
+if TYPE_CHECKING:
+    from backend.wire import ImageLabel
 
 
 class ImageAttachments(QObject):
@@ -65,7 +68,7 @@ class ImageAttachments(QObject):
     def _label(self, chip: ImageChip, reference: str) -> None:
         """CLIP's labels, shown before sending so the user knows what the model will be told."""
 
-        def show(labels: list[dict[str, Any]]) -> None:
+        def show(labels: list[ImageLabel]) -> None:
             if shiboken6.isValid(chip):  # the user may have removed it meanwhile
                 chip.set_labels(labels)
 
@@ -73,4 +76,4 @@ class ImageAttachments(QObject):
             if shiboken6.isValid(chip):
                 chip.show_labelling_failed(message)
 
-        self.connection.call(lambda api: api.label_image(reference), show, explain)
+        self.connection.call(lambda api: api.images.label(reference), show, explain)

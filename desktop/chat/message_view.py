@@ -3,8 +3,6 @@ their labels, the sources of an answer from documents, and its actions."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import (
@@ -18,12 +16,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backend.wire import Message, MessageStatus
 from desktop.chat.code_highlight import code_background, highlighted_html
 from desktop.chat.markdown_blocks import Block, split_blocks
 from desktop.documents.source_preview import source_title
 from desktop.images.image_chip import ImageChip
 from desktop.images.thumbnails import ThumbnailLoader
 
+UNSAVED_ID = 0  # a reply still streaming: stored messages are numbered from 1 (SQLite's rowid)
 STATUS_NOTES = {
     "interrupted": "Stopped before the reply was finished.",
     "error": "The reply failed.",
@@ -169,26 +169,26 @@ BLOCK_VIEWS: dict[str, type[BlockView]] = {
 class MessageView(QFrame):
     """A user or assistant message; streaming replies call `set_text` as tokens arrive."""
 
-    edit_requested = Signal(object)  # the message dict
+    edit_requested = Signal(object)  # the wire Message
     regenerate_requested = Signal(object)
     retry_requested = Signal(object)
     source_requested = Signal(object)  # one of the message's sources
 
     def __init__(
         self,
-        message: dict[str, Any],
+        message: Message,
         dark: bool,
         thumbnails: ThumbnailLoader,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.message = dict(message)
+        self.message = message.model_copy()  # streaming changes its text and status
         self._dark = dark
         self._thumbnails = thumbnails
         self.image_chips: list[ImageChip] = []
         self.source_buttons: list[QToolButton] = []
         self._blocks: list[BlockView] = []
-        is_user = message["role"] == "user"
+        is_user = message.role == "user"
         self.setObjectName("userMessage" if is_user else "assistantMessage")
         self.setAccessibleName("Your message" if is_user else "Hearth's reply")
         self._author = QLabel(self._author_text(), self)
@@ -210,8 +210,8 @@ class MessageView(QFrame):
         self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self.message))
         self.retry_button.clicked.connect(lambda: self.retry_requested.emit(self.message))
         self._layout_parts()
-        self.set_text(message.get("content", ""))
-        self.set_status(message.get("status", "complete"))
+        self.set_text(message.content)
+        self.set_status(message.status)
 
     def _layout_parts(self) -> None:
         actions = QHBoxLayout()
@@ -235,21 +235,21 @@ class MessageView(QFrame):
         self._show_attachments()
 
     def _author_text(self) -> str:
-        if self.message["role"] == "user":
+        if self.message.role == "user":
             return "You"
-        model = self.message.get("model")
+        model = self.message.model
         return f"Hearth · {model}" if model else "Hearth"
 
     @property
     def text(self) -> str:
-        return str(self.message.get("content", ""))
+        return self.message.content
 
     def code_blocks(self) -> list[CodeBlockView]:
         return [b for b in self._blocks if isinstance(b, CodeBlockView)]
 
     def set_text(self, text: str) -> None:
         """Re-split the Markdown and update the block widgets in place, so streaming is smooth."""
-        self.message["content"] = text
+        self.message.content = text
         blocks = split_blocks(text)
         for index, block in enumerate(blocks):
             view_type = BLOCK_VIEWS[block.kind]
@@ -272,43 +272,43 @@ class MessageView(QFrame):
             self._blocks.append(view)
         self._body.insertWidget(index, view)
 
-    def set_status(self, status: str, streaming: bool = False) -> None:
+    def set_status(self, status: MessageStatus, streaming: bool = False) -> None:
         """Which actions show depends on the role, how the message ended and whether it streams."""
-        self.message["status"] = status
-        is_user = self.message["role"] == "user"
+        self.message.status = status
+        is_user = self.message.role == "user"
         self.note.setText("Writing…" if streaming else STATUS_NOTES.get(status, ""))
         self.copy_button.setVisible(not streaming)
         self.edit_button.setVisible(is_user and not streaming)
         self.retry_button.setVisible(not is_user and not streaming and status != "complete")
         self.regenerate_button.setVisible(not is_user and not streaming and status == "complete")
 
-    def finish(self, message: dict[str, Any]) -> None:
+    def finish(self, message: Message) -> None:
         """The stored message replaces the streamed one (same text, now with id, timings and
         the sources it was answered from)."""
-        self.message = dict(message)
+        self.message = message.model_copy()
         self._author.setText(self._author_text())
-        self.set_text(message.get("content", ""))
-        self.set_status(message.get("status", "complete"))
+        self.set_text(message.content)
+        self.set_status(message.status)
         self._show_attachments()
 
     def _show_attachments(self) -> None:
         if not self.image_chips:
-            for attachment in self.message.get("attachments") or []:
-                chip = ImageChip(attachment["name"], removable=False, parent=self)
-                chip.set_labels(attachment.get("labels", []))
-                chip.show_thumbnail(self._thumbnails, attachment["path"])
+            for attachment in self.message.attachments:
+                chip = ImageChip(attachment.name, removable=False, parent=self)
+                chip.set_labels(attachment.labels)
+                chip.show_thumbnail(self._thumbnails, attachment.path)
                 self._images.addWidget(chip)
                 self.image_chips.append(chip)
             if self.image_chips:
                 self._images.addStretch(1)
-        if not self.source_buttons and self.message.get("sources"):
+        if not self.source_buttons and self.message.sources:
             heading = QLabel("Sources", self)
             heading.setObjectName("messageNote")
             self._sources.addWidget(heading)
-            for source in self.message["sources"]:
+            for source in self.message.sources:
                 button = action_button(source_title(source), "Show this source", self)
                 button.setObjectName("sourceLink")
-                button.setToolTip(str(source.get("path", "")))
+                button.setToolTip(source.path)
                 button.clicked.connect(lambda _=False, s=source: self.source_requested.emit(s))
                 self._sources.addWidget(button, 0, Qt.AlignmentFlag.AlignLeft)
                 self.source_buttons.append(button)
@@ -318,7 +318,7 @@ class MessageView(QFrame):
         self.set_text(self.text)
 
     def set_regenerate_allowed(self, allowed: bool) -> None:
-        if self.message["role"] == "assistant" and self.message.get("status") == "complete":
+        if self.message.role == "assistant" and self.message.status == "complete":
             self.regenerate_button.setVisible(allowed)
 
     def _copy_text(self) -> None:

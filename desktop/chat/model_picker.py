@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QWidget
+
+if TYPE_CHECKING:
+    from backend.wire import ModelDescription
 
 
 def human_size(n_bytes: int) -> str:
@@ -18,10 +21,10 @@ def human_size(n_bytes: int) -> str:
     return f"{size:.1f} GB"
 
 
-def describe_model(model: dict[str, Any]) -> str:
-    parts = [model["name"], model.get("quantization") or "?", human_size(model.get("file_size", 0))]
+def describe_model(model: ModelDescription) -> str:
+    parts = [model.name, model.quantization or "?", human_size(model.file_size)]
     text = " · ".join(parts)
-    if not model.get("memory", {}).get("fits", True):
+    if not model.memory.fits:
         text += " · too large for free memory"
     return text
 
@@ -51,12 +54,12 @@ class ModelPicker(QComboBox):
         self.activated.connect(self._on_activated)
 
     def set_models(
-        self, models: list[dict[str, Any]], default_name: str, documents_name: str
+        self, models: list[ModelDescription], default_name: str, documents_name: str
     ) -> None:
         self._listed = True
         self._updating = True
         self.clear()
-        installed = {model["name"] for model in models}
+        installed = {model.name for model in models}
         self._defaults = (
             default_name,
             documents_name if documents_name in installed else default_name,
@@ -64,13 +67,13 @@ class ModelPicker(QComboBox):
         self.addItem("", None)
         self._label_default()
         for model in models:
-            self.addItem(describe_model(model), model["name"])
+            self.addItem(describe_model(model), model.name)
             index = self.count() - 1
-            memory = model.get("memory", {})
-            if not memory.get("fits", True):
+            memory = model.memory
+            if not memory.fits:
                 # Disabled rather than hidden, so the user learns why the model is unavailable.
                 self.item(index).setEnabled(False)
-                needed, free = memory.get("total_bytes", 0), memory.get("available_bytes", 0)
+                needed, free = memory.total_bytes, memory.available_bytes
                 tip = f"Needs {human_size(needed)}, {human_size(free)} free"
                 self.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
         self._updating = False

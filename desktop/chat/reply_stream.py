@@ -3,16 +3,28 @@ partial reply that a backend crash cut off before the backend could store it."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from backend.wire import ChatEvent, DoneEvent, ErrorEvent, Message, TokenEvent, UserEvent
 from desktop.backend_connection import BackendConnection
 from desktop.chat.chat_view import ChatView
-from desktop.chat.message_view import MessageView
+from desktop.chat.message_view import UNSAVED_ID, MessageView
 from desktop.workers import StreamOperation
 
 RENDER_INTERVAL_MS = 40  # re-render streamed Markdown at most 25 times a second
+
+
+def unsaved_reply(conversation_id: str) -> Message:
+    """The reply while it streams, before the backend stores it and gives it an id."""
+    return Message(
+        id=UNSAVED_ID,
+        conversation_id=conversation_id,
+        role="assistant",
+        content="",
+        created_at=time.time(),
+    )
 
 
 class ReplyStream(QObject):
@@ -35,7 +47,7 @@ class ReplyStream(QObject):
         self._reply_text: list[str] = []
         self._reply_done = False  # the backend sent the stored reply
         # The partial reply a backend crash cut off (conversation id, message); never stored.
-        self._cut_off: tuple[str, dict[str, Any]] | None = None
+        self._cut_off: tuple[str, Message] | None = None
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(RENDER_INTERVAL_MS)
@@ -50,7 +62,7 @@ class ReplyStream(QObject):
     ) -> bool:
         """Ask for the reply to `text`; False when there is no engine to send it to."""
         stream = self.connection.stream(
-            lambda api: api.send_message(conversation_id, text, replace_from, images)
+            lambda api: api.conversations.send(conversation_id, text, replace_from, images)
         )
         if stream is None:
             return False
@@ -77,36 +89,35 @@ class ReplyStream(QObject):
         self.stop()
         self._reply_view = None
 
-    def with_cut_off_reply(
-        self, conversation_id: str, messages: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
+    def with_cut_off_reply(self, conversation_id: str, messages: list[Message]) -> list[Message]:
         """`messages` as the backend stored them, plus the reply a crash cut off, once."""
         if self._cut_off is not None and self._cut_off[0] == conversation_id:
-            if messages and messages[-1]["role"] == "user":
+            if messages and messages[-1].role == "user":
                 messages = [*messages, self._cut_off[1]]
             self._cut_off = None
         return messages
 
-    def _on_event(self, event: dict[str, Any]) -> None:
+    def _on_event(self, event: ChatEvent) -> None:
         if self._stream is None or self._stream.stopped:
             return  # events already queued when Stop was pressed are not shown
-        handler = {
-            "user": self._on_user,
-            "token": self._on_token,
-            "done": self._on_done,
-            "error": self._on_error_event,
-        }.get(event.get("type", ""))
-        if handler is not None:
-            handler(event)
+        match event:
+            case UserEvent():
+                self._on_user(event)
+            case TokenEvent():
+                self._on_token(event)
+            case DoneEvent():
+                self._on_done(event)
+            case ErrorEvent():
+                self._on_error_event(event)
 
-    def _on_user(self, event: dict[str, Any]) -> None:
-        self.view.add_message(event["message"])
-        placeholder = {"role": "assistant", "content": "", "status": "complete"}
+    def _on_user(self, event: UserEvent) -> None:
+        self.view.add_message(event.message)
+        placeholder = unsaved_reply(event.message.conversation_id)
         self._reply_view = self.view.add_message(placeholder, streaming=True)
 
-    def _on_token(self, event: dict[str, Any]) -> None:
-        self._reply_text.append(event["text"])
-        self.token_received.emit(event["text"])
+    def _on_token(self, event: TokenEvent) -> None:
+        self._reply_text.append(event.text)
+        self.token_received.emit(event.text)
         if not self._render_timer.isActive():
             self._render_timer.start()
 
@@ -114,16 +125,16 @@ class ReplyStream(QObject):
         if self._reply_view is not None:
             self._reply_view.set_text("".join(self._reply_text))
 
-    def _on_error_event(self, event: dict[str, Any]) -> None:
-        self.error.emit(event.get("message", "The reply failed."))
+    def _on_error_event(self, event: ErrorEvent) -> None:
+        self.error.emit(event.message or "The reply failed.")
 
-    def _on_done(self, event: dict[str, Any]) -> None:
-        message = event["message"]
+    def _on_done(self, event: DoneEvent) -> None:
+        message = event.message
         self._reply_done = True
         self._render_timer.stop()
         if self._reply_view is not None:
             self._reply_view.finish(message)
-        self.view.show_stats(message.get("timings"))
+        self.view.show_stats(message.timings)
 
     def _on_stream_ended(self, completed: bool) -> None:
         nothing_shown = self._reply_view is None
@@ -147,7 +158,7 @@ class ReplyStream(QObject):
         self._reply_view.set_text("".join(self._reply_text))
         self._reply_view.set_status("interrupted")
         # If the backend never stored this reply (it crashed), the next reload shows this copy.
-        partial = self._reply_view.message | {"status": "interrupted"}
+        partial = self._reply_view.message.model_copy(update={"status": "interrupted"})
         self._cut_off = (self._conversation_id, partial)
 
     def _end_stream(self) -> None:

@@ -4,7 +4,7 @@ progress of the indexing job with its pause control and failures."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -26,12 +26,15 @@ from desktop.backend_connection import BackendConnection
 from desktop.documents.indexing_queue import IndexingQueue
 from desktop.documents.ingest_progress import IngestProgress
 
+if TYPE_CHECKING:
+    from backend.documents.state import CollectionInfo, FileRecord
+
 NAME_ROLE = Qt.ItemDataRole.UserRole
 
 
-def describe_collection(info: dict[str, Any]) -> str:
-    failed = f" · {info['failed']:,} not indexed" if info.get("failed") else ""
-    return f"{info['name']}\n{info['files']:,} files · {info['chunks']:,} chunks{failed}"
+def describe_collection(info: CollectionInfo) -> str:
+    failed = f" · {info.failed:,} not indexed" if info.failed else ""
+    return f"{info.name}\n{info.files:,} files · {info.chunks:,} chunks{failed}"
 
 
 def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[str]:
@@ -42,14 +45,14 @@ def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[str]:
 class DocumentsPanel(QWidget):
     """Shows the collections and drives indexing through an IndexingQueue."""
 
-    collections_changed = Signal(list)  # the collection dicts from the backend
+    collections_changed = Signal(list)  # the CollectionInfo list from the backend
     error = Signal(str)
 
     def __init__(self, connection: BackendConnection, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.connection = connection
         self.queue = IndexingQueue(connection, self)
-        self.collections: list[dict[str, Any]] = []
+        self.collections: list[CollectionInfo] = []
         self._failures_version = 0  # a failures list fetched before a newer one is not shown
         self.setAcceptDrops(True)
         self.list = QListWidget(self)
@@ -129,18 +132,18 @@ class DocumentsPanel(QWidget):
 
     def refresh(self) -> None:
         self.connection.call(
-            lambda api: api.list_collections(), self.show_collections, self.error.emit
+            lambda api: api.documents.collections(), self.show_collections, self.error.emit
         )
 
-    def show_collections(self, collections: list[dict[str, Any]]) -> None:
+    def show_collections(self, collections: list[CollectionInfo]) -> None:
         selected = self.selected_name()
         self.collections = collections
         self.list.clear()
         for info in collections:
             item = QListWidgetItem(describe_collection(info), self.list)
-            item.setData(NAME_ROLE, info["name"])
-            item.setToolTip("\n".join(info.get("roots", [])))
-            if info["name"] == selected:
+            item.setData(NAME_ROLE, info.name)
+            item.setToolTip("\n".join(info.roots))
+            if info.name == selected:
                 self.list.setCurrentItem(item)
         self._update_buttons()
         self.collections_changed.emit(collections)
@@ -160,12 +163,12 @@ class DocumentsPanel(QWidget):
         self._failures_version += 1
         version = self._failures_version
 
-        def show(files: list[dict[str, Any]]) -> None:
+        def show(files: list[FileRecord]) -> None:
             if version == self._failures_version:  # else another collection's came after
-                failed = [f for f in files if f["status"] == "failed"]
-                self._show_failures([(f["path"], f.get("error") or "failed") for f in failed])
+                failed = [f for f in files if f.status == "failed"]
+                self._show_failures([(f.path, f.error or "failed") for f in failed])
 
-        self.connection.call(lambda api: api.collection_files(name), show, self.error.emit)
+        self.connection.call(lambda api: api.documents.files(name), show, self.error.emit)
 
     def _update_buttons(self) -> None:
         chosen = self.selected_name() is not None
@@ -219,7 +222,7 @@ class DocumentsPanel(QWidget):
 
     def remove(self, name: str) -> None:
         self.connection.call(
-            lambda api: api.remove_collection(name), lambda _: self.refresh(), self.error.emit
+            lambda api: api.documents.remove(name), lambda _: self.refresh(), self.error.emit
         )
 
     def toggle_pause(self) -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from desktop.workers import TaskRunner
+
+if TYPE_CHECKING:
+    from backend.documents.state import CollectionInfo
 
 QUIET_MS = 1500
 # A folder reports files added, removed or renamed; an edit in place only reaches a watch on
@@ -87,8 +90,8 @@ class FolderWatcher(QObject):
     def watched(self) -> list[str]:
         return self._watcher.directories() + self._watcher.files()
 
-    def watch(self, collections: list[dict[str, Any]]) -> None:
-        roots = {c["name"]: list(c.get("roots", [])) for c in collections}
+    def watch(self, collections: list[CollectionInfo]) -> None:
+        roots = {c.name: list(c.roots) for c in collections}
         if roots != self._roots:
             self._roots = roots
             self._rescan()

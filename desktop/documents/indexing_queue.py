@@ -61,9 +61,9 @@ class IndexingQueue(QObject):
         name, paths = self._waiting[0]
         progress = IngestProgress(name)
         stream = self.connection.stream(
-            (lambda api: api.add_documents(name, paths))
+            (lambda api: api.documents.add(name, paths))
             if paths
-            else (lambda api: api.sync_collection(name))
+            else (lambda api: api.documents.sync(name))
         )
         if stream is None:  # tried again when the engine is back
             progress.waiting_for_engine = True

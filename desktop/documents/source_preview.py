@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
@@ -17,40 +17,42 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+if TYPE_CHECKING:
+    from backend.wire import Source
+
 HIGHLIGHT = {False: "#fde68a", True: "#854d0e"}  # light and dark backgrounds for the passage
 
 
-def source_location(source: dict[str, Any]) -> str:
+def source_location(source: Source) -> str:
     """Where to check a source: 'page 2, lines 3-5' (empty when the file has neither)."""
     parts = []
-    if source.get("page") is not None:
-        parts.append(f"page {source['page']}")
-    if source.get("start_line") is not None:
-        parts.append(f"lines {source['start_line']}–{source['end_line']}")
+    if source.page is not None:
+        parts.append(f"page {source.page}")
+    if source.start_line is not None:
+        parts.append(f"lines {source.start_line}–{source.end_line}")
     return ", ".join(parts)
 
 
-def source_title(source: dict[str, Any]) -> str:
+def source_title(source: Source) -> str:
     """Like "[2] manual.pdf, page 4" for the button under an answer."""
-    name = str(source.get("path", "")).rsplit("/", 1)[-1]
+    name = source.path.rsplit("/", 1)[-1]
     where = source_location(source)
-    return f"[{source.get('n', '?')}] {name}" + (f", {where}" if where else "")
+    return f"[{source.n}] {name}" + (f", {where}" if where else "")
 
 
-def passage_html(source: dict[str, Any], dark: bool) -> str:
-    headings = source.get("headings")
-    trail = f"<p><i>{html.escape(str(headings))}</i></p>" if headings else ""
-    text = html.escape(str(source.get("snippet", ""))).replace("\n", "<br>")
+def passage_html(source: Source, dark: bool) -> str:
+    trail = f"<p><i>{html.escape(' › '.join(source.headings))}</i></p>" if source.headings else ""
+    text = html.escape(source.snippet).replace("\n", "<br>")
     mark = f"background-color: {HIGHLIGHT[dark]}; color: {'#ffffff' if dark else '#1f2328'};"
     return f"{trail}<p><span style='{mark}'>{text}</span></p>"
 
 
 class SourcePreviewDialog(QDialog):
-    def __init__(self, source: dict[str, Any], dark: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, source: Source, dark: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.source = source
-        self.setWindowTitle(f"Source {source.get('n', '')}".strip())
-        self.path_label = QLabel(str(source.get("path", "")), self)
+        self.setWindowTitle(f"Source {source.n}")
+        self.path_label = QLabel(source.path, self)
         self.path_label.setObjectName("chatTitle")
         self.path_label.setWordWrap(True)
         self.location_label = QLabel(source_location(source) or "whole file", self)
@@ -72,4 +74,4 @@ class SourcePreviewDialog(QDialog):
         self.resize(620, 380)
 
     def open_file(self) -> bool:
-        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.source.get("path", ""))))
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(self.source.path))

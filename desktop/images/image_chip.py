@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -10,12 +10,15 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLay
 
 from desktop.images.thumbnails import THUMBNAIL_SIZE, ThumbnailLoader
 
+if TYPE_CHECKING:
+    from backend.wire import ImageLabel
+
 SHOWN_LABELS = 3
 
 
-def labels_text(labels: list[dict[str, Any]]) -> str:
+def labels_text(labels: list[ImageLabel]) -> str:
     """One guess a line, like "cat 62%": what the classifier sees, with its confidence."""
-    return "\n".join(f"{item['label']} {item['score']:.0%}" for item in labels[:SHOWN_LABELS])
+    return "\n".join(f"{item.label} {item.score:.0%}" for item in labels[:SHOWN_LABELS])
 
 
 class ImageChip(QFrame):
@@ -52,7 +55,7 @@ class ImageChip(QFrame):
             layout.addWidget(remove, 0, Qt.AlignmentFlag.AlignTop)
         self.setMaximumWidth(360)
 
-    def set_labels(self, labels: list[dict[str, Any]]) -> None:
+    def set_labels(self, labels: list[ImageLabel]) -> None:
         self.labels.setText(labels_text(labels) or "no labels")
         self.labels.setToolTip("Guessed by the image classifier (CLIP), not seen by the model")
 

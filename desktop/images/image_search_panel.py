@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QSize, Qt, QUrl
@@ -26,10 +26,11 @@ from desktop.images.thumbnails import decode_thumbnail
 from desktop.workers import StreamOperation
 
 if TYPE_CHECKING:
-    from backend.wire import ImageIndexEvent
+    from backend.wire import ImageHit, ImageIndexEvent
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 GRID_THUMBNAIL = 128
+SEARCH_RESULTS = 24
 
 
 class ImageSearchPanel(QWidget):
@@ -97,12 +98,12 @@ class ImageSearchPanel(QWidget):
         self._search_version += 1
         version = self._search_version
         self.connection.call(
-            lambda api: api.search_images(text),
+            lambda api: api.images.search(text, SEARCH_RESULTS),
             lambda hits: self._show_if_current(version, hits),
             lambda message: self._show_if_current(version, message),
         )
 
-    def _show_if_current(self, version: int, answer: list[dict[str, Any]] | str) -> None:
+    def _show_if_current(self, version: int, answer: list[ImageHit] | str) -> None:
         if version != self._search_version:
             return
         if isinstance(answer, str):
@@ -110,16 +111,16 @@ class ImageSearchPanel(QWidget):
         else:
             self.show_hits(answer)
 
-    def show_hits(self, hits: list[dict[str, Any]]) -> None:
+    def show_hits(self, hits: list[ImageHit]) -> None:
         self.grid.clear()
         self.status.setText(
             f"{len(hits)} pictures, best match first" if hits else "No indexed picture matches."
         )
         for hit in hits:
-            item = QListWidgetItem(PurePath(hit["path"]).name, self.grid)
-            item.setData(PATH_ROLE, hit["path"])
-            item.setToolTip(f"{hit['path']}\nsimilarity {hit['score']:.2f}")
-            self._load_icon(item, hit["path"])
+            item = QListWidgetItem(PurePath(hit.path).name, self.grid)
+            item.setData(PATH_ROLE, hit.path)
+            item.setToolTip(f"{hit.path}\nsimilarity {hit.score:.2f}")
+            self._load_icon(item, hit.path)
 
     def _load_icon(self, item: QListWidgetItem, path: str) -> None:
         grid = self.grid
@@ -145,7 +146,7 @@ class ImageSearchPanel(QWidget):
     def index_folder(self, folder: str) -> None:
         if self._indexing is not None:
             return
-        stream = self.connection.stream(lambda api: api.index_images(folder))
+        stream = self.connection.stream(lambda api: api.images.index_folder(folder))
         if stream is None:
             self.status.setText("The engine is not running yet; try again in a moment.")
             return

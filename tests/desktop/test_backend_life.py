@@ -22,7 +22,7 @@ def test_sigkill_during_a_reply_restarts_and_keeps_the_conversation(
 ) -> None:  # type: ignore[no-untyped-def]
     type_and_send(qtbot, window, "one")
     wait_for_reply(qtbot, window)
-    first_reply = window.chat_view.views[-1].message["content"]
+    first_reply = window.chat_view.views[-1].message.content
     old_pid = window.connection.child_pid
     states: list[BackendState] = []
     window.connection.state_changed.connect(lambda state, _detail: states.append(state))
@@ -42,16 +42,16 @@ def test_sigkill_during_a_reply_restarts_and_keeps_the_conversation(
     # The reload shows what the backend stored, plus the cut-off reply it never could store.
     qtbot.waitUntil(
         lambda: (
-            [v.message.get("id") for v in window.chat_view.views][:3]
+            [v.message.id for v in window.chat_view.views][:3]
             == [m["id"] for m in stored_messages(window)]
             and len(window.chat_view.views) == 4
         ),
         timeout=REPLY_TIMEOUT_MS,
     )
     views = window.chat_view.views
-    assert [v.message["content"] for v in views[:3]] == ["one", first_reply, "two"]
-    assert views[1].message["status"] == "complete"
-    assert views[3].message["status"] == "interrupted"
+    assert [v.message.content for v in views[:3]] == ["one", first_reply, "two"]
+    assert views[1].message.status == "complete"
+    assert views[3].message.status == "interrupted"
     assert views[3].retry_button.isVisibleTo(window)
 
     qtbot.mouseClick(views[3].retry_button, Qt.MouseButton.LeftButton)

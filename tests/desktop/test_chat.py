@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 from backend.client import HearthClient
 from backend.discovery import load_or_create_token
 from backend.paths import HomeLayout
+from desktop.chat.message_view import UNSAVED_ID
 from desktop.main_window import MainWindow
 from desktop.welcome import EXAMPLE_QUESTION
 from desktop.window_state import WindowState
@@ -20,9 +21,9 @@ from tests.desktop.conftest import REPLY_TIMEOUT_MS
 def stored_messages(window: MainWindow) -> list[dict]:
     """What the backend has, read directly (the test may block; the GUI never does)."""
     assert window.connection.api is not None and window.session.conversation is not None
-    client = HearthClient(window.connection.api.client.url, load_or_create_token(window.home))
+    client = HearthClient(window.connection.api.url, load_or_create_token(window.home))
     try:
-        path = f"/hearth/conversations/{window.session.conversation['id']}"
+        path = f"/hearth/conversations/{window.session.conversation.id}"
         return client.request("GET", path)["messages"]
     finally:
         client.close()
@@ -58,15 +59,15 @@ def test_a_sent_message_streams_into_view_and_is_stored(qtbot, window: MainWindo
     sampler.stop()
 
     user, reply = (view.message for view in window.chat_view.views)
-    assert user["content"] == "Hello Hearth"
-    assert len(tokens) > 5 and reply["content"] == "".join(tokens)
-    partial = [n for n in shown_lengths if 0 < n < len(reply["content"])]
+    assert user.content == "Hello Hearth"
+    assert len(tokens) > 5 and reply.content == "".join(tokens)
+    partial = [n for n in shown_lengths if 0 < n < len(reply.content)]
     assert partial, "the reply should appear while it streams, not only at the end"
-    assert reply["status"] == "complete" and reply["id"] is not None
+    assert reply.status == "complete" and reply.id != UNSAVED_ID
     assert "tokens/s" in window.chat_view.stats.text()
     assert "context" in window.chat_view.stats.text()
     stored = stored_messages(window)
-    assert [m["content"] for m in stored] == ["Hello Hearth", reply["content"]]
+    assert [m["content"] for m in stored] == ["Hello Hearth", reply.content]
     qtbot.waitUntil(lambda: window.conversations.list.count() == 1)
     assert window.conversations.list.item(0).text() == "Hello Hearth"
 
@@ -84,7 +85,7 @@ def test_escape_stops_the_reply_and_retry_answers_again(qtbot, window: MainWindo
     wait_for_reply(qtbot, window)
 
     reply_view = window.chat_view.views[-1]
-    assert reply_view.message["status"] == "interrupted"
+    assert reply_view.message.status == "interrupted"
     assert reply_view.retry_button.isVisibleTo(window)
     assert "Stopped" in reply_view.note.text()
     assert window.chat_view.composer.send_button.isVisibleTo(window)
@@ -94,8 +95,8 @@ def test_escape_stops_the_reply_and_retry_answers_again(qtbot, window: MainWindo
 
     qtbot.mouseClick(reply_view.retry_button, Qt.MouseButton.LeftButton)
     wait_for_reply(qtbot, window)
-    assert [v.message["role"] for v in window.chat_view.views] == ["user", "assistant"]
-    assert window.chat_view.views[-1].message["status"] == "complete"
+    assert [v.message.role for v in window.chat_view.views] == ["user", "assistant"]
+    assert window.chat_view.views[-1].message.status == "complete"
     assert [m["status"] for m in stored_messages(window)] == ["complete", "complete"]
 
 
@@ -113,18 +114,18 @@ def test_edit_and_resend_and_regenerate_replace_what_followed(qtbot, window: Mai
     type_and_send(qtbot, window, "First question, edited")
     wait_for_reply(qtbot, window)
 
-    shown = [(v.message["role"], v.message["content"]) for v in window.chat_view.views]
+    shown = [(v.message.role, v.message.content) for v in window.chat_view.views]
     assert shown[0] == ("user", "First question, edited") and len(shown) == 2
     stored = stored_messages(window)
     assert [(m["role"], m["content"]) for m in stored] == shown
 
-    first_reply_id = window.chat_view.views[-1].message["id"]
+    first_reply_id = window.chat_view.views[-1].message.id
     qtbot.mouseClick(window.chat_view.views[-1].regenerate_button, Qt.MouseButton.LeftButton)
     wait_for_reply(qtbot, window)
     stored = stored_messages(window)
     assert [m["content"] for m in stored if m["role"] == "user"] == ["First question, edited"]
     assert len(stored) == 2 and stored[-1]["id"] != first_reply_id
-    assert window.chat_view.views[-1].message["id"] == stored[-1]["id"]
+    assert window.chat_view.views[-1].message.id == stored[-1]["id"]
 
 
 def test_search_settings_and_model_reach_the_backend_and_closing_cleans_up(
@@ -150,7 +151,8 @@ def test_search_settings_and_model_reach_the_backend_and_closing_cleans_up(
     assert "F16" in picker.currentText()
 
     def stored_conversation() -> dict:
-        return window.session.conversation or {}
+        conversation = window.session.conversation
+        return conversation.model_dump() if conversation is not None else {}
 
     # The two PATCHes run on separate workers, so either answer may arrive last.
     qtbot.waitUntil(lambda: window.connection.runner.idle)
@@ -189,4 +191,4 @@ def test_first_run_welcome_asks_the_example_question(
     wait_for_reply(qtbot, window)
     assert window.pages.currentWidget() is window.chat_view
     assert window.chat_view.views[0].text == EXAMPLE_QUESTION
-    assert window.chat_view.views[1].message["status"] == "complete"
+    assert window.chat_view.views[1].message.status == "complete"

@@ -49,11 +49,11 @@ def test_earlier_replies_cannot_be_regenerated_during_a_reply(qtbot, window: Mai
 def test_switching_chats_mid_reply_opens_the_chat_clicked(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     type_and_send(qtbot, window, "chat A question")
     wait_for_reply(qtbot, window)
-    chat_a = window.session.conversation["id"]
+    chat_a = window.session.conversation.id
     window.conversations.new_chat()
     type_and_send(qtbot, window, "chat B question")
     wait_for_reply(qtbot, window)
-    chat_b = window.session.conversation["id"]
+    chat_b = window.session.conversation.id
     chats = window.conversations.list
     qtbot.waitUntil(lambda: chats.count() == 2)
     for leave, go_to in [(chat_b, chat_a), (chat_a, chat_b), (chat_b, chat_a)]:
@@ -63,7 +63,7 @@ def test_switching_chats_mid_reply_opens_the_chat_clicked(qtbot, window: MainWin
         # Long enough for any late reload of the chat left behind to have arrived.
         qtbot.waitUntil(lambda: window.connection.runner.idle, timeout=REPLY_TIMEOUT_MS)
         qtbot.wait(300)
-        assert window.session.conversation["id"] == go_to != leave
+        assert window.session.conversation.id == go_to != leave
         assert chats.currentItem().data(Qt.ItemDataRole.UserRole) == go_to
 
 

@@ -34,7 +34,7 @@ def write_library(folder: Path, files: int = FILES, paragraphs: int = 36) -> Pat
 
 
 def collection(window: MainWindow, name: str) -> dict:
-    return next((c for c in window.documents.collections if c["name"] == name), {})
+    return next((c.model_dump() for c in window.documents.collections if c.name == name), {})
 
 
 def test_dropped_folder_indexes_with_pause_resume_and_lists_failures(
@@ -116,7 +116,7 @@ def test_a_new_file_in_a_watched_subfolder_is_indexed_and_searchable(
     )
     api = window.connection.api
     assert api is not None
-    documents = api.client.documents
+    documents = api.documents
     (hit,) = documents.search("tangerine umbrellas for the regatta", ["notes"])[:1]
     assert hit.source.endswith("visit.txt")
 
@@ -169,7 +169,8 @@ def test_a_chat_on_a_collection_shows_sources_that_open_a_preview_and_the_file(
     assert button.text() == "Documents: harbour"
     type_and_send(qtbot, window, "What is the lighthouse keeper's cat named?")
     wait_for_reply(qtbot, window)
-    assert window.session.conversation["collections"] == ["harbour"]
+    assert window.session.conversation is not None
+    assert window.session.conversation.collections == ["harbour"]
 
     reply = window.chat_view.views[-1]
     (source_button,) = reply.source_buttons

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
+from backend.documents.state import CollectionInfo
 from desktop.documents.folder_watcher import FolderWatcher, paths_under
 from desktop.workers import TaskRunner
 
@@ -48,7 +49,7 @@ def test_a_file_rewritten_in_place_reports_its_collection(qtbot, tmp_path: Path)
     (notes / "intro.md").write_text("The garden shed holds two ladders.")
     runner = TaskRunner()
     watcher = FolderWatcher(runner)
-    watcher.watch([{"name": "notes", "roots": [str(notes)]}])
+    watcher.watch([CollectionInfo(name="notes", created_at=0.0, roots=[str(notes)], revision=1)])
     qtbot.waitUntil(lambda: str(notes / "intro.md") in watcher.watched)
 
     with qtbot.waitSignal(watcher.changed, timeout=10_000) as changed:

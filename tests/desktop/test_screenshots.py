@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication, QWidget
 
-from backend.wire import IngestEvent
+from backend.documents.state import CollectionInfo
+from backend.wire import (
+    Conversation,
+    IngestEvent,
+    MemoryFit,
+    Message,
+    ModelDescription,
+    Source,
+)
 from desktop.backend_connection import BackendState
 from desktop.chat.model_picker import MISSING
 from desktop.documents.ingest_progress import IngestProgress
@@ -19,6 +27,54 @@ from desktop.main_window import MainWindow
 from desktop.settings_dialog import SettingsDialog
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def conversation(**fields: object) -> Conversation:
+    """A conversation as the API answers with it; the test names only what it shows."""
+    return Conversation.model_validate({"created_at": 0.0, "updated_at": 0.0} | fields)
+
+
+def message(**fields: object) -> Message:
+    return Message.model_validate({"conversation_id": "c1", "created_at": 0.0} | fields)
+
+
+def model(
+    name: str, quantization: str, file_size: int, fits: bool = True, available: int = 16 << 30
+) -> ModelDescription:
+    """A model description with what the picker shows (the rest zero); it fits unless told."""
+    needed = file_size + (1 << 30)
+    return ModelDescription(
+        name=name,
+        source="shipped",
+        path=f"/models/{name}.gguf",
+        general_name=name,
+        architecture="llama",
+        parameter_count=0,
+        quantization=quantization,
+        context_length=4096,
+        chat_template=None,
+        file_size=file_size,
+        block_count=0,
+        embedding_length=0,
+        head_count=0,
+        head_count_kv=0,
+        expert_count=0,
+        general_type="model",
+        vision=False,
+        memory=MemoryFit(
+            context=4096,
+            weights_bytes=file_size,
+            kv_cache_bytes=1 << 30,
+            total_bytes=needed,
+            available_bytes=available,
+            fits=fits,
+        ),
+    )
+
+
+def collection(**fields: object) -> CollectionInfo:
+    return CollectionInfo.model_validate({"created_at": 0.0, "revision": 1} | fields)
+
 
 ANSWER = """## Reversing a list
 
@@ -39,32 +95,37 @@ def reversed_copy(items: list[int]) -> list[int]:
 | `items.reverse()` | no | fast |
 """
 
-CONVERSATION = {"id": "c1", "title": "Reversing a list in Python", "settings": {}}
+CONVERSATION = conversation(id="c1", title="Reversing a list in Python")
 MESSAGES = [
-    {
-        "id": 1,
-        "role": "user",
-        "content": "How do I reverse a list in Python?",
-        "status": "complete",
-    },
-    {
-        "id": 2,
-        "role": "assistant",
-        "content": ANSWER,
-        "model": "smollm2-135m-instruct",
-        "status": "complete",
-        "timings": {
+    message(
+        id=1,
+        role="user",
+        content="How do I reverse a list in Python?",
+        status="complete",
+    ),
+    message(
+        id=2,
+        role="assistant",
+        content=ANSWER,
+        model="smollm2-135m-instruct",
+        status="complete",
+        timings={
+            "model": "smollm2-135m-instruct",
+            "finish_reason": "stop",
             "generation_per_second": 48.3,
+            "prompt_per_second": 310.0,
+            "prompt_ms": 100.0,
+            "generation_ms": 2318.8,
             "prompt_tokens": 31,
             "completion_tokens": 112,
             "context_size": 4096,
         },
-    },
+    ),
 ]
 SIDEBAR = [
     CONVERSATION,
-    {"id": "c2", "title": "Packing list for the weekend"},
-    {"id": "c3", "title": "What is a GGUF file?"},
+    conversation(id="c2", title="Packing list for the weekend"),
+    conversation(id="c3", title="What is a GGUF file?"),
 ]
 
 
@@ -83,14 +144,15 @@ def save(widget: QWidget, path: Path) -> Path:
 
 
 MODELS = [
-    {"name": "smollm2-135m-instruct", "quantization": "Q4_1", "file_size": 98_362_432},
-    {"name": "hearth-smol", "quantization": "Q4_1", "file_size": 98_362_432},
-    {
-        "name": "llama-70b",
-        "quantization": "Q4_K_M",
-        "file_size": 42_500_000_000,
-        "memory": {"fits": False, "total_bytes": 44_000_000_000, "available_bytes": 9_000_000_000},
-    },
+    model("smollm2-135m-instruct", "Q4_1", 98_362_432),
+    model("hearth-smol", "Q4_1", 98_362_432),
+    model(
+        "llama-70b",
+        "Q4_K_M",
+        42_500_000_000,
+        fits=False,
+        available=9_000_000_000,
+    ),
 ]
 
 
@@ -98,7 +160,7 @@ def show_sample_chat(window: MainWindow) -> None:
     window.status.show_state(BackendState.READY, "Ready")
     window.chat_view.model_picker.set_models(MODELS, "smollm2-135m-instruct", "hearth-smol")
     window.pages.setCurrentWidget(window.chat_view)
-    window.conversations._current = CONVERSATION["id"]
+    window.conversations._current = CONVERSATION.id
     window.conversations.show_conversations(SIDEBAR)
     window.chat_view.show_conversation(CONVERSATION, MESSAGES)
     QApplication.processEvents()  # new child widgets are shown from the event loop
@@ -144,7 +206,7 @@ def test_wide_tables_and_code_scroll_sideways_inside_the_message(
 ) -> None:
     offline_window.resize(800, 560)
     show_sample_chat(offline_window)
-    reply = {"id": 3, "role": "assistant", "content": WIDE_ANSWER, "status": "complete"}
+    reply = message(id=3, role="assistant", content=WIDE_ANSWER, status="complete")
     offline_window.chat_view.show_conversation(CONVERSATION, [*MESSAGES[:1], reply])
     QApplication.processEvents()
     view = offline_window.chat_view
@@ -156,7 +218,7 @@ def test_wide_tables_and_code_scroll_sideways_inside_the_message(
     assert code._scroller.horizontalScrollBar().maximum() > 0, "the long line scrolls sideways"
     lines = code._view.height() / code._view.fontMetrics().lineSpacing()
     assert lines < 2.5, "two lines of code stay two lines: no wrapping to spoil the indentation"
-    assert view.title.text() == CONVERSATION["title"] and view.title.toolTip() == view.title.text()
+    assert view.title.text() == CONVERSATION.title and view.title.toolTip() == view.title.text()
     save(offline_window, screenshot_dir / "wide-reply.png")
 
 
@@ -164,7 +226,7 @@ def test_main_window_with_a_code_block(offline_window: MainWindow, screenshot_di
     show_sample_chat(offline_window)
     reply = offline_window.chat_view.views[-1]
     assert [block.code() for block in reply.code_blocks()] == [
-        MESSAGES[1]["content"].split("```python\n")[1].split("\n```")[0]
+        MESSAGES[1].content.split("```python\n")[1].split("\n```")[0]
     ]
     picker = offline_window.chat_view.model_picker
     too_large = picker.item(picker.findData("llama-70b"))
@@ -192,14 +254,14 @@ def test_welcome(offline_window: MainWindow, screenshot_dir: Path) -> None:
 
 
 COLLECTIONS = [
-    {
-        "name": "field-notes",
-        "roots": ["/home/ada/field-notes"],
-        "files": 212,
-        "failed": 2,
-        "chunks": 1_874,
-    },
-    {"name": "manuals", "roots": ["/home/ada/manuals"], "files": 37, "failed": 0, "chunks": 655},
+    collection(
+        name="field-notes",
+        roots=["/home/ada/field-notes"],
+        files=212,
+        failed=2,
+        chunks=1_874,
+    ),
+    collection(name="manuals", roots=["/home/ada/manuals"], files=37, failed=0, chunks=655),
 ]
 
 
@@ -249,7 +311,8 @@ SOURCES = [
         "page": 12,
         "snippet": "Bleed the radiators once a year, before the heating season: open the valve a "
         "quarter turn until water, not air, comes out.",
-        "headings": "Maintenance › Radiators",
+        "headings": ["Maintenance", "Radiators"],
+        "score": 0.82,
     },
     {
         "n": 2,
@@ -258,7 +321,8 @@ SOURCES = [
         "start_line": 40,
         "end_line": 52,
         "snippet": "The boiler pressure should read 1.2 bar when cold.",
-        "headings": "Heating",
+        "headings": ["Heating"],
+        "score": 0.64,
     },
 ]
 SOURCED_ANSWER = (
@@ -270,21 +334,21 @@ SOURCED_ANSWER = (
 
 def test_answer_with_sources(offline_window: MainWindow, screenshot_dir: Path) -> None:
     show_sample_chat(offline_window)
-    conversation = {"id": "c4", "title": "Radiators", "collections": ["manuals"]}
+    radiators = conversation(id="c4", title="Radiators", collections=["manuals"])
     messages = [
-        {"id": 5, "role": "user", "content": "How often should I bleed the radiators?"},
-        {
-            "id": 6,
-            "role": "assistant",
-            "content": SOURCED_ANSWER,
-            "model": "hearth-smol",
-            "sources": SOURCES,
-        },
+        message(id=5, role="user", content="How often should I bleed the radiators?"),
+        message(
+            id=6,
+            role="assistant",
+            content=SOURCED_ANSWER,
+            model="hearth-smol",
+            sources=SOURCES,
+        ),
     ]
-    offline_window.conversations._current = conversation["id"]
-    offline_window.conversations.show_conversations([conversation, *SIDEBAR])
+    offline_window.conversations._current = radiators.id
+    offline_window.conversations.show_conversations([radiators, *SIDEBAR])
     offline_window.chat_view.collections_button.set_collections(COLLECTIONS)
-    offline_window.chat_view.show_conversation(conversation, messages)
+    offline_window.chat_view.show_conversation(radiators, messages)
     reply = offline_window.chat_view.views[-1]
     assert [b.text() for b in reply.source_buttons] == [
         "[1] boiler-service.pdf, page 12",
@@ -294,7 +358,7 @@ def test_answer_with_sources(offline_window: MainWindow, screenshot_dir: Path) -
     picker = offline_window.chat_view.model_picker
     assert picker.currentText() == "Default (hearth-smol)", "the default for chats with documents"
     save(offline_window, screenshot_dir / "answer-with-sources.png")
-    dialog = offline_window.chat_view.show_source(SOURCES[0])
+    dialog = offline_window.chat_view.show_source(Source.model_validate(SOURCES[0]))
     save(dialog, screenshot_dir / "source-preview.png")
     dialog.close()
     offline_window.chat_view.set_collections([])  # "manuals" was removed on the Documents tab
@@ -326,27 +390,27 @@ def test_image_question(
         {"label": "a desert", "score": 0.05},
     ]
     messages = [
-        {
-            "id": 7,
-            "role": "user",
-            "content": "Where was this taken?",
-            "attachments": [{"path": str(photo), "name": "beach.png", "labels": labels}],
-        },
-        {
-            "id": 8,
-            "role": "assistant",
-            "model": "hearth-smol",
-            "content": (
+        message(
+            id=7,
+            role="user",
+            content="Where was this taken?",
+            attachments=[{"path": str(photo), "name": "beach.png", "labels": labels}],
+        ),
+        message(
+            id=8,
+            role="assistant",
+            model="hearth-smol",
+            content=(
                 "It most likely shows a beach on a sunny day: sand in front, the sea and a clear "
                 "sky behind. I can't see the picture itself; this comes from the image "
                 "classifier's labels (a beach, 71%)."
             ),
-        },
+        ),
     ]
-    conversation = {"id": "c5", "title": "Holiday photo"}
-    offline_window.conversations._current = conversation["id"]
-    offline_window.conversations.show_conversations([conversation, *SIDEBAR])
-    offline_window.chat_view.show_conversation(conversation, messages)
+    holiday = conversation(id="c5", title="Holiday photo")
+    offline_window.conversations._current = holiday.id
+    offline_window.conversations.show_conversations([holiday, *SIDEBAR])
+    offline_window.chat_view.show_conversation(holiday, messages)
     (chip,) = offline_window.chat_view.views[0].image_chips
     qtbot.waitUntil(lambda: not chip.thumbnail.pixmap().isNull())
     assert chip.labels.text() == "a beach 71%\nthe sea 18%\na desert 5%"
