@@ -83,9 +83,10 @@ class BackendConnection(QObject):
         on_success: Callable[[Any], None] | None = None,
         on_failure: Callable[[str], None] | None = None,
     ) -> Operation | None:
-        """Run `method(api)` on a worker; fails at once when no backend is connected."""
+        """Run `method(api)` on a worker; fails at once when no backend is connected, or once
+        shutdown has begun (an answer it delivers may ask for more, after the workers ended)."""
         api = self.api
-        if api is None or not self.is_ready:
+        if api is None or not self.is_ready or self._closing:
             if on_failure is not None:
                 on_failure("The engine is not running yet.")
             return None
