@@ -32,7 +32,9 @@ class FakeProvider:
     them) on one worker thread, in arrival order, as llama.cpp's runtime does.
 
     `hold_after(n)`: each later generation stops after n tokens until `release()` or its
-    cancel; `holding` is set while one waits there. `fail_with(exc)`: generations raise it.
+    cancel; `holding` is set while one waits there. `step()` lets one more token through and
+    holds again (a client that stops reading between tokens sees one more before it leaves).
+    `fail_with(exc)`: generations raise it.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class FakeProvider:
         self.holding = threading.Event()
         self._release = threading.Event()
         self._hold_at: int | None = None
+        self._steps = threading.Semaphore(0)
         self._error: Exception | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fake-llm")
 
@@ -55,6 +58,9 @@ class FakeProvider:
 
     def release(self) -> None:
         self._release.set()
+
+    def step(self) -> None:
+        self._steps.release()
 
     def fail_with(self, error: Exception) -> None:
         self._error = error
@@ -105,9 +111,12 @@ class FakeProvider:
 
     def _wait_for_release(self, cancel: threading.Event) -> None:
         self.holding.set()
-        # Either event ends the wait; the short timeout only lets it see both.
-        while not (self._release.wait(0.01) or cancel.is_set()):
-            pass
+        # Any of the three ends the wait; the short timeout only lets it see them all.
+        while not (self._release.is_set() or cancel.is_set()):
+            if self._steps.acquire(timeout=0.01):
+                assert self._hold_at is not None  # only a hold waits here
+                self._hold_at += 1  # the next token holds again
+                break
         self.holding.clear()
 
 

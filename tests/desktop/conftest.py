@@ -1,7 +1,10 @@
-"""Desktop fixtures: a HEARTH_HOME with a real test model, and the main window around it."""
+"""Desktop fixtures: the main window around the real backend app served in process with a
+scripted model (`window`), or around a real `hearth serve` with a real test model
+(`served_window`), where the process or the model is the subject."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,11 +16,20 @@ from backend.paths import HomeLayout
 from desktop.app import build_window
 from desktop.main_window import MainWindow
 from desktop.window_state import WindowState
-from tests.backend.conftest import TinyClip, prepare_home, tiny_clip  # noqa: F401 (a fixture)
+from tests.backend.conftest import (  # noqa: F401 (fixtures)
+    TinyClip,
+    prepare_home,
+    tiny_clip,
+    tiny_gguf,
+)
+from tests.backend.fakes import FakeProvider
+from tests.desktop.inprocess_backend import InProcessBackend, serve_in_process
 from training.testing import build_tiny_gguf
 
 READY_TIMEOUT_MS = 30_000
 REPLY_TIMEOUT_MS = 30_000
+# The scripted model's reply: more tokens than one render of the streamed text takes in.
+REPLY_TOKENS = ("Pack", " light", ",", " layer", " up", ",", " and", " bring", " a", " map", ".")
 
 
 @pytest.fixture(scope="session")
@@ -32,9 +44,7 @@ def paced_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def home(hearth_home: Path, paced_gguf: Path) -> HomeLayout:
     """HEARTH_HOME (set by the root conftest) holding the paced model as the default."""
     layout = prepare_home(hearth_home, paced_gguf, threads=1, context_size=256)
-    state = WindowState(layout)
-    state.mark_welcome_seen()
-    state.sync()
+    mark_welcome_seen(layout)
     return layout
 
 
@@ -55,10 +65,31 @@ def image_home(
         hearth_home, roomy_gguf, threads=1, context_size=2048, image_model=tiny_clip.name
     )
     tiny_clip.install(layout.root)
+    mark_welcome_seen(layout)
+    return layout
+
+
+def mark_welcome_seen(layout: HomeLayout) -> None:
     state = WindowState(layout)
     state.mark_welcome_seen()
     state.sync()
-    return layout
+
+
+@pytest.fixture
+def fake_backend(
+    hearth_home: Path,
+    tiny_gguf: Path,  # noqa: F811 (the fixture imported above)
+) -> Iterator[InProcessBackend]:
+    """The real backend app in this process, its model scripted; the tiny GGUF is only listed
+    (the model picker shows it), never loaded."""
+    HomeLayout(hearth_home).ensure()
+    shutil.copy(tiny_gguf, HomeLayout(hearth_home).models / "tiny.gguf")
+    provider = FakeProvider(models=("tiny",), tokens=REPLY_TOKENS)
+    backend = serve_in_process(hearth_home, provider, documents_model="tiny")
+    mark_welcome_seen(backend.layout)
+    yield backend
+    backend.stop()
+    provider.close()
 
 
 @pytest.fixture
@@ -84,8 +115,24 @@ def open_window(qapp: QApplication) -> Iterator[Callable[[HomeLayout], MainWindo
 
 
 @pytest.fixture
-def window(home: HomeLayout, open_window: Callable[[HomeLayout], MainWindow], qtbot) -> MainWindow:  # type: ignore[no-untyped-def]
-    """A main window whose own backend is up and whose conversation list has loaded."""
+def window(
+    fake_backend: InProcessBackend,
+    open_window: Callable[[HomeLayout], MainWindow],
+    qtbot,  # type: ignore[no-untyped-def]
+) -> MainWindow:
+    """A main window connected to the in-process backend."""
+    main = open_window(fake_backend.layout)
+    qtbot.waitUntil(lambda: main.connection.is_ready, timeout=READY_TIMEOUT_MS)
+    return main
+
+
+@pytest.fixture
+def served_window(
+    home: HomeLayout,
+    open_window: Callable[[HomeLayout], MainWindow],
+    qtbot,  # type: ignore[no-untyped-def]
+) -> MainWindow:
+    """A main window whose own `hearth serve` child is up, serving the paced model."""
     main = open_window(home)
     qtbot.waitUntil(lambda: main.connection.is_ready, timeout=READY_TIMEOUT_MS)
     return main

@@ -1,4 +1,5 @@
-"""The backend's life as the window sees it: crash and recovery, an existing backend, shutdown."""
+"""The backend's life as the window sees it: crash and recovery, an existing backend, shutdown.
+A real `hearth serve` wherever its process is the subject."""
 
 from __future__ import annotations
 
@@ -9,17 +10,20 @@ from collections.abc import Callable
 import psutil
 from PySide6.QtCore import Qt
 
+from backend.client import HearthClient
+from backend.discovery import load_or_create_token
 from backend.paths import HomeLayout
 from desktop.backend_connection import BackendState
 from desktop.main_window import MainWindow
-from tests.backend.conftest import launch
 from tests.desktop.conftest import READY_TIMEOUT_MS, REPLY_TIMEOUT_MS
+from tests.desktop.inprocess_backend import InProcessBackend
 from tests.desktop.test_chat import stored_messages, type_and_send, wait_for_reply
 
 
 def test_sigkill_during_a_reply_restarts_and_keeps_the_conversation(
-    qtbot, window: MainWindow
+    qtbot, served_window: MainWindow
 ) -> None:  # type: ignore[no-untyped-def]
+    window = served_window
     type_and_send(qtbot, window, "one")
     wait_for_reply(qtbot, window)
     first_reply = window.chat_view.views[-1].message.content
@@ -63,20 +67,20 @@ def test_sigkill_during_a_reply_restarts_and_keeps_the_conversation(
 
 def test_an_already_running_backend_is_used_and_left_running(
     qtbot,  # type: ignore[no-untyped-def]
-    home: HomeLayout,
+    fake_backend: InProcessBackend,
     open_window: Callable[[HomeLayout], MainWindow],
 ) -> None:
-    running = launch(home)
+    window = open_window(fake_backend.layout)
+    qtbot.waitUntil(lambda: window.connection.is_ready, timeout=READY_TIMEOUT_MS)
+    assert window.connection.child_pid is None
+    assert "already running" in window.status.text.text()
+    window.close()
+    window.connection.shutdown()
+    client = HearthClient(fake_backend.info.url, load_or_create_token(fake_backend.layout))
     try:
-        window = open_window(home)
-        qtbot.waitUntil(lambda: window.connection.is_ready, timeout=READY_TIMEOUT_MS)
-        assert window.connection.child_pid is None
-        assert "already running" in window.status.text.text()
-        window.close()
-        window.connection.shutdown()
-        assert running.process.poll() is None, "a backend the GUI did not start keeps running"
+        assert client.health().status == "ok", "a backend the GUI did not start keeps running"
     finally:
-        running.stop()
+        client.close()
 
 
 def test_a_backend_that_cannot_start_is_explained_with_a_restart_button(
@@ -110,9 +114,11 @@ def test_quitting_while_the_engine_starts_still_stops_it(
     assert serving == []
 
 
-def test_saving_engine_settings_restarts_the_engine_and_theme_alone_does_not(
-    qtbot, window: MainWindow
+def test_saving_engine_settings_restarts_the_engine_and_closing_stops_it(
+    qtbot, served_window: MainWindow
 ) -> None:  # type: ignore[no-untyped-def]
+    """The theme alone does not restart it."""
+    window = served_window
     first_pid = window.connection.child_pid
     states: list[BackendState] = []
     window.connection.state_changed.connect(lambda state, _detail: states.append(state))
@@ -134,3 +140,10 @@ def test_saving_engine_settings_restarts_the_engine_and_theme_alone_does_not(
     type_and_send(qtbot, window, "still there?")
     wait_for_reply(qtbot, window)
     assert [m["status"] for m in stored_messages(window)] == ["complete", "complete"]
+
+    # Closing stops the backend the window started.
+    child_pid = window.connection.child_pid
+    assert child_pid is not None
+    window.close()
+    window.connection.shutdown()
+    assert not psutil.pid_exists(child_pid)

@@ -1,11 +1,11 @@
-"""Chatting through the real backend: streaming, Stop, edit-and-resend."""
+"""Chatting through the real backend app with a scripted model: streaming, Stop,
+edit-and-resend; and once end to end with a real model in a real `hearth serve`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import psutil
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from backend.client import HearthClient
@@ -15,15 +15,19 @@ from desktop.chat.message_view import UNSAVED_ID
 from desktop.main_window import MainWindow
 from desktop.welcome import EXAMPLE_QUESTION
 from desktop.window_state import WindowState
-from tests.desktop.conftest import REPLY_TIMEOUT_MS
+from tests.desktop.conftest import REPLY_TIMEOUT_MS, REPLY_TOKENS
+from tests.desktop.inprocess_backend import InProcessBackend
+
+HELD_AFTER = 3  # tokens a held reply has shown
 
 
-def stored_messages(window: MainWindow) -> list[dict]:
-    """What the backend has, read directly (the test may block; the GUI never does)."""
+def stored_messages(window: MainWindow, conversation_id: str | None = None) -> list[dict]:
+    """What the backend has for the open chat or the one named, read directly (the test may
+    block; the GUI never does)."""
     assert window.connection.api is not None and window.session.conversation is not None
     client = HearthClient(window.connection.api.url, load_or_create_token(window.home))
     try:
-        path = f"/hearth/conversations/{window.session.conversation.id}"
+        path = f"/hearth/conversations/{conversation_id or window.session.conversation.id}"
         return client.request("GET", path)["messages"]
     finally:
         client.close()
@@ -37,32 +41,50 @@ def type_and_send(qtbot, window: MainWindow, text: str) -> None:  # type: ignore
 
 
 def wait_for_reply(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    qtbot.waitUntil(lambda: window.session.generating, timeout=REPLY_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: not window.session.generating, timeout=REPLY_TIMEOUT_MS)
+    """Wait until the reply just asked for has ended. A reply starts at once in an open chat;
+    in a new one it starts once the chat exists, and until then no reply is shown."""
 
-
-def test_a_sent_message_streams_into_view_and_is_stored(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    tokens: list[str] = []
-    shown_lengths: list[int] = []
-    window.session.token_received.connect(tokens.append)
-
-    def sample_reply_on_screen() -> None:
+    def ended() -> bool:
         views = window.chat_view.views
-        if len(views) >= 2:
-            shown_lengths.append(len(views[-1].text))
+        return (
+            not window.session.generating
+            and len(views) >= 2
+            and views[-1].message.role == "assistant"
+        )
 
-    sampler = QTimer()
-    sampler.timeout.connect(sample_reply_on_screen)
-    sampler.start(10)
-    type_and_send(qtbot, window, "Hello Hearth")
+    qtbot.waitUntil(ended, timeout=REPLY_TIMEOUT_MS)
+
+
+def send_and_hold(qtbot, window: MainWindow, backend: InProcessBackend, text: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Send `text` and return the tokens shown once its reply is held midway, still streaming."""
+    tokens: list[str] = []
+    window.session.token_received.connect(tokens.append)
+    backend.provider.hold_after(HELD_AFTER)
+    type_and_send(qtbot, window, text)
+    qtbot.waitUntil(lambda: backend.provider.holding.is_set() and len(tokens) == HELD_AFTER)
+    window.session.token_received.disconnect(tokens.append)
+    assert window.session.generating
+    return tokens
+
+
+def test_a_sent_message_streams_into_view_and_is_stored(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    fake_backend: InProcessBackend,
+) -> None:
+    tokens: list[str] = []
+    window.session.token_received.connect(tokens.append)
+    shown = send_and_hold(qtbot, window, fake_backend, "Hello Hearth")
+    partial = "".join(shown)
+    # The reply appears while it streams, not only at the end.
+    qtbot.waitUntil(lambda: window.chat_view.views[-1].text == partial)
+    fake_backend.provider.release()
     wait_for_reply(qtbot, window)
-    sampler.stop()
 
     user, reply = (view.message for view in window.chat_view.views)
     assert user.content == "Hello Hearth"
-    assert len(tokens) > 5 and reply.content == "".join(tokens)
-    partial = [n for n in shown_lengths if 0 < n < len(reply.content)]
-    assert partial, "the reply should appear while it streams, not only at the end"
+    assert len(tokens) > 5 and reply.content == "".join(tokens) == "".join(REPLY_TOKENS)
+    assert 0 < len(partial) < len(reply.content)
     assert reply.status == "complete" and reply.id != UNSAVED_ID
     assert "tokens/s" in window.chat_view.stats.text()
     assert "context" in window.chat_view.stats.text()
@@ -72,16 +94,17 @@ def test_a_sent_message_streams_into_view_and_is_stored(qtbot, window: MainWindo
     assert window.conversations.list.item(0).text() == "Hello Hearth"
 
 
-def test_escape_stops_the_reply_and_retry_answers_again(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_escape_stops_the_reply_and_retry_answers_again(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    fake_backend: InProcessBackend,
+) -> None:
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-
-    def press_escape_once(_text: str) -> None:
-        window.session.token_received.disconnect(press_escape_once)
-        qtbot.keyClick(window.chat_view.composer.prompt, Qt.Key.Key_Escape)
-
-    window.session.token_received.connect(press_escape_once)
-    type_and_send(qtbot, window, "Tell me a long story")
+    send_and_hold(qtbot, window, fake_backend, "Tell me a long story")
+    qtbot.keyClick(window.chat_view.composer.prompt, Qt.Key.Key_Escape)
+    # The reading worker honours Stop between events: one more token lets it see it and leave.
+    fake_backend.provider.step()
     wait_for_reply(qtbot, window)
 
     reply_view = window.chat_view.views[-1]
@@ -89,10 +112,12 @@ def test_escape_stops_the_reply_and_retry_answers_again(qtbot, window: MainWindo
     assert reply_view.retry_button.isVisibleTo(window)
     assert "Stopped" in reply_view.note.text()
     assert window.chat_view.composer.send_button.isVisibleTo(window)
-    # The backend saw the disconnect and stored the reply as interrupted, not as complete.
+    # The backend saw the disconnect and stored the reply as interrupted, not as complete: the
+    # model was still held, so only the disconnect could have ended it.
     qtbot.waitUntil(lambda: len(stored_messages(window)) == 2, timeout=REPLY_TIMEOUT_MS)
     assert stored_messages(window)[-1]["status"] == "interrupted"
 
+    fake_backend.provider.release()
     qtbot.mouseClick(reply_view.retry_button, Qt.MouseButton.LeftButton)
     wait_for_reply(qtbot, window)
     assert [v.message.role for v in window.chat_view.views] == ["user", "assistant"]
@@ -145,8 +170,8 @@ def test_search_settings_and_model_reach_the_backend_and_closing_cleans_up(
     dialog.max_tokens.setValue(64)
     dialog.accept()
     picker = window.chat_view.model_picker
-    qtbot.waitUntil(lambda: picker.findData("paced") > 0, timeout=REPLY_TIMEOUT_MS)
-    picker.setCurrentIndex(picker.findData("paced"))
+    qtbot.waitUntil(lambda: picker.findData("tiny") > 0, timeout=REPLY_TIMEOUT_MS)
+    picker.setCurrentIndex(picker.findData("tiny"))
     picker.activated.emit(picker.currentIndex())
     assert "F16" in picker.currentText()
 
@@ -159,7 +184,7 @@ def test_search_settings_and_model_reach_the_backend_and_closing_cleans_up(
     window.session.reload()
     qtbot.waitUntil(
         lambda: (
-            stored_conversation().get("model") == "paced"
+            stored_conversation().get("model") == "tiny"
             and stored_conversation().get("system_prompt") is not None
         )
     )
@@ -167,17 +192,15 @@ def test_search_settings_and_model_reach_the_backend_and_closing_cleans_up(
     assert conversation["system_prompt"] == "Answer in one line."
     assert conversation["settings"] == {"temperature": 0.2, "top_p": 0.95, "max_tokens": 64}
 
-    # Closing stops the backend the window started and leaves no window or dialog behind.
-    child_pid = window.connection.child_pid
-    assert child_pid is not None
+    # Closing leaves no window or dialog behind (test_backend_life shows that it stops the
+    # backend the window started).
     window.close()
     window.connection.shutdown()
-    assert not psutil.pid_exists(child_pid)
     window.deleteLater()
     qtbot.waitUntil(lambda: QApplication.topLevelWidgets() == [])
 
 
-def test_first_run_welcome_asks_the_example_question(
+def test_first_run_welcome_asks_the_example_question_of_a_real_model(
     qtbot,  # type: ignore[no-untyped-def]
     home: HomeLayout,
     open_window: Callable[[HomeLayout], MainWindow],

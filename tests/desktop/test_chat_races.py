@@ -5,27 +5,12 @@ from __future__ import annotations
 from unittest import mock
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog, QListWidget
+from PySide6.QtWidgets import QApplication, QInputDialog, QListWidget
 
 from desktop.main_window import MainWindow
-from tests.desktop.conftest import REPLY_TIMEOUT_MS
-from tests.desktop.test_chat import stored_messages, type_and_send, wait_for_reply
-
-
-def send_until_mid_reply(qtbot, window: MainWindow, text: str) -> None:  # type: ignore[no-untyped-def]
-    """Send `text` and return while its reply streams. The random test model now and then ends
-    a reply within two tokens; then the question is asked again."""
-    session = window.session
-    for _attempt in range(5):
-        type_and_send(qtbot, window, text)
-        qtbot.waitUntil(lambda: session.generating, timeout=REPLY_TIMEOUT_MS)
-        qtbot.waitUntil(
-            lambda: len(session.replies._reply_text) > 2 or not session.generating,
-            timeout=REPLY_TIMEOUT_MS,
-        )
-        if session.generating:
-            return
-    raise AssertionError("five replies in a row ended within two tokens")
+from tests.desktop.conftest import REPLY_TIMEOUT_MS, REPLY_TOKENS
+from tests.desktop.inprocess_backend import InProcessBackend
+from tests.desktop.test_chat import send_and_hold, stored_messages, type_and_send, wait_for_reply
 
 
 def select_chat(chats: QListWidget, conversation_id: str) -> None:
@@ -33,20 +18,30 @@ def select_chat(chats: QListWidget, conversation_id: str) -> None:
     chats.setCurrentRow(ids.index(conversation_id))
 
 
-def test_earlier_replies_cannot_be_regenerated_during_a_reply(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_earlier_replies_cannot_be_regenerated_during_a_reply(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    fake_backend: InProcessBackend,
+) -> None:
     type_and_send(qtbot, window, "first question")
     wait_for_reply(qtbot, window)
     first_reply = window.chat_view.views[-1]
-    send_until_mid_reply(qtbot, window, "second question")
+    send_and_hold(qtbot, window, fake_backend, "second question")
     assert not first_reply.isEnabled()
     window.session.regenerate(first_reply.message)  # as if its button were still clickable
-    qtbot.waitUntil(lambda: not window.session.generating, timeout=REPLY_TIMEOUT_MS)
+    fake_backend.provider.release()
+    wait_for_reply(qtbot, window)
     stored = stored_messages(window)
-    assert [m["role"] for m in stored] == ["user", "assistant"] * (len(stored) // 2)
+    assert [m["role"] for m in stored] == ["user", "assistant"] * 2
     assert stored[0]["content"] == "first question" and stored[-2]["content"] == "second question"
+    assert all(m["status"] == "complete" for m in stored)
 
 
-def test_switching_chats_mid_reply_opens_the_chat_clicked(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_switching_chats_mid_reply_opens_the_chat_clicked(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    fake_backend: InProcessBackend,
+) -> None:
     type_and_send(qtbot, window, "chat A question")
     wait_for_reply(qtbot, window)
     chat_a = window.session.conversation.id
@@ -57,23 +52,36 @@ def test_switching_chats_mid_reply_opens_the_chat_clicked(qtbot, window: MainWin
     chats = window.conversations.list
     qtbot.waitUntil(lambda: chats.count() == 2)
     for leave, go_to in [(chat_b, chat_a), (chat_a, chat_b), (chat_b, chat_a)]:
-        send_until_mid_reply(qtbot, window, "one more question")
+        send_and_hold(qtbot, window, fake_backend, "one more question")
         select_chat(chats, go_to)
+        # The reading worker honours the stop between events: one more token lets it leave.
+        fake_backend.provider.step()
         qtbot.waitUntil(lambda: not window.session.generating, timeout=REPLY_TIMEOUT_MS)
-        # Long enough for any late reload of the chat left behind to have arrived.
+        # The chat left behind stored its reply as cut off: the model was held until it left.
+        qtbot.waitUntil(
+            lambda left=leave: stored_messages(window, left)[-1]["status"] == "interrupted"
+        )
         qtbot.waitUntil(lambda: window.connection.runner.idle, timeout=REPLY_TIMEOUT_MS)
-        qtbot.wait(300)
+        QApplication.processEvents()  # an answer queued as the runner went idle is shown
+        assert window.connection.runner.idle
         assert window.session.conversation.id == go_to != leave
         assert chats.currentItem().data(Qt.ItemDataRole.UserRole) == go_to
 
 
-def test_renaming_the_chat_during_a_reply_lets_the_reply_finish(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    send_until_mid_reply(qtbot, window, "a question")
+def test_renaming_the_chat_during_a_reply_lets_the_reply_finish(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    fake_backend: InProcessBackend,
+) -> None:
+    send_and_hold(qtbot, window, fake_backend, "a question")
     qtbot.waitUntil(lambda: window.conversations.list.currentItem() is not None)
     with mock.patch.object(QInputDialog, "getText", return_value=("Renamed", True)):
         window.conversations.rename_current()
     qtbot.waitUntil(lambda: window.chat_view.title.text() == "Renamed", timeout=REPLY_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: not window.session.generating, timeout=REPLY_TIMEOUT_MS)
+    assert window.session.generating and fake_backend.provider.holding.is_set()
+    fake_backend.provider.release()
+    wait_for_reply(qtbot, window)
+    assert window.chat_view.views[-1].message.content == "".join(REPLY_TOKENS)
     assert all(m["status"] == "complete" for m in stored_messages(window))
 
 
