@@ -66,9 +66,7 @@ def test_dropped_and_pasted_images_go_with_the_message_and_show_their_labels(
     assert [c.name.text() for c in question.image_chips] == ["harbour.png", "pasted image"]
     assert all(labelled(chip) for chip in question.image_chips)
     qtbot.waitUntil(lambda: all(has_thumbnail(c.thumbnail) for c in question.image_chips))
-    assert answer.message.status == "complete" and answer.text, (
-        window.statusBar().currentMessage()
-    )
+    assert answer.message.status == "complete" and answer.text, window.statusBar().currentMessage()
     stored = stored_messages(window)[0]["attachments"]
     assert [a["name"] for a in stored] == ["harbour.png", "pasted image"]
 
