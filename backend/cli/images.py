@@ -13,25 +13,13 @@ from backend.cli.arguments import label_list, positive_int
 from backend.cli.output import fail, print_json
 
 if TYPE_CHECKING:
-    from backend.wire import ImageHit
-
-
-class _Progress(Protocol):
-    """An indexing run's progress, as the index in process and the API's events both tell it."""
-
-    done: int
-    total: int
-    current: str
-    embedded: int
-    skipped: int
-    removed: int
-    failures: dict[str, str]
+    from backend.wire import ImageHit, ImageIndexEvent
 
 
 class _Images(Protocol):
     """What the commands need, served in process (ImageIndex) or by the backend."""
 
-    def index_folder(self, folder: Path) -> Iterator[_Progress]: ...
+    def index_folder(self, folder: Path) -> Iterator[ImageIndexEvent]: ...
 
     def search(self, text: str, k: int = 12) -> list[ImageHit]: ...
 
@@ -122,11 +110,11 @@ def _images() -> Iterator[_Images]:
 def index_folder(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from backend.images.index import IndexProgress
+    from backend.wire import ImageIndexEvent
 
     if not args.folder.is_dir():  # checked before the progress bar, which would show empty
         return fail(f"{args.folder} is not a folder")
-    progress: _Progress = IndexProgress(done=0, total=0)
+    progress = ImageIndexEvent(done=0, total=0)
     with (
         _images() as images,
         tqdm(unit="image", desc="indexing images", disable=args.json) as bar,

@@ -16,7 +16,6 @@ from pathlib import Path
 from PIL import Image
 
 from backend.images.decode import ImageDecodeError
-from backend.images.labels import Label
 from backend.models.registry import NO_PROJECTOR_NOTE
 from backend.wire import Attachment, ImageLabel
 
@@ -70,7 +69,7 @@ def with_image_context(question: str, attachments: Sequence[Attachment]) -> str:
     return f"{describe_for_llm(attachments)}\n\n{question}" if attachments else question
 
 
-def image_labels(labels: Sequence[Label]) -> list[ImageLabel]:
+def image_labels(labels: Sequence[ImageLabel]) -> list[ImageLabel]:
     return [ImageLabel(label=item.label, score=round(item.score, 4)) for item in labels]
 
 

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ from PIL import Image
 from backend.errors import InvalidRequestError
 from backend.images.clip import ClipModel
 from backend.images.decode import ImageDecodeError, open_image
-from backend.wire import ImageHit
+from backend.wire import ImageHit, ImageIndexEvent
 
 if TYPE_CHECKING:
     from backend.documents.vector_store import (
@@ -60,17 +60,9 @@ class FolderNotFoundError(InvalidRequestError, ValueError):
     code = "folder_not_found"
 
 
-@dataclass
-class IndexProgress:
-    """Reported after each batch; `failures` maps a path to why it was skipped."""
-
-    done: int
-    total: int
-    current: str = ""
-    embedded: int = 0
-    skipped: int = 0
-    removed: int = 0
-    failures: dict[str, str] = field(default_factory=dict)
+def finished(progress: ImageIndexEvent) -> ImageIndexEvent:
+    """The totals of a run that reached the end."""
+    return progress.model_copy(update={"type": "image_finished"})
 
 
 def image_id(path: Path) -> str:
@@ -131,14 +123,15 @@ class ImageIndex:
         found = self._collection.get(where={"folder": str(folder)})
         return {stored.id: stored.metadata["sha256"] for stored in found}
 
-    def index_folder(self, folder: Path) -> Iterator[IndexProgress]:
-        """Embed new and changed images, forget deleted ones; yields progress per batch."""
+    def index_folder(self, folder: Path) -> Iterator[ImageIndexEvent]:
+        """Embed new and changed images, forget deleted ones; yields progress per batch (one
+        event, updated in place)."""
         if not folder.is_dir():
             raise FolderNotFoundError(f"{folder} is not a folder")
         folder = folder.resolve()
         files = find_images(folder)
         known = self._known_hashes(folder)
-        progress = IndexProgress(done=0, total=len(files))
+        progress = ImageIndexEvent(done=0, total=len(files))
         gone = set(known) - {image_id(p) for p in files}
         if gone:
             self._collection.delete(sorted(gone))
@@ -156,10 +149,10 @@ class ImageIndex:
             workers.shutdown(cancel_futures=True)
             pending.flush()
 
-    def index_all(self, folder: Path) -> IndexProgress:
-        """Index `folder` to the end and return the final progress."""
+    def index_all(self, folder: Path) -> ImageIndexEvent:
+        """Index `folder` to the end and return the totals."""
         last = deque(self.index_folder(folder), maxlen=1)
-        return last[0] if last else IndexProgress(done=0, total=0)
+        return finished(last[0] if last else ImageIndexEvent(done=0, total=0))
 
     def _embed_ahead(
         self, workers: ThreadPoolExecutor, batches: Sequence[list[Path]], known: dict[str, str]
@@ -199,7 +192,7 @@ class ImageIndex:
         self,
         embedded: _EmbeddedBatch,
         folder: Path,
-        progress: IndexProgress,
+        progress: ImageIndexEvent,
         pending: _PendingWrites,
     ) -> None:
         ids: list[str] = []

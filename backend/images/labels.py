@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from backend.errors import InvalidRequestError
 from backend.images.clip import ClipModel
+from backend.wire import ImageLabel
 
 # Prompt ensembling: each label is the mean of its embeddings in these sentences.
 TEMPLATES = (
@@ -28,12 +28,6 @@ class NoLabelsError(InvalidRequestError, ValueError):
     code = "no_labels"
 
 
-@dataclass(frozen=True)
-class Label:
-    label: str
-    score: float
-
-
 def label_embeddings(model: ClipModel, labels: Sequence[str]) -> np.ndarray:
     """(L, D): each label's template embeddings averaged and renormalised."""
     prompts = [template.format(label) for label in labels for template in TEMPLATES]
@@ -43,7 +37,7 @@ def label_embeddings(model: ClipModel, labels: Sequence[str]) -> np.ndarray:
 
 def label_image(
     model: ClipModel, image: Image.Image, labels: Sequence[str] = (), top: int = 5
-) -> list[Label]:
+) -> list[ImageLabel]:
     """The `top` most likely labels; probabilities are a softmax over all candidate labels."""
     candidates = [label.strip() for label in labels if label.strip()] or model.default_labels
     if not candidates:
@@ -56,4 +50,4 @@ def label_image(
     probabilities = np.exp(logits - logits.max())
     probabilities /= probabilities.sum()
     order = np.argsort(-probabilities)[:top]
-    return [Label(candidates[i], float(probabilities[i])) for i in order]
+    return [ImageLabel(label=candidates[i], score=float(probabilities[i])) for i in order]

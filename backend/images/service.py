@@ -20,10 +20,11 @@ from backend.images.attachments import (
 from backend.images.clip import ClipModel
 from backend.images.decode import open_image
 from backend.images.index import ImageIndex
-from backend.images.labels import Label, label_image
+from backend.images.labels import label_image
 from backend.images.registry import find_clip_model
 from backend.paths import HomeLayout
 from backend.settings import Settings
+from backend.wire import ImageLabel
 
 if TYPE_CHECKING:
     from backend.documents.vector_store import VectorStore
@@ -56,12 +57,14 @@ class ImageService:
                 self._index = ImageIndex(self._vectors, model)
             return self._index
 
-    def label(self, image: Image.Image, labels: Sequence[str] = (), top: int = 5) -> list[Label]:
+    def label(
+        self, image: Image.Image, labels: Sequence[str] = (), top: int = 5
+    ) -> list[ImageLabel]:
         return label_image(self.model, image, labels, top)
 
     def label_reference(
         self, reference: str, labels: Sequence[str] = (), top: int = 5
-    ) -> list[Label]:
+    ) -> list[ImageLabel]:
         data, name = read_image_reference(reference)
         return self.label(open_image(data, name=name), labels, top)
 

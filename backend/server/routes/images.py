@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from backend import sse
 from backend.errors import error_event
-from backend.images.index import FolderNotFoundError, IndexProgress
+from backend.images.index import FolderNotFoundError, finished
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
 from backend.wire import ImageHit, ImageIndexEvent, ImageLabel
@@ -40,28 +39,21 @@ class SimilarBody(BaseModel):
 @router.post("/label")
 async def label(body: LabelBody, request: Request) -> list[ImageLabel]:
     images = services(request).images
-    found = await asyncio.to_thread(images.label_reference, body.image, body.labels, body.top)
-    return [ImageLabel(label=item.label, score=item.score) for item in found]
+    return await asyncio.to_thread(images.label_reference, body.image, body.labels, body.top)
 
 
-def _event(progress: IndexProgress, finished: bool = False) -> ImageIndexEvent:
-    return ImageIndexEvent(
-        type="image_finished" if finished else "image_progress", **asdict(progress)
-    )
-
-
-async def _progress_events(steps: Iterator[IndexProgress]) -> AsyncIterator[str]:
+async def _progress_events(steps: Iterator[ImageIndexEvent]) -> AsyncIterator[str]:
     """One event per batch, then the totals; a failure part-way ends the stream with an error
     event, since its status line has gone out."""
-    last = IndexProgress(done=0, total=0)
+    last = ImageIndexEvent(done=0, total=0)
     try:
         while (progress := await asyncio.to_thread(next, steps, None)) is not None:
             last = progress
-            yield sse.encode(_event(progress))
+            yield sse.encode(progress)
     except Exception as exc:  # what was embedded is kept; the client is told why it stopped
         yield sse.encode(error_event(exc))
         return
-    yield sse.encode(_event(last, finished=True))
+    yield sse.encode(finished(last))
 
 
 def _full_path(raw: str) -> Path:
@@ -78,7 +70,7 @@ async def index_folder(body: IndexBody, request: Request) -> Any:
     folder = _full_path(body.folder)
     index = await asyncio.to_thread(lambda: services(request).images.index)
     if not body.stream:
-        return _event(await asyncio.to_thread(index.index_all, folder), finished=True)
+        return await asyncio.to_thread(index.index_all, folder)
     if not folder.is_dir():  # checked before the stream's headers go out
         raise FolderNotFoundError(f"{folder} is not a folder")
     return event_response(_progress_events(index.index_folder(folder)))
