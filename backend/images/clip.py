@@ -6,16 +6,15 @@ and owns the ONNX Runtime sessions; nothing here needs torch or open_clip.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from backend.errors import HearthError
 
@@ -29,13 +28,13 @@ class InvalidClipModelError(HearthError, ValueError):
     code = "invalid_image_model"
 
 
-@dataclass(frozen=True)
-class Preprocess:
+class Preprocess(BaseModel):
     """open_clip's inference transform: resize the shortest side (or squash), centre-crop."""
 
+    model_config = ConfigDict(frozen=True)
     size: int
-    resize_mode: str
-    interpolation: str
+    resize_mode: Literal["shortest", "squash"]
+    interpolation: Literal["bicubic", "bilinear"]
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
 
@@ -94,20 +93,38 @@ def _session(path: Path, threads: int) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / "manifest.json"
-    try:
-        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidClipModelError(f"{folder} has no readable manifest.json: {exc}") from exc
-    if manifest.get("format") != MANIFEST_FORMAT:
-        raise InvalidClipModelError(f"{path} is not a {MANIFEST_FORMAT} manifest")
-    for key in ("image_tower", "text_tower", "tokenizer"):
-        if not (folder / manifest[key]).is_file():
-            raise InvalidClipModelError(f"{folder} lacks {manifest[key]}")
-    if manifest["preprocess"]["resize_mode"] not in ("shortest", "squash"):
-        raise InvalidClipModelError(f"{path}: resize mode must be 'shortest' or 'squash'")
-    return manifest
+class ClipManifest(BaseModel):
+    """A CLIP folder's manifest.json: its files (relative to the folder) and how images are
+    prepared; `training/clip/export.py` writes it."""
+
+    format: str = MANIFEST_FORMAT
+    name: str
+    image_tower: str = "image.onnx"
+    text_tower: str = "text.onnx"
+    tokenizer: str = "tokenizer.json"
+    labels: str | None = None  # the default vocabulary, one label a line
+    label_embeddings: str | None = None  # that vocabulary embedded at export (.npy)
+    context_length: int
+    logit_scale: float
+    preprocess: Preprocess
+
+    @classmethod
+    def read(cls, folder: Path) -> ClipManifest:
+        """The folder's manifest; one that is missing, malformed or names a missing file is an
+        InvalidClipModelError."""
+        path = folder / "manifest.json"
+        try:
+            manifest = cls.model_validate_json(path.read_bytes())
+        except OSError as exc:
+            raise InvalidClipModelError(f"{folder} has no readable manifest.json: {exc}") from exc
+        except ValidationError as exc:
+            raise InvalidClipModelError(f"{path} is not a valid manifest: {exc}") from exc
+        if manifest.format != MANIFEST_FORMAT:
+            raise InvalidClipModelError(f"{path} is not a {MANIFEST_FORMAT} manifest")
+        for name in (manifest.image_tower, manifest.text_tower, manifest.tokenizer):
+            if not (folder / name).is_file():
+                raise InvalidClipModelError(f"{folder} lacks {name}")
+        return manifest
 
 
 class ClipModel:
@@ -117,26 +134,23 @@ class ClipModel:
         from tokenizers import Tokenizer
 
         self.folder = folder
-        manifest = _read_manifest(folder)
-        self.name: str = manifest["name"]
-        self.logit_scale = float(manifest["logit_scale"])
-        p = manifest["preprocess"]
-        self.preprocess = Preprocess(
-            p["size"], p["resize_mode"], p["interpolation"], tuple(p["mean"]), tuple(p["std"])
-        )
+        manifest = ClipManifest.read(folder)
+        self.name = manifest.name
+        self.logit_scale = manifest.logit_scale
+        self.preprocess = manifest.preprocess
         self.threads = threads or os.cpu_count() or 1
-        self._image_path = folder / manifest["image_tower"]
+        self._image_path = folder / manifest.image_tower
         self._image = _session(self._image_path, self.threads)
-        self._text = _session(folder / manifest["text_tower"], self.threads)
+        self._text = _session(folder / manifest.text_tower, self.threads)
         self._lanes_lock = threading.Lock()
         self._image_lanes: Any = None
-        self._tokenizer = Tokenizer.from_file(str(folder / manifest["tokenizer"]))
-        labels = manifest.get("labels")
+        self._tokenizer = Tokenizer.from_file(str(folder / manifest.tokenizer))
+        labels = manifest.labels
         self.default_labels: list[str] = (
             (folder / labels).read_text(encoding="utf-8").split("\n") if labels else []
         )
         self.default_labels = [label for label in self.default_labels if label.strip()]
-        cached = manifest.get("label_embeddings")
+        cached = manifest.label_embeddings
         self.default_label_embeddings: np.ndarray | None = (
             np.load(folder / cached) if cached else None
         )

@@ -6,7 +6,6 @@ The folder holds `image.onnx`, `text.onnx`, `tokenizer.json`, `manifest.json` an
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
-from backend.images.clip import MANIFEST_FORMAT
+from backend.images.clip import ClipManifest, Preprocess
 
 
 class _ImageTower(nn.Module):
@@ -77,35 +76,38 @@ def export_clip(
     tokenizer.save(str(out_dir / "tokenizer.json"))
     if labels:
         (out_dir / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
-    manifest: dict[str, Any] = {
-        "format": MANIFEST_FORMAT,
-        "name": name,
-        "image_tower": "image.onnx",
-        "text_tower": "text.onnx",
-        "tokenizer": "tokenizer.json",
-        "labels": "labels.txt" if labels else None,
-        "context_length": context_length,
-        "logit_scale": float(clip.logit_scale.exp().item()),
-        "preprocess": {
-            "size": image_size,
-            "resize_mode": resize_mode,
-            "interpolation": "bicubic",
-            "mean": list(mean),
-            "std": list(std),
-        },
-    }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    manifest = ClipManifest(
+        name=name,
+        labels="labels.txt" if labels else None,
+        context_length=context_length,
+        logit_scale=float(clip.logit_scale.exp().item()),
+        preprocess=Preprocess.model_validate(
+            {
+                "size": image_size,
+                "resize_mode": resize_mode,
+                "interpolation": "bicubic",
+                "mean": list(mean),
+                "std": list(std),
+            }
+        ),
+    )
+    _write_manifest(out_dir, manifest)
     if labels:
         _precompute_label_embeddings(out_dir, manifest)
     return out_dir
 
 
-def _precompute_label_embeddings(out_dir: Path, manifest: dict[str, Any]) -> None:
+def _write_manifest(out_dir: Path, manifest: ClipManifest) -> None:
+    (out_dir / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+
+
+def _precompute_label_embeddings(out_dir: Path, manifest: ClipManifest) -> None:
     """Embed the default vocabulary once, with the runtime itself, so labelling is instant."""
     from backend.images.clip import ClipModel
     from backend.images.labels import label_embeddings
 
     model = ClipModel(out_dir)
     np.save(out_dir / "label_embeddings.npy", label_embeddings(model, model.default_labels))
-    manifest["label_embeddings"] = "label_embeddings.npy"
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    _write_manifest(
+        out_dir, manifest.model_copy(update={"label_embeddings": "label_embeddings.npy"})
+    )
