@@ -35,7 +35,7 @@ REPLY_TOKENS = ("Pack", " light", ",", " layer", " up", ",", " and", " bring", "
 @pytest.fixture(scope="session")
 def paced_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight decoder like training.testing's tiny one, but wide enough that a reply
-    takes about a second: long enough to stop it or kill the backend in the middle."""
+    takes about a second: long enough to kill the backend in the middle of it."""
     path = tmp_path_factory.mktemp("models") / "paced.gguf"
     return build_tiny_gguf(path, hidden_size=512, num_layers=4)
 
