@@ -1,4 +1,8 @@
-"""The `hearth` command as a user runs it: models and one-shot chat."""
+"""The `hearth` command as a user runs it: models and one-shot chat.
+
+What a command prints and its exit status are checked in this process (`run_hearth`); the
+installed `hearth` runs as a subprocess where the process is the subject: signals, a backend
+the command starts, `hearth serve`, and one plain-error run of `hearth models`."""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -18,19 +21,14 @@ from backend.client import HearthClient
 from backend.discovery import load_or_create_token, read_backend_info
 from backend.paths import HomeLayout, repo_models_dir
 from tests.backend.conftest import launch, prepare_home
-
-HEARTH = str(Path(sys.executable).with_name("hearth"))
-
-
-def hearth(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=120)
+from tests.backend.inprocess_cli import HEARTH, Result, run_hearth, run_installed_hearth
 
 
 def test_models_list_info_and_import(tiny_gguf: Path, tmp_path: Path) -> None:
-    imported = hearth("models", "import", str(tiny_gguf), "--name", "mine", "--json")
-    assert imported.returncode == 0, imported.stderr
-    assert json.loads(imported.stdout)["path"] == str(tiny_gguf.resolve())
-    listed = json.loads(hearth("models", "list", "--json").stdout)
+    imported = run_hearth("models", "import", str(tiny_gguf), "--name", "mine", "--json")
+    assert imported.code == 0, imported.err
+    assert json.loads(imported.out)["path"] == str(tiny_gguf.resolve())
+    listed = json.loads(run_hearth("models", "list", "--json").out)
     assert [(m["name"], m["source"], m["quantization"]) for m in listed] == [
         ("smollm2-135m-instruct", "shipped", "Q4_1"),
         ("hearth-tiny-Q4_K_M", "shipped", "Q4_K_M"),
@@ -40,38 +38,40 @@ def test_models_list_info_and_import(tiny_gguf: Path, tmp_path: Path) -> None:
         ("mine", "imported", "F16"),
         ("hearth-smol", "shipped", "Q4_1"),  # base + adapter: the base's quantization
     ]
-    info = json.loads(hearth("models", "info", "mine", "--json").stdout)
+    info = json.loads(run_hearth("models", "info", "mine", "--json").out)
     assert info["architecture"] == "llama" and info["memory"]["fits"] is True
-    assert "mine" in hearth("models", "list").stdout
+    assert "mine" in run_hearth("models", "list").out
 
 
 def test_models_errors_are_plain_messages(tmp_path: Path) -> None:
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"GGUF" + b"\x00" * 10)
-    result = hearth("models", "import", str(junk))
-    assert result.returncode == 1
-    assert result.stderr.startswith("hearth: ") and "Traceback" not in result.stderr
-    missing = hearth("models", "info", "nothing")
-    assert missing.returncode == 1 and "unknown model 'nothing'" in missing.stderr
+    result = run_installed_hearth("models", "import", str(junk))
+    assert result.code == 1
+    assert result.err.startswith("hearth: ") and "Traceback" not in result.err
+    missing = run_installed_hearth("models", "info", "nothing")
+    assert missing.code == 1 and "unknown model 'nothing'" in missing.err
 
 
 def test_chat_starts_a_backend_for_one_question(hearth_home: Path, tiny_gguf: Path) -> None:
     prepare_home(hearth_home, tiny_gguf)
-    result = hearth("chat", "Hello there", "--json")
-    assert result.returncode == 0, result.stderr
-    answer = json.loads(result.stdout)
+    result = run_installed_hearth("chat", "Hello there", "--json")
+    assert result.code == 0, result.err
+    answer = json.loads(result.out)
     assert answer["model"] == "tiny" and answer["status"] == "complete"
     assert not HomeLayout(hearth_home).backend_info.exists(), "the backend it started is stopped"
-    follow_up = hearth("chat", "And then?", "--conversation", answer["conversation_id"], "--json")
-    assert json.loads(follow_up.stdout)["conversation_id"] == answer["conversation_id"]
+    follow_up = run_installed_hearth(
+        "chat", "And then?", "--conversation", answer["conversation_id"], "--json"
+    )
+    assert json.loads(follow_up.out)["conversation_id"] == answer["conversation_id"]
 
 
 def test_chat_uses_the_running_backend(hearth_home: Path, tiny_gguf: Path) -> None:
     backend = launch(prepare_home(hearth_home, tiny_gguf))
     try:
-        result = hearth("chat", "Hi", "--json")
-        assert result.returncode == 0, result.stderr
-        cid = json.loads(result.stdout)["conversation_id"]
+        result = run_hearth("chat", "Hi", "--json")
+        assert result.code == 0, result.err
+        cid = json.loads(result.out)["conversation_id"]
         with backend.http() as http:
             assert len(http.get(f"/hearth/conversations/{cid}").json()["messages"]) == 2
     finally:
@@ -80,14 +80,14 @@ def test_chat_uses_the_running_backend(hearth_home: Path, tiny_gguf: Path) -> No
 
 def test_chat_with_an_unknown_model_fails_clearly(hearth_home: Path, tiny_gguf: Path) -> None:
     prepare_home(hearth_home, tiny_gguf)
-    result = hearth("chat", "Hi", "--model", "ghost")
-    assert result.returncode == 1
-    assert "unknown model 'ghost'" in result.stderr and "Traceback" not in result.stderr
+    result = run_installed_hearth("chat", "Hi", "--model", "ghost")
+    assert result.code == 1
+    assert "unknown model 'ghost'" in result.err and "Traceback" not in result.err
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
-    assert result.returncode == 1, result.stderr
-    assert result.stderr.splitlines() == [f"hearth: {message}"]
+def assert_one_line_error(result: Result, message: str) -> None:
+    assert result.code == 1, result.err
+    assert result.err.splitlines() == [f"hearth: {message}"]
 
 
 def wait_for_backend(layout: HomeLayout, process: subprocess.Popen[str]) -> int:
@@ -163,20 +163,22 @@ def test_broken_settings_are_named_in_one_line(
 ) -> None:
     settings = HomeLayout(hearth_home).ensure().settings
     settings.write_text(content)
-    for command in (["models", "list"], ["chat", "hi"], ["serve"], ["images", "search", "x"]):
-        assert_one_line_error(hearth(*command), f"{settings} {problem}")
+    for command in (["models", "list"], ["chat", "hi"], ["images", "search", "x"]):
+        assert_one_line_error(run_hearth(*command), f"{settings} {problem}")
+    # serve logs to HEARTH_HOME from its first line, so it runs as the process it would be
+    assert_one_line_error(run_installed_hearth("serve"), f"{settings} {problem}")
 
 
 def test_serve_refuses_impossible_and_busy_ports() -> None:
     for port in ("70000", "-5"):
-        result = hearth("serve", "--port", port)
-        assert result.returncode == 2 and "Traceback" not in result.stderr
-        assert "is not a port (0-65535" in result.stderr
+        result = run_installed_hearth("serve", "--port", port)
+        assert result.code == 2 and "Traceback" not in result.err
+        assert "is not a port (0-65535" in result.err
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = hearth("serve", "--port", str(port))
+        result = run_installed_hearth("serve", "--port", str(port))
     assert_one_line_error(result, f"port {port} is in use; pick another or omit --port")
 
 
@@ -195,8 +197,8 @@ def test_serve_refuses_impossible_and_busy_ports() -> None:
 def test_models_import_refuses_bad_and_taken_names(
     tiny_gguf: Path, name: str, message: str
 ) -> None:
-    assert_one_line_error(hearth("models", "import", str(tiny_gguf), "--name", name), message)
-    assert hearth("models", "info", "hearth-smol", "--json").returncode == 0
+    assert_one_line_error(run_hearth("models", "import", str(tiny_gguf), "--name", name), message)
+    assert run_hearth("models", "info", "hearth-smol", "--json").code == 0
 
 
 def test_a_lora_adapter_is_not_imported_or_shown_as_a_model() -> None:
@@ -205,9 +207,9 @@ def test_a_lora_adapter_is_not_imported_or_shown_as_a_model() -> None:
         f"{adapter} is a LoRA adapter, not a model; Hearth uses one through an adapter.json "
         "beside it that names its base model"
     )
-    assert_one_line_error(hearth("models", "import", str(adapter)), message)
-    assert_one_line_error(hearth("models", "info", "hearth-smol-lora"), message)
-    assert "hearth-smol-lora" not in hearth("models", "list").stdout
+    assert_one_line_error(run_hearth("models", "import", str(adapter)), message)
+    assert_one_line_error(run_hearth("models", "info", "hearth-smol-lora"), message)
+    assert "hearth-smol-lora" not in run_hearth("models", "list").out
 
 
 def test_models_info_names_a_missing_or_damaged_file(
@@ -215,17 +217,17 @@ def test_models_info_names_a_missing_or_damaged_file(
 ) -> None:
     borrowed = tmp_path / "borrowed.gguf"
     borrowed.write_bytes(tiny_gguf.read_bytes())
-    assert hearth("models", "import", str(borrowed)).returncode == 0
+    assert run_hearth("models", "import", str(borrowed)).code == 0
     borrowed.unlink()
     assert_one_line_error(
-        hearth("models", "info", "borrowed"), f"{borrowed}: No such file or directory"
+        run_hearth("models", "info", "borrowed"), f"{borrowed}: No such file or directory"
     )
     damaged = HomeLayout(hearth_home).ensure().models / "damaged.gguf"
     damaged.write_bytes(tiny_gguf.read_bytes()[:5000])
-    result = hearth("models", "info", "damaged")
-    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    result = run_hearth("models", "info", "damaged")
+    assert result.code == 1 and len(result.err.splitlines()) == 1, result.err
     cut = f"hearth: {damaged} is damaged or truncated: the header ends early: "  # then where
-    assert result.stderr.startswith(cut) and " at byte " in result.stderr, result.stderr
+    assert result.err.startswith(cut) and " at byte " in result.err, result.err
 
 
 def test_chat_with_an_unknown_collection_creates_nothing(
@@ -233,11 +235,11 @@ def test_chat_with_an_unknown_collection_creates_nothing(
 ) -> None:
     backend = launch(prepare_home(hearth_home, tiny_gguf))
     try:
-        result = hearth("chat", "Hi", "--collection", "nope")
+        result = run_hearth("chat", "Hi", "--collection", "nope")
         with backend.http() as http:
             conversations = http.get("/hearth/conversations").json()
     finally:
         backend.stop()
-    assert result.returncode == 1 and "nope" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.code == 1 and "nope" in result.err
+    assert "Traceback" not in result.err
     assert conversations == []
