@@ -1,14 +1,21 @@
 """A scripted chat provider: the same tokens every time, and a gate that holds a reply midway, so
-tests of cancels and disconnects need no sleeps and no real model."""
+tests of cancels and disconnects need no sleeps and no real model. The real embedder gets the
+same gate, to hold an indexing run between two batches."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from backend.documents.library import DocumentLibrary, load_embedder
 from backend.documents.retrieval import Hit
+from backend.embeddings.minilm import MiniLmEmbedder
+from backend.lazy import Lazy
 from backend.llm.types import (
     ChatRequest,
     CompletionRequest,
@@ -118,6 +125,70 @@ class FakeProvider:
                 self._hold_at += 1  # the next token holds again
                 break
         self.holding.clear()
+
+
+class GatedEmbedder:
+    """The real MiniLM embedder (loaded on first use) behind a gate; everything but `embed` is
+    passed through. An indexing run embeds once per batch, so the gate counts batches.
+
+    `hold_after(n)`: after n more `embed` calls, each call holds until `release()`; `holding` is
+    set while one waits. `step()` lets one held call through and holds the next again.
+    """
+
+    HOLD_LIMIT_S = 60  # a test that never releases fails instead of hanging the run's thread
+
+    def __init__(self, load: Callable[[], MiniLmEmbedder]) -> None:
+        self._real = Lazy(load)
+        self.holding = threading.Event()
+        self._release = threading.Event()
+        self._steps = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._until_hold: int | None = None
+
+    def hold_after(self, batches: int) -> None:
+        with self._lock:
+            self._until_hold, self._release = batches, threading.Event()
+
+    def release(self) -> None:
+        self._release.set()
+
+    def step(self) -> None:
+        self._steps.release()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            if self._until_hold is not None:
+                self._until_hold -= 1
+            hold = self._until_hold is not None and self._until_hold < 0
+        if hold:
+            self._wait_for_release()
+        return self._real.get().embed(texts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real.get(), name)
+
+    def _wait_for_release(self) -> None:
+        self.holding.set()
+        try:
+            for _ in range(self.HOLD_LIMIT_S * 100):  # short waits, to see release and step
+                if self._release.is_set() or self._steps.acquire(timeout=0.01):
+                    return
+            raise TimeoutError("the embedder was held and never released")
+        finally:
+            self.holding.clear()
+
+
+def gate_embedder(services: Services) -> GatedEmbedder:
+    """Put a `GatedEmbedder` in place of the services' embedder, for the documents library (which
+    gets a new one around it) and every route alike."""
+    settings = services.settings
+    gated = GatedEmbedder(lambda: load_embedder(settings))
+    services.embedder = Lazy(lambda: gated)  # type: ignore[arg-type]
+    services.documents.close()  # it opened nothing but its ingest state
+    services.documents = DocumentLibrary(
+        services.layout, settings, vectors=services.vectors, embedder=services.embedder
+    )
+    return gated
 
 
 class FakeImages:

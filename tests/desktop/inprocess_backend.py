@@ -1,15 +1,19 @@
 """The real backend app served in this process: FastAPI and uvicorn on loopback in a thread,
 the real store, registry and settings, and a scripted FakeProvider for the model. It writes
 backend.json, so a window's BackendConnection finds it as an already running backend: real
-HTTP, SSE and SQLite, with replies that come when the test says."""
+HTTP, SSE and SQLite, with replies that come when the test says. The real embedder is behind a
+gate too, so an indexing run can be held between batches, and the server tells which requests
+it is still handling, so a test can wait until it has seen a client leave."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -24,23 +28,47 @@ from backend.paths import HomeLayout
 from backend.server.app import create_app
 from backend.server.main import bind_loopback
 from backend.server.services import Services
-from tests.backend.fakes import FakeProvider, open_services
+from tests.backend.fakes import FakeProvider, GatedEmbedder, gate_embedder, open_services
 
 START_TIMEOUT_S = 10
+
+
+@dataclass
+class OpenRequests:
+    """ASGI middleware counting the requests the app is handling, by path. A stream's handler
+    returns only once it has seen its client leave, so `open(path) == 0` after a client closed a
+    stream means the server has taken the disconnect in."""
+
+    app: Any
+    _open: Counter[str] = field(default_factory=Counter)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        self._open[path] += 1  # only the server's event loop writes
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._open[path] -= 1
+
+    def open(self, path: str) -> int:
+        return self._open[path]
 
 
 @dataclass
 class InProcessBackend:
     layout: HomeLayout
     provider: FakeProvider
+    embedder: GatedEmbedder
     services: Services
     info: BackendInfo
+    requests: OpenRequests
     _server: uvicorn.Server
     _thread: threading.Thread
 
     def stop(self) -> None:
         """Stop serving (the lifespan closes the services) and forget backend.json."""
         self.provider.release()  # a held reply would keep the graceful shutdown waiting
+        self.embedder.release()  # and a held batch the indexing run's thread
         self._server.should_exit = True
         self._thread.join(timeout=START_TIMEOUT_S)
         assert not self._thread.is_alive(), "the in-process backend did not stop"
@@ -52,9 +80,10 @@ def serve_in_process(home: Path, provider: FakeProvider, **settings: object) -> 
     window reads the same default model."""
     layout = HomeLayout(home).ensure()
     services = open_services(home, provider, **settings)
+    embedder = gate_embedder(services)
     layout.settings.write_text(services.settings.model_dump_json())
     sock = bind_loopback(0)
-    app = create_app(services, load_or_create_token(layout))
+    app = OpenRequests(create_app(services, load_or_create_token(layout)))
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     # Off the main thread uvicorn installs no signal handlers: the test process keeps its own.
@@ -66,4 +95,4 @@ def serve_in_process(home: Path, provider: FakeProvider, **settings: object) -> 
         time.sleep(0.005)  # uvicorn has no started event to wait on
     info = BackendInfo(port=sock.getsockname()[1], pid=os.getpid(), version=__version__)
     write_backend_info(layout, info)
-    return InProcessBackend(layout, provider, services, info, server, thread)
+    return InProcessBackend(layout, provider, embedder, services, info, app, server, thread)

@@ -13,14 +13,17 @@ from desktop.documents.ingest_progress import IngestProgress
 from desktop.documents.source_preview import HIGHLIGHT, SourcePreviewDialog
 from desktop.main_window import MainWindow
 from tests.desktop.drops import drop_files
+from tests.desktop.inprocess_backend import InProcessBackend
 from tests.desktop.test_chat import type_and_send, wait_for_reply
 
 INDEX_TIMEOUT_MS = 120_000
-FILES = 30
+FILES = 8
+BATCH_CHUNKS = 4  # two files of two chunks each: a run of several batches, in a second
+INGEST_PATH = "/hearth/documents/collections"  # where a folder is added, its progress streamed
 
 
-def write_library(folder: Path, files: int = FILES, paragraphs: int = 36) -> Path:
-    """Text files long enough to give several embedding batches, so a run can be paused."""
+def write_library(folder: Path, files: int = FILES, paragraphs: int = 10) -> Path:
+    """Text files of two chunks each, and a broken PDF."""
     folder.mkdir(parents=True)
     for number in range(files):
         lines = [
@@ -38,32 +41,39 @@ def collection(window: MainWindow, name: str) -> dict:
 
 
 def test_dropped_folder_indexes_with_pause_resume_and_lists_failures(
-    qtbot, window: MainWindow, tmp_path: Path
+    qtbot, window: MainWindow, fake_backend: InProcessBackend, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     library = write_library(tmp_path / "field-notes")
+    documents = fake_backend.services.documents
+    documents.config = documents.config.model_copy(update={"batch_chunks": BATCH_CHUNKS})
+    embedder = fake_backend.embedder
+    embedder.hold_after(0)  # the run waits at its first batch
     panel = window.documents
     window.tabs.setCurrentWidget(panel)
     assert drop_files(panel, [library], at=QPoint(20, 12)), "a folder drop is accepted"
     queue = panel.queue
-    # Pause as soon as the run is planned: the backend stops within a batch or two.
-    qtbot.waitUntil(
-        lambda: queue.progress is not None and queue.progress.files_total > 0,
-        timeout=INDEX_TIMEOUT_MS,
-    )
+    qtbot.waitUntil(embedder.holding.is_set, timeout=INDEX_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: queue.progress is not None and queue.progress.files_total > 0)
     progress = queue.progress
     assert progress.collection == "field-notes"
     assert f"of {FILES + 1} files" in panel.progress_title.text()
+    # Pause is seen between events: the first batch's events close the stream, and the
+    # backend stops the run after the batch it is writing then (the second, held here until
+    # the backend has taken the disconnect in).
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    embedder.step()
     qtbot.waitUntil(lambda: not queue.running, timeout=INDEX_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: fake_backend.requests.open(INGEST_PATH) == 0)
+    embedder.release()
     assert progress.paused and not progress.finished
     assert panel.pause_button.text() == "Resume"
     assert panel.progress_bar.value() < 100 and "paused" in panel.progress_title.text()
     qtbot.waitUntil(lambda: collection(window, "field-notes").get("files", 0) > 0)
     assert collection(window, "field-notes")["files"] < FILES, "paused before the end"
     # A folder added while paused waits: Pause holds the whole queue, and Resume stays here.
-    panel.add_folders("clean-run", [str(library)])
-    qtbot.wait(300)
+    panel.add_folders("clean-run", [str(library)])  # a job would start here, at once
     assert not queue.running and queue.progress is progress
+    assert queue._waiting == [("clean-run", [str(library)])]
     assert panel.pause_button.text() == "Resume"
 
     ended: list[IngestProgress] = []
