@@ -1,10 +1,13 @@
-"""`hearth images label` and `hearth models import-clip` as a user runs them."""
+"""`hearth images label` and `hearth models import-clip` as a user runs them.
+
+The commands run in this process (`run_hearth`), except one run of the installed `hearth images`
+that keeps its entry point covered; import-clip's conversion still runs in the `training`
+subprocess it starts, as it does in a developer's install."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,21 +17,16 @@ import pytest
 import torch
 from PIL import Image
 
-from backend.cli import main
 from backend.cli.models import TRAINING_EXTRA_NEEDED
 from backend.images.clip import ClipModel
 from tests.backend.conftest import TinyClip, cosines
+from tests.backend.inprocess_cli import Result, run_hearth, run_installed_hearth
 
-HEARTH = str(Path(sys.executable).with_name("hearth"))
 TINY_STANDARD_CLIP = {
     "embed_dim": 16,
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
 }
-
-
-def hearth(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=300)
 
 
 def test_label_prints_json_probabilities(
@@ -37,28 +35,28 @@ def test_label_prints_json_probabilities(
     tiny_clip.install(hearth_home)
     photo = tmp_path / "photo.png"
     Image.new("RGB", (50, 40), "orange").save(photo)
-    result = hearth(
+    result = run_hearth(
         "images", "label", str(photo), "--model", tiny_clip.name, "--json", "--top", "3"
     )
-    assert result.returncode == 0, result.stderr
-    labels = json.loads(result.stdout)
+    assert result.code == 0, result.err
+    labels = json.loads(result.out)
     assert len(labels) == 3 and {"label", "score"} <= set(labels[0])
-    custom = hearth(
+    custom = run_hearth(
         "images", "label", str(photo), "--model", tiny_clip.name, "--labels", "a,b", "--json"
     )
-    assert sum(item["score"] for item in json.loads(custom.stdout)) == pytest.approx(1.0, abs=1e-4)
+    assert sum(item["score"] for item in json.loads(custom.out)) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_label_errors_are_plain(hearth_home: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    result = hearth("images", "label", str(broken))
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "broken.jpg" in result.stderr
+    result = run_installed_hearth("images", "label", str(broken))
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "broken.jpg" in result.err
     photo = tmp_path / "ok.png"
     Image.new("RGB", (8, 8)).save(photo)
-    missing = hearth("images", "label", str(photo), "--model", "nope")
-    assert "unknown image model 'nope'" in missing.stderr
+    missing = run_installed_hearth("images", "label", str(photo), "--model", "nope")
+    assert "unknown image model 'nope'" in missing.err
 
 
 def test_import_clip_converts_an_open_clip_checkpoint(hearth_home: Path, tmp_path: Path) -> None:
@@ -70,8 +68,10 @@ def test_import_clip_converts_an_open_clip_checkpoint(hearth_home: Path, tmp_pat
     checkpoint = tmp_path / "mine.pt"
     torch.save(reference.state_dict(), checkpoint)
 
-    result = hearth("models", "import-clip", "--arch", str(config), "--checkpoint", str(checkpoint))
-    assert result.returncode == 0, result.stderr
+    result = run_hearth(
+        "models", "import-clip", "--arch", str(config), "--checkpoint", str(checkpoint)
+    )
+    assert result.code == 0, result.err
     runtime = ClipModel(hearth_home / "models" / "clip" / "mine")
     texts = ["a photo of a cat", "Two DOGS, playing!", "naïve café 🐶"]
     tokens = open_clip.get_tokenizer("tiny-standard")(texts)
@@ -80,15 +80,17 @@ def test_import_clip_converts_an_open_clip_checkpoint(hearth_home: Path, tmp_pat
         expected = reference.encode_text(tokens).numpy()
     assert cosines(runtime.embed_texts(texts), expected).min() >= 0.999
 
-    again = hearth("models", "import-clip", "--arch", str(config), "--checkpoint", str(checkpoint))
-    assert again.returncode == 1 and "exists" in again.stderr
+    again = run_hearth(
+        "models", "import-clip", "--arch", str(config), "--checkpoint", str(checkpoint)
+    )
+    assert again.code == 1 and "exists" in again.err
 
 
 def test_import_clip_reports_a_bad_checkpoint(hearth_home: Path, tmp_path: Path) -> None:
     bad = tmp_path / "junk.pt"
     bad.write_bytes(b"not a checkpoint")
-    result = hearth("models", "import-clip", "--arch", "ViT-B-32", "--checkpoint", str(bad))
-    assert result.returncode == 1 and "could not convert" in result.stderr
+    result = run_hearth("models", "import-clip", "--arch", "ViT-B-32", "--checkpoint", str(bad))
+    assert result.code == 1 and "could not convert" in result.err
     assert not (hearth_home / "models" / "clip" / "junk").exists()
 
 
@@ -98,7 +100,6 @@ def test_import_clip_without_the_training_extra_says_what_to_install(
     hearth_home: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     if where == "the app bundle":
         monkeypatch.setattr(sys, "frozen", True, raising=False)  # as PyInstaller sets it
@@ -111,16 +112,18 @@ def test_import_clip_without_the_training_extra_says_what_to_install(
         )
     checkpoint = tmp_path / "mine.pt"
     checkpoint.write_bytes(b"never read")
-    code = main(["models", "import-clip", "--arch", "ViT-B-32", "--checkpoint", str(checkpoint)])
-    errors = capsys.readouterr().err.splitlines()
-    assert code == 1 and len(errors) == 1 and TRAINING_EXTRA_NEEDED in errors[0]
+    result = run_hearth(
+        "models", "import-clip", "--arch", "ViT-B-32", "--checkpoint", str(checkpoint)
+    )
+    errors = result.err.splitlines()
+    assert result.code == 1 and len(errors) == 1 and TRAINING_EXTRA_NEEDED in errors[0]
     assert "pip install 'hearth-assistant[train]'" in errors[0]
     assert not (hearth_home / "models" / "clip" / "mine").exists()
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
-    assert result.returncode == 1, result.stderr
-    assert result.stderr.splitlines() == [f"hearth: {message}"]
+def assert_one_line_error(result: Result, message: str) -> None:
+    assert result.code == 1, result.err
+    assert result.err.splitlines() == [f"hearth: {message}"]
 
 
 @pytest.mark.parametrize(
@@ -135,9 +138,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str
     ],
 )
 def test_impossible_counts_and_empty_labels_are_refused(command: list[str]) -> None:
-    result = hearth(*command)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "must be at least 1" in result.stderr or "no labels in it" in result.stderr
+    result = run_hearth(*command)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "must be at least 1" in result.err or "no labels in it" in result.err
 
 
 def test_an_unknown_image_model_in_settings_is_one_line(hearth_home: Path, tmp_path: Path) -> None:
@@ -146,7 +149,7 @@ def test_an_unknown_image_model_in_settings_is_one_line(hearth_home: Path, tmp_p
     photo = tmp_path / "photo.png"
     Image.new("RGB", (8, 8)).save(photo)
     for command in (["index", str(tmp_path)], ["search", "red"], ["similar", str(photo)]):
-        result = hearth("images", *command)
+        result = run_hearth("images", *command)
         assert_one_line_error(result, "unknown image model 'gone' (known: hearth-clip-tiny)")
 
 
@@ -154,21 +157,21 @@ def test_a_missing_folder_and_an_empty_index_are_explained(
     hearth_home: Path, tiny_clip: TinyClip, tmp_path: Path
 ) -> None:
     tiny_clip.install(hearth_home, as_default=True)
-    missing = hearth("images", "index", str(tmp_path / "nowhere"))
+    missing = run_hearth("images", "index", str(tmp_path / "nowhere"))
     assert_one_line_error(missing, f"{tmp_path / 'nowhere'} is not a folder")
     photo = tmp_path / "photo.png"
     Image.new("RGB", (8, 8)).save(photo)
     nothing = "No images indexed yet. Index a folder with: hearth images index FOLDER\n"
     for command in (["search", "red"], ["similar", str(photo)]):
-        result = hearth("images", *command)
-        assert result.returncode == 0 and result.stdout == nothing
+        result = run_hearth("images", *command)
+        assert result.code == 0 and result.out == nothing
 
 
 @pytest.mark.parametrize("name", ["", "a/b"])
 def test_import_clip_checks_the_name_first(hearth_home: Path, tmp_path: Path, name: str) -> None:
     checkpoint = tmp_path / "mine.pt"
     checkpoint.write_bytes(b"never read")
-    result = hearth(
+    result = run_hearth(
         "models",
         "import-clip",
         "--arch",
@@ -178,8 +181,8 @@ def test_import_clip_checks_the_name_first(hearth_home: Path, tmp_path: Path, na
         "--name",
         name,
     )
-    assert result.returncode == 1 and "model name" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.code == 1 and "model name" in result.err
+    assert "Traceback" not in result.err
     assert not (hearth_home / "models" / "clip").exists() or not any(
         (hearth_home / "models" / "clip").iterdir()
     )
