@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from backend.documents.retrieval import Hit, reciprocal_rank_fusion
 from backend.paths import HomeLayout
 from backend.settings import Settings
 from tests.backend.conftest import RunningBackend
+from tests.backend.inprocess_cli import run_hearth, run_installed_hearth
 
 PDF_PAGES = [
     "Chapter one covers the harbour. The ferry leaves the harbour at seven each morning.",
@@ -325,19 +324,19 @@ def test_long_sections_split_within_budget_with_overlap(hearth_home: Path, tmp_p
 
 def test_cli_add_search_list_remove(tmp_path: Path, hearth_home: Path) -> None:
     corpus = make_corpus(tmp_path / "docs")
-    hearth = [sys.executable, "-m", "backend", "docs"]
-    added = run([*hearth, "add", str(corpus), "--collection", "notes", "--json"])
+    added = run_json("docs", "add", str(corpus), "--collection", "notes", "--json")
     assert added["indexed"] == 6 and added["collection"]["files"] == 6
-    found = run(
-        [*hearth, "search", "lighthouse cat", "--collection", "notes", "--k", "2", "--json"]
+    found = run_json(
+        "docs", "search", "lighthouse cat", "--collection", "notes", "--k", "2", "--json"
     )
     assert found[0]["source"] == str(corpus / "guide.pdf") and found[0]["page"] == 2
     assert set(found[0]) >= {"source", "page", "start_line", "end_line", "text", "score"}
-    assert [c["name"] for c in run([*hearth, "list", "--json"])] == ["notes"]
-    subprocess.run([*hearth, "remove", "notes"], check=True, capture_output=True)
-    assert run([*hearth, "list", "--json"]) == []
-    missing = subprocess.run([*hearth, "sync", "notes"], capture_output=True, text=True)
-    assert missing.returncode == 1 and "No document collection named 'notes'" in missing.stderr
+    assert [c["name"] for c in run_json("docs", "list", "--json")] == ["notes"]
+    assert run_hearth("docs", "remove", "notes").code == 0
+    assert run_json("docs", "list", "--json") == []
+    # once through the installed command, so that `hearth docs`'s entry point stays covered
+    missing = run_installed_hearth("docs", "sync", "notes")
+    assert missing.code == 1 and "No document collection named 'notes'" in missing.err
 
 
 @pytest.mark.parametrize(
@@ -355,15 +354,15 @@ def test_cli_add_search_list_remove(tmp_path: Path, hearth_home: Path) -> None:
     ],
 )
 def test_cli_refuses_impossible_numbers(arguments: list[str], problem: str) -> None:
-    command = [sys.executable, "-m", "backend", "docs", *arguments]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 2 and problem in result.stderr
-    assert "Traceback" not in result.stderr
+    result = run_hearth("docs", *arguments)
+    assert result.code == 2 and problem in result.err
+    assert "Traceback" not in result.err
 
 
-def run(command: list[str]) -> Any:
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(result.stdout)
+def run_json(*args: str) -> Any:
+    result = run_hearth(*args)
+    assert result.code == 0, result.err
+    return json.loads(result.out)
 
 
 def test_rst_csv_and_json_keep_their_structure(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from backend.images.clip import ClipModel
 from backend.images.index import ImageIndex, image_id
 from backend.paths import HomeLayout
 from tests.backend.conftest import TinyClip
+from tests.backend.inprocess_cli import run_hearth
 
 
 def make_pictures(folder: Path, count: int, seed: int = 0) -> list[Path]:
@@ -112,12 +113,11 @@ def test_cli_index_search_and_similar(
 ) -> None:
     tiny_clip.install(hearth_home, as_default=True)
     pictures = make_pictures(tmp_path / "photos", 3)
-    hearth = str(Path(sys.executable).with_name("hearth"))
 
     def run(*args: str) -> Any:
-        result = subprocess.run([hearth, "images", *args, "--json"], capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
+        result = run_hearth("images", *args, "--json")
+        assert result.code == 0, result.err
+        return json.loads(result.out)
 
     assert run("index", str(tmp_path / "photos"))["embedded"] == 3
     assert len(run("search", "a dog on a beach", "--k", "2")) == 2
