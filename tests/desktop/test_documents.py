@@ -20,6 +20,7 @@ INDEX_TIMEOUT_MS = 120_000
 FILES = 8
 BATCH_CHUNKS = 4  # two files of two chunks each: a run of several batches, in a second
 INGEST_PATH = "/hearth/documents/collections"  # where a folder is added, its progress streamed
+QUICK_QUIET_MS = 100  # a write's events all arrive well within it
 
 
 def write_library(folder: Path, files: int = FILES, paragraphs: int = 10) -> Path:
@@ -116,6 +117,7 @@ def test_a_new_file_in_a_watched_subfolder_is_indexed_and_searchable(
     )
     before = collection(window, "notes")["chunks"]
     watcher = window.folder_watcher
+    watcher._quiet.setInterval(QUICK_QUIET_MS)  # the wait for quiet is not the subject here
     qtbot.waitUntil(lambda: str(notes / "2026" / "march") in watcher.watched)
 
     (notes / "2026" / "march" / "visit.txt").write_text(
