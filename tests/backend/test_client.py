@@ -1,9 +1,11 @@
-"""HearthClient against a real backend, and every stream event through the SSE encoder and
+"""HearthClient against the real backend app over HTTP (served in this process, its chat model
+scripted, its embedder and tiny CLIP real), and every stream event through the SSE encoder and
 decoder."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -13,6 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from backend import sse
 from backend.client import BackendError, HearthClient
+from backend.discovery import load_or_create_token
+from backend.images.service import ImageService
 from backend.wire import (
     DoneEvent,
     ErrorEvent,
@@ -22,7 +26,9 @@ from backend.wire import (
     TokenEvent,
     UserEvent,
 )
-from tests.backend.conftest import TinyClip, launch, prepare_home
+from tests.backend.conftest import TinyClip
+from tests.backend.fakes import FakeProvider
+from tests.inprocess_backend import serve_in_process
 
 MESSAGE = Message(id=7, conversation_id="abc", role="assistant", content="Hi [1]", created_at=1.5)
 EVENTS: list[BaseModel] = [
@@ -72,13 +78,24 @@ def test_an_indexing_run_that_fails_midway_ends_its_stream_with_the_error() -> N
 def client(
     tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path, tiny_clip: TinyClip
 ) -> Iterator[HearthClient]:
-    """A client of one real backend, serving the tiny model and the tiny CLIP."""
-    layout = prepare_home(tmp_path_factory.mktemp("home"), tiny_gguf, image_model=tiny_clip.name)
-    tiny_clip.install(layout.root)
-    backend = launch(layout)
-    with closing(HearthClient(backend.url, backend.token)) as client:
+    """A client of the backend app served in process: the tiny model listed (its replies
+    scripted) and the tiny CLIP for images."""
+    home = tmp_path_factory.mktemp("home")
+    (home / "models").mkdir()
+    shutil.copy(tiny_gguf, home / "models" / tiny_gguf.name)
+    tiny_clip.install(home)
+    provider = FakeProvider(models=(tiny_gguf.stem,))
+    backend = serve_in_process(
+        home, provider, default_model=tiny_gguf.stem, image_model=tiny_clip.name
+    )
+    services = backend.services
+    # The images are the client's subject too: the real service, not the fake one.
+    services.images = ImageService(backend.layout, services.settings, services.vectors)
+    token = load_or_create_token(backend.layout)
+    with closing(HearthClient(backend.info.url, token)) as client:
         yield client
     backend.stop()
+    provider.close()
 
 
 def test_conversations_and_a_streamed_turn(client: HearthClient) -> None:

@@ -23,7 +23,7 @@ from tests.backend.conftest import (  # noqa: F401 (fixtures)
     tiny_gguf,
 )
 from tests.backend.fakes import FakeProvider
-from tests.desktop.inprocess_backend import InProcessBackend, serve_in_process
+from tests.inprocess_backend import InProcessBackend, serve_in_process
 from training.testing import build_tiny_gguf
 
 READY_TIMEOUT_MS = 30_000

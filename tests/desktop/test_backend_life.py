@@ -16,8 +16,8 @@ from backend.paths import HomeLayout
 from desktop.backend_connection import BackendState
 from desktop.main_window import MainWindow
 from tests.desktop.conftest import READY_TIMEOUT_MS, REPLY_TIMEOUT_MS
-from tests.desktop.inprocess_backend import InProcessBackend
 from tests.desktop.test_chat import stored_messages, type_and_send, wait_for_reply
+from tests.inprocess_backend import InProcessBackend
 
 
 def test_sigkill_during_a_reply_restarts_and_keeps_the_conversation(

@@ -16,7 +16,7 @@ from desktop.main_window import MainWindow
 from desktop.welcome import EXAMPLE_QUESTION
 from desktop.window_state import WindowState
 from tests.desktop.conftest import REPLY_TIMEOUT_MS, REPLY_TOKENS
-from tests.desktop.inprocess_backend import InProcessBackend
+from tests.inprocess_backend import InProcessBackend
 
 HELD_AFTER = 3  # tokens a held reply has shown
 

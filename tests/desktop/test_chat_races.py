@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QListWidget
 
 from desktop.main_window import MainWindow
 from tests.desktop.conftest import REPLY_TIMEOUT_MS, REPLY_TOKENS
-from tests.desktop.inprocess_backend import InProcessBackend
 from tests.desktop.test_chat import send_and_hold, stored_messages, type_and_send, wait_for_reply
+from tests.inprocess_backend import InProcessBackend
 
 
 def select_chat(chats: QListWidget, conversation_id: str) -> None:

@@ -13,8 +13,8 @@ from desktop.documents.ingest_progress import IngestProgress
 from desktop.documents.source_preview import HIGHLIGHT, SourcePreviewDialog
 from desktop.main_window import MainWindow
 from tests.desktop.drops import drop_files
-from tests.desktop.inprocess_backend import InProcessBackend
 from tests.desktop.test_chat import type_and_send, wait_for_reply
+from tests.inprocess_backend import InProcessBackend
 
 INDEX_TIMEOUT_MS = 120_000
 FILES = 8
