@@ -85,9 +85,11 @@ async def reply(services: ChatServices, turn: Turn) -> Exchange:
 async def stream_reply(services: ChatServices, turn: Turn) -> AsyncGenerator[ChatEvent]:
     """Events: user, token..., then done (the stored reply) or error. Leaving early (a client
     disconnect) cancels the generation and stores the reply as interrupted."""
-    yield UserEvent(message=_asked(turn))
+    asked = _asked(turn)
     if turn.fixed_reply is not None:
+        # Stored before anything is sent: a question is never left without its answer.
         fixed = store_fixed_reply(services, turn)
+        yield UserEvent(message=asked)
         yield TokenEvent(text=fixed.content)
         yield DoneEvent(message=fixed)
         return
@@ -96,6 +98,7 @@ async def stream_reply(services: ChatServices, turn: Turn) -> AsyncGenerator[Cha
     finished: Finished | None = None
     failed = False
     try:
+        yield UserEvent(message=asked)
         async for event in generation.events():
             if isinstance(event, Token):
                 parts.append(event.text)

@@ -216,6 +216,17 @@ def test_nothing_relevant_gets_an_honest_reply_without_the_model(
     assert fixed.assistant.content == NOTHING_FOUND and provider.requests == []
 
 
+def test_the_honest_reply_is_stored_even_when_the_listener_leaves_at_once(
+    services: Services,
+) -> None:
+    cid = with_documents(services, [UNRELATED_HIT])
+    turn = prepare_turn(services, cid, Question("Explain gluon confinement in QCD."))
+    events = stream(services, turn, leave_after=lambda seen: len(seen) == 1)
+    assert [e.type for e in events] == ["user"]
+    stored = services.store.messages(cid)
+    assert [(m.role, m.content) for m in stored][-1] == ("assistant", NOTHING_FOUND)
+
+
 def test_a_listener_leaving_stores_the_reply_as_interrupted_and_stops_it(
     services: Services, provider: FakeProvider
 ) -> None:
