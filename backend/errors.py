@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from backend.wire import ErrorEvent
+if TYPE_CHECKING:  # pydantic loads with the server, not with `hearth --help`
+    from backend.wire import ErrorEvent
 
 log = logging.getLogger(__name__)
 
@@ -52,5 +53,7 @@ def describe(exc: BaseException) -> tuple[int, dict[str, dict[str, str]]]:
 
 def error_event(exc: BaseException) -> ErrorEvent:
     """The error that ends a stream whose first event has gone out, reported in-band."""
+    from backend.wire import ErrorEvent
+
     error = describe(exc)[1]["error"]
     return ErrorEvent(message=error["message"], code=error["code"], error_type=error["type"])

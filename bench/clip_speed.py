@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from backend.documents.vector_store import open_client
+from backend.documents.vector_store import VectorStore
 from backend.images.clip import ClipModel
 from backend.images.decode import open_image
 from backend.images.index import BATCH, ImageIndex
@@ -58,11 +58,15 @@ def raw_speed(model: ClipModel, pixels: np.ndarray, side_by_side: bool) -> float
 
 def indexing_speed(model: ClipModel, photos: Path, home: Path) -> float:
     """Images/s of indexing the folder into a new, empty index."""
-    index = ImageIndex(open_client(HomeLayout(home).ensure(), None), model)
-    started = time.perf_counter()
-    progress = index.index_all(photos)
-    elapsed = time.perf_counter() - started
-    assert progress.embedded == progress.total == index.count()
+    store = VectorStore(HomeLayout(home).ensure(), None)
+    try:
+        index = ImageIndex(store, model)
+        started = time.perf_counter()
+        progress = index.index_all(photos)
+        elapsed = time.perf_counter() - started
+        assert progress.embedded == progress.total == index.count()
+    finally:
+        store.close()
     return progress.total / elapsed
 
 

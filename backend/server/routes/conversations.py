@@ -15,8 +15,7 @@ from backend.chat.turn import Question, prepare_turn
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
 from backend.server.schemas import ConversationUpdate, NewConversation, NewMessage
-from backend.store import Conversation
-from backend.wire import ChatEvent, ConversationDetail, Exchange
+from backend.wire import ChatEvent, Conversation, ConversationDetail, Exchange
 
 router = APIRouter(prefix="/hearth/conversations", tags=["conversations"])
 
