@@ -13,5 +13,7 @@ from backend import sse
 def event_response(lines: AsyncIterable[str] | Iterable[str]) -> StreamingResponse:
     """Already encoded events (`sse.encode`) as a response no proxy holds back."""
     return StreamingResponse(
-        lines, media_type=sse.MEDIA_TYPE, headers={"Cache-Control": "no-cache"}
+        lines,
+        media_type=sse.MEDIA_TYPE,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

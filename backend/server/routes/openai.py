@@ -19,6 +19,7 @@ from backend.chat.turn import Turn, prepare_api_turn
 from backend.errors import describe
 from backend.llm.types import CompletionRequest, Finished, Token
 from backend.models.registry import NO_PROJECTOR_NOTE, ModelEntry
+from backend.server.event_stream import event_response
 from backend.server.schemas import ChatCompletionBody, CompletionBody, SamplingFields
 from backend.server.services import Services
 from backend.wire import (
@@ -77,7 +78,7 @@ def hearth_report(finished: Finished, turn: Turn | None = None) -> HearthReport:
     )
 
 
-async def event_stream(
+async def openai_chunks(
     generation: Generation,
     first: Token | Finished,
     chunk: ChunkBuilder,
@@ -111,11 +112,7 @@ async def respond(
     if not body.stream:
         return await generation.collect()
     first = await generation.next_event()  # errors before any output get a real HTTP status
-    return StreamingResponse(
-        event_stream(generation, first, chunk, body.include_usage, report),
-        media_type=sse.MEDIA_TYPE,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_response(openai_chunks(generation, first, chunk, body.include_usage, report))
 
 
 def chat_chunker(ident: str, created: int, model: str) -> ChunkBuilder:
