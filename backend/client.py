@@ -22,17 +22,19 @@ from pydantic import BaseModel, TypeAdapter
 from backend import sse
 from backend.discovery import BackendInfo, load_or_create_token, read_backend_info
 from backend.documents.retrieval import Hit, SearchMode
-from backend.documents.state import CollectionDetail, CollectionInfo, FileRecord
 from backend.paths import HomeLayout
 from backend.settings import Settings
 from backend.wire import (
     ChatCompletion,
     ChatEvent,
+    CollectionDetail,
+    CollectionInfo,
     Conversation,
     ConversationDetail,
     DoneEvent,
     EmbeddingList,
     ErrorEvent,
+    FileRecord,
     Health,
     ImageHit,
     ImageIndexEvent,

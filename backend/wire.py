@@ -46,6 +46,40 @@ def place_label(path: str, page: int | None, start_line: int | None, end_line: i
     return ", ".join(parts)
 
 
+FileStatus = Literal["pending", "indexed", "failed"]
+
+
+class FileRecord(BaseModel):
+    """What Hearth last did with one file of a collection."""
+
+    path: str = Field(description="Absolute path.")
+    content_hash: str = Field(description="sha256 of the file's bytes.")
+    size: int
+    mtime_ns: int
+    status: FileStatus
+    error: str | None = Field(None, description="Why the file could not be indexed.")
+    chunks: int = 0
+
+
+class CollectionInfo(BaseModel):
+    """A document collection: its folders and files, and how many chunks they gave."""
+
+    name: str
+    created_at: float
+    roots: list[str] = Field(description="Files and folders the collection reads (absolute).")
+    revision: int = Field(description="Increases whenever the collection's chunks change.")
+    files: int = 0
+    failed: int = 0
+    chunks: int = 0
+
+
+class CollectionDetail(BaseModel):
+    """A collection with every file it reads."""
+
+    collection: CollectionInfo
+    files: list[FileRecord]
+
+
 class ImageLabel(BaseModel):
     """One of CLIP's zero-shot guesses for an image."""
 

@@ -26,10 +26,10 @@ from backend.documents.chunking import chunk_blocks
 from backend.documents.ingest import chunk_id
 from backend.documents.library import DocumentLibrary
 from backend.documents.parsers import parse_document
-from backend.documents.state import FileRecord
 from backend.documents.vector_store import chroma_name
 from backend.paths import HomeLayout
 from backend.settings import Settings
+from backend.wire import FileRecord
 
 WORDS = [
     *("river", "harbour", "engine", "garden", "ledger", "signal", "market", "winter"),

@@ -15,8 +15,7 @@ from backend.cli.output import print_json
 
 if TYPE_CHECKING:
     from backend.documents.retrieval import Hit, SearchMode
-    from backend.documents.state import CollectionInfo
-    from backend.wire import IngestEvent
+    from backend.wire import CollectionInfo, IngestEvent
 
 
 class Documents(Protocol):

@@ -9,14 +9,11 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, Field
 
 from backend.documents.errors import InvalidCollectionNameError, UnknownCollectionError
 from backend.store.database import connect, transaction
+from backend.wire import CollectionInfo, FileRecord
 
-FileStatus = Literal["pending", "indexed", "failed"]
 COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -27,37 +24,6 @@ def check_collection_name(name: str) -> str:
             "starting with a letter or digit."
         )
     return name
-
-
-class FileRecord(BaseModel):
-    """What Hearth last did with one file of a collection."""
-
-    path: str = Field(description="Absolute path.")
-    content_hash: str = Field(description="sha256 of the file's bytes.")
-    size: int
-    mtime_ns: int
-    status: FileStatus
-    error: str | None = Field(None, description="Why the file could not be indexed.")
-    chunks: int = 0
-
-
-class CollectionInfo(BaseModel):
-    """A document collection: its folders and files, and how many chunks they gave."""
-
-    name: str
-    created_at: float
-    roots: list[str] = Field(description="Files and folders the collection reads (absolute).")
-    revision: int = Field(description="Increases whenever the collection's chunks change.")
-    files: int = 0
-    failed: int = 0
-    chunks: int = 0
-
-
-class CollectionDetail(BaseModel):
-    """A collection with every file it reads."""
-
-    collection: CollectionInfo
-    files: list[FileRecord]
 
 
 class IngestState:

@@ -27,8 +27,7 @@ from desktop.documents.source_preview import SourcePreviewDialog
 from desktop.images.thumbnails import ThumbnailLoader
 
 if TYPE_CHECKING:
-    from backend.documents.state import CollectionInfo
-    from backend.wire import Conversation, GenerationReport, Message, Source
+    from backend.wire import CollectionInfo, Conversation, GenerationReport, Message, Source
 
 
 def format_stats(timings: GenerationReport | None) -> str:

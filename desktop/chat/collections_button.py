@@ -8,7 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMenu, QPushButton, QWidget
 
 if TYPE_CHECKING:
-    from backend.documents.state import CollectionInfo
+    from backend.wire import CollectionInfo
 
 
 class CollectionsButton(QPushButton):

@@ -27,7 +27,7 @@ from desktop.documents.indexing_queue import IndexingQueue
 from desktop.documents.ingest_progress import IngestProgress
 
 if TYPE_CHECKING:
-    from backend.documents.state import CollectionInfo, FileRecord
+    from backend.wire import CollectionInfo, FileRecord
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from desktop.workers import TaskRunner
 
 if TYPE_CHECKING:
-    from backend.documents.state import CollectionInfo
+    from backend.wire import CollectionInfo
 
 QUIET_MS = 1500
 # A folder reports files added, removed or renamed; an edit in place only reaches a watch on

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from backend.documents.state import CollectionInfo
+from backend.wire import CollectionInfo
 from desktop.documents.folder_watcher import FolderWatcher, paths_under
 from desktop.workers import TaskRunner
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication, QWidget
 
-from backend.documents.state import CollectionInfo
 from backend.wire import (
+    CollectionInfo,
     Conversation,
     IngestEvent,
     MemoryFit,

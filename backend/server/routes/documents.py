@@ -15,11 +15,10 @@ from pydantic import BaseModel, Field
 from backend import sse
 from backend.documents.errors import DocumentPathError
 from backend.documents.retrieval import Hit, SearchMode
-from backend.documents.state import CollectionDetail, CollectionInfo
 from backend.errors import error_event
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
-from backend.wire import IngestEvent
+from backend.wire import CollectionDetail, CollectionInfo, IngestEvent
 
 router = APIRouter(prefix="/hearth/documents", tags=["documents"])
 
