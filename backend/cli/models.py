@@ -124,6 +124,40 @@ def _training_command() -> list[str] | None:
     return [sys.executable, "-m", "training.clip"]
 
 
+ZIP, NUMPY = b"PK\x03\x04", b"\x93NUMPY"
+PICKLES = {bytes([0x80, protocol]) for protocol in range(2, 6)}  # pickle's PROTO opcode
+
+
+def _format_problem(path: Path, head: bytes) -> str | None:
+    """What `path`, starting with `head`, is not, for the reader open_clip's load_checkpoint
+    picks by suffix: .npz/.npy go to np.load, .safetensors to safetensors (a little-endian
+    8-byte header length, then a JSON header), anything else to torch.load (torch.save's zip
+    archive, or its legacy format: a pickle, 0x80 and a protocol byte)."""
+    if path.suffix in (".npz", ".npy"):
+        return None if head.startswith((ZIP, NUMPY)) else "it is not a NumPy file"
+    if str(path).endswith(".safetensors"):
+        length = int.from_bytes(head[:8], "little")
+        fits = 8 + length <= path.stat().st_size
+        return None if head[8:9] == b"{" and fits else "it is not a safetensors file"
+    if head.startswith(ZIP) or head[:2] in PICKLES:
+        return None
+    return "it is not a PyTorch checkpoint (torch.save writes a zip archive or a pickle)"
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why `path` cannot be a checkpoint, from its first bytes, or None: refusing a text file
+    here spares the seconds the `training` subprocess spends importing torch first."""
+    if not path.exists():
+        return "it does not exist"
+    if path.is_dir():
+        return "it is a folder, not a checkpoint file"
+    if not path.is_file():
+        return "it is not a regular file"
+    with path.open("rb") as file:
+        head = file.read(9)
+    return "it is empty" if not head else _format_problem(path, head)
+
+
 def import_clip(args: argparse.Namespace) -> int:
     """Convert in a `training` subprocess: the backend itself never imports torch."""
     import shutil
@@ -139,6 +173,9 @@ def import_clip(args: argparse.Namespace) -> int:
     training = _training_command()
     if training is None:
         return fail(TRAINING_EXTRA_NEEDED)
+    problem = checkpoint_problem(args.checkpoint)
+    if problem is not None:
+        return fail(f"could not convert {args.checkpoint}: {problem}")
     out = clip_dir(HomeLayout.current().ensure()) / name
     if out.exists():
         return fail(f"an image model named '{name}' exists; pass another --name")

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import open_clip
 import pytest
+import safetensors.torch
 import torch
 from PIL import Image
 
-from backend.cli.models import TRAINING_EXTRA_NEEDED
+from backend.cli.models import TRAINING_EXTRA_NEEDED, checkpoint_problem
 from backend.images.clip import ClipModel
 from tests.backend.conftest import TinyClip, cosines
 from tests.backend.inprocess_cli import Result, run_hearth, run_installed_hearth
@@ -86,12 +88,74 @@ def test_import_clip_converts_an_open_clip_checkpoint(hearth_home: Path, tmp_pat
     assert again.code == 1 and "exists" in again.err
 
 
-def test_import_clip_reports_a_bad_checkpoint(hearth_home: Path, tmp_path: Path) -> None:
-    bad = tmp_path / "junk.pt"
-    bad.write_bytes(b"not a checkpoint")
+BAD_CHECKPOINTS = {
+    "a text file": ("junk.pt", b"not a checkpoint", "not a PyTorch checkpoint"),
+    "an empty file": ("junk.pt", b"", "empty"),
+    "a folder": ("junk.pt", b"", "a folder"),
+    "a missing file": ("junk.pt", b"", "does not exist"),
+    "a text file named .safetensors": ("junk.safetensors", b"not json", "not a safetensors"),
+    "a text file named .npz": ("junk.npz", b"not numpy", "not a NumPy file"),
+}
+
+
+@pytest.mark.parametrize("what", BAD_CHECKPOINTS)
+def test_import_clip_refuses_what_is_not_a_checkpoint_at_once(
+    what: str, hearth_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, content, reason = BAD_CHECKPOINTS[what]
+    bad = tmp_path / name
+    if what == "a folder":
+        bad.mkdir()
+    elif what != "a missing file":
+        bad.write_bytes(content)
+
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the training subprocess started")
+
+    monkeypatch.setattr(subprocess, "run", no_subprocess)  # it would import torch first
     result = run_hearth("models", "import-clip", "--arch", "ViT-B-32", "--checkpoint", str(bad))
-    assert result.code == 1 and "could not convert" in result.err
-    assert not (hearth_home / "models" / "clip" / "junk").exists()
+    assert result.code == 1 and len(result.err.splitlines()) == 1, result.err
+    assert f"could not convert {bad}: " in result.err and reason in result.err
+    assert not (hearth_home / "models").exists()
+
+
+FAILING_CONVERSION = """
+import pathlib, sys
+out = pathlib.Path(sys.argv[sys.argv.index("--out") + 1])
+(out / "half-written").mkdir(parents=True)
+sys.exit("error: size mismatch for visual.proj")
+"""
+
+
+def test_import_clip_reports_a_failed_conversion_and_leaves_nothing(
+    hearth_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkpoint = tmp_path / "mine.pt"
+    torch.save({"w": torch.zeros(2)}, checkpoint)
+    # a stand-in for `python -m training.clip` that fails half-way, without torch's import time
+    failing = [sys.executable, "-c", FAILING_CONVERSION]
+    monkeypatch.setattr("backend.cli.models._training_command", lambda: failing)
+    result = run_hearth(
+        "models", "import-clip", "--arch", "ViT-B-32", "--checkpoint", str(checkpoint)
+    )
+    assert_one_line_error(result, f"could not convert {checkpoint}: size mismatch for visual.proj")
+    assert not any((hearth_home / "models" / "clip").iterdir())
+
+
+def test_the_quick_check_accepts_every_format_open_clip_loads(tmp_path: Path) -> None:
+    weights = {"w": torch.zeros(2)}
+    torch.save(weights, tmp_path / "zip.pt")
+    torch.save(weights, tmp_path / "legacy.bin", _use_new_zipfile_serialization=False)
+    torch.save(weights, tmp_path / "protocol4.pth", pickle_protocol=4)
+    safetensors.torch.save_file(weights, tmp_path / "model.safetensors")
+    np.savez(tmp_path / "big_vision.npz", w=np.zeros(2))
+    np.save(tmp_path / "array.npy", np.zeros(2))
+    for path in sorted(tmp_path.iterdir()):
+        assert checkpoint_problem(path) is None, path
+    (tmp_path / "zip.npz").write_bytes((tmp_path / "zip.pt").read_bytes())
+    assert checkpoint_problem(tmp_path / "zip.npz") is None  # np.load reads zips
+    (tmp_path / "zip.safetensors").write_bytes((tmp_path / "zip.pt").read_bytes())
+    assert checkpoint_problem(tmp_path / "zip.safetensors") == "it is not a safetensors file"
 
 
 @pytest.mark.parametrize("where", ["the app bundle", "an install without torch"])
