@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny random-weight GGUF and a real `hearth serve` process around it."""
+"""Shared fixtures: a tiny random-weight GGUF, and the backend serving it: in this process, or
+a real `hearth serve` process where the process is what a test is about."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from backend.client import HearthClient, start_backend, stop_backend
 from backend.discovery import BackendInfo, load_or_create_token
 from backend.images.registry import clip_dir
 from backend.paths import HomeLayout
+from tests.inprocess_backend import ServedApp, serve_services
 from training.testing import build_tiny_gguf
 
 
@@ -72,10 +74,10 @@ def prepare_home(root: Path, model: Path, **settings: object) -> HomeLayout:
     return layout
 
 
-@dataclass
-class RunningBackend:
+class BackendHandle:
+    """What a test talks to a serving backend with: its URL, token and clients."""
+
     layout: HomeLayout
-    process: Popen[bytes]
     info: BackendInfo
 
     @property
@@ -99,9 +101,37 @@ class RunningBackend:
 
         return openai.OpenAI(base_url=f"{self.url}/v1", api_key=self.token, max_retries=0)
 
+
+@dataclass
+class RunningBackend(BackendHandle):
+    """A real `hearth serve` child: for tests whose subject is the process itself."""
+
+    layout: HomeLayout
+    process: Popen[bytes]
+    info: BackendInfo
+
     def stop(self) -> int:
         stop_backend(self.process)
         return self.process.returncode
+
+
+@dataclass
+class InProcessRealBackend(BackendHandle):
+    """The real services (llama.cpp, images, documents) served in this process: for tests whose
+    subject is the API and the engine, without a process's start-up and shutdown."""
+
+    served: ServedApp
+
+    @property
+    def layout(self) -> HomeLayout:  # type: ignore[override]
+        return self.served.layout
+
+    @property
+    def info(self) -> BackendInfo:  # type: ignore[override]
+        return self.served.info
+
+    def stop(self) -> None:
+        self.served.stop()
 
 
 def launch(layout: HomeLayout) -> RunningBackend:
@@ -109,10 +139,16 @@ def launch(layout: HomeLayout) -> RunningBackend:
     return RunningBackend(layout, process, info)
 
 
+def serve_real(layout: HomeLayout) -> InProcessRealBackend:
+    return InProcessRealBackend(serve_services(layout))
+
+
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path) -> Iterator[RunningBackend]:
-    """One real backend per test module, serving the tiny model."""
+def backend(
+    tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path
+) -> Iterator[InProcessRealBackend]:
+    """One real backend per test module, serving the tiny model in this process."""
     layout = prepare_home(tmp_path_factory.mktemp("home"), tiny_gguf)
-    running = launch(layout)
+    running = serve_real(layout)
     yield running
     running.stop()

@@ -1,4 +1,5 @@
-"""The OpenAI-compatible API of a real `hearth serve` process, used by the official client."""
+"""The OpenAI-compatible API of the real backend and engine, used by the official client: served
+in this process, except where `hearth serve` itself is the subject."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from backend.server.errors import install_error_handlers
-from tests.backend.conftest import RunningBackend
+from tests.backend.conftest import InProcessRealBackend, launch, prepare_home
 from training.testing import build_oversized_gguf
 
 HELLO = [{"role": "user", "content": "Hello there"}]
 IM_END_ID = 2  # the tiny tokenizer's <|im_end|>, its end-of-generation token
 
 
-def wait_for_recent(backend: RunningBackend, count: int, timeout: float = 30) -> list[dict]:
+def wait_for_recent(backend: InProcessRealBackend, count: int, timeout: float = 30) -> list[dict]:
     deadline = time.monotonic() + timeout
     with backend.http() as http:
         while time.monotonic() < deadline:
@@ -32,7 +33,7 @@ def wait_for_recent(backend: RunningBackend, count: int, timeout: float = 30) ->
     raise AssertionError("the generation did not finish")
 
 
-def test_openai_client_streams_a_chat_completion(backend: RunningBackend) -> None:
+def test_openai_client_streams_a_chat_completion(backend: InProcessRealBackend) -> None:
     stream = backend.openai().chat.completions.create(
         model="tiny", messages=HELLO, max_tokens=16, stream=True, temperature=0
     )
@@ -43,7 +44,7 @@ def test_openai_client_streams_a_chat_completion(backend: RunningBackend) -> Non
     assert chunks[-1].choices[0].finish_reason == "length"
 
 
-def test_non_streaming_reports_usage_and_speed(backend: RunningBackend) -> None:
+def test_non_streaming_reports_usage_and_speed(backend: InProcessRealBackend) -> None:
     reply = backend.openai().chat.completions.create(
         model="tiny", messages=HELLO, max_tokens=10, temperature=0
     )
@@ -54,7 +55,7 @@ def test_non_streaming_reports_usage_and_speed(backend: RunningBackend) -> None:
     assert timings["generation_per_second"] > 0 and timings["prompt_tokens"] > 0
 
 
-def test_seed_makes_sampling_repeatable(backend: RunningBackend) -> None:
+def test_seed_makes_sampling_repeatable(backend: InProcessRealBackend) -> None:
     client = backend.openai()
 
     def sample(seed: int) -> str | None:
@@ -67,13 +68,13 @@ def test_seed_makes_sampling_repeatable(backend: RunningBackend) -> None:
     assert sample(3) != sample(4)
 
 
-def test_default_model_is_used_when_none_is_named(backend: RunningBackend) -> None:
+def test_default_model_is_used_when_none_is_named(backend: InProcessRealBackend) -> None:
     with backend.http() as http:
         reply = http.post("/v1/chat/completions", json={"messages": HELLO, "max_tokens": 2})
     assert reply.status_code == 200 and reply.json()["model"] == "tiny"
 
 
-def test_text_completions_and_model_list(backend: RunningBackend) -> None:
+def test_text_completions_and_model_list(backend: InProcessRealBackend) -> None:
     client = backend.openai()
     completion = client.completions.create(
         model="tiny", prompt="The fox", max_tokens=5, temperature=0
@@ -82,7 +83,7 @@ def test_text_completions_and_model_list(backend: RunningBackend) -> None:
     assert {"tiny", "smollm2-135m-instruct"} <= {m.id for m in client.models.list()}
 
 
-def test_missing_or_wrong_token_is_401(backend: RunningBackend) -> None:
+def test_missing_or_wrong_token_is_401(backend: InProcessRealBackend) -> None:
     assert httpx.get(f"{backend.url}/health").status_code == 401
     wrong = {"Authorization": "Bearer not-the-token"}
     assert httpx.get(f"{backend.url}/v1/models", headers=wrong).status_code == 401
@@ -90,17 +91,17 @@ def test_missing_or_wrong_token_is_401(backend: RunningBackend) -> None:
         openai.OpenAI(base_url=f"{backend.url}/v1", api_key="nope").models.list()
 
 
-def test_token_file_is_private(backend: RunningBackend) -> None:
+def test_token_file_is_private(backend: InProcessRealBackend) -> None:
     assert backend.layout.token.stat().st_mode & 0o777 == 0o600
 
 
-def test_unknown_model_is_404_not_a_fallback(backend: RunningBackend) -> None:
+def test_unknown_model_is_404_not_a_fallback(backend: InProcessRealBackend) -> None:
     with pytest.raises(openai.NotFoundError, match="unknown model 'missing'"):
         backend.openai().chat.completions.create(model="missing", messages=HELLO)
 
 
 def test_malformed_json_and_bad_fields_are_422_and_serving_continues(
-    backend: RunningBackend,
+    backend: InProcessRealBackend,
 ) -> None:
     with backend.http() as http:
         broken = http.post(
@@ -115,7 +116,7 @@ def test_malformed_json_and_bad_fields_are_422_and_serving_continues(
         assert http.get("/health").json()["status"] == "ok"
 
 
-def test_prompt_longer_than_context_is_a_clear_400(backend: RunningBackend) -> None:
+def test_prompt_longer_than_context_is_a_clear_400(backend: InProcessRealBackend) -> None:
     with pytest.raises(openai.BadRequestError, match="fit in the context window") as caught:
         backend.openai().chat.completions.create(
             model="tiny", messages=[{"role": "user", "content": "word " * 3000}], max_tokens=8
@@ -123,7 +124,7 @@ def test_prompt_longer_than_context_is_a_clear_400(backend: RunningBackend) -> N
     assert caught.value.code == "context_length_exceeded"
 
 
-def test_long_conversation_is_truncated_and_says_so(backend: RunningBackend) -> None:
+def test_long_conversation_is_truncated_and_says_so(backend: InProcessRealBackend) -> None:
     turn = "the quick brown fox jumps over the lazy dog " * 6
     messages = [{"role": "system", "content": "You are Hearth."}]
     messages += [
@@ -138,7 +139,7 @@ def test_long_conversation_is_truncated_and_says_so(backend: RunningBackend) -> 
     assert reply["usage"]["prompt_tokens"] <= 512 - 8
 
 
-def test_client_disconnect_stops_generation(backend: RunningBackend) -> None:
+def test_client_disconnect_stops_generation(backend: InProcessRealBackend) -> None:
     already = len(backend.http().get("/hearth/status").json()["recent"])
     received = 0
     with backend.http() as http:
@@ -161,7 +162,7 @@ def test_client_disconnect_stops_generation(backend: RunningBackend) -> None:
 
 
 def test_twenty_concurrent_streams_complete_without_interleaving(
-    backend: RunningBackend,
+    backend: InProcessRealBackend,
 ) -> None:
     client = backend.openai()
 
@@ -181,7 +182,7 @@ def test_twenty_concurrent_streams_complete_without_interleaving(
     assert len(set(alone)) > 1, "different prompts should give different answers"
 
 
-def test_oversized_model_is_refused_with_both_numbers(backend: RunningBackend) -> None:
+def test_oversized_model_is_refused_with_both_numbers(backend: InProcessRealBackend) -> None:
     build_oversized_gguf(backend.layout.models / "huge.gguf", gib=512)
     with pytest.raises(openai.BadRequestError, match=r"needs about 51\d\.\d GiB.*only") as err:
         backend.openai().chat.completions.create(model="huge", messages=HELLO)
@@ -194,7 +195,7 @@ def test_oversized_model_is_refused_with_both_numbers(backend: RunningBackend) -
 
 
 def test_corrupt_gguf_import_is_400_and_serving_continues(
-    backend: RunningBackend, tiny_gguf: Path, tmp_path: Path
+    backend: InProcessRealBackend, tiny_gguf: Path, tmp_path: Path
 ) -> None:
     truncated = tmp_path / "truncated.gguf"
     truncated.write_bytes(tiny_gguf.read_bytes()[:20_000])
@@ -214,19 +215,23 @@ def test_corrupt_gguf_import_is_400_and_serving_continues(
         assert reply.status_code == 200
 
 
-def test_openapi_schema_documents_the_routes(backend: RunningBackend) -> None:
+def test_openapi_schema_documents_the_routes(backend: InProcessRealBackend) -> None:
     with backend.http() as http:
         paths = http.get("/openapi.json").json()["paths"]
     for route in ("/v1/chat/completions", "/v1/completions", "/v1/models", "/hearth/conversations"):
         assert route in paths
 
 
-def test_backend_json_names_this_process(backend: RunningBackend) -> None:
-    info = json.loads(backend.layout.backend_info.read_text())
-    assert info["pid"] == backend.process.pid and info["port"] == backend.info.port
+def test_backend_json_names_the_serving_process(tmp_path: Path, tiny_gguf: Path) -> None:
+    backend = launch(prepare_home(tmp_path / "home", tiny_gguf))
+    try:
+        info = json.loads(backend.layout.backend_info.read_text())
+        assert info["pid"] == backend.process.pid and info["port"] == backend.info.port
+    finally:
+        backend.stop()
 
 
-def test_routing_and_parsing_errors_have_the_openai_shape(backend: RunningBackend) -> None:
+def test_routing_and_parsing_errors_have_the_openai_shape(backend: InProcessRealBackend) -> None:
     with backend.http() as http:
         unknown_route = http.get("/v1/nope")
         wrong_method = http.delete("/v1/models")
@@ -264,7 +269,7 @@ def test_unexpected_errors_are_logged_and_answered_as_internal_error(
     assert "Traceback" in caplog.text
 
 
-def test_lone_surrogates_are_422_naming_the_field(backend: RunningBackend) -> None:
+def test_lone_surrogates_are_422_naming_the_field(backend: InProcessRealBackend) -> None:
     broken = "a\ud800"  # valid JSON ("a\\ud800") but not encodable text
     cases = (
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": broken}]}, "messages.0"),
@@ -283,7 +288,7 @@ def test_lone_surrogates_are_422_naming_the_field(backend: RunningBackend) -> No
             assert error["code"] == "invalid_body" and field in error["message"], error
 
 
-def test_empty_completion_prompt_is_a_clear_400(backend: RunningBackend) -> None:
+def test_empty_completion_prompt_is_a_clear_400(backend: InProcessRealBackend) -> None:
     with pytest.raises(openai.BadRequestError, match="prompt is empty") as caught:
         backend.openai().completions.create(model="tiny", prompt="", max_tokens=3)
     assert caught.value.code == "empty_prompt"
@@ -294,7 +299,9 @@ def test_empty_completion_prompt_is_a_clear_400(backend: RunningBackend) -> None
             assert response.json()["error"]["code"] == "empty_prompt"
 
 
-def test_logit_bias_outside_the_vocabulary_or_range_is_refused(backend: RunningBackend) -> None:
+def test_logit_bias_outside_the_vocabulary_or_range_is_refused(
+    backend: InProcessRealBackend,
+) -> None:
     with pytest.raises(openai.BadRequestError, match="999999.*vocabulary") as caught:
         backend.openai().chat.completions.create(
             model="tiny", messages=HELLO, max_tokens=3, logit_bias={"999999": 5}
@@ -311,7 +318,7 @@ def test_logit_bias_outside_the_vocabulary_or_range_is_refused(backend: RunningB
             assert "logit_bias" in response.json()["error"]["message"]
 
 
-def test_openai_client_retrieves_one_model(backend: RunningBackend) -> None:
+def test_openai_client_retrieves_one_model(backend: InProcessRealBackend) -> None:
     client = backend.openai()
     model = client.models.retrieve("tiny")
     assert (model.id, model.object, model.owned_by) == ("tiny", "model", "user")
@@ -320,7 +327,9 @@ def test_openai_client_retrieves_one_model(backend: RunningBackend) -> None:
     assert caught.value.code == "model_not_found"
 
 
-def test_import_with_a_bad_name_is_a_clear_400(backend: RunningBackend, tiny_gguf: Path) -> None:
+def test_import_with_a_bad_name_is_a_clear_400(
+    backend: InProcessRealBackend, tiny_gguf: Path
+) -> None:
     with backend.http() as http:
         for name in ("a/b", "../../evil", "", "tab\there"):
             response = http.post(

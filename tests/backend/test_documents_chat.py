@@ -20,13 +20,13 @@ from backend.documents.grounding import NOTHING_FOUND
 from backend.models.registry import UnknownModelError
 from backend.server.services import Services
 from backend.settings import Settings
-from tests.backend.conftest import RunningBackend, launch, prepare_home
+from tests.backend.conftest import InProcessRealBackend, prepare_home, serve_real
 from tests.backend.test_documents import make_corpus
 from training.testing import build_tiny_gguf
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessRealBackend]:
     """A backend whose 'docs' collection was added through the API, streaming progress."""
     root = tmp_path_factory.mktemp("grounded")
     corpus = make_corpus(root / "docs")
@@ -34,7 +34,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend]
     model = build_tiny_gguf(root / "tiny-2k.gguf", context_length=2048)
     home = prepare_home(root / "home", model, context_size=2048, documents_model="tiny-docs")
     shutil.copy(model, home.models / "tiny-docs.gguf")  # stands in for hearth-smol
-    backend = launch(home)
+    backend = serve_real(home)
     body = {"name": "docs", "paths": [str(corpus)], "stream": True}
     events = list(backend.client().stream_events("/hearth/documents/collections", body))
     assert events[0]["type"] == "planned" and events[-1]["type"] == "finished"
@@ -43,7 +43,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend]
     backend.stop()
 
 
-def grounded_conversation(backend: RunningBackend) -> str:
+def grounded_conversation(backend: InProcessRealBackend) -> str:
     with backend.http() as http:
         cid: str = http.post("/hearth/conversations", json={}).json()["id"]
         patched = http.patch(
@@ -54,7 +54,7 @@ def grounded_conversation(backend: RunningBackend) -> str:
     return cid
 
 
-def test_answer_carries_the_sources_it_was_given(served: RunningBackend) -> None:
+def test_answer_carries_the_sources_it_was_given(served: InProcessRealBackend) -> None:
     cid = grounded_conversation(served)
     with served.http() as http:
         question = {"content": "What is the lighthouse keeper's cat called?", "stream": False}
@@ -69,7 +69,9 @@ def test_answer_carries_the_sources_it_was_given(served: RunningBackend) -> None
     assert stored[0]["content"] == question["content"]  # the prompt's sources are not stored
 
 
-def test_nothing_relevant_gets_an_honest_reply_without_the_model(served: RunningBackend) -> None:
+def test_nothing_relevant_gets_an_honest_reply_without_the_model(
+    served: InProcessRealBackend,
+) -> None:
     cid = grounded_conversation(served)
     client = served.client()
     path = f"/hearth/conversations/{cid}/messages"
@@ -80,7 +82,7 @@ def test_nothing_relevant_gets_an_honest_reply_without_the_model(served: Running
     assert done["model"] is None and done["timings"] is None  # no generation ran
 
 
-def test_unknown_collections_are_refused(served: RunningBackend) -> None:
+def test_unknown_collections_are_refused(served: InProcessRealBackend) -> None:
     with served.http() as http:
         cid = http.post("/hearth/conversations", json={}).json()["id"]
         refused = http.patch(f"/hearth/conversations/{cid}", json={"collections": ["nope"]})
@@ -89,7 +91,7 @@ def test_unknown_collections_are_refused(served: RunningBackend) -> None:
         assert http.get(f"/hearth/conversations/{cid}").json()["conversation"]["collections"] == []
 
 
-def test_search_and_listing_routes(served: RunningBackend) -> None:
+def test_search_and_listing_routes(served: InProcessRealBackend) -> None:
     with served.http() as http:
         listed = http.get("/hearth/documents/collections").json()
         body = {"query": "paid leave", "collections": ["docs"], "k": 2, "mode": "bm25"}
@@ -100,7 +102,7 @@ def test_search_and_listing_routes(served: RunningBackend) -> None:
     assert {Path(f["path"]).name for f in files} >= {"guide.pdf", "ops.md"}
 
 
-def test_cli_chat_with_a_collection(served: RunningBackend) -> None:
+def test_cli_chat_with_a_collection(served: InProcessRealBackend) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "backend", "chat", "When does the backup server run?"]
         + ["--collection", "docs", "--json"],
@@ -115,7 +117,9 @@ def test_cli_chat_with_a_collection(served: RunningBackend) -> None:
     assert top["path"].endswith("ops.md") and (top["start_line"], top["end_line"]) == (7, 8)
 
 
-def test_cli_docs_goes_through_the_running_backend(served: RunningBackend, tmp_path: Path) -> None:
+def test_cli_docs_goes_through_the_running_backend(
+    served: InProcessRealBackend, tmp_path: Path
+) -> None:
     (tmp_path / "extra").mkdir()
     (tmp_path / "extra" / "bees.md").write_text("# Bees\n\nThe hive holds forty thousand bees.\n")
     env = os.environ | {"HEARTH_HOME": str(served.layout.root)}
@@ -153,7 +157,7 @@ def test_the_default_answers_when_the_documents_model_is_not_installed(
         services.close()
 
 
-def test_removing_a_collection_takes_it_out_of_its_chats(served: RunningBackend) -> None:
+def test_removing_a_collection_takes_it_out_of_its_chats(served: InProcessRealBackend) -> None:
     corpus = served.layout.root.parent / "docs"
     with served.http() as http:
         added = {"name": "gone", "paths": [str(corpus)]}

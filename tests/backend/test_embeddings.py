@@ -12,7 +12,7 @@ import pytest
 
 from backend.embeddings.minilm import MiniLmEmbedder, locate_files
 from backend.paths import HomeLayout, repo_models_dir
-from tests.backend.conftest import launch, prepare_home
+from tests.backend.conftest import prepare_home, serve_real
 
 SENTENCES = [
     "The ferry leaves the harbour at seven each morning.",
@@ -75,7 +75,7 @@ def test_recorded_files_match_their_sha256() -> None:
 
 
 def test_openai_client_gets_embeddings(tmp_path: Path, tiny_gguf: Path) -> None:
-    backend = launch(prepare_home(tmp_path / "home", tiny_gguf))
+    backend = serve_real(prepare_home(tmp_path / "home", tiny_gguf))
     try:
         client = backend.openai()
         single = client.embeddings.create(model="all-minilm-l6-v2", input="hello world")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.backend.conftest import RunningBackend, TinyClip, launch, prepare_home
+from tests.backend.conftest import InProcessRealBackend, TinyClip, prepare_home, serve_real
 
 
 def png_bytes(colour: str, size: tuple[int, int] = (40, 30)) -> bytes:
@@ -32,15 +32,15 @@ def data_url(data: bytes) -> str:
 @pytest.fixture(scope="module")
 def backend(
     tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path, tiny_clip: TinyClip
-) -> Iterator[RunningBackend]:
+) -> Iterator[InProcessRealBackend]:
     layout = prepare_home(tmp_path_factory.mktemp("home"), tiny_gguf, image_model=tiny_clip.name)
     tiny_clip.install(layout.root)
-    running = launch(layout)
+    running = serve_real(layout)
     yield running
     running.stop()
 
 
-def test_openai_client_asks_about_an_image(backend: RunningBackend) -> None:
+def test_openai_client_asks_about_an_image(backend: InProcessRealBackend) -> None:
     client = backend.openai()
     question = {"type": "text", "text": "What is in this picture?"}
     picture = {"type": "image_url", "image_url": {"url": data_url(png_bytes("red"))}}
@@ -59,7 +59,7 @@ def test_openai_client_asks_about_an_image(backend: RunningBackend) -> None:
 
 
 def test_attached_images_are_stored_with_the_message(
-    backend: RunningBackend, tmp_path: Path
+    backend: InProcessRealBackend, tmp_path: Path
 ) -> None:
     photo = tmp_path / "holiday.png"
     photo.write_bytes(png_bytes("blue"))
@@ -73,7 +73,7 @@ def test_attached_images_are_stored_with_the_message(
     assert Path(stored["attachments"][0]["path"]).is_file()
 
 
-def test_bad_images_get_clear_errors_and_serving_continues(backend: RunningBackend) -> None:
+def test_bad_images_get_clear_errors_and_serving_continues(backend: InProcessRealBackend) -> None:
     truncated = png_bytes("green", (64, 64))[:60]
     heic = b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40
     with backend.http() as http:
@@ -89,7 +89,9 @@ def test_bad_images_get_clear_errors_and_serving_continues(backend: RunningBacke
         assert http.get("/health").status_code == 200
 
 
-def test_label_index_search_and_similar_routes(backend: RunningBackend, tmp_path: Path) -> None:
+def test_label_index_search_and_similar_routes(
+    backend: InProcessRealBackend, tmp_path: Path
+) -> None:
     folder = tmp_path / "album"
     folder.mkdir()
     rng = np.random.default_rng(1)
@@ -110,7 +112,7 @@ def test_label_index_search_and_similar_routes(backend: RunningBackend, tmp_path
 
 
 def test_folders_the_server_cannot_resolve_and_bad_counts_are_refused(
-    backend: RunningBackend,
+    backend: InProcessRealBackend,
 ) -> None:
     """An empty or relative folder or image would name the server's own working folder."""
     with backend.http() as http:
@@ -140,7 +142,7 @@ sys.exit(code)
 
 
 def test_the_cli_indexes_and_searches_through_the_running_backend(
-    backend: RunningBackend, tmp_path: Path
+    backend: InProcessRealBackend, tmp_path: Path
 ) -> None:
     folder = tmp_path / "cli-album"
     folder.mkdir()
