@@ -12,6 +12,7 @@ import pytest
 import shiboken6
 from PySide6.QtWidgets import QApplication
 
+from backend.images.service import ImageService
 from backend.paths import HomeLayout
 from desktop.app import build_window
 from desktop.main_window import MainWindow
@@ -48,27 +49,6 @@ def home(hearth_home: Path, paced_gguf: Path) -> HomeLayout:
     return layout
 
 
-@pytest.fixture(scope="session")
-def roomy_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fast test decoder with room in its context for the labels of several images."""
-    return build_tiny_gguf(tmp_path_factory.mktemp("models") / "roomy.gguf", context_length=2048)
-
-
-@pytest.fixture
-def image_home(
-    hearth_home: Path,
-    roomy_gguf: Path,
-    tiny_clip: TinyClip,  # noqa: F811 (the fixture imported above)
-) -> HomeLayout:
-    """A chat model and the tiny random CLIP (random labels are fine for the GUI)."""
-    layout = prepare_home(
-        hearth_home, roomy_gguf, threads=1, context_size=2048, image_model=tiny_clip.name
-    )
-    tiny_clip.install(layout.root)
-    mark_welcome_seen(layout)
-    return layout
-
-
 def mark_welcome_seen(layout: HomeLayout) -> None:
     state = WindowState(layout)
     state.mark_welcome_seen()
@@ -82,14 +62,37 @@ def fake_backend(
 ) -> Iterator[InProcessBackend]:
     """The real backend app in this process, its model scripted; the tiny GGUF is only listed
     (the model picker shows it), never loaded."""
-    HomeLayout(hearth_home).ensure()
-    shutil.copy(tiny_gguf, HomeLayout(hearth_home).models / "tiny.gguf")
-    provider = FakeProvider(models=("tiny",), tokens=REPLY_TOKENS)
-    backend = serve_in_process(hearth_home, provider, documents_model="tiny")
-    mark_welcome_seen(backend.layout)
+    backend = serve_scripted(hearth_home, tiny_gguf)
     yield backend
     backend.stop()
-    provider.close()
+    backend.provider.close()
+
+
+@pytest.fixture
+def image_backend(
+    hearth_home: Path,
+    tiny_gguf: Path,  # noqa: F811 (the fixture imported above)
+    tiny_clip: TinyClip,  # noqa: F811 (the fixture imported above)
+) -> Iterator[InProcessBackend]:
+    """`fake_backend` with the real image service and the tiny random CLIP (random labels are
+    fine for the GUI): images are labelled, attached and searched for real."""
+    tiny_clip.install(hearth_home)
+    backend = serve_scripted(hearth_home, tiny_gguf, image_model=tiny_clip.name)
+    services = backend.services
+    services.images = ImageService(backend.layout, services.settings, services.vectors)
+    yield backend
+    backend.stop()
+    backend.provider.close()
+
+
+def serve_scripted(home: Path, model: Path, **settings: object) -> InProcessBackend:
+    """Serve `home` in process with the scripted model, `model` listed as "tiny"."""
+    HomeLayout(home).ensure()
+    shutil.copy(model, HomeLayout(home).models / "tiny.gguf")
+    provider = FakeProvider(models=("tiny",), tokens=REPLY_TOKENS)
+    backend = serve_in_process(home, provider, documents_model="tiny", **settings)
+    mark_welcome_seen(backend.layout)
+    return backend
 
 
 @pytest.fixture

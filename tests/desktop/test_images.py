@@ -1,21 +1,25 @@
-"""Images through the real backend and the tiny CLIP: drop, paste and send an image with its
-labels, and search an indexed folder by description."""
+"""Images through the backend app served in process, with the real image service and the tiny
+CLIP (the chat model scripted): drop, paste and send an image with its labels, and search an
+indexed folder by description."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QLabel
 
+from backend.llm.types import ChatRequest
 from backend.paths import HomeLayout
 from desktop.main_window import MainWindow
-from tests.desktop.conftest import READY_TIMEOUT_MS
+from tests.desktop.conftest import READY_TIMEOUT_MS, REPLY_TOKENS
 from tests.desktop.drops import drop_files
 from tests.desktop.test_chat import stored_messages, type_and_send, wait_for_reply
+from tests.inprocess_backend import InProcessBackend
 
 LABEL_TIMEOUT_MS = 30_000
 
@@ -33,13 +37,18 @@ def labelled(chip) -> bool:  # type: ignore[no-untyped-def]
     return "%" in chip.labels.text()
 
 
+def guesses(attachment: dict[str, Any]) -> str:
+    """An attachment's labels as the prompt of a model that cannot see lists them."""
+    return ", ".join(f"{item['label']} ({item['score']:.0%})" for item in attachment["labels"])
+
+
 def test_dropped_and_pasted_images_go_with_the_message_and_show_their_labels(
     qtbot,  # type: ignore[no-untyped-def]
-    image_home: HomeLayout,
+    image_backend: InProcessBackend,
     open_window: Callable[[HomeLayout], MainWindow],
     tmp_path: Path,
 ) -> None:
-    window = open_window(image_home)
+    window = open_window(image_backend.layout)
     qtbot.waitUntil(lambda: window.connection.is_ready, timeout=READY_TIMEOUT_MS)
     photo = write_photo(tmp_path / "harbour.png", "steelblue")
     notes = tmp_path / "notes.txt"
@@ -66,19 +75,31 @@ def test_dropped_and_pasted_images_go_with_the_message_and_show_their_labels(
     assert [c.name.text() for c in question.image_chips] == ["harbour.png", "pasted image"]
     assert all(labelled(chip) for chip in question.image_chips)
     qtbot.waitUntil(lambda: all(has_thumbnail(c.thumbnail) for c in question.image_chips))
-    assert answer.message.status == "complete" and answer.text, window.statusBar().currentMessage()
+    assert answer.message.status == "complete", window.statusBar().currentMessage()
+    assert answer.text == "".join(REPLY_TOKENS)
     stored = stored_messages(window)[0]["attachments"]
     assert [a["name"] for a in stored] == ["harbour.png", "pasted image"]
+    # The model cannot see: the labels the chips show reached it, in its prompt.
+    (request,) = image_backend.provider.requests
+    assert isinstance(request, ChatRequest)
+    prompt = request.messages[-1]["content"]
+    assert prompt.endswith("What is in these pictures?")
+    for number, attachment in enumerate(stored, start=1):
+        assert f"Image {number} ({attachment['name']}): {guesses(attachment)}" in prompt
+    for chip in question.image_chips:
+        for line in chip.labels.text().splitlines():
+            label, score = line.rsplit(" ", 1)
+            assert f"{label} ({score})" in prompt
 
 
 def test_image_search_indexes_a_folder_and_opens_a_hit(
     qtbot,  # type: ignore[no-untyped-def]
-    image_home: HomeLayout,
+    image_backend: InProcessBackend,
     open_window: Callable[[HomeLayout], MainWindow],
     tmp_path: Path,
     monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    window = open_window(image_home)
+    window = open_window(image_backend.layout)
     qtbot.waitUntil(lambda: window.connection.is_ready, timeout=READY_TIMEOUT_MS)
     photos = tmp_path / "photos"
     photos.mkdir()
