@@ -35,12 +35,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessRealBa
     home = prepare_home(root / "home", model, context_size=2048, documents_model="tiny-docs")
     shutil.copy(model, home.models / "tiny-docs.gguf")  # stands in for hearth-smol
     backend = serve_real(home)
-    body = {"name": "docs", "paths": [str(corpus)], "stream": True}
-    events = list(backend.client().stream_events("/hearth/documents/collections", body))
-    assert events[0]["type"] == "planned" and events[-1]["type"] == "finished"
-    assert events[-1]["files_done"] == events[-1]["files_total"] == 7
-    yield backend
-    backend.stop()
+    try:  # a failed set-up must still close the runtime, or it outlives this module
+        body = {"name": "docs", "paths": [str(corpus)], "stream": True}
+        events = list(backend.client().stream_events("/hearth/documents/collections", body))
+        assert events[0]["type"] == "planned" and events[-1]["type"] == "finished"
+        assert events[-1]["files_done"] == events[-1]["files_total"] == 7
+        yield backend
+    finally:
+        backend.stop()
 
 
 def grounded_conversation(backend: InProcessRealBackend) -> str:
