@@ -40,7 +40,7 @@ from backend.documents.retrieval import RRF_K, Hit, reciprocal_rank_fusion
 from backend.paths import HomeLayout
 from backend.settings import Settings
 
-FAQ_DATA = Path("/work/shared/data/faq_qa.json")
+FAQ_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "faq_qa.json"  # ../shared
 OWN_DATA = Path(__file__).with_name("rag_questions.json")
 # Where each package keeps its other pages, and the FAQ pages themselves, left out.
 DISTRACTORS = {
