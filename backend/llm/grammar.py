@@ -1,0 +1,126 @@
+"""Grammars that constrain decoding to JSON: any object, or one matching a JSON Schema.
+
+llama.cpp's own converter turns a schema into GBNF. It skips keywords it does not know (numeric
+bounds, `not`, `uniqueItems`…), so a reply could break the schema while looking constrained.
+Hence every keyword is checked first: one the grammar cannot enforce is refused by its path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from backend.errors import InvalidRequestError
+
+# Keywords that describe but do not constrain; `format` is an annotation in JSON Schema 2020-12
+# (the converter enforces date, time, date-time and uuid; others are free strings).
+ANNOTATIONS = frozenset(
+    {
+        "title",
+        "description",
+        "$schema",
+        "$id",
+        "$comment",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "format",
+        "discriminator",
+        "strict",
+    }
+)
+# Keywords the converter turns into grammar rules.
+ENFORCED = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "prefixItems",
+        "minItems",
+        "maxItems",
+        "enum",
+        "const",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "$ref",
+        "$defs",
+        "definitions",
+        "pattern",
+        "minLength",
+        "maxLength",
+    }
+)
+_LOOSE_CHAR = r'char ::= [^"\\] |'
+_JSON_CHAR = r"char ::= [\x20-\x21\x23-\x5B\x5D-\x7E\u0080-\uD7FF\uE000-\U0010FFFF] |"
+JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
+
+
+class UnsupportedSchemaError(InvalidRequestError, ValueError):
+    """A JSON Schema uses something the decoding grammar cannot enforce."""
+
+    code = "unsupported_schema"
+
+
+def _subschemas(schema: dict[str, Any], path: str) -> Iterator[tuple[Any, str]]:
+    """Each nested schema with its path, for the keywords that hold schemas."""
+    for key in ("properties", "$defs", "definitions"):
+        for name, sub in (schema.get(key) or {}).items():
+            yield sub, f"{path}/{key}/{name}"
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for index, sub in enumerate(schema.get(key) or []):
+            yield sub, f"{path}/{key}/{index}"
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            yield schema[key], f"{path}/{key}"
+
+
+def check_schema(schema: Any, path: str = "#") -> None:
+    """Refuse, by its path, the first keyword the grammar would silently not enforce."""
+    if isinstance(schema, bool):
+        return  # `true` allows anything; `false` only appears where nothing may follow
+    if not isinstance(schema, dict):
+        raise UnsupportedSchemaError(f"the schema at {path} is not a JSON object")
+    for key in schema:
+        if key not in ANNOTATIONS and key not in ENFORCED:
+            raise UnsupportedSchemaError(
+                f"the JSON Schema keyword '{key}' at {path} cannot be enforced while decoding; "
+                "remove it or check the value after the reply"
+            )
+    types = schema.get("type")
+    for kind in types if isinstance(types, list) else [types] if types else []:
+        if kind not in JSON_TYPES:
+            raise UnsupportedSchemaError(f"unknown type '{kind}' at {path}/type")
+    ref = schema.get("$ref")
+    if ref is not None and not str(ref).startswith("#/"):
+        raise UnsupportedSchemaError(
+            f"the $ref '{ref}' at {path} is not local; Hearth fetches no schemas, so put it "
+            "under $defs"
+        )
+    for sub, sub_path in _subschemas(schema, path):
+        check_schema(sub, sub_path)
+
+
+def json_schema_grammar(schema: dict[str, Any]) -> str:
+    """GBNF for JSON matching `schema`, after refusing what it could not enforce."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    check_schema(schema)
+    try:
+        grammar = json_schema_to_gbnf(json.dumps(schema))
+    except (AssertionError, ValueError, KeyError, TypeError) as exc:
+        message = f"the JSON Schema cannot be turned into a grammar: {exc}"
+        raise UnsupportedSchemaError(message) from exc
+    # This converter's string character lets control characters through, which JSON forbids
+    # unescaped, and code points that are not characters (surrogates, above U+10FFFF).
+    return grammar.replace(_LOOSE_CHAR, _JSON_CHAR)
+
+
+def json_object_grammar() -> str:
+    """GBNF for any JSON object, as OpenAI's `json_object` mode promises."""
+    return json_schema_grammar({"type": "object"})
