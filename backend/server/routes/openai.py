@@ -16,6 +16,8 @@ from backend.chat import runner
 from backend.chat.generation import Generation
 from backend.chat.models import resolve_model
 from backend.chat.turn import Turn, prepare_api_turn
+from backend.embeddings.minilm import MODEL_NAME as EMBEDDER_NAME
+from backend.embeddings.names import answers_to
 from backend.errors import describe
 from backend.llm.types import CompletionRequest, Finished, Token
 from backend.models.registry import NO_PROJECTOR_NOTE, ModelEntry
@@ -153,13 +155,23 @@ def model_object(entry: ModelEntry) -> ModelObject:
     return ModelObject(id=entry.name, owned_by=entry.source, vision=entry.vision, vision_note=note)
 
 
+def embedder_object() -> ModelObject:
+    """The embedder, served by /v1/embeddings only; listed last, so that a client that takes
+    the first model for chat still gets a chat model."""
+    return ModelObject(id=EMBEDDER_NAME, owned_by="shipped", vision=False)
+
+
 @router.get("/v1/models")
 def list_models(request: Request) -> ModelList:
-    return ModelList(data=[model_object(e) for e in services(request).registry.list()])
+    chat_models = [model_object(e) for e in services(request).registry.list()]
+    return ModelList(data=[*chat_models, embedder_object()])
 
 
 @router.get("/v1/models/{model_id}")
 def retrieve_model(model_id: str, request: Request) -> ModelObject:
+    # OpenAI's embedding model names are the embedder's aliases, so they retrieve it too.
+    if answers_to(model_id):
+        return embedder_object()
     return model_object(services(request).registry.get(model_id))
 
 
