@@ -13,7 +13,7 @@ from backend.cli.output import fail
 from backend.errors import HearthError
 
 # Each name is a module in this package exposing `register(subparsers)`.
-SUBCOMMANDS = ("serve", "chat", "docs", "images", "models")
+SUBCOMMANDS = ("serve", "chat", "docs", "images", "models", "mcp")
 
 
 def build_parser() -> argparse.ArgumentParser:

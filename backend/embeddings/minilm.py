@@ -7,7 +7,7 @@ import importlib.util
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,6 +74,13 @@ def locate_files(listing: Path | None = None, verify: bool = True) -> dict[str, 
     return found
 
 
+def _token_id(tokenizer: Tokenizer, token: str) -> int:
+    found = tokenizer.token_to_id(token)
+    if found is None:
+        raise EmbedderUnavailableError(f"The embedder's tokenizer has no {token} token.")
+    return found
+
+
 class MiniLmEmbedder:
     """Sentences in, L2-normalised 384-d vectors out (mean pooling over the attention mask)."""
 
@@ -98,14 +105,20 @@ class MiniLmEmbedder:
         # The tokenizer keeps padding/truncation state, so calls from several threads are
         # serialised; the session itself is thread-safe.
         self._tokenizer_lock = threading.Lock()
+        self._special_ids = (_token_id(self.tokenizer, "[CLS]"), _token_id(self.tokenizer, "[SEP]"))
 
     @classmethod
     def load(cls, config: EmbedderConfig | None = None) -> MiniLmEmbedder:
         files = locate_files()
         return cls(files["model"], files["tokenizer"], config)
 
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Word-piece tokens of each text without its [CLS]/[SEP] and without truncation."""
+    @property
+    def window(self) -> int:
+        """Word pieces of text one pass sees: the model's length less its [CLS] and [SEP]."""
+        return self.config.max_tokens - 2
+
+    def word_pieces(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's word-piece ids, without [CLS]/[SEP] and without truncation."""
         with self._tokenizer_lock:
             self.tokenizer.no_truncation()
             self.tokenizer.no_padding()
@@ -114,23 +127,59 @@ class MiniLmEmbedder:
             finally:
                 self.tokenizer.enable_truncation(self.config.max_tokens)
                 self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        return [len(e.ids) for e in encodings]
+        return [e.ids for e in encodings]
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word-piece tokens of each text without its [CLS]/[SEP] and without truncation."""
+        return [len(ids) for ids in self.word_pieces(texts)]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """(N, 384) float32. Texts are batched by length so padding stays small."""
-        result = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        """(N, 384) float32, each text cut to the model's window (sentence-transformers does
+        the same)."""
+        return self._batched(
+            [len(t) for t in texts], lambda rows: self._embed_texts([texts[i] for i in rows])
+        )
+
+    def embed_windows(self, windows: Sequence[Sequence[int]]) -> np.ndarray:
+        """(N, 384) float32 for word-piece id sequences of at most `window` ids each, as
+        `word_pieces` gives them; [CLS] and [SEP] are added here."""
+        if any(len(w) > self.window for w in windows):
+            raise ValueError(f"a window holds more than {self.window} word pieces")
+        return self._batched(
+            [len(w) for w in windows], lambda rows: self._embed_ids([windows[i] for i in rows])
+        )
+
+    def _batched(
+        self, lengths: Sequence[int], embed_rows: Callable[[list[int]], np.ndarray]
+    ) -> np.ndarray:
+        """Rows embedded in batches of similar length, so that padding stays small."""
+        result = np.zeros((len(lengths), self.dimensions), dtype=np.float32)
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
         size = self.config.batch_size
         for start in range(0, len(order), size):
             batch = order[start : start + size]
-            result[batch] = self._embed_batch([texts[i] for i in batch])
+            result[batch] = embed_rows(batch)
         return result
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
         with self._tokenizer_lock:
             encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        return self._pooled(ids, mask)
+
+    def _embed_ids(self, windows: list[Sequence[int]]) -> np.ndarray:
+        cls, sep = self._special_ids
+        longest = max(len(w) for w in windows) + 2
+        ids = np.zeros((len(windows), longest), dtype=np.int64)  # 0 is [PAD]
+        mask = np.zeros_like(ids)
+        for row, window in enumerate(windows):
+            ids[row, : len(window) + 2] = [cls, *window, sep]
+            mask[row, : len(window) + 2] = 1
+        return self._pooled(ids, mask)
+
+    def _pooled(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Mean of the hidden states over the attention mask, L2-normalised."""
         feeds: dict[str, np.ndarray] = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)

