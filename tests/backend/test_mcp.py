@@ -4,6 +4,10 @@ whose collection and images were indexed through its API."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, closing
@@ -32,6 +36,11 @@ NOTES = {
     "garden.txt": "The orchard grows quince and medlar trees along the south wall.\n",
     "servers.md": "# Backups\n\nThe backup server copies every database at 02:30 each night.\n",
 }
+INITIALIZE = {
+    "protocolVersion": "2025-06-18",
+    "capabilities": {},
+    "clientInfo": {"name": "test", "version": "1"},
+}
 T = TypeVar("T")
 
 
@@ -55,9 +64,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_clip: TinyClip) -> Ite
     pictures.mkdir()
     for colour in ("red", "blue"):
         Image.new("RGB", (40, 30), colour).save(pictures / f"{colour}.png")
-    # Numbered sources make long prompts: the tiny model gets a context that holds them.
-    model = build_tiny_gguf(root / "tiny-2k.gguf", context_length=2048)
-    layout = prepare_home(root / "home", model, context_size=2048, image_model=tiny_clip.name)
+    # Numbered sources make a long prompt: the tiny model gets a context that holds them.
+    model = build_tiny_gguf(root / "tiny-1k.gguf", context_length=1024)
+    layout = prepare_home(root / "home", model, context_size=1024, image_model=tiny_clip.name)
     tiny_clip.install(layout.root)
     backend = launch(layout)
     try:
@@ -166,7 +175,7 @@ def test_ask_documents_answers_from_the_collection_with_its_sources(
 
     result = in_session(served.backend.layout.root, tmp_path, scenario)
     answer = structured(result)
-    assert answer["status"] == "complete" and answer["model"] == "tiny-2k"
+    assert answer["status"] == "complete" and answer["model"] == "tiny-1k"
     assert answer["sources"][0]["path"] == str(served.notes / "harbour.md")
     assert answer["sources"][0]["n"] == 1 and "ferry" in answer["sources"][0]["snippet"]
     assert text_of(result).endswith(f"Sources:\n[1] {served.notes / 'harbour.md'}, lines 3-4")
@@ -197,14 +206,45 @@ def test_without_a_backend_it_starts_one_on_the_first_call_and_stops_it(
 ) -> None:
     layout = prepare_home(tmp_path / "home", tiny_gguf)
 
-    async def scenario(session: ClientSession) -> tuple[int | None, CallToolResult]:
+    async def serving_pid_after(session: ClientSession) -> int:
+        listing = await session.call_tool("list_collections", {})
+        assert structured(listing) == {"collections": []} and text_of(listing) == NO_COLLECTIONS
+        serving = read_backend_info(layout)
+        assert serving is not None
+        return serving.pid
+
+    async def scenario(session: ClientSession) -> tuple[int, int]:
         await session.list_tools()
         assert read_backend_info(layout) is None  # listing the tools starts nothing
-        listing = await session.call_tool("list_collections", {})
-        started = read_backend_info(layout)
-        return (started.pid if started else None), listing
+        first = await serving_pid_after(session)
+        os.kill(first, signal.SIGTERM)  # as if the app that served had been closed
+        while layout.backend_info.exists():
+            await anyio.sleep(0.02)
+        return first, await serving_pid_after(session)  # a call after that starts another
 
-    started_pid, listing = in_session(layout.root, tmp_path, scenario)
-    assert started_pid is not None
-    assert structured(listing) == {"collections": []} and text_of(listing) == NO_COLLECTIONS
+    first, second = in_session(layout.root, tmp_path, scenario)
+    assert first != second
     assert read_backend_info(HomeLayout(layout.root)) is None, "the backend it started is stopped"
+
+
+def test_stdout_carries_only_the_protocol(tmp_path: Path) -> None:
+    """An MCP host reads every line of stdout as JSON-RPC: nothing else may be printed there,
+    and a closed stdin ends the server."""
+    requests = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    ]
+    server = subprocess.Popen(
+        [HEARTH, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert server.stdin is not None and server.stdout is not None
+    for request in requests:
+        server.stdin.write(json.dumps(request).encode() + b"\n")
+    server.stdin.flush()
+    answers = [json.loads(server.stdout.readline()) for _ in range(2)]
+    server.stdin.close()
+    assert server.wait(timeout=30) == 0, server.stderr.read() if server.stderr else ""
+    assert server.stdout.read() == b""
+    assert [answer["id"] for answer in answers] == [1, 2]
+    assert {tool["name"] for tool in answers[1]["result"]["tools"]} == TOOLS
