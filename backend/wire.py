@@ -348,13 +348,17 @@ class Embedding(BaseModel):
 
 
 class EmbeddingUsage(BaseModel):
-    prompt_tokens: int
+    prompt_tokens: int = Field(
+        description="Word pieces of the input, every one embedded: a long text is pooled, not cut."
+    )
     total_tokens: int
 
 
 class EmbeddingList(BaseModel):
     object: Literal["list"] = "list"
-    model: str
+    model: str = Field(
+        description="The model that made the vectors, also when the request named an alias."
+    )
     data: list[Embedding]
     usage: EmbeddingUsage
 
