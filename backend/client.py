@@ -336,11 +336,15 @@ def hearth_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "backend", *args]
 
 
-def start_backend(layout: HomeLayout, port: int = 0) -> tuple[subprocess.Popen[bytes], BackendInfo]:
-    """Start `hearth serve` as a child process and wait until it has published its port."""
+def start_backend(
+    layout: HomeLayout, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], BackendInfo]:
+    """Start `hearth serve` as a child process and wait until it has published its port; by
+    default it serves on the settings' port, or on a free one when that is taken."""
     env = os.environ | {"HEARTH_HOME": str(layout.root)}
+    port_args = () if port is None else ("--port", str(port))
     child = subprocess.Popen(
-        hearth_command("serve", "--port", str(port)),
+        hearth_command("serve", *port_args),
         env=env,
         stdout=subprocess.DEVNULL,
     )

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from backend.errors import HearthError
 from backend.paths import HomeLayout
 
 SCHEMA_VERSION = 1
+DEFAULT_PORT = 8765
+ORIGIN = re.compile(r"https?://[^/?#\s]+")  # what a browser sends in its Origin header
 
 
 class SettingsError(HearthError):
@@ -50,6 +53,33 @@ class Settings(BaseModel):
         None, description="Send chat to this OpenAI-compatible server instead of llama.cpp."
     )
     remote_llm_api_key: str | None = Field(None, description="Bearer token for the remote LLM.")
+    port: int = Field(
+        DEFAULT_PORT,
+        ge=0,
+        le=65535,
+        description=(
+            "Port the API listens on at 127.0.0.1, so tools keep one base URL; when another "
+            "program holds it, Hearth takes a free one and says so. 0: a free one each time."
+        ),
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Web pages from these origins (exactly, like https://app.example:8443) may call the "
+            "API from a browser, with the token; pages from localhost may anyway."
+        ),
+    )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if not ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: give scheme, host and port only, "
+                    "like https://app.example:8443, without a path or a trailing /"
+                )
+        return origins
 
     @classmethod
     def load(cls, layout: HomeLayout | None = None) -> Settings:

@@ -76,12 +76,24 @@ def _text_editor(name: str, value: Any, optional: bool, parent: QWidget) -> Fiel
     return FieldEditor(line, lambda: (line.text().strip() or None) if optional else line.text())
 
 
+def _list_editor(value: Any, parent: QWidget) -> FieldEditor:
+    """A list of text items as one line, separated by commas."""
+    line = QLineEdit(", ".join(value), parent)
+    line.setPlaceholderText("None")
+    return FieldEditor(
+        line, lambda: [item.strip() for item in line.text().split(",") if item.strip()]
+    )
+
+
 def editor_for(name: str, info: FieldInfo, value: Any, parent: QWidget) -> FieldEditor:
-    """Choose a widget from the field's annotation: int, Literal choices, or (optional) text."""
+    """Choose a widget from the field's annotation: int, Literal choices, a list of text (one
+    line, commas between), or (optional) text."""
     annotation = info.annotation
     args = typing.get_args(annotation)
     if annotation is int:
         return _int_editor(info, value, parent)
+    if typing.get_origin(annotation) is list:
+        return _list_editor(value, parent)
     if typing.get_origin(annotation) is typing.Literal:
         return _choice_editor(args, value, parent)
     optional = isinstance(annotation, types.UnionType) and type(None) in args

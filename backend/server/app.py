@@ -1,4 +1,4 @@
-"""The FastAPI application: routers, the token check and the services' lifetime."""
+"""The FastAPI application: routers, the Host, CORS and token checks, the services' lifetime."""
 
 from __future__ import annotations
 
@@ -6,11 +6,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from backend import __version__
 from backend.server.auth import BearerTokenMiddleware
 from backend.server.errors import install_error_handlers
-from backend.server.routes import conversations, documents, embeddings, images, models, openai
+from backend.server.origins import CorsMiddleware, LoopbackHostMiddleware
+from backend.server.routes import (
+    conversations,
+    documents,
+    embeddings,
+    images,
+    models,
+    openai,
+    unsupported,
+)
 from backend.server.services import Services
 from backend.wire import EngineStatus, Health
 
@@ -21,9 +31,15 @@ def create_app(services: Services, token: str) -> FastAPI:
         yield
         services.close()  # cancels in-flight generations, then frees the model
 
-    app = FastAPI(title="Hearth", version=__version__, lifespan=lifespan)
+    # Outermost first: a foreign Host is refused even with the token, and a browser's
+    # preflight (which never carries the token) is answered before the token check.
+    middleware = [
+        Middleware(LoopbackHostMiddleware),
+        Middleware(CorsMiddleware, allowed_origins=services.settings.allowed_origins),
+        Middleware(BearerTokenMiddleware, token=token),
+    ]
+    app = FastAPI(title="Hearth", version=__version__, lifespan=lifespan, middleware=middleware)
     app.state.services = services
-    app.add_middleware(BearerTokenMiddleware, token=token)
     install_error_handlers(app)
 
     @app.get("/health")
@@ -37,6 +53,6 @@ def create_app(services: Services, token: str) -> FastAPI:
             active_generations=len(generations.active), recent=list(generations.recent)
         )
 
-    for module in (openai, conversations, models, documents, embeddings, images):
+    for module in (openai, conversations, models, documents, embeddings, images, unsupported):
         app.include_router(module.router)
     return app

@@ -12,13 +12,13 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-UNAUTHORIZED = {
-    "error": {
-        "message": "missing or wrong bearer token; it is in HEARTH_HOME/token",
-        "type": "authentication_error",
-        "code": "invalid_api_key",
-    }
-}
+from backend.errors import error_body
+
+UNAUTHORIZED = error_body(
+    "missing or wrong bearer token; it is in HEARTH_HOME/token",
+    "authentication_error",
+    "invalid_api_key",
+)
 
 
 class BearerTokenMiddleware:

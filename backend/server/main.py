@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,10 @@ class PortInUseError(HearthError):
 def bind_loopback(port: int) -> socket.socket:
     """Bind before uvicorn starts, so a free port (0) is known without a race."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if sys.platform == "win32":  # there SO_REUSEADDR would let a second server take the port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+    else:  # a restart may reuse the port while the last run's connections are in TIME_WAIT
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((LOOPBACK, port))
     except OSError as exc:
@@ -53,6 +57,29 @@ def bind_loopback(port: int) -> socket.socket:
         raise
     sock.listen(128)
     return sock
+
+
+def bind_preferred(port: int) -> socket.socket:
+    """The settings' port when it is free, so tools keep one base URL; else any free port, and
+    the log says so (backend.json names the port either way)."""
+    try:
+        return bind_loopback(port)
+    except PortInUseError:
+        sock = bind_loopback(0)
+        log.warning("port %d is in use; serving on port %d instead", port, sock.getsockname()[1])
+        return sock
+
+
+def listening(info: BackendInfo, preferred: int | None) -> str:
+    """`hearth serve`'s one line of output: where it listens, and why not on the port asked for.
+
+    On stdout, not stderr: a backend that `hearth chat` or the app starts shares their stderr,
+    where a port it had to change is noise; they find it through backend.json.
+    """
+    line = f"hearth serve: listening on {info.url}"
+    if preferred and preferred != info.port:
+        line += f" (port {preferred} is in use; set `port` in settings.json to choose another)"
+    return line
 
 
 class GracefulStop:
@@ -98,7 +125,8 @@ class GracefulStop:
             raise SystemExit(0)
 
 
-def serve(port: int = 0, layout: HomeLayout | None = None) -> None:
+def serve(port: int | None = None, layout: HomeLayout | None = None) -> None:
+    """Serve on `port` exactly (0: a free one), or by default on the settings' port."""
     import uvicorn
 
     from backend.server.app import create_app
@@ -108,7 +136,7 @@ def serve(port: int = 0, layout: HomeLayout | None = None) -> None:
     configure_logging("backend", layout)
     settings = Settings.load(layout)
     token = load_or_create_token(layout)
-    sock = bind_loopback(port)
+    sock = bind_preferred(settings.port) if port is None else bind_loopback(port)
     with GracefulStop() as stop:  # before the engine's threads start: uvicorn's shutdown ends them
         app = create_app(Services.open(layout, settings), token)
         info = BackendInfo(port=sock.getsockname()[1], pid=os.getpid(), version=__version__)
@@ -122,7 +150,7 @@ def serve(port: int = 0, layout: HomeLayout | None = None) -> None:
         stop.attach(server)
         write_backend_info(layout, info)
         log.info("serving on %s (pid %d)", info.url, info.pid)
-        print(f"hearth serve: listening on {info.url}", flush=True)
+        print(listening(info, settings.port if port is None else None), flush=True)
         try:
             server.run(sockets=[sock])
         finally:

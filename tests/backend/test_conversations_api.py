@@ -40,7 +40,9 @@ def provider() -> FakeProvider:
 def http(tmp_path: Path, provider: FakeProvider) -> Iterator[TestClient]:
     """The real app in process: its routes, store and registry, on the scripted provider."""
     app = create_app(open_services(tmp_path / "home", provider), TOKEN)
-    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+    # A loopback base URL: the app refuses any other Host (TestClient's own is "testserver").
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(app, base_url="http://localhost", headers=headers) as client:
         yield client  # leaving closes the services, as the server's shutdown does
 
 

@@ -4,6 +4,7 @@ whose collection and images were indexed through its API."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
+import psutil
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import CallToolResult, TextContent
@@ -227,24 +229,64 @@ def test_without_a_backend_it_starts_one_on_the_first_call_and_stops_it(
     assert read_backend_info(HomeLayout(layout.root)) is None, "the backend it started is stopped"
 
 
-def test_stdout_carries_only_the_protocol(tmp_path: Path) -> None:
-    """An MCP host reads every line of stdout as JSON-RPC: nothing else may be printed there,
-    and a closed stdin ends the server."""
-    requests = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE},
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-    ]
-    server = subprocess.Popen(
-        [HEARTH, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert server.stdin is not None and server.stdout is not None
-    for request in requests:
-        server.stdin.write(json.dumps(request).encode() + b"\n")
-    server.stdin.flush()
-    answers = [json.loads(server.stdout.readline()) for _ in range(2)]
-    server.stdin.close()
-    assert server.wait(timeout=30) == 0, server.stderr.read() if server.stderr else ""
-    assert server.stdout.read() == b""
-    assert [answer["id"] for answer in answers] == [1, 2]
-    assert {tool["name"] for tool in answers[1]["result"]["tools"]} == TOOLS
+class PlainServer:
+    """`hearth mcp` spoken to line by line, as a host that is not the SDK would."""
+
+    def __init__(self, stderr: Path) -> None:
+        # stderr goes to a file: a backend it failed to stop would hold a pipe open forever
+        self.stderr = stderr
+        with stderr.open("wb") as err:
+            self.process = subprocess.Popen(
+                [HEARTH, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+            )
+        self._ids = itertools.count(1)
+        self.answer("initialize", INITIALIZE)
+        self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+        self.process.stdin.flush()
+
+    def answer(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """The result of one request; every line of stdout must be its JSON-RPC answer."""
+        assert self.process.stdout is not None
+        request_id = next(self._ids)
+        self._send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}})
+        answer = json.loads(self.process.stdout.readline())
+        assert answer["id"] == request_id
+        return answer["result"]
+
+    def end(self, how: Callable[[subprocess.Popen[bytes]], None]) -> tuple[int, bytes, str]:
+        """Exit status, what stdout still held, and stderr, once `how` has ended the server."""
+        assert self.process.stdout is not None
+        how(self.process)
+        code = self.process.wait(timeout=30)  # what is left is far below a pipe's buffer
+        return code, self.process.stdout.read(), self.stderr.read_text()
+
+
+def close_stdin(process: subprocess.Popen[bytes]) -> None:
+    assert process.stdin is not None
+    process.stdin.close()
+
+
+def test_stdout_carries_only_the_protocol_and_a_closed_stdin_ends_it(tmp_path: Path) -> None:
+    server = PlainServer(tmp_path / "stderr.txt")
+    tools = server.answer("tools/list")["tools"]
+    code, rest, err = server.end(close_stdin)
+    assert {tool["name"] for tool in tools} == TOOLS
+    assert (code, rest) == (0, b""), err
+
+
+def test_sigterm_stops_the_backend_it_started(
+    tiny_gguf: Path, hearth_home: Path, tmp_path: Path
+) -> None:
+    """A host may end its servers with SIGTERM alone: the backend must not outlive this one."""
+    layout = prepare_home(hearth_home, tiny_gguf)
+    server = PlainServer(tmp_path / "stderr.txt")
+    assert not server.answer("tools/call", {"name": "list_collections"})["isError"]
+    started = read_backend_info(layout)
+    assert started is not None
+    code, rest, err = server.end(lambda process: process.send_signal(signal.SIGTERM))
+    assert (code, rest) == (128 + signal.SIGTERM, b""), err
+    assert read_backend_info(layout) is None and not psutil.pid_exists(started.pid)
