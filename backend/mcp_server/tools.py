@@ -103,7 +103,7 @@ class HearthTools:
 
     def similar_images(
         self,
-        path: Annotated[str, Field(min_length=1, description="An image file on this machine.")],
+        path: Annotated[str, Field(min_length=1, description="An image file's full path.")],
         k: ImageCount = 12,
     ) -> Annotated[CallToolResult, ImageHits]:
         """Find the user's indexed images that look like the image at `path`."""
