@@ -41,6 +41,7 @@ from backend.wire import (
     ImageLabel,
     IngestEvent,
     ModelDescription,
+    ModelSettings,
     StreamEvent,
     TokenEvent,
     UserEvent,
@@ -311,6 +312,13 @@ class ModelsApi:
         """Use a GGUF file where it lies (not copied), under `name` or the file's name."""
         body = {"path": _from_here(path), "name": name}
         return self._client.call(ModelDescription, "POST", f"{MODELS}/import", json=body)
+
+    def update_settings(self, name: str, settings: ModelSettings) -> ModelDescription:
+        """Change the fields set in `settings` (None restores the global setting) of `name`'s
+        own load settings; they apply at its next load."""
+        body = settings.model_dump(exclude_unset=True)
+        url = f"{MODELS}/{quote(name, safe='')}/settings"
+        return self._client.call(ModelDescription, "PATCH", url, json=body)
 
 
 def _wait_until_serving(layout: HomeLayout, child: subprocess.Popen[bytes]) -> BackendInfo:

@@ -53,6 +53,17 @@ class Settings(BaseModel):
         None, description="Send chat to this OpenAI-compatible server instead of llama.cpp."
     )
     remote_llm_api_key: str | None = Field(None, description="Bearer token for the remote LLM.")
+    discover_models: bool = Field(
+        True,
+        description=(
+            "List the GGUF models LM Studio, Ollama, GPT4All, Jan, llama.cpp and the Hugging "
+            "Face cache downloaded, used where they lie and never changed."
+        ),
+    )
+    model_folders: list[str] = Field(
+        default_factory=list,
+        description="More folders whose GGUF models Hearth lists, used where they lie.",
+    )
     port: int = Field(
         DEFAULT_PORT,
         ge=0,

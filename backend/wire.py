@@ -204,11 +204,52 @@ class MemoryFit(BaseModel):
     fits: bool
 
 
+# shipped, the models folder (user), imported, model_folders (folder), or the app it came from
+ModelSource = Literal[
+    "shipped",
+    "user",
+    "imported",
+    "folder",
+    "lmstudio",
+    "ollama",
+    "gpt4all",
+    "jan",
+    "huggingface",
+    "llama.cpp",
+]
+
+
+class ModelSettings(BaseModel):
+    """One model's own load settings; a field left unset (null) uses the global setting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    context_size: int | None = Field(
+        None,
+        ge=256,
+        le=1 << 20,
+        description="Context window in tokens (default: the global context_size); at most what "
+        "the model was trained for.",
+    )
+    gpu_layers: int | None = Field(
+        None,
+        ge=-1,
+        description="Layers llama.cpp offloads to the GPU, -1 for all (default 0); used only "
+        "when llama.cpp was built with a GPU backend (CUDA, Metal, Vulkan).",
+    )
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads for this model (default: the global threads)."
+    )
+
+
 class ModelDescription(BaseModel):
     """A model Hearth can run: the GGUF's metadata, where it came from and its memory needs."""
 
     name: str
-    source: Literal["shipped", "user", "imported"]
+    source: ModelSource = Field(
+        description="Where it was found: shipped, the models folder (user), imported, one of "
+        "model_folders (folder), or the app that downloaded it (lmstudio, ollama, ...)."
+    )
     path: str
     general_name: str = Field(description="The name written inside the file.")
     architecture: str
@@ -230,6 +271,9 @@ class ModelDescription(BaseModel):
     )
     adapter: str | None = Field(
         None, exclude_if=_unset, description="The LoRA adapter applied at load."
+    )
+    settings: ModelSettings = Field(
+        default_factory=ModelSettings, description="This model's own load settings."
     )
     memory: MemoryFit
 

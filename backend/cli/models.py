@@ -1,4 +1,4 @@
-"""`hearth models`: list, inspect and import GGUF models."""
+"""`hearth models`: list, inspect and import GGUF models, and set each one's own settings."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ GIB = 1024**3
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("models", help="list, inspect and import models")
+    parser = commands.add_parser("models", help="list, inspect, import and configure models")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     listing = actions.add_parser("list", help="every model Hearth can run")
@@ -34,6 +34,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     imported.add_argument("--json", action="store_true", help="machine-readable output")
     imported.set_defaults(handler=import_model)
 
+    own = actions.add_parser("set", help="one model's own context, GPU layers and threads")
+    own.add_argument("name")
+    own.add_argument("--context", type=int, metavar="N", help="context window in tokens")
+    own.add_argument(
+        "--gpu-layers",
+        type=int,
+        metavar="N",
+        help="layers to offload to the GPU, -1 for all (needs llama.cpp built for a GPU)",
+    )
+    own.add_argument("--threads", type=int, metavar="N", help="CPU threads")
+    own.add_argument("--reset", action="store_true", help="use the global settings again")
+    own.set_defaults(handler=set_model)
+
     clip = actions.add_parser(
         "import-clip", help="convert an open_clip checkpoint for images (needs the train extra)"
     )
@@ -44,10 +57,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _registry() -> ModelRegistry:
+    from backend.models.discovery import ModelDiscovery
     from backend.models.registry import ModelRegistry
     from backend.paths import HomeLayout
+    from backend.settings import Settings
 
-    return ModelRegistry(HomeLayout.current())
+    discovery = ModelDiscovery.from_settings(Settings.load())
+    return ModelRegistry(HomeLayout.current(), discovery=discovery)
 
 
 def _describe(entry: ModelEntry) -> ModelDescription:
@@ -62,8 +78,8 @@ def _line(model: ModelDescription) -> str:
     fits = "fits" if model.memory.fits else "too large"
     return (
         f"{model.name:<28} {model.parameter_count / 1e6:8.1f}M  {model.quantization:<8}"
-        f" {model.file_size / GIB:6.2f} GiB  ctx {model.context_length:<7} "
-        f"{model.source:<9} {fits}"
+        f" {model.file_size / GIB:6.2f} GiB  ctx {model.context_length:<7} {fits:<9}"
+        f" {model.source:<11} {model.path}"
     )
 
 
@@ -101,6 +117,22 @@ def import_model(args: argparse.Namespace) -> int:
         print_json(model.model_dump(mode="json"))
     else:
         print(f"imported {model.name} -> {model.path}")
+    return 0
+
+
+def set_model(args: argparse.Namespace) -> int:
+    """Change the flags given of one model's own settings, or show them when none is given."""
+    from backend.wire import ModelSettings
+
+    given = {"context_size": args.context, "gpu_layers": args.gpu_layers, "threads": args.threads}
+    changes = {key: value for key, value in given.items() if value is not None}
+    if args.reset:
+        changes = dict.fromkeys(ModelSettings.model_fields) | changes
+    registry = _registry()
+    entry = registry.update_settings(args.name, changes) if changes else registry.get(args.name)
+    own = entry.settings.model_dump(exclude_none=True)
+    shown = ", ".join(f"{key} {value}" for key, value in own.items()) or "the global settings"
+    print(f"{entry.name}: {shown} (context at load: {_describe(entry).memory.context})")
     return 0
 
 

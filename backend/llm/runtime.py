@@ -168,8 +168,7 @@ class LlamaRuntime:
     # Everything below runs on the worker thread.
 
     def _context_size(self, entry: ModelEntry) -> int:
-        trained = entry.info.context_length or self._settings.context_size
-        return min(self._settings.context_size, trained)
+        return entry.context_size(self._settings.context_size)
 
     def _unload(self) -> None:
         if self._resident is not None:
@@ -179,10 +178,11 @@ class LlamaRuntime:
     def _load(self, name: str) -> _Resident:
         entry = self._registry.get(name)
         resident = self._resident
-        if resident is not None and (resident.entry.path, resident.entry.lora) == (
-            entry.path,
-            entry.lora,
-        ):
+        if resident is not None and (
+            resident.entry.path,
+            resident.entry.lora,
+            resident.entry.settings,
+        ) == (entry.path, entry.lora, entry.settings):  # a changed setting takes a reload
             return resident
         n_ctx = self._context_size(entry)
         ensure_fits(name, estimate_memory(entry.info, n_ctx), n_ctx)
@@ -195,7 +195,8 @@ class LlamaRuntime:
                 model_path=str(entry.path),
                 lora_path=str(entry.lora) if entry.lora else None,
                 n_ctx=n_ctx,
-                n_threads=self._settings.threads,
+                n_threads=entry.settings.threads or self._settings.threads,
+                n_gpu_layers=entry.settings.gpu_layers or 0,  # only GPU builds of llama.cpp
                 verbose=False,
             )
         except (ValueError, RuntimeError) as exc:

@@ -9,7 +9,7 @@ from backend.wire import MemoryFit, ModelDescription
 
 
 def describe_model(entry: ModelEntry, settings: Settings, available: int) -> ModelDescription:
-    context = min(settings.context_size, entry.info.context_length or settings.context_size)
+    context = entry.context_size(settings.context_size)
     estimate = estimate_memory(entry.info, context, available)
     memory = MemoryFit(
         context=context,

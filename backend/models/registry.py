@@ -1,19 +1,29 @@
-"""The model registry: shipped models, the user's models folder, and GGUFs imported by path."""
+"""The model registry: shipped models, the user's models folder, GGUFs imported by path, and
+the models other apps downloaded (found by `discovery`, used in place, never changed)."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from backend.errors import InvalidRequestError, NotFoundError
+from backend.models.discovery import FoundModel, ModelDiscovery
 from backend.models.gguf_info import GgufInfo, InvalidGgufError, read_gguf_info
+from backend.models.header_cache import HeaderCache
+from backend.models.model_settings import ModelSettingsStore
+from backend.models.projectors import find_projector, is_projector
 from backend.paths import HomeLayout, repo_models_dir
 from backend.settings import write_atomically
+from backend.wire import ModelSettings, ModelSource
 
-Source = Literal["shipped", "user", "imported"]
+Source = ModelSource
+# Hearth's own: every other source is an app's
+LOCAL_SOURCES = ("shipped", "user", "imported")
 
 
 class UnknownModelError(NotFoundError, LookupError):
@@ -63,6 +73,7 @@ class ModelEntry:
     info: GgufInfo
     mmproj: Path | None = None  # the vision projector paired with this model, if any
     lora: Path | None = None  # a LoRA adapter GGUF that llama.cpp applies on top, if any
+    settings: ModelSettings = field(default_factory=ModelSettings)  # its own load settings
 
     @property
     def path(self) -> Path:
@@ -71,6 +82,16 @@ class ModelEntry:
     @property
     def vision(self) -> bool:
         return self.mmproj is not None
+
+    @property
+    def discovered(self) -> bool:
+        """Found in another app's folder or one of `model_folders`: never Hearth's to delete."""
+        return self.source not in LOCAL_SOURCES
+
+    def context_size(self, default: int) -> int:
+        """The context it loads with: its own setting, else `default`, at most its trained one."""
+        wanted = self.settings.context_size or default
+        return min(wanted, self.info.context_length or wanted)
 
     def to_dict(self) -> dict[str, Any]:
         vision: dict[str, Any] = {"vision": self.vision, "mmproj": str(self.mmproj or "") or None}
@@ -83,6 +104,7 @@ class ModelEntry:
             **self.info.to_dict(),
             **vision,
             **adapter,
+            "settings": self.settings,
         }
 
 
@@ -99,27 +121,19 @@ class BrokenModel:
 _BrokenModels = list[BrokenModel]
 
 
-def _is_chat_model(path: Path) -> bool:
-    return "mmproj" not in path.name.lower()
+@dataclass(frozen=True)
+class Candidate:
+    """A file that may be a model, under the name it answers to."""
 
+    name: str
+    source: Source
+    path: Path
+    mmproj: Path | None = None
+    paired: bool = False  # discovery paired the projector; else it is looked for beside the file
+    problem: str | None = None  # why the place names no usable file
 
-def find_projector(model: Path) -> Path | None:
-    """The mmproj GGUF beside `model`: named after it, or the folder's only one.
-
-    `foo.gguf` pairs with `foo-mmproj*.gguf`, `foo.mmproj*.gguf` or `mmproj-foo*.gguf`; a lone
-    `mmproj-*.gguf` pairs with the lone chat model in its folder.
-    """
-    folder, stem = model.parent, model.stem.lower()
-    projectors = sorted(p for p in folder.glob("*.gguf") if not _is_chat_model(p))
-    for projector in projectors:
-        name = projector.stem.lower()
-        after = name.removeprefix("mmproj-") if name.startswith("mmproj-") else None
-        if name.startswith((f"{stem}-mmproj", f"{stem}.mmproj", f"{stem}_mmproj")) or (
-            after is not None and (after == stem or after.startswith((f"{stem}-", f"{stem}_")))
-        ):
-            return projector
-    models = [p for p in folder.glob("*.gguf") if _is_chat_model(p)]
-    return projectors[0] if len(projectors) == 1 and len(models) == 1 else None
+    def projector(self) -> Path | None:
+        return self.mmproj if self.paired else find_projector(self.path)
 
 
 # A model folder holding this file names a base model and a LoRA adapter GGUF beside it:
@@ -162,12 +176,24 @@ def packaged_models(shipped_dir: Path) -> list[tuple[str, Path]]:
 
 
 class ModelRegistry:
-    """Lists models by name; metadata is cached per file until it changes on disk."""
+    """Lists models by name; metadata is cached per file (on disk) until the file changes.
 
-    def __init__(self, layout: HomeLayout, shipped_dir: Path | None = None) -> None:
+    With a `discovery`, the models other apps downloaded are listed after Hearth's own; one
+    whose name is taken is called `name@origin` (`name@origin-<hash of its path>` if that is
+    taken too), and a file already listed under another name is not listed twice.
+    """
+
+    def __init__(
+        self,
+        layout: HomeLayout,
+        shipped_dir: Path | None = None,
+        discovery: ModelDiscovery | None = None,
+    ) -> None:
         self._layout = layout
         self._shipped_dir = shipped_dir if shipped_dir is not None else repo_models_dir()
-        self._cache: dict[tuple[str, int, int], GgufInfo] = {}
+        self._discovery = discovery
+        self._headers = HeaderCache(layout.models / "header_cache.json")
+        self._settings = ModelSettingsStore(layout.models / "model_settings.json")
 
     @property
     def _imports_file(self) -> Path:
@@ -180,53 +206,99 @@ class ModelRegistry:
         return data
 
     def _info(self, path: Path) -> GgufInfo:
-        stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
-        if key not in self._cache:
-            self._cache[key] = read_gguf_info(path)
-        return self._cache[key]
+        return self._headers.info(path)
 
-    def _candidates(self) -> list[tuple[str, Source, Path]]:
-        found: list[tuple[str, Source, Path]] = [
-            (name, "shipped", path) for name, path in packaged_models(self._shipped_dir)
+    def _local(self) -> list[Candidate]:
+        found = [
+            Candidate(name, "shipped", path) for name, path in packaged_models(self._shipped_dir)
         ]
-        for source, folder in (("shipped", self._shipped_dir), ("user", self._layout.models)):
+        folders: tuple[tuple[Source, Path], ...] = (
+            ("shipped", self._shipped_dir),
+            ("user", self._layout.models),
+        )
+        for source, folder in folders:
             if folder.is_dir():
                 for path in sorted(folder.rglob("*.gguf")):
-                    if _is_chat_model(path):
-                        found.append((path.stem, source, path))  # type: ignore[arg-type]
-        found += [(name, "imported", Path(p)) for name, p in self._imports().items()]
+                    if not is_projector(path):
+                        found.append(Candidate(path.stem, source, path))
+        found += [Candidate(name, "imported", Path(p)) for name, p in self._imports().items()]
         return found
+
+    def _discovered(self, local: list[Candidate]) -> list[Candidate]:
+        """What discovery found, under names no other model answers to, each file once."""
+        if self._discovery is None:
+            return []
+        taken = {c.name for c in local} | {_manifest_name(m) for m, _ in self._adapter_manifests()}
+        # A file already listed is skipped, unless its app gives it another name (Ollama's tags
+        # `llama3.2:latest` and `llama3.2:3b` share one blob, and both are used by name).
+        holder: dict[Path, str] = {_resolved(c.path): c.source for c in local}
+        names: set[tuple[Path, str]] = set()
+        found = []
+        for model in self._discovery.find():
+            where = _resolved(model.path)
+            if (
+                holder.setdefault(where, model.origin) != model.origin
+                or (where, model.name) in names
+            ):
+                continue
+            names.add((where, model.name))
+            name = _free_name(model, where, taken)
+            taken.add(name)
+            found.append(
+                Candidate(name, model.origin, model.path, model.mmproj, True, model.problem)
+            )
+        return found
+
+    def _candidates(self) -> list[Candidate]:
+        local = self._local()
+        return local + self._discovered(local)
 
     def list(self) -> list[ModelEntry]:
         """Every readable chat model; damaged files are skipped here, listed by `broken` and
         reported by `get`."""
+        candidates = self._candidates()
+        settings = self._settings.all()
         entries: dict[str, ModelEntry] = {}
-        for name, source, path in self._candidates():
-            if name in entries:
+        for candidate in candidates:
+            if candidate.name in entries or candidate.problem is not None:
                 continue
             try:
-                info = self._info(path)
+                info = self._info(candidate.path)
             except (InvalidGgufError, OSError):
                 continue
             if info.general_type == "model":
-                entries[name] = ModelEntry(name, source, info, find_projector(path))
+                entries[candidate.name] = self._entry(candidate, info, settings)
         for manifest, source in self._adapter_manifests():
             try:
-                entry = self._adapter_entry(manifest, source)
+                entry = self._adapter_entry(manifest, source, candidates)
             except (InvalidGgufError, OSError, UnknownModelError, KeyError, ValueError):
                 continue
             entries.setdefault(entry.name, entry)
+        self._headers.save()
         return list(entries.values())
+
+    @staticmethod
+    def _entry(
+        candidate: Candidate, info: GgufInfo, settings: dict[str, ModelSettings]
+    ) -> ModelEntry:
+        own = settings.get(candidate.name, ModelSettings())
+        if candidate.source not in LOCAL_SOURCES:  # where the app keeps it, not a blob it links to
+            info = replace(info, path=str(candidate.path))
+        return ModelEntry(candidate.name, candidate.source, info, candidate.projector(), None, own)
 
     def broken(self) -> _BrokenModels:
         """The model files `list` leaves out because they cannot be read, each with the reason."""
         found = []
-        for name, source, path in self._candidates():
+        for candidate in self._candidates():
+            name, source, path = candidate.name, candidate.source, candidate.path
+            if candidate.problem is not None:
+                found.append(BrokenModel(name, source, path, candidate.problem))
+                continue
             try:
                 self._info(path)
             except (InvalidGgufError, OSError) as exc:
                 found.append(BrokenModel(name, source, path, str(exc)))
+        self._headers.save()
         return found
 
     def _adapter_manifests(self) -> _Manifests:
@@ -241,33 +313,53 @@ class ModelRegistry:
             for manifest in sorted(folder.glob(f"*/{ADAPTER_MANIFEST}"))
         ]
 
-    def _adapter_entry(self, manifest: Path, source: Source) -> ModelEntry:
+    def _adapter_entry(
+        self, manifest: Path, source: Source, candidates: Sequence[Candidate]
+    ) -> ModelEntry:
         """A base model with a LoRA adapter, named by the manifest; the base must be a model."""
         spec = json.loads(manifest.read_text(encoding="utf-8"))
-        base = next((c for c in self._candidates() if c[0] == spec["base"]), None)
+        base = next((c for c in candidates if c.name == spec["base"]), None)
         if base is None:
             raise UnknownModelError(f"{manifest}: base model '{spec['base']}' is not installed")
         adapter = manifest.parent / spec["adapter"]
         if self._info(adapter).general_type != "adapter":
             raise InvalidGgufError(f"{adapter} is not a LoRA adapter GGUF")
-        info = self._info(base[2])
-        return ModelEntry(spec["name"], source, info, find_projector(base[2]), lora=adapter)
+        info = self._info(base.path)
+        own = self._settings.get(spec["name"])
+        return ModelEntry(spec["name"], source, info, base.projector(), adapter, own)
 
     def get(self, name: str) -> ModelEntry:
-        for candidate, source, path in self._candidates():
-            if candidate == name:
-                info = self._info(path)
-                require_model(info)
-                return ModelEntry(name, source, info, find_projector(path))
+        """The model called `name`; Hearth's own are looked up before any folder is scanned."""
+        try:
+            return self._get(name)
+        finally:
+            self._headers.save()
+
+    def _get(self, name: str) -> ModelEntry:
+        local = self._local()
         for manifest, manifest_source in self._adapter_manifests():
-            if _manifest_name(manifest) == name:
-                return self._adapter_entry(manifest, manifest_source)
+            if _manifest_name(manifest) == name and not any(c.name == name for c in local):
+                return self._adapter_entry(manifest, manifest_source, local)
+        for candidate in _chain(local, lambda: self._discovered(local)):
+            if candidate.name == name:
+                if candidate.problem is not None:
+                    raise InvalidGgufError(f"'{name}' cannot be used: {candidate.problem}")
+                info = self._info(candidate.path)
+                require_model(info)
+                return self._entry(candidate, info, {name: self._settings.get(name)})
         known = ", ".join(e.name for e in self.list()) or "none"
         raise UnknownModelError(f"unknown model '{name}' (known models: {known})")
 
+    def update_settings(self, name: str, changes: dict[str, Any]) -> ModelEntry:
+        """Change `name`'s own load settings (None restores the global one); kept across
+        restarts and applied at its next load."""
+        self.get(name)
+        self._settings.update(name, changes)
+        return self.get(name)
+
     def _taken_names(self) -> set[str]:
         """Every name a model answers to, listed or not: files, imports and adapter manifests."""
-        names = {candidate for candidate, _, _ in self._candidates()}
+        names = {candidate.name for candidate in self._candidates()}
         return names | {_manifest_name(manifest) for manifest, _ in self._adapter_manifests()}
 
     def import_gguf(self, path: Path, name: str | None = None) -> ModelEntry:
@@ -283,3 +375,27 @@ class ModelRegistry:
         self._layout.ensure()
         write_atomically(self._imports_file, json.dumps(imports, indent=2))
         return ModelEntry(name, "imported", info, find_projector(path))
+
+
+def _chain(first: list[Candidate], then: Callable[[], list[Candidate]]) -> Iterator[Candidate]:
+    """`first`, then what `then` returns, computed only if `first` did not suffice."""
+    yield from first
+    yield from then()
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path
+
+
+def _free_name(model: FoundModel, where: Path, taken: set[str]) -> str:
+    """The model's own name if free, else `name@origin`, else one made unique by its path:
+    stable however the other folders change."""
+    if model.name not in taken:
+        return model.name
+    tagged = f"{model.name}@{model.origin}"
+    if tagged not in taken:
+        return tagged
+    return f"{tagged}-{hashlib.sha1(str(where).encode()).hexdigest()[:8]}"

@@ -12,6 +12,7 @@ from backend.embeddings.minilm import MiniLmEmbedder
 from backend.images.service import ImageService
 from backend.lazy import Lazy
 from backend.llm.types import ChatProvider
+from backend.models.discovery import ModelDiscovery
 from backend.models.registry import ModelRegistry
 from backend.paths import HomeLayout
 from backend.settings import Settings
@@ -48,7 +49,7 @@ class Services:
     @classmethod
     def open(cls, layout: HomeLayout, settings: Settings) -> Services:
         layout.ensure()
-        registry = ModelRegistry(layout)
+        registry = ModelRegistry(layout, discovery=ModelDiscovery.from_settings(settings))
         embedder = Lazy(partial(load_embedder, settings))
         vectors = VectorStore(layout, settings.chroma_url)
         return cls(

@@ -1,4 +1,4 @@
-"""Hearth's model routes: metadata, memory fit and imports by path."""
+"""Hearth's model routes: metadata, memory fit, imports by path and per-model settings."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from backend.models.describe import describe_model
 from backend.models.memory import available_memory
 from backend.server.routes.openai import services
 from backend.server.schemas import ImportModel
-from backend.wire import ModelDescription
+from backend.wire import ModelDescription, ModelSettings
 
 router = APIRouter(prefix="/hearth/models", tags=["models"])
 
@@ -26,6 +26,14 @@ def list_models(request: Request) -> list[ModelDescription]:
 def model_info(name: str, request: Request) -> ModelDescription:
     svc = services(request)
     return describe_model(svc.registry.get(name), svc.settings, available_memory())
+
+
+@router.patch("/{name}/settings")
+def update_model_settings(name: str, body: ModelSettings, request: Request) -> ModelDescription:
+    """Change the fields given (null restores the global setting); applied at the next load."""
+    svc = services(request)
+    entry = svc.registry.update_settings(name, body.model_dump(exclude_unset=True))
+    return describe_model(entry, svc.settings, available_memory())
 
 
 @router.post("/import", status_code=201)
