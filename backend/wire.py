@@ -373,7 +373,10 @@ class ModelObject(BaseModel):
     id: str
     object: Literal["model"] = "model"
     created: int = 0
-    owned_by: str = Field(description='Where it came from: "shipped", "user" or "imported".')
+    owned_by: str = Field(
+        description='Where it came from, as a model description\'s source: "shipped", "user", '
+        '"imported", or the app that downloaded it ("ollama", "lmstudio", ...).'
+    )
     vision: bool
     vision_note: str | None = Field(None, exclude_if=_unset)
 

@@ -22,6 +22,8 @@ from backend.wire import ModelSource
 FOLDER_ORIGIN: ModelSource = (
     "folder"  # the origin of models found in the user's own `model_folders`
 )
+# Jan keeps each model as `<model id>/model.gguf`: such a file is named after its folder.
+GENERIC_STEM = "model"
 SHARD = re.compile(r"(?P<stem>.+)-(?P<part>\d{5})-of-\d{5}", re.IGNORECASE)
 
 
@@ -88,6 +90,8 @@ def _first_part(path: Path) -> bool:
 def _model_name(path: Path) -> str:
     shard = SHARD.fullmatch(path.stem)
     name = shard["stem"] if shard else path.stem
+    if name.lower() == GENERIC_STEM:
+        name = path.parent.name
     return "".join(c if c.isprintable() and c not in "/\\" else "-" for c in name)
 
 

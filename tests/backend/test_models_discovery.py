@@ -72,6 +72,10 @@ def test_projectors_tags_and_split_models(apps: OtherApps, tiny_gguf: Path, tmp_
             "mmproj-f16.gguf": tiny_gguf,
         },
     )
+    for model_id in ("llama3.2-1b-instruct", "qwen3-4b"):  # Jan: one folder per model
+        jan = apps.home / ".local" / "share" / "Jan" / "data" / "llamacpp" / "models" / model_id
+        jan.mkdir(parents=True)
+        shutil.copy(tiny_gguf, jan / "model.gguf")
     split = apps.lmstudio / "org" / "Big-GGUF"
     split.mkdir(parents=True)
     for part in (1, 2):
@@ -84,6 +88,7 @@ def test_projectors_tags_and_split_models(apps: OtherApps, tiny_gguf: Path, tmp_
     assert entries["vision-Q4_K_M"].mmproj == snapshot / "mmproj-f16.gguf"
     assert entries["vision-Q8_0"].mmproj == snapshot / "mmproj-f16.gguf"
     assert [name for name in entries if name.startswith("big")] == ["big-Q4_K_M"]
+    assert entries["qwen3-4b"].source == entries["llama3.2-1b-instruct"].source == "jan"
     assert entries["big-Q4_K_M"].path.name == "big-Q4_K_M-00001-of-00002.gguf"
 
 
@@ -229,5 +234,8 @@ def test_the_api_lists_them_and_the_ollama_model_answers_a_chat(
         assert reply.status_code == 200, reply.text
         assert reply.json()["model"] == "tinyllama:latest"  # the default, from Ollama's store
         assert reply.json()["choices"][0]["message"]["content"]
+        with served.http() as http:
+            owners = {m["id"]: m["owned_by"] for m in http.get("/v1/models").json()["data"]}
+        assert owners["tinyllama:latest"] == "ollama"
     finally:
         served.stop()
