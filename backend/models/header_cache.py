@@ -34,7 +34,7 @@ class HeaderCache:
         key, stamp = str(path), [stat.st_size, stat.st_mtime_ns]
         with self._lock:
             entry = self._load().get(key)
-        if entry is None or entry["stamp"] != stamp:
+        if entry is None or not _current(entry, stamp):
             entry = {"stamp": stamp} | _read(path)
             with self._lock:
                 self._load()[key] = entry
@@ -65,9 +65,20 @@ class HeaderCache:
                     data = json.loads(self._file.read_text(encoding="utf-8"))
                     if data.get("version") == VERSION:
                         self._entries = dict(data["files"])
-                except (OSError, ValueError, KeyError, AttributeError):
+                except (OSError, ValueError, KeyError, AttributeError, TypeError):
                     pass  # no cache yet, or a damaged one: everything is read again
         return self._entries
+
+
+def _current(entry: Any, stamp: list[int]) -> bool:
+    """Whether a remembered entry is for this version of the file, and whole (the cache file
+    is Hearth's own, but a damaged one must only cost a re-read)."""
+    if not isinstance(entry, dict) or entry.get("stamp") != stamp:
+        return False
+    if isinstance(entry.get("error"), str):
+        return True
+    info = entry.get("info")
+    return isinstance(info, dict) and set(info) == set(GgufInfo.__dataclass_fields__)
 
 
 def _read(path: Path) -> dict[str, Any]:

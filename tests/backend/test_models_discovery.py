@@ -170,6 +170,14 @@ def test_a_warm_scan_reads_no_header_and_a_changed_file_is_read_again(
     with monkeypatch.context() as patched:
         patched.setattr(header_cache, "read_gguf_info", no_reading)
         assert set(listed(registry())) == set(names.values())  # a new registry: from disk
+    cache = HomeLayout.current().models / "header_cache.json"
+    remembered = json.loads(cache.read_text())
+    for entry in remembered["files"].values():
+        entry["info"] = {"path": "half an entry"}
+    cache.write_text(json.dumps(remembered))
+    assert set(listed(registry())) == set(names.values())  # a damaged cache is read again
+    cache.write_text("{not json")
+    assert set(listed(registry())) == set(names.values())
     changed = apps.gpt4all / "tiny-gpt4all.gguf"
     changed.write_bytes(changed.read_bytes()[:3000])
     reg = registry()
