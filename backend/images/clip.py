@@ -1,7 +1,8 @@
 """The CLIP runtime: two ONNX towers, a `tokenizers` tokenizer and Pillow preprocessing.
 
-It reads the folder format that `training/clip/export.py` writes (manifest.json and friends)
-and owns the ONNX Runtime sessions; nothing here needs torch or open_clip.
+It reads the folder format that `training/clip/export.py` writes (manifest.json and friends),
+which can also point at the files of an ONNX export from the Hub (backend/images/onnx_layouts.py
+writes such manifests), and owns the ONNX Runtime sessions; nothing here needs torch or open_clip.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class Preprocess(BaseModel):
     """open_clip's inference transform: resize the shortest side (or squash), centre-crop."""
 
     model_config = ConfigDict(frozen=True)
-    size: int
+    size: int  # the side of the square crop the image tower sees
+    resize: int | None = None  # the shortest side before that crop (transformers'); None: size
     resize_mode: Literal["shortest", "squash"]
     interpolation: Literal["bicubic", "bilinear"]
     mean: tuple[float, float, float]
@@ -69,10 +71,11 @@ class Preprocess(BaseModel):
 
         Resizing just that part gives the same pixels (to rounding) for less work.
         """
+        short = self.resize or self.size
         if width <= height:
-            resized = (self.size, int(self.size * height / width))
+            resized = (short, int(short * height / width))
         else:
-            resized = (int(self.size * width / height), self.size)
+            resized = (int(short * width / height), short)
         left = int(round((resized[0] - self.size) / 2.0))
         top = int(round((resized[1] - self.size) / 2.0))
         x_scale, y_scale = width / resized[0], height / resized[1]
@@ -83,6 +86,13 @@ class Preprocess(BaseModel):
 def _normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class FileRecord(BaseModel):
+    """A file as it was when the model was registered, to notice one replaced or cut short."""
+
+    sha256: str
+    size: int
 
 
 def _session(path: Path, threads: int) -> Any:
@@ -107,6 +117,16 @@ class ClipManifest(BaseModel):
     context_length: int
     logit_scale: float
     preprocess: Preprocess
+    # What the towers' graphs call their tensors; None: the graph's first output.
+    image_input: str = "pixels"
+    image_output: str | None = None
+    text_input: str = "tokens"
+    text_output: str | None = None
+    # Set where the tokenizer file pads nothing (the Hub's): the runtime pads with this token
+    # and truncates to context_length.
+    pad_token: str | None = None
+    source: str | None = None  # where the files came from, e.g. a Hub repo's folder
+    files: dict[str, FileRecord] = {}  # by path as named above, recorded at registration
 
     @classmethod
     def read(cls, folder: Path) -> ClipManifest:
@@ -124,17 +144,25 @@ class ClipManifest(BaseModel):
         for name in (manifest.image_tower, manifest.text_tower, manifest.tokenizer):
             if not (folder / name).is_file():
                 raise InvalidClipModelError(f"{folder} lacks {name}")
+        for name, record in manifest.files.items():  # the size is cheap; sha256 on request
+            if (folder / name).stat().st_size != record.size:
+                raise InvalidClipModelError(
+                    f"{folder / name} changed since it was registered: it has "
+                    f"{(folder / name).stat().st_size} bytes, not {record.size}"
+                )
         return manifest
 
 
 class ClipModel:
     """Embeds images and texts into one space; embeddings are L2-normalised float32."""
 
-    def __init__(self, folder: Path, threads: int | None = None) -> None:
-        from tokenizers import Tokenizer
-
+    def __init__(
+        self, folder: Path, threads: int | None = None, manifest: ClipManifest | None = None
+    ) -> None:
+        """Load the model in `folder`, described by its manifest.json or, while it is being
+        registered and has none yet, by `manifest`."""
         self.folder = folder
-        manifest = ClipManifest.read(folder)
+        manifest = manifest or ClipManifest.read(folder)
         self.name = manifest.name
         self.logit_scale = manifest.logit_scale
         self.preprocess = manifest.preprocess
@@ -142,9 +170,12 @@ class ClipModel:
         self._image_path = folder / manifest.image_tower
         self._image = _session(self._image_path, self.threads)
         self._text = _session(folder / manifest.text_tower, self.threads)
+        self._image_io = (manifest.image_input, manifest.image_output)
+        self._text_io = (manifest.text_input, manifest.text_output)
+        self._text_takes_mask = "attention_mask" in {i.name for i in self._text.get_inputs()}
         self._lanes_lock = threading.Lock()
         self._image_lanes: Any = None
-        self._tokenizer = Tokenizer.from_file(str(folder / manifest.tokenizer))
+        self._tokenizer = _tokenizer(folder / manifest.tokenizer, manifest)
         labels = manifest.labels
         self.default_labels: list[str] = (
             (folder / labels).read_text(encoding="utf-8").split("\n") if labels else []
@@ -164,8 +195,9 @@ class ClipModel:
         layer, and longest for one that shares its core with other work.
         """
         session = self._one_thread_session() if one_thread else self._image
-        (embedding,) = session.run(None, {"pixels": pixels.astype(np.float32, copy=False)})
-        return _normalise(embedding)
+        name, output = self._image_io
+        feeds = {name: pixels.astype(np.float32, copy=False)}
+        return _normalise(session.run([output] if output else None, feeds)[0])
 
     def _one_thread_session(self) -> Any:
         with self._lanes_lock:  # created on first use: only indexing needs it
@@ -182,5 +214,26 @@ class ClipModel:
         return np.array([e.ids for e in self._tokenizer.encode_batch(list(texts))], np.int64)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        (embedding,) = self._text.run(None, {"tokens": self.tokenize(texts)})
-        return _normalise(embedding)
+        encoded = self._tokenizer.encode_batch(list(texts))
+        name, output = self._text_io
+        feeds = {name: np.array([e.ids for e in encoded], np.int64)}
+        if self._text_takes_mask:
+            feeds["attention_mask"] = np.array([e.attention_mask for e in encoded], np.int64)
+        return _normalise(self._text.run([output] if output else None, feeds)[0])
+
+
+def _tokenizer(path: Path, manifest: ClipManifest) -> Any:
+    """The tokenizer, padded and truncated to the context length where its file does not say
+    so itself (the Hub's CLIP tokenizers pad nothing; their models take 77 tokens at most)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    if manifest.pad_token is not None:
+        pad_id = tokenizer.token_to_id(manifest.pad_token)
+        if pad_id is None:
+            raise InvalidClipModelError(f"{path} has no token {manifest.pad_token!r} to pad with")
+        tokenizer.enable_truncation(max_length=manifest.context_length)
+        tokenizer.enable_padding(
+            length=manifest.context_length, pad_id=pad_id, pad_token=manifest.pad_token
+        )
+    return tokenizer

@@ -1,0 +1,92 @@
+"""`hearth models add-clip` and `verify-clip`: image models from the Hub's ONNX CLIP exports."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from backend.cli.output import fail
+
+if TYPE_CHECKING:
+    from backend.paths import HomeLayout
+
+
+def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    added = actions.add_parser(
+        "add-clip",
+        help="use an ONNX CLIP from the Hub (like Xenova/clip-vit-base-patch32) for images",
+    )
+    added.add_argument("folder", type=Path, help="the repo's files (onnx/, tokenizer.json, ...)")
+    added.add_argument("--name", help="name to register it under (default: the repo's name)")
+    added.add_argument(
+        "--quantized",
+        action="store_true",
+        help="use onnx/*_quantized.onnx: a quarter of the size, slightly less exact",
+    )
+    added.add_argument("--use", action="store_true", help="make it the image model in settings")
+    added.set_defaults(handler=add_clip)
+
+    verified = actions.add_parser(
+        "verify-clip", help="check an image model's files against the sha256 recorded for them"
+    )
+    verified.add_argument("name")
+    verified.set_defaults(handler=verify_clip)
+
+
+def default_name(folder: Path) -> str:
+    """The folder's name, or the repo's for a Hugging Face cache snapshot
+    (models--Xenova--clip-vit-base-patch32/snapshots/<commit>)."""
+    folder = folder.resolve()
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        return folder.parent.parent.name.split("--")[-1]
+    return folder.name
+
+
+def add_clip(args: argparse.Namespace) -> int:
+    from backend.images.onnx_layouts import register_clip_folder
+    from backend.paths import HomeLayout
+
+    name = args.name or default_name(args.folder)
+    if not args.folder.is_dir():
+        return fail(f"{args.folder} is not a folder")
+    layout = HomeLayout.current()
+    print(f"registering {name}: checksums, then the default labels embedded once ...")
+    folder = register_clip_folder(
+        layout, args.folder, name, variant="quantized" if args.quantized else "fp32"
+    )
+    print(f"added image model {name} -> {folder}")
+    if args.use:
+        use_image_model(layout, name)
+    else:
+        print(f"to use it, set image_model to {name!r} in the settings")
+    return 0
+
+
+def use_image_model(layout: HomeLayout, name: str) -> None:
+    """Make `name` the image model, and say which indexed folders it must index again."""
+    from backend.images.indexed_folders import FolderRecord
+    from backend.settings import Settings
+
+    settings = Settings.load(layout)
+    settings.image_model = name
+    settings.save(layout)
+    print(f"image labels and image search now use {name} (a running backend after a restart)")
+    stale = FolderRecord.of(layout).stale(name)
+    if stale:
+        print(f"{len(stale)} folder(s) indexed with another model must be indexed again:")
+        for folder in stale:
+            print(f"  {folder.folder}")
+        print("index them with: hearth images index --reindex")
+
+
+def verify_clip(args: argparse.Namespace) -> int:
+    from backend.images.onnx_layouts import verify_clip_files
+    from backend.images.registry import find_clip_model
+    from backend.paths import HomeLayout
+
+    changed = verify_clip_files(find_clip_model(HomeLayout.current(), args.name))
+    if changed:
+        return fail(f"{args.name}: these files changed since registration: {', '.join(changed)}")
+    print(f"{args.name}: every recorded file matches its sha256")
+    return 0
