@@ -7,12 +7,13 @@ import argparse
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from backend.cli.arguments import label_list, positive_int
 from backend.cli.output import fail, print_json
 
 if TYPE_CHECKING:
+    from backend.images.indexed_folders import IndexedFolder
     from backend.wire import ImageHit, ImageIndexEvent
 
 
@@ -43,9 +44,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     label.set_defaults(handler=label_image)
 
     index = actions.add_parser("index", help="embed every image in a folder (incremental)")
-    index.add_argument("folder", type=Path)
+    index.add_argument("folder", type=Path, nargs="?")
+    index.add_argument(
+        "--reindex",
+        action="store_true",
+        help="also index again, with the current image model, every folder another model indexed",
+    )
     index.add_argument("--json", action="store_true", help="machine-readable summary")
-    index.set_defaults(handler=index_folder)
+    index.set_defaults(handler=index_folders)
+
+    folders = actions.add_parser("folders", help="the indexed folders, and which need --reindex")
+    folders.add_argument("--json", action="store_true", help="machine-readable output")
+    folders.set_defaults(handler=list_folders)
 
     search = actions.add_parser("search", help="find indexed images by description")
     search.add_argument("query")
@@ -107,39 +117,80 @@ def _images() -> Iterator[_Images]:
         yield ImageService(layout, settings, vectors).index
 
 
-def index_folder(args: argparse.Namespace) -> int:
+def _indexed_folders() -> list[IndexedFolder]:
+    """The folders image models indexed, each marked if the current image model has not."""
+    from backend.images.clip import ClipManifest
+    from backend.images.indexed_folders import FolderRecord
+    from backend.images.registry import find_clip_model
+    from backend.paths import HomeLayout
+    from backend.settings import Settings
+
+    layout = HomeLayout.current()
+    model = ClipManifest.read(find_clip_model(layout, Settings.load(layout).image_model)).name
+    return FolderRecord.of(layout).folders(model)
+
+
+def index_folders(args: argparse.Namespace) -> int:
+    """Index the folder given and, with --reindex, every folder the current model has not."""
+    folders = [args.folder] if args.folder is not None else []
+    if args.reindex:
+        stale = [Path(f.folder) for f in _indexed_folders() if f.needs_reindex]
+        folders += [folder for folder in stale if folder not in folders]
+    elif not folders:
+        return fail("give a folder to index, or --reindex")
+    missing = [str(folder) for folder in folders if not folder.is_dir()]
+    if missing:  # checked before the progress bar, which would show empty
+        return fail(f"{', '.join(missing)} is not a folder")
+    summaries = [index_folder(folder, args.json) for folder in folders]
+    if args.json:
+        print_json(summaries if args.reindex else summaries[0])
+    elif not folders:
+        print("every indexed folder is indexed with the current image model already")
+    return 0
+
+
+def index_folder(folder: Path, as_json: bool) -> dict[str, Any]:
+    """Index one folder with a progress bar; returns its summary, printed unless `as_json`."""
     from tqdm import tqdm
 
     from backend.wire import ImageIndexEvent
 
-    if not args.folder.is_dir():  # checked before the progress bar, which would show empty
-        return fail(f"{args.folder} is not a folder")
     progress = ImageIndexEvent(done=0, total=0)
     with (
         _images() as images,
-        tqdm(unit="image", desc="indexing images", disable=args.json) as bar,
+        tqdm(unit="image", desc="indexing images", disable=as_json) as bar,
     ):
-        for progress in images.index_folder(args.folder):
+        for progress in images.index_folder(folder):
             bar.total = progress.total
             bar.update(progress.done - bar.n)
             bar.set_postfix_str(Path(progress.current).name)
     summary = {
-        "folder": str(args.folder.resolve()),
+        "folder": str(folder.resolve()),
         "images": progress.total,
         "embedded": progress.embedded,
         "unchanged": progress.skipped,
         "removed": progress.removed,
         "failures": progress.failures,
     }
-    if args.json:
-        print_json(summary)
-    else:
+    if not as_json:
         print(
             f"{progress.total} images: {progress.embedded} embedded, {progress.skipped} "
             f"unchanged, {progress.removed} removed, {len(progress.failures)} failed"
         )
         for reason in progress.failures.values():
             print(f"  skipped: {reason}")
+    return summary
+
+
+def list_folders(args: argparse.Namespace) -> int:
+    folders = _indexed_folders()
+    if args.json:
+        print_json([folder.model_dump(mode="json") for folder in folders])
+    elif not folders:
+        print("No folders indexed yet. Index one with: hearth images index FOLDER")
+    for folder in [] if args.json else folders:
+        note = "  needs --reindex" if folder.needs_reindex else ""
+        print(f"{folder.folder}  ({', '.join(folder.models)}){note}")
     return 0
 
 
@@ -155,8 +206,17 @@ def _print_hits(hits: list[ImageHit], as_json: bool) -> int:
 
 
 def search_images(args: argparse.Namespace) -> int:
+    import sys
+
     with _images() as images:
         hits = images.search(args.query, args.k)
+    stale = [f.folder for f in _indexed_folders() if f.needs_reindex]
+    if stale:  # on stderr, so that --json output stays one document
+        print(
+            f"hearth: not searched, indexed with another image model: {', '.join(stale)} "
+            "(index them again with: hearth images index --reindex)",
+            file=sys.stderr,
+        )
     return _print_hits(hits, args.json)
 
 

@@ -28,6 +28,7 @@ from PIL import Image
 from backend.errors import InvalidRequestError
 from backend.images.clip import ClipModel
 from backend.images.decode import ImageDecodeError, open_image
+from backend.images.indexed_folders import FolderRecord, reindex_needed
 from backend.wire import ImageHit, ImageIndexEvent
 
 if TYPE_CHECKING:
@@ -113,11 +114,16 @@ def collection_name(model: ClipModel) -> str:
 
 
 class ImageIndex:
-    """One vector collection per CLIP model (each model has its own embedding space)."""
+    """One vector collection per CLIP model (each model has its own embedding space); with a
+    `folders` record of which folders each model indexed, a search with a model that indexed
+    none of them says they need indexing again instead of finding nothing."""
 
-    def __init__(self, store: VectorStore, model: ClipModel) -> None:
+    def __init__(
+        self, store: VectorStore, model: ClipModel, folders: FolderRecord | None = None
+    ) -> None:
         self._model = model
         self._collection = store.vectors(collection_name(model))
+        self._folders = folders
 
     def _known_hashes(self, folder: Path) -> dict[str, str]:
         found = self._collection.get(where={"folder": str(folder)})
@@ -129,6 +135,8 @@ class ImageIndex:
         if not folder.is_dir():
             raise FolderNotFoundError(f"{folder} is not a folder")
         folder = folder.resolve()
+        if self._folders is not None:
+            self._folders.add(folder, self._model.name)
         files = find_images(folder)
         known = self._known_hashes(folder)
         progress = ImageIndexEvent(done=0, total=len(files))
@@ -212,6 +220,10 @@ class ImageIndex:
         progress.done += len(embedded.paths)
 
     def _query(self, vector: np.ndarray, k: int) -> list[ImageHit]:
+        if self._folders is not None and self.count() == 0:
+            stale = self._folders.stale(self._model.name)
+            if stale:
+                raise reindex_needed(stale, self._model.name)
         return [
             ImageHit(path=found.metadata["path"], score=round(1.0 - (found.distance or 0.0), 6))
             for found in self._collection.query(vector, k)

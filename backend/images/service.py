@@ -20,6 +20,7 @@ from backend.images.attachments import (
 from backend.images.clip import ClipModel
 from backend.images.decode import open_image
 from backend.images.index import ImageIndex
+from backend.images.indexed_folders import FolderRecord, IndexedFolder
 from backend.images.labels import label_image
 from backend.images.registry import find_clip_model
 from backend.paths import HomeLayout
@@ -54,8 +55,13 @@ class ImageService:
         model = self.model
         with self._lock:
             if self._index is None:
-                self._index = ImageIndex(self._vectors, model)
+                self._index = ImageIndex(self._vectors, model, FolderRecord.of(self._layout))
             return self._index
+
+    def indexed_folders(self) -> list[IndexedFolder]:
+        """The folders image models indexed, and which the current model has not (re-index
+        those with `index.index_folder`: it embeds with the current model)."""
+        return FolderRecord.of(self._layout).folders(self.model.name)
 
     def label(
         self, image: Image.Image, labels: Sequence[str] = (), top: int = 5

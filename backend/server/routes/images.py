@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from backend import sse
 from backend.errors import error_event
 from backend.images.index import FolderNotFoundError, finished
+from backend.images.indexed_folders import IndexedFolder
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
 from backend.wire import ImageHit, ImageIndexEvent, ImageLabel
@@ -74,6 +75,13 @@ async def index_folder(body: IndexBody, request: Request) -> Any:
     if not folder.is_dir():  # checked before the stream's headers go out
         raise FolderNotFoundError(f"{folder} is not a folder")
     return event_response(_progress_events(index.index_folder(folder)))
+
+
+@router.get("/folders")
+async def indexed_folders(request: Request) -> list[IndexedFolder]:
+    """The folders indexed so far, and which the current image model has not: index those
+    again (POST /hearth/images/index) before search can find their images."""
+    return await asyncio.to_thread(services(request).images.indexed_folders)
 
 
 @router.get("/search")

@@ -1,0 +1,83 @@
+"""Which image folders each CLIP model has indexed: HEARTH_HOME/images/indexed_folders.json.
+
+Each model keeps its vectors in a collection of its own (embedding spaces differ), so vectors
+of two models never mix. But after the image model changes, search would quietly find nothing
+in the folders only the old model indexed: this record says which folders to index again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from backend.errors import InvalidRequestError
+from backend.paths import HomeLayout
+from backend.settings import write_atomically
+
+_LOCK = threading.Lock()  # the backend's indexing threads share one record file
+
+
+class IndexedFolder(BaseModel):
+    """A folder some image model indexed."""
+
+    folder: str
+    models: list[str] = Field(description="The image models that indexed it.")
+    needs_reindex: bool = Field(
+        description="Indexed, but not with the current image model: search will not find its "
+        "images until it is indexed again."
+    )
+
+
+class ReindexNeededError(InvalidRequestError):
+    """Nothing is indexed with the current image model, though folders were with another."""
+
+    code = "reindex_needed"
+
+
+class FolderRecord:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def of(cls, layout: HomeLayout) -> FolderRecord:
+        return cls(layout.root / "images" / "indexed_folders.json")
+
+    def _read(self) -> dict[str, list[str]]:
+        try:
+            value = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none yet, or unreadable: nothing is known
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def add(self, folder: Path, model: str) -> None:
+        """Note that `model` indexes `folder` (a full path)."""
+        with _LOCK:
+            known = self._read()
+            models = known.setdefault(str(folder), [])
+            if model in models:
+                return
+            models.append(model)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.path, json.dumps(known, indent=2, sort_keys=True))
+
+    def folders(self, current_model: str) -> list[IndexedFolder]:
+        return [
+            IndexedFolder(folder=folder, models=models, needs_reindex=current_model not in models)
+            for folder, models in sorted(self._read().items())
+        ]
+
+    def stale(self, current_model: str) -> list[IndexedFolder]:
+        """The folders to index again before the current model's search can find their images."""
+        return [folder for folder in self.folders(current_model) if folder.needs_reindex]
+
+
+def reindex_needed(stale: list[IndexedFolder], model: str) -> ReindexNeededError:
+    folders = "; ".join(f"{f.folder} (by {', '.join(f.models)})" for f in stale)
+    return ReindexNeededError(
+        f"no images are indexed with the image model '{model}', but these folders were indexed "
+        f"with another model: {folders}. Index them again with '{model}': "
+        "hearth images index --reindex, or POST /hearth/images/index with each folder"
+    )
