@@ -25,6 +25,7 @@ from backend.documents.retrieval import Hit, SearchMode
 from backend.paths import HomeLayout
 from backend.settings import Settings
 from backend.wire import (
+    CatalogEntry,
     ChatCompletion,
     ChatEvent,
     CollectionDetail,
@@ -32,10 +33,13 @@ from backend.wire import (
     Conversation,
     ConversationDetail,
     DoneEvent,
+    DownloadEvent,
+    DownloadStatus,
     EmbeddingList,
     ErrorEvent,
     FileRecord,
     Health,
+    HubRepo,
     ImageHit,
     ImageIndexEvent,
     ImageLabel,
@@ -52,6 +56,7 @@ CONVERSATIONS = "/hearth/conversations"
 DOCUMENTS = "/hearth/documents"
 IMAGES = "/hearth/images"
 MODELS = "/hearth/models"
+DOWNLOADS = f"{MODELS}/downloads"
 
 T = TypeVar("T")
 E = TypeVar("E", bound=BaseModel)
@@ -127,8 +132,8 @@ class HearthClient:
         return TypeAdapter(kind).validate_python(self.request(method, path, **kwargs))
 
     @contextmanager
-    def _streaming(self, path: str, body: object) -> Iterator[httpx.Response]:
-        with self._http.stream("POST", path, json=body) as response:
+    def _streaming(self, path: str, body: object, method: str = "POST") -> Iterator[httpx.Response]:
+        with self._http.stream(method, path, json=body) as response:
             if not response.is_success:
                 response.read()
                 _raise_for_error(response)
@@ -140,9 +145,12 @@ class HearthClient:
         with self._streaming(path, body) as response:
             yield from sse.decode(response.iter_lines())
 
-    def stream(self, path: str, body: object) -> Generator[StreamEvent, None, None]:
-        """POST and yield each server-sent event, typed; closing it closes the connection."""
-        with self._streaming(path, body) as response:
+    def stream(
+        self, path: str, body: object, method: str = "POST"
+    ) -> Generator[StreamEvent, None, None]:
+        """POST (or `method`) and yield each server-sent event, typed; closing it closes the
+        connection."""
+        with self._streaming(path, body, method) as response:
             yield from sse.decode_events(response.iter_lines())
 
     def health(self) -> Health:
@@ -308,6 +316,49 @@ class ModelsApi:
     def describe(self, name: str) -> ModelDescription:
         return self._client.call(ModelDescription, "GET", f"{MODELS}/{quote(name, safe='')}")
 
+    def catalog(self) -> list[CatalogEntry]:
+        """The curated models worth downloading, with how each fits this machine."""
+        return self._client.call(list[CatalogEntry], "GET", f"{MODELS}/catalog")
+
+    def hub_repo(self, repo: str) -> HubRepo:
+        """A Hugging Face repo's GGUF models and sizes (the backend asks the Hub)."""
+        return self._client.call(HubRepo, "GET", f"{MODELS}/hub/{quote(repo, safe='/')}")
+
+    def start_download(
+        self,
+        repo: str,
+        file: str | None = None,
+        quant: str | None = None,
+        allow_too_big: bool = False,
+    ) -> DownloadStatus:
+        """Queue a download of `repo` (or a catalog id); a 409 lists the models to choose
+        from, a 400 says it would not fit the disk or the RAM."""
+        body = {"repo": repo, "file": file, "quant": quant, "allow_too_big": allow_too_big}
+        return self._client.call(DownloadStatus, "POST", DOWNLOADS, json=body)
+
+    def download(
+        self,
+        repo: str,
+        file: str | None = None,
+        quant: str | None = None,
+        allow_too_big: bool = False,
+    ) -> Iterator[DownloadEvent]:
+        """Queue a download and follow it until it ends; a failed one raises BackendError.
+        Closing the iterator stops following, not the download."""
+        body = {"repo": repo, "file": file, "quant": quant, "allow_too_big": allow_too_big}
+        return _download_events(self._client.stream(DOWNLOADS, body | {"stream": True}))
+
+    def follow_download(self, download_id: str) -> Iterator[DownloadEvent]:
+        events = self._client.stream(f"{DOWNLOADS}/{download_id}/events", None, method="GET")
+        return _download_events(events)
+
+    def downloads(self) -> list[DownloadStatus]:
+        return self._client.call(list[DownloadStatus], "GET", DOWNLOADS)
+
+    def cancel_download(self, download_id: str) -> DownloadStatus:
+        """Stop it; what was fetched stays, and the same download resumes it."""
+        return self._client.call(DownloadStatus, "DELETE", f"{DOWNLOADS}/{download_id}")
+
     def import_gguf(self, path: str | Path, name: str | None = None) -> ModelDescription:
         """Use a GGUF file where it lies (not copied), under `name` or the file's name."""
         body = {"path": _from_here(path), "name": name}
@@ -319,6 +370,15 @@ class ModelsApi:
         body = settings.model_dump(exclude_unset=True)
         url = f"{MODELS}/{quote(name, safe='')}/settings"
         return self._client.call(ModelDescription, "PATCH", url, json=body)
+
+
+def _download_events(
+    events: Generator[StreamEvent, None, None],
+) -> Generator[DownloadEvent, None, None]:
+    for event in _until_error(events, DownloadEvent):
+        yield event
+        if event.state == "failed":
+            raise BackendError(event.error or "the download failed")
 
 
 def _wait_until_serving(layout: HomeLayout, child: subprocess.Popen[bytes]) -> BackendInfo:

@@ -209,6 +209,7 @@ ModelSource = Literal[
     "shipped",
     "user",
     "imported",
+    "downloaded",
     "folder",
     "lmstudio",
     "ollama",
@@ -247,7 +248,8 @@ class ModelDescription(BaseModel):
 
     name: str
     source: ModelSource = Field(
-        description="Where it was found: shipped, the models folder (user), imported, one of "
+        description="Where it was found: shipped, the models folder (user), imported, downloaded "
+        "(by Hearth, from Hugging Face), one of "
         "model_folders (folder), or the app that downloaded it (lmstudio, ollama, ...)."
     )
     path: str
@@ -271,6 +273,9 @@ class ModelDescription(BaseModel):
     )
     adapter: str | None = Field(
         None, exclude_if=_unset, description="The LoRA adapter applied at load."
+    )
+    repo: str | None = Field(
+        None, exclude_if=_unset, description="The Hugging Face repo Hearth downloaded it from."
     )
     settings: ModelSettings = Field(
         default_factory=ModelSettings, description="This model's own load settings."
@@ -410,6 +415,92 @@ class EmbeddingList(BaseModel):
     usage: EmbeddingUsage
 
 
+# Downloads from Hugging Face, and the catalog of models worth downloading.
+
+
+class HubChoice(BaseModel):
+    """One model a Hub repo offers: a GGUF file, or every shard of a split one."""
+
+    file: str = Field(description="The file, or a split model's first shard, as --file takes it.")
+    files: list[str]
+    size: int = Field(description="Bytes, all shards together.")
+    quantization: str = Field(description='As the file name says it, like "Q4_K_M"; or "".')
+
+
+class HubRepo(BaseModel):
+    """A Hub repo's GGUF models at its current commit, and the projector a download brings."""
+
+    repo: str
+    revision: str = Field(description="The commit the files would be fetched from.")
+    choices: list[HubChoice]
+    projector: str | None = Field(None, description="The mmproj file that comes with a model.")
+
+
+DownloadState = Literal["queued", "downloading", "verifying", "finished", "failed", "cancelled"]
+
+
+class DownloadStatus(BaseModel):
+    """One download the backend runs: what it fetches and how far it has got."""
+
+    id: str
+    repo: str
+    revision: str
+    files: list[str] = Field(description="The model's files (shards in order), then its mmproj.")
+    state: DownloadState
+    bytes_done: int = Field(description="Bytes on disk, those resumed from an earlier run too.")
+    bytes_total: int
+    rate: float = Field(0.0, description="Bytes per second fetched in this run.")
+    eta_seconds: float | None = Field(None, description="Unknown until bytes arrive.")
+    current_file: str = ""
+    model: str | None = Field(None, description="The model's name once it is installed.")
+    error: str | None = Field(None, description="Why it failed.")
+
+
+class DownloadEvent(DownloadStatus):
+    """A download's status, sent when it changes (progress at most ten times a second)."""
+
+    type: Literal["download"] = "download"
+
+
+FitBadge = Literal["runs well", "tight", "too big"]
+
+
+class CatalogModel(BaseModel):
+    """One entry of the curated catalog (models/catalog.json): a well-known GGUF repo."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(description="Short name; `hearth models download ID` fetches it.")
+    title: str
+    repo: str
+    file: str = Field(description="The GGUF file of the recommended quantization.")
+    quantization: str
+    size_bytes: int = Field(description="Approximate; not verified online.")
+    mmproj: str | None = Field(None, description="The vision projector that comes with it.")
+    mmproj_size_bytes: int = 0
+    license: str
+    good_for: str
+    min_ram_bytes: int = Field(description="RAM it needs at a 4096-token context, roughly.")
+    kind: Literal["chat", "clip"] = "chat"
+
+    @property
+    def vision(self) -> bool:
+        return self.mmproj is not None
+
+
+class CatalogFit(BaseModel):
+    """How a catalog model would run on this machine."""
+
+    badge: FitBadge
+    min_ram_bytes: int
+    available_bytes: int
+
+
+class CatalogEntry(BaseModel):
+    model: CatalogModel
+    vision: bool = Field(description="Whether it sees images (it has an mmproj).")
+    fit: CatalogFit
+
+
 # Stream events: every progress stream is a sequence of these, told apart by `type`.
 
 
@@ -483,7 +574,9 @@ class ImageIndexEvent(BaseModel):
 
 
 # Every stream's events, told apart by `type`: a new stream adds its union here.
-StreamEvent = Annotated[ChatEvent | IngestEvent | ImageIndexEvent, Field(discriminator="type")]
+StreamEvent = Annotated[
+    ChatEvent | IngestEvent | ImageIndexEvent | DownloadEvent, Field(discriminator="type")
+]
 
 _STREAM_EVENT: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
 

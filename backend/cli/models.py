@@ -55,6 +55,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     clip.add_argument("--name", help="name to register it under (default: checkpoint name)")
     clip.set_defaults(handler=import_clip)
 
+    from backend.cli import model_downloads
+
+    model_downloads.register(actions)  # download, delete, catalog
+
     from backend.cli import clip_models
 
     clip_models.register(actions)  # add-clip, verify-clip: ONNX CLIP exports from the Hub

@@ -13,6 +13,7 @@ from typing import Any
 
 from backend.errors import InvalidRequestError, NotFoundError
 from backend.models.discovery import FoundModel, ModelDiscovery
+from backend.models.download_record import downloaded_repo, downloads_root
 from backend.models.gguf_info import GgufInfo, InvalidGgufError, read_gguf_info
 from backend.models.header_cache import HeaderCache
 from backend.models.model_settings import ModelSettingsStore
@@ -23,7 +24,7 @@ from backend.wire import ModelSettings, ModelSource
 
 Source = ModelSource
 # Hearth's own: every other source is an app's
-LOCAL_SOURCES = ("shipped", "user", "imported")
+LOCAL_SOURCES = ("shipped", "user", "imported", "downloaded")
 
 
 class UnknownModelError(NotFoundError, LookupError):
@@ -88,6 +89,11 @@ class ModelEntry:
         """Found in another app's folder or one of `model_folders`: never Hearth's to delete."""
         return self.source not in LOCAL_SOURCES
 
+    @property
+    def repo(self) -> str | None:
+        """The Hugging Face repo a model Hearth downloaded came from."""
+        return downloaded_repo(self.path) if self.source == "downloaded" else None
+
     def context_size(self, default: int) -> int:
         """The context it loads with: its own setting, else `default`, at most its trained one."""
         wanted = self.settings.context_size or default
@@ -104,6 +110,7 @@ class ModelEntry:
             **self.info.to_dict(),
             **vision,
             **adapter,
+            **({"repo": self.repo} if self.repo else {}),
             "settings": self.settings,
         }
 
@@ -216,11 +223,12 @@ class ModelRegistry:
             ("shipped", self._shipped_dir),
             ("user", self._layout.models),
         )
+        downloads = downloads_root(self._layout)
         for source, folder in folders:
             if folder.is_dir():
                 for path in sorted(folder.rglob("*.gguf")):
                     if not is_projector(path):
-                        found.append(Candidate(path.stem, source, path))
+                        found.append(Candidate(path.stem, _source(path, source, downloads), path))
         found += [Candidate(name, "imported", Path(p)) for name, p in self._imports().items()]
         return found
 
@@ -375,6 +383,11 @@ class ModelRegistry:
         self._layout.ensure()
         write_atomically(self._imports_file, json.dumps(imports, indent=2))
         return ModelEntry(name, "imported", info, find_projector(path))
+
+
+def _source(path: Path, source: Source, downloads: Path) -> Source:
+    """What `hearth models download` put in the models folder is a Hearth download."""
+    return "downloaded" if downloads in path.parents else source
 
 
 def _chain(first: list[Candidate], then: Callable[[], list[Candidate]]) -> Iterator[Candidate]:

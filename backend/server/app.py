@@ -9,12 +9,14 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from backend import __version__
+from backend.models.download_queue import DownloadQueue
 from backend.server.auth import BearerTokenMiddleware
 from backend.server.errors import install_error_handlers
 from backend.server.origins import CorsMiddleware, LoopbackHostMiddleware
 from backend.server.routes import (
     conversations,
     documents,
+    downloads,
     embeddings,
     images,
     models,
@@ -26,9 +28,12 @@ from backend.wire import EngineStatus, Health
 
 
 def create_app(services: Services, token: str) -> FastAPI:
+    download_queue = DownloadQueue()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        download_queue.close()  # partial files stay, for the next run to resume
         services.close()  # cancels in-flight generations, then frees the model
 
     # Outermost first: a foreign Host is refused even with the token, and a browser's
@@ -40,6 +45,7 @@ def create_app(services: Services, token: str) -> FastAPI:
     ]
     app = FastAPI(title="Hearth", version=__version__, lifespan=lifespan, middleware=middleware)
     app.state.services = services
+    app.state.downloads = download_queue
     install_error_handlers(app)
 
     @app.get("/health")
@@ -53,6 +59,7 @@ def create_app(services: Services, token: str) -> FastAPI:
             active_generations=len(generations.active), recent=list(generations.recent)
         )
 
+    app.include_router(downloads.router)  # before models: /hearth/models/{name} takes all
     for module in (openai, conversations, models, documents, embeddings, images, unsupported):
         app.include_router(module.router)
     return app
