@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from backend.errors import HearthError
 
 MANIFEST_FORMAT = "hearth-clip/1"
+TEXT_BATCH = 256  # texts a text-tower run at most
 RESAMPLING = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
 
 
@@ -172,10 +173,14 @@ class ClipModel:
         self._text = _session(folder / manifest.text_tower, self.threads)
         self._image_io = (manifest.image_input, manifest.image_output)
         self._text_io = (manifest.text_input, manifest.text_output)
-        self._text_takes_mask = "attention_mask" in {i.name for i in self._text.get_inputs()}
+        text_inputs = {i.name: i.shape for i in self._text.get_inputs()}
+        self._text_takes_mask = "attention_mask" in text_inputs
+        static = text_inputs.get(manifest.text_input, [None, None])[1]
         self._lanes_lock = threading.Lock()
         self._image_lanes: Any = None
-        self._tokenizer = _tokenizer(folder / manifest.tokenizer, manifest)
+        self._tokenizer = _tokenizer(
+            folder / manifest.tokenizer, manifest, static if isinstance(static, int) else None
+        )
         labels = manifest.labels
         self.default_labels: list[str] = (
             (folder / labels).read_text(encoding="utf-8").split("\n") if labels else []
@@ -214,6 +219,10 @@ class ClipModel:
         return np.array([e.ids for e in self._tokenizer.encode_batch(list(texts))], np.int64)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """(N, D), TEXT_BATCH texts a run: a label vocabulary is thousands of prompts."""
+        if len(texts) > TEXT_BATCH:
+            parts = [texts[i : i + TEXT_BATCH] for i in range(0, len(texts), TEXT_BATCH)]
+            return np.concatenate([self.embed_texts(part) for part in parts])
         encoded = self._tokenizer.encode_batch(list(texts))
         name, output = self._text_io
         feeds = {name: np.array([e.ids for e in encoded], np.int64)}
@@ -222,9 +231,11 @@ class ClipModel:
         return _normalise(self._text.run([output] if output else None, feeds)[0])
 
 
-def _tokenizer(path: Path, manifest: ClipManifest) -> Any:
-    """The tokenizer, padded and truncated to the context length where its file does not say
-    so itself (the Hub's CLIP tokenizers pad nothing; their models take 77 tokens at most)."""
+def _tokenizer(path: Path, manifest: ClipManifest, static_length: int | None) -> Any:
+    """The tokenizer, padded and truncated where its file does not say so itself (the Hub's
+    CLIP tokenizers pad nothing; their models take 77 tokens at most): padded to the longest
+    text of a batch where the text tower takes any length, since a CLIP prompt is a dozen
+    tokens and the tower's cost grows with the padded length, else to the length it takes."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(path))
@@ -232,8 +243,6 @@ def _tokenizer(path: Path, manifest: ClipManifest) -> Any:
         pad_id = tokenizer.token_to_id(manifest.pad_token)
         if pad_id is None:
             raise InvalidClipModelError(f"{path} has no token {manifest.pad_token!r} to pad with")
-        tokenizer.enable_truncation(max_length=manifest.context_length)
-        tokenizer.enable_padding(
-            length=manifest.context_length, pad_id=pad_id, pad_token=manifest.pad_token
-        )
+        tokenizer.enable_truncation(max_length=static_length or manifest.context_length)
+        tokenizer.enable_padding(length=static_length, pad_id=pad_id, pad_token=manifest.pad_token)
     return tokenizer

@@ -30,6 +30,7 @@ TOWER_FILES = {
     "quantized": ("onnx/vision_model_quantized.onnx", "onnx/text_model_quantized.onnx"),
 }
 HUB_FILES = ("tokenizer.json", "config.json", "preprocessor_config.json")
+OPTIONAL_FILES = ("tokenizer_config.json",)  # names the padding token where present
 RESAMPLE = {2: "bilinear", 3: "bicubic"}  # PIL's numbers, as transformers stores them
 # config.json keeps only the initial logit scale (log 1/0.07); trained CLIPs (OpenAI's,
 # LAION's) end at the clamp, 100. It only sharpens label probabilities, never search order.
@@ -44,13 +45,11 @@ class UnsupportedLayoutError(InvalidClipModelError):
     code = "unsupported_image_model"
 
 
-def xenova_files(folder: Path, variant: Variant = "fp32") -> list[str]:
-    """The files Hearth reads from a transformers.js CLIP folder, relative to it."""
+def xenova_files(variant: Variant = "fp32") -> list[str]:
+    """The files Hearth needs from a transformers.js CLIP repo, by their paths in it: what a
+    download fetches (with OPTIONAL_FILES where the repo has them), not the whole repo, whose
+    other variants (fp16, int8, q4, the joint model.onnx) come to gigabytes."""
     return [*TOWER_FILES[variant], *HUB_FILES]
-
-
-def is_xenova_layout(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in xenova_files(folder))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -125,7 +124,7 @@ def xenova_manifest(
     """The Hearth manifest for a transformers.js CLIP folder; its paths are relative to
     `relative_to` where the files lie inside it, else absolute."""
     source = source.resolve()
-    missing = [f for f in xenova_files(source, variant) if not (source / f).is_file()]
+    missing = [f for f in xenova_files(variant) if not (source / f).is_file()]
     if missing:
         raise UnsupportedLayoutError(
             f"{source} is not a transformers.js CLIP export (like Xenova/clip-vit-base-patch32):"

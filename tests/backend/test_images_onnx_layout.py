@@ -21,12 +21,15 @@ from PIL import Image
 
 from backend.images.clip import ClipManifest, ClipModel, InvalidClipModelError
 from backend.images.onnx_layouts import (
+    OPTIONAL_FILES,
     ImageModelExistsError,
     UnsupportedLayoutError,
     preprocess_from,
     register_clip_folder,
     verify_clip_files,
+    xenova_files,
 )
+from backend.images.registry import clip_dir
 from backend.paths import HomeLayout, repo_models_dir
 from backend.settings import Settings
 from tests.backend.conftest import TinyClip, cosines, prepare_home, serve_real
@@ -134,6 +137,25 @@ def test_registration_records_the_files_and_the_preprocessing(
     model = ClipModel(folder)
     assert model.default_label_embeddings is not None
     assert len(model.default_labels) == len(model.default_label_embeddings) > 1000
+
+
+def test_files_downloaded_into_the_models_folder_are_registered_where_they_lie(
+    xenova_clip: XenovaClip, registered: Path, tmp_path: Path
+) -> None:
+    layout = HomeLayout(tmp_path)
+    fetched = clip_dir(layout) / "downloaded"
+    for name in [*xenova_files(), *OPTIONAL_FILES]:  # what a download fetches, no more
+        (fetched / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(xenova_clip.folder / name, fetched / name)
+    assert register_clip_folder(layout, fetched, "downloaded") == fetched
+    manifest = ClipManifest.read(fetched)
+    assert manifest.image_tower == "onnx/vision_model.onnx"  # relative: the folder can move
+    images = real_images()[:2]
+    ours, theirs = (
+        ClipModel(fetched).embed_images(images),
+        ClipModel(registered).embed_images(images),
+    )
+    assert cosines(ours, theirs).min() >= 0.9999
 
 
 def test_a_changed_file_is_caught(xenova_clip: XenovaClip, tmp_path: Path) -> None:

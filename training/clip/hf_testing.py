@@ -106,16 +106,23 @@ class _Text(nn.Module):
 
 
 def _export(
-    module: nn.Module, inputs: dict[str, torch.Tensor], outputs: list[str], path: Path
+    module: nn.Module,
+    inputs: dict[str, torch.Tensor],
+    outputs: list[str],
+    path: Path,
+    sequence: bool = False,
 ) -> None:
-    batch = torch.export.Dim("batch", min=1, max=1024)
+    """Batch dynamic, and with `sequence` the text's length too, as in Xenova's exports."""
+    axes: dict[int, Any] = {0: torch.export.Dim("batch", min=1, max=1024)}
+    if sequence:
+        axes[1] = torch.export.Dim("sequence", min=2, max=CONTEXT)
     torch.onnx.export(
         module.eval(),
         tuple(inputs.values()),
         str(path),
         input_names=list(inputs),
         output_names=outputs,
-        dynamic_shapes={name: {0: batch} for name in inputs},
+        dynamic_shapes={name: axes for name in inputs},
         dynamo=True,
         external_data=False,
         verbose=False,
@@ -170,6 +177,7 @@ def build_xenova_clip(out_dir: Path, seed: int = 0, quantized: bool = False) -> 
             {"input_ids": ids, "attention_mask": torch.ones_like(ids)},
             ["text_embeds", "last_hidden_state"],
             onnx_dir / "text_model.onnx",
+            sequence=True,
         )
     if quantized:
         from onnxruntime.quantization import quantize_dynamic
