@@ -19,6 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
+from backend.cli.clip_models import default_name
 from backend.images.clip import ClipManifest, ClipModel, InvalidClipModelError
 from backend.images.onnx_layouts import (
     OPTIONAL_FILES,
@@ -191,6 +192,21 @@ def test_an_incomplete_or_unknown_folder_is_refused(tmp_path: Path) -> None:
         preprocess_from({"do_normalize": False})
     squash = preprocess_from({"size": {"height": 64, "width": 64}, "do_center_crop": False})
     assert (squash.resize_mode, squash.size) == ("squash", 64)
+    # The older form of Xenova/clip-vit-base-patch32's own file: bare numbers.
+    older = preprocess_from({"crop_size": 224, "size": 224, "resample": 3})
+    assert (older.resize_mode, older.size, older.resize, older.interpolation) == (
+        "shortest",
+        224,
+        224,
+        "bicubic",
+    )
+
+
+def test_a_hugging_face_cache_snapshot_is_named_after_its_repo(tmp_path: Path) -> None:
+    snapshot = tmp_path / "models--Xenova--clip-vit-base-patch32" / "snapshots" / "0a1b2c"
+    snapshot.mkdir(parents=True)
+    assert default_name(snapshot) == "clip-vit-base-patch32"
+    assert default_name(tmp_path / "clip-b32") == "clip-b32"
 
 
 def test_cli_adds_selects_and_reindexes(
