@@ -53,6 +53,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     index.add_argument("--json", action="store_true", help="machine-readable summary")
     index.set_defaults(handler=index_folders)
 
+    models = actions.add_parser("models", help="the image models to choose from")
+    models.add_argument("--json", action="store_true", help="machine-readable output")
+    models.set_defaults(handler=list_models)
+
     folders = actions.add_parser("folders", help="the indexed folders, and which need --reindex")
     folders.add_argument("--json", action="store_true", help="machine-readable output")
     folders.set_defaults(handler=list_folders)
@@ -180,6 +184,21 @@ def index_folder(folder: Path, as_json: bool) -> dict[str, Any]:
         for reason in progress.failures.values():
             print(f"  skipped: {reason}")
     return summary
+
+
+def list_models(args: argparse.Namespace) -> int:
+    from backend.images.registry import describe_clip_models
+    from backend.paths import HomeLayout
+    from backend.settings import Settings
+
+    layout = HomeLayout.current()
+    models = describe_clip_models(layout, Settings.load(layout).image_model)
+    if args.json:
+        print_json([model.model_dump(mode="json") for model in models])
+    for model in [] if args.json else models:
+        mark = "*" if model.current else " "
+        print(f"{mark} {model.name:<28} {model.source or model.folder}")
+    return 0
 
 
 def list_folders(args: argparse.Namespace) -> int:

@@ -222,6 +222,9 @@ def test_cli_adds_selects_and_reindexes(
     added = run_hearth("models", "add-clip", str(xenova_clip.folder), "--name", "hub", "--use")
     assert added.code == 0, added.err
     assert Settings.load(HomeLayout(hearth_home)).image_model == "hub"
+    models = json.loads(run_hearth("images", "models", "--json").out)
+    assert [m["name"] for m in models if m["current"]] == ["hub"]
+    assert {"hub", "tiny-clip"} <= {m["name"] for m in models}
     assert str(pictures.resolve()) in added.out and "hearth images index --reindex" in added.out
     refused = run_hearth("images", "search", "a dog")
     assert refused.code == 1 and "indexed with another model" in refused.err
@@ -266,7 +269,10 @@ def test_search_through_the_backend_ranks_as_transformers_does(
         assert indexed.status_code == 200 and indexed.json()["embedded"] == len(images)
         hits = http.get("/hearth/images/search", params={"q": "a dog on a beach"}).json()
         folders = http.get("/hearth/images/folders").json()
+        models = http.get("/hearth/images/models").json()
     assert [Path(hit["path"]).name for hit in hits] == expected
     assert folders == [
         {"folder": str(tmp_path.resolve()), "models": ["hub"], "needs_reindex": False}
     ]
+    (hub,) = [model for model in models if model["current"]]
+    assert (hub["name"], hub["source"]) == ("hub", str(xenova_clip.folder.resolve()))

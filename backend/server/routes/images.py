@@ -14,6 +14,7 @@ from backend import sse
 from backend.errors import error_event
 from backend.images.index import FolderNotFoundError, finished
 from backend.images.indexed_folders import IndexedFolder
+from backend.images.registry import ImageModelInfo, describe_clip_models
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
 from backend.wire import ImageHit, ImageIndexEvent, ImageLabel
@@ -75,6 +76,13 @@ async def index_folder(body: IndexBody, request: Request) -> Any:
     if not folder.is_dir():  # checked before the stream's headers go out
         raise FolderNotFoundError(f"{folder} is not a folder")
     return event_response(_progress_events(index.index_folder(folder)))
+
+
+@router.get("/models")
+def image_models(request: Request) -> list[ImageModelInfo]:
+    """The image models to choose from (settings' `image_model`), the current one marked."""
+    owners = services(request)
+    return describe_clip_models(owners.layout, owners.settings.image_model)
 
 
 @router.get("/folders")
