@@ -40,6 +40,7 @@ from backend.wire import (
     FileRecord,
     Health,
     HubRepo,
+    HubSearchHit,
     ImageHit,
     ImageIndexEvent,
     ImageLabel,
@@ -319,6 +320,11 @@ class ModelsApi:
     def catalog(self) -> list[CatalogEntry]:
         """The curated models worth downloading, with how each fits this machine."""
         return self._client.call(list[CatalogEntry], "GET", f"{MODELS}/catalog")
+
+    def search_hub(self, text: str, limit: int = 20) -> list[HubSearchHit]:
+        """GGUF repos on Hugging Face whose name holds `text` (the backend asks the Hub)."""
+        params: dict[str, str | int] = {"search": text, "limit": limit}
+        return self._client.call(list[HubSearchHit], "GET", f"{MODELS}/hub", params=params)
 
     def hub_repo(self, repo: str) -> HubRepo:
         """A Hugging Face repo's GGUF models and sizes (the backend asks the Hub)."""

@@ -436,6 +436,14 @@ class HubRepo(BaseModel):
     projector: str | None = Field(None, description="The mmproj file that comes with a model.")
 
 
+class HubSearchHit(BaseModel):
+    """A GGUF repo a search of the Hub found."""
+
+    repo: str
+    downloads: int = Field(description="Downloads in the last 30 days, as the Hub counts them.")
+    likes: int
+
+
 DownloadState = Literal["queued", "downloading", "verifying", "finished", "failed", "cancelled"]
 
 

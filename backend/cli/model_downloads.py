@@ -1,6 +1,6 @@
-"""`hearth models download`, `delete` and `catalog`: fetch a GGUF model from Hugging Face with a
-progress bar, delete one Hearth downloaded, and the curated catalog with how each model would
-fit this machine."""
+"""`hearth models download`, `search`, `delete` and `catalog`: fetch a GGUF model from Hugging
+Face with a progress bar, search the Hub by name, delete a model Hearth downloaded, and the
+curated catalog with how each model would fit this machine."""
 
 from __future__ import annotations
 
@@ -38,6 +38,14 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--list", action="store_true", help="list the repo's models and sizes; fetch nothing"
     )
     download.set_defaults(handler=download_model)
+
+    search = actions.add_parser(
+        "search", help="search Hugging Face for GGUF repos by name (asks the Hub)"
+    )
+    search.add_argument("text")
+    search.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.set_defaults(handler=search_hub)
 
     delete = actions.add_parser(
         "delete", help="delete a model Hearth downloaded (never other apps' or your own files)"
@@ -121,6 +129,21 @@ def download_model(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return fail("interrupted; what was fetched is kept: run the same command to resume", 130)
     print(f"downloaded {model.stem} -> {model}")
+    return 0
+
+
+def search_hub(args: argparse.Namespace) -> int:
+    from backend.models.hub import search_repos
+
+    hits = search_repos(args.text, args.limit)
+    if args.json:
+        print_json([vars(hit) for hit in hits])
+    elif not hits:
+        print(f"no GGUF repo on Hugging Face matches {args.text!r}")
+    else:
+        print(
+            "\n".join(f"{h.repo:<60} {h.downloads:>10} downloads {h.likes:>6} likes" for h in hits)
+        )
     return 0
 
 

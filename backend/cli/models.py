@@ -57,7 +57,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     from backend.cli import model_downloads
 
-    model_downloads.register(actions)  # download, delete, catalog
+    model_downloads.register(actions)  # download, search, delete, catalog
 
     from backend.cli import clip_models
 

@@ -1,14 +1,15 @@
 """A Hugging Face repo's GGUF files, and which of them a download takes: the file or quantization
 asked for, whole when split in shards, with the vision projector (mmproj) beside it.
 
-Only `list_repo` touches the network, through `huggingface_hub` (which honours HF_TOKEN and
-HF_HUB_OFFLINE); HF_ENDPOINT is read when a listing is asked for, not when the library loads.
+Only `list_repo` and `search_repos` touch the network, through `huggingface_hub` (which honours
+HF_TOKEN and HF_HUB_OFFLINE); HF_ENDPOINT is read at each call, not when the library loads.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +103,15 @@ class RepoListing:
     projectors: tuple[HubFile, ...]
 
 
+@dataclass(frozen=True)
+class RepoHit:
+    """A repo a Hub search found."""
+
+    repo: str
+    downloads: int
+    likes: int
+
+
 def quantization_of(filename: str) -> str:
     """The quantization a GGUF's name says, upper-case ("Q4_K_M"), or "" when it says none."""
     stem = SHARD.sub(r"\g<stem>", filename)
@@ -133,11 +143,9 @@ def _unreachable(exc: BaseException) -> HubUnreachableError:
     return HubUnreachableError(f"cannot reach Hugging Face ({hub_endpoint()}): {reason}")
 
 
-def _model_info(repo: str) -> Any:
-    """The repo's metadata with every file's size and hashes; network failures become one
-    clear HearthError."""
+def _ask_hub(call: Callable[[], Any], repo: str = "") -> Any:
+    """`call`'s answer from the Hub; a network failure becomes one clear HearthError."""
     import httpx2
-    from huggingface_hub import HfApi
     from huggingface_hub.errors import (
         GatedRepoError,
         HfHubHTTPError,
@@ -148,9 +156,7 @@ def _model_info(repo: str) -> Any:
 
     configure_hub()
     try:
-        return HfApi(endpoint=hub_endpoint()).model_info(
-            repo, files_metadata=True, timeout=LISTING_TIMEOUT_S
-        )
+        return call()
     except GatedRepoError as exc:
         raise RepoNotFoundError(
             f"{repo} is gated: accept its terms on huggingface.co and set HF_TOKEN"
@@ -169,7 +175,12 @@ def list_repo(repo: str) -> RepoListing:
     """The repo's GGUF models (shards grouped) and projectors, at its current commit."""
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise InvalidRequestError(f"{repo!r} is not a repo id: write it as owner/name")
-    info = _model_info(repo)
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=hub_endpoint())
+    info = _ask_hub(
+        lambda: api.model_info(repo, files_metadata=True, timeout=LISTING_TIMEOUT_S), repo
+    )
     files = [
         HubFile(
             name=s.rfilename,
@@ -183,6 +194,27 @@ def list_repo(repo: str) -> RepoListing:
     projectors = tuple(f for f in files if "mmproj" in f.basename.lower())
     models = [f for f in files if f not in projectors]
     return RepoListing(repo, info.sha or "main", _group_shards(models), projectors)
+
+
+def search_repos(text: str, limit: int = 20) -> list[RepoHit]:
+    """GGUF repos whose name holds `text`, most downloaded first: asks the Hub, so only when
+    the user searches. (HfApi.list_models takes no timeout; its request is made here with one.)"""
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    def ask() -> Any:
+        answer = get_session().get(
+            f"{hub_endpoint()}/api/models",
+            params={"search": text, "filter": "gguf", "sort": "downloads", "limit": limit},
+            headers=build_hf_headers(library_name="hearth"),
+            timeout=LISTING_TIMEOUT_S,
+        )
+        hf_raise_for_status(answer)
+        return answer.json()
+
+    return [
+        RepoHit(item["id"], item.get("downloads", 0), item.get("likes", 0))
+        for item in _ask_hub(ask)
+    ]
 
 
 def _group_shards(files: list[HubFile]) -> tuple[ModelChoice, ...]:

@@ -1,12 +1,13 @@
 """A stand-in for the Hugging Face Hub on loopback, speaking the protocol `huggingface_hub` uses:
-`GET /api/models/{repo}[/revision/{rev}]` (the file list, with sizes and LFS sha256 when asked
-with `blobs=true`) and `HEAD`/`GET /{repo}/resolve/{rev}/{file}` with `X-Repo-Commit`, the
-sha256 as `ETag`, `X-Linked-Size`, `Content-Length` and `Range` requests (206 with
-`Content-Range`). Tests reach it through HF_ENDPOINT.
+`GET /api/models?search=...` (a search by name), `GET /api/models/{repo}[/revision/{rev}]` (the
+file list, with sizes and LFS sha256 when asked with `blobs=true`) and `HEAD`/`GET
+/{repo}/resolve/{rev}/{file}` with `X-Repo-Commit`, the sha256 as `ETag`, `X-Linked-Size`,
+`Content-Length` and `Range` requests (206 with `Content-Range`). Tests reach it through
+HF_ENDPOINT.
 
 It records every request, can cut a file's first transfer after some bytes (closing the
-connection as a dropped network would), and can serve metadata that lies about a file: a sha256
-its bytes do not have, or a size it does not have.
+connection as a dropped network would) or hold it there until released, and can serve metadata
+that lies about a file: a sha256 its bytes do not have, or a size it does not have.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 CHUNK = 1024 * 1024
@@ -49,6 +50,7 @@ class SeenRequest:
     method: str
     path: str
     headers: dict[str, str]
+    query: str = ""
 
 
 @dataclass
@@ -57,6 +59,8 @@ class HubMock:
 
     repos: dict[str, list[HubFileSpec]]
     cut_after: dict[str, int] = field(default_factory=dict)  # file name -> bytes, first GET only
+    stall_after: dict[str, int] = field(default_factory=dict)  # then wait for `release`
+    release: threading.Event = field(default_factory=threading.Event)
     requests: list[SeenRequest] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -90,6 +94,17 @@ class HubMock:
 
     def find(self, repo: str, name: str) -> HubFileSpec | None:
         return next((f for f in self.repos.get(repo, []) if f.name == name), None)
+
+    def search(self, query: dict[str, list[str]]) -> list[dict[str, object]]:
+        """`GET /api/models?search=...&filter=gguf&limit=...`: repos whose id holds the text."""
+        text = query.get("search", [""])[0].lower()
+        limit = int(query.get("limit", ["1000"])[0])
+        found = [
+            {"id": repo, "modelId": repo, "downloads": 1000 - n, "likes": n, "tags": ["gguf"]}
+            for n, repo in enumerate(sorted(self.repos))
+            if text in repo.lower()
+        ]
+        return found[:limit]
 
     def listing(self, repo: str) -> dict[str, object]:
         siblings = [
@@ -138,10 +153,15 @@ class _HubHandler(BaseHTTPRequestHandler):
 
     def _answer(self, send_body: bool) -> None:
         path = unquote(urlsplit(self.path).path)
-        self.mock.requests.append(SeenRequest(self.command, path, dict(self.headers.items())))
+        query = urlsplit(self.path).query
+        self.mock.requests.append(
+            SeenRequest(self.command, path, dict(self.headers.items()), query)
+        )
         api = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/[^/]+)?", path)
         resolve = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
-        if api and api.group(1) in self.mock.repos:
+        if path == "/api/models":
+            self._send_json(self.mock.search(parse_qs(query)))
+        elif api and api.group(1) in self.mock.repos:
             self._send_json(self.mock.listing(api.group(1)))
         elif resolve and (spec := self.mock.find(resolve.group(1), resolve.group(3))):
             self._send_file(spec, send_body)
@@ -186,9 +206,16 @@ class _HubHandler(BaseHTTPRequestHandler):
         cut = self.mock.cut_after.pop(spec.name, None)
         if cut is not None:
             stop = min(stop, start + cut)
+        stall = self.mock.stall_after.pop(spec.name, None)
         view = memoryview(spec.content)
         for offset in range(start, stop, CHUNK):
-            self.wfile.write(view[offset : min(offset + CHUNK, stop)])
+            end = min(offset + CHUNK, stop)
+            if stall is not None and end > start + stall:
+                self.wfile.write(view[offset : start + stall])
+                self.wfile.flush()
+                self.mock.release.wait(30)  # a client that is killed meanwhile never sees more
+                offset, stall = start + stall, None
+            self.wfile.write(view[offset:end])
         if cut is not None:
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +34,7 @@ from backend.models.registry import ModelRegistry
 from backend.paths import HomeLayout
 from tests.backend.conftest import InProcessRealBackend
 from tests.backend.hub_mock import HubFileSpec, HubMock, closed_port
-from tests.backend.inprocess_cli import run_hearth, run_installed_hearth
+from tests.backend.inprocess_cli import HEARTH, run_hearth, run_installed_hearth
 
 GIB = 1024**3
 REPO = "test/tiny-GGUF"
@@ -408,3 +410,47 @@ def test_the_api_deletes_a_download_and_refuses_any_other_model(
         assert http.get("/hearth/models/gone-Q8_0").status_code == 404
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_hearths_to_delete"
     assert shipped.exists()
+
+
+def test_ctrl_c_leaves_a_partial_file_that_the_same_command_resumes(
+    monkeypatch: pytest.MonkeyPatch, home: HomeLayout, tiny_bytes: bytes
+) -> None:
+    held = HubMock({REPO: [HubFileSpec("tiny-Q8_0.gguf", tiny_bytes)]})
+    held.stall_after["tiny-Q8_0.gguf"] = 100_000  # the transfer waits there, mid-file
+    with serve(monkeypatch, held):
+        command = subprocess.Popen(
+            [HEARTH, "models", "download", REPO], stderr=subprocess.PIPE, text=True
+        )
+        partials = home.root / "downloads" / "test--tiny-GGUF"
+        deadline = time.monotonic() + 30
+        while not any(p.stat().st_size for p in partials.glob("*.incomplete")):
+            assert time.monotonic() < deadline and command.poll() is None, "no bytes arrived"
+            time.sleep(0.05)
+        command.send_signal(signal.SIGINT)
+        _, err = command.communicate(timeout=30)
+        held.release.set()
+    assert command.returncode == 130
+    assert "run the same command to resume" in err and "Traceback" not in err
+    [partial] = partials.glob("*.incomplete")
+    kept = partial.stat().st_size
+    assert 0 < kept <= 100_000
+
+    with serve(monkeypatch, HubMock({REPO: [HubFileSpec("tiny-Q8_0.gguf", tiny_bytes)]})) as hub:
+        assert run_hearth("models", "download", REPO).code == 0
+    assert hub.file_gets()[0].headers["Range"] == f"bytes={kept}-"
+    assert ModelRegistry(home).get("tiny-Q8_0").path.read_bytes() == tiny_bytes
+
+
+def test_a_search_of_the_hub_lists_gguf_repos_by_name(
+    monkeypatch: pytest.MonkeyPatch, backend: InProcessRealBackend, tiny_bytes: bytes
+) -> None:
+    spec = HubFileSpec("x-Q8_0.gguf", tiny_bytes)
+    mock = HubMock({"a/qwen-GGUF": [spec], "b/Qwen3-GGUF": [spec], "c/llama-GGUF": [spec]})
+    with serve(monkeypatch, mock) as hub, closing(backend.client()) as client:
+        result = run_hearth("models", "search", "qwen")
+        served = client.models.search_hub("QWEN", limit=1)
+    assert result.code == 0, result.err
+    assert [line.split()[0] for line in result.out.splitlines()] == ["a/qwen-GGUF", "b/Qwen3-GGUF"]
+    assert [hit.repo for hit in served] == ["a/qwen-GGUF"]
+    asked = [r.query for r in hub.requests if r.path == "/api/models"]
+    assert len(asked) == 2 and all("filter=gguf" in query for query in asked)

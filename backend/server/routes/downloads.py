@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from backend import sse
@@ -19,12 +19,19 @@ from backend.models.catalog import catalog_entries, load_catalog
 from backend.models.download_queue import DownloadQueue
 from backend.models.download_record import delete_download
 from backend.models.download_request import DownloadRequest, prepare_download
-from backend.models.hub import list_repo, projector_for
+from backend.models.hub import list_repo, projector_for, search_repos
 from backend.models.memory import available_memory
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
 from backend.server.schemas import RequestBody
-from backend.wire import CatalogEntry, DownloadEvent, DownloadStatus, HubChoice, HubRepo
+from backend.wire import (
+    CatalogEntry,
+    DownloadEvent,
+    DownloadStatus,
+    HubChoice,
+    HubRepo,
+    HubSearchHit,
+)
 
 router = APIRouter(prefix="/hearth/models", tags=["downloads"])
 
@@ -58,6 +65,15 @@ def delete_model(name: str, request: Request) -> None:
 @router.get("/catalog")
 def catalog() -> list[CatalogEntry]:
     return catalog_entries(load_catalog(), available_memory())
+
+
+@router.get("/hub")
+async def search_hub(
+    request: Request, search: str, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[HubSearchHit]:
+    """GGUF repos whose name holds `search`, most downloaded first: asks Hugging Face."""
+    hits = await asyncio.to_thread(search_repos, search, limit)
+    return [HubSearchHit(repo=h.repo, downloads=h.downloads, likes=h.likes) for h in hits]
 
 
 @router.get("/hub/{owner}/{name}")
