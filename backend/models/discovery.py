@@ -8,7 +8,6 @@ skipped, never an error: another app's files are never Hearth's to fix, move or 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from backend.models.app_folders import APP_FOLDERS, Layout, folders_of
 from backend.models.ollama import ollama_models
 from backend.models.projectors import is_projector, pair_projector
+from backend.models.split import is_later_part, unsplit_stem
 from backend.settings import Settings
 from backend.wire import ModelSource
 
@@ -24,7 +24,6 @@ FOLDER_ORIGIN: ModelSource = (
 )
 # Jan keeps each model as `<model id>/model.gguf`: such a file is named after its folder.
 GENERIC_STEM = "model"
-SHARD = re.compile(r"(?P<stem>.+)-(?P<part>\d{5})-of-\d{5}", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def gguf_tree(origin: ModelSource, root: Path) -> list[FoundModel]:
 def _folder_models(origin: ModelSource, folder: Path, names: list[str]) -> list[FoundModel]:
     paths = [folder / name for name in names]
     projectors = [p for p in paths if is_projector(p)]
-    models = [p for p in paths if not is_projector(p) and _first_part(p)]
+    models = [p for p in paths if not is_projector(p) and not is_later_part(p)]
     lone = projectors[0] if len(projectors) == 1 else None  # serves every quantization beside it
     return [
         FoundModel(_model_name(m), origin, m, pair_projector(m, projectors, len(models)) or lone)
@@ -82,14 +81,8 @@ def _folder_models(origin: ModelSource, folder: Path, names: list[str]) -> list[
     ]
 
 
-def _first_part(path: Path) -> bool:
-    shard = SHARD.fullmatch(path.stem)
-    return shard is None or int(shard["part"]) == 1
-
-
 def _model_name(path: Path) -> str:
-    shard = SHARD.fullmatch(path.stem)
-    name = shard["stem"] if shard else path.stem
+    name = unsplit_stem(path)
     if name.lower() == GENERIC_STEM:
         name = path.parent.name
     return "".join(c if c.isprintable() and c not in "/\\" else "-" for c in name)

@@ -18,6 +18,7 @@ from backend.models.gguf_info import GgufInfo, InvalidGgufError, read_gguf_info
 from backend.models.header_cache import HeaderCache
 from backend.models.model_settings import ModelSettingsStore
 from backend.models.projectors import find_projector, is_projector
+from backend.models.split import is_later_part, missing_part, other_parts, unsplit_stem, whole_model
 from backend.paths import HomeLayout, repo_models_dir
 from backend.settings import write_atomically
 from backend.wire import ModelSettings, ModelSource
@@ -215,6 +216,16 @@ class ModelRegistry:
     def _info(self, path: Path) -> GgufInfo:
         return self._headers.info(path)
 
+    def _model_info(self, path: Path) -> GgufInfo:
+        """A model's metadata; a split model's counts every part, and a missing part breaks it."""
+        others = []
+        for part in other_parts(path):
+            try:
+                others.append(self._info(part))
+            except FileNotFoundError:
+                raise missing_part(path, part) from None
+        return whole_model(self._info(path), others)
+
     def _local(self) -> list[Candidate]:
         found = [
             Candidate(name, "shipped", path) for name, path in packaged_models(self._shipped_dir)
@@ -227,8 +238,10 @@ class ModelRegistry:
         for source, folder in folders:
             if folder.is_dir():
                 for path in sorted(folder.rglob("*.gguf")):
-                    if not is_projector(path):
-                        found.append(Candidate(path.stem, _source(path, source, downloads), path))
+                    if not is_projector(path) and not is_later_part(path):
+                        found.append(
+                            Candidate(unsplit_stem(path), _source(path, source, downloads), path)
+                        )
         found += [Candidate(name, "imported", Path(p)) for name, p in self._imports().items()]
         return found
 
@@ -271,7 +284,7 @@ class ModelRegistry:
             if candidate.name in entries or candidate.problem is not None:
                 continue
             try:
-                info = self._info(candidate.path)
+                info = self._model_info(candidate.path)
             except (InvalidGgufError, OSError):
                 continue
             if info.general_type == "model":
@@ -303,7 +316,7 @@ class ModelRegistry:
                 found.append(BrokenModel(name, source, path, candidate.problem))
                 continue
             try:
-                self._info(path)
+                self._model_info(path)
             except (InvalidGgufError, OSError) as exc:
                 found.append(BrokenModel(name, source, path, str(exc)))
         self._headers.save()
@@ -332,7 +345,7 @@ class ModelRegistry:
         adapter = manifest.parent / spec["adapter"]
         if self._info(adapter).general_type != "adapter":
             raise InvalidGgufError(f"{adapter} is not a LoRA adapter GGUF")
-        info = self._info(base.path)
+        info = self._model_info(base.path)
         own = self._settings.get(spec["name"])
         return ModelEntry(spec["name"], source, info, base.projector(), adapter, own)
 
@@ -352,7 +365,7 @@ class ModelRegistry:
             if candidate.name == name:
                 if candidate.problem is not None:
                     raise InvalidGgufError(f"'{name}' cannot be used: {candidate.problem}")
-                info = self._info(candidate.path)
+                info = self._model_info(candidate.path)
                 require_model(info)
                 return self._entry(candidate, info, {name: self._settings.get(name)})
         known = ", ".join(e.name for e in self.list()) or "none"

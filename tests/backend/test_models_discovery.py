@@ -56,7 +56,7 @@ def test_each_apps_model_is_listed_with_its_origin_and_used_in_place(
     assert reg.get("tinyllama:latest").path == paths["ollama"]
 
 
-def test_projectors_tags_and_split_models(apps: OtherApps, tiny_gguf: Path, tmp_path: Path) -> None:
+def test_projectors_tags_and_jan_folders(apps: OtherApps, tiny_gguf: Path, tmp_path: Path) -> None:
     other = tmp_path / "projector.gguf"
     other.write_bytes(tiny_gguf.read_bytes() + b"\0")  # another blob: another digest
     projector = apps.ollama_blob(other)
@@ -76,10 +76,6 @@ def test_projectors_tags_and_split_models(apps: OtherApps, tiny_gguf: Path, tmp_
         jan = apps.home / ".local" / "share" / "Jan" / "data" / "llamacpp" / "models" / model_id
         jan.mkdir(parents=True)
         shutil.copy(tiny_gguf, jan / "model.gguf")
-    split = apps.lmstudio / "org" / "Big-GGUF"
-    split.mkdir(parents=True)
-    for part in (1, 2):
-        shutil.copy(tiny_gguf, split / f"big-Q4_K_M-0000{part}-of-00002.gguf")
     entries = {entry.name: entry for entry in registry().list()}
     assert entries["llava:7b"].mmproj == apps.ollama / "blobs" / projector.replace(":", "-")
     assert entries["llava:latest"].path == entries["llava:7b"].path
@@ -87,9 +83,27 @@ def test_projectors_tags_and_split_models(apps: OtherApps, tiny_gguf: Path, tmp_
     # one mmproj beside several quantizations serves each of them
     assert entries["vision-Q4_K_M"].mmproj == snapshot / "mmproj-f16.gguf"
     assert entries["vision-Q8_0"].mmproj == snapshot / "mmproj-f16.gguf"
-    assert [name for name in entries if name.startswith("big")] == ["big-Q4_K_M"]
     assert entries["qwen3-4b"].source == entries["llama3.2-1b-instruct"].source == "jan"
+
+
+def test_a_split_model_is_one_model_of_all_its_parts(apps: OtherApps, tiny_gguf: Path) -> None:
+    split = apps.lmstudio / "org" / "Big-GGUF"
+    split.mkdir(parents=True)
+    for part in (1, 2):
+        shutil.copy(tiny_gguf, split / f"big-Q4_K_M-0000{part}-of-00002.gguf")
+    shutil.copy(tiny_gguf, split / "cut-00001-of-00003.gguf")  # its part 2 is missing
+    shutil.copy(tiny_gguf, split / "cut-00003-of-00003.gguf")
+    own = HomeLayout.current().ensure().models
+    for part in (1, 2):  # Hearth's own models folder holds split models the same way
+        shutil.copy(tiny_gguf, own / f"mine-0000{part}-of-00002.gguf")
+    reg = registry()
+    entries = {entry.name: entry for entry in reg.list()}
+    assert set(entries) == {"big-Q4_K_M", "mine"}
     assert entries["big-Q4_K_M"].path.name == "big-Q4_K_M-00001-of-00002.gguf"
+    size = tiny_gguf.stat().st_size
+    assert entries["big-Q4_K_M"].info.file_size == entries["mine"].info.file_size == 2 * size
+    broken = {b.name: b.reason for b in reg.broken()}
+    assert "cut-00002-of-00003.gguf is missing" in broken["cut"]
 
 
 def test_a_name_taken_is_told_apart_by_origin_stably(apps: OtherApps, tiny_gguf: Path) -> None:
