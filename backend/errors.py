@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 if TYPE_CHECKING:  # pydantic loads with the server, not with `hearth --help`
     from backend.wire import ErrorEvent
@@ -23,6 +23,10 @@ class HearthError(Exception):
     type: ClassVar[str] = "server_error"  # OpenAI's error type
     code: ClassVar[str]  # a stable name clients can branch on, like "model_not_found"
 
+    def __init__(self, *args: object, param: str | None = None) -> None:
+        super().__init__(*args)
+        self.param = param  # the request field at fault, as OpenAI names it: "messages[0].role"
+
 
 class NotFoundError(HearthError):
     """The request names something (a model, a conversation, a collection) that does not exist."""
@@ -38,15 +42,25 @@ class InvalidRequestError(HearthError):
     type = "invalid_request_error"
 
 
-def error_body(message: str, kind: str, code: str) -> dict[str, dict[str, str]]:
-    """OpenAI's error shape."""
-    return {"error": {"message": message, "type": kind, "code": code}}
+class ErrorDetail(TypedDict):
+    message: str
+    type: str
+    param: str | None
+    code: str
 
 
-def describe(exc: BaseException) -> tuple[int, dict[str, dict[str, str]]]:
+ErrorBody = dict[str, ErrorDetail]  # {"error": {...}}
+
+
+def error_body(message: str, kind: str, code: str, param: str | None = None) -> ErrorBody:
+    """OpenAI's error shape; `param` names the request field at fault, if one is."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def describe(exc: BaseException) -> tuple[int, ErrorBody]:
     """Status and body for any exception; unexpected ones are logged and kept vague."""
     if isinstance(exc, HearthError):
-        return exc.status, error_body(str(exc), exc.type, exc.code)
+        return exc.status, error_body(str(exc), exc.type, exc.code, exc.param)
     log.error("unexpected error", exc_info=exc)
     return 500, error_body(f"internal error: {exc}", "server_error", "internal_error")
 

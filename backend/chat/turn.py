@@ -108,9 +108,12 @@ def prepare_api_turn(
     messages: PromptMessages,
     image_references: Sequence[str],
     sampling: SamplingParams,
+    drop_old_turns: bool = True,
 ) -> Turn:
-    """A turn of the OpenAI API: the client sends the whole history and nothing is stored."""
+    """A turn of the OpenAI API: the client sends the whole history and nothing is stored.
+    Without `drop_old_turns`, a history too long for the context is refused, not shortened."""
     model = resolve_model(services.provider, services.settings, requested_model)
     attachments = services.images.attach(image_references) if image_references else []
     prompt, images = with_images(model, attachments, messages)
-    return Turn(model, ChatRequest(model.name, prompt, sampling, images), tuple(attachments))
+    request = ChatRequest(model.name, prompt, sampling, images, drop_old_turns=drop_old_turns)
+    return Turn(model, request, tuple(attachments))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -10,7 +11,13 @@ from typing import Any
 import httpx
 
 from backend import sse
-from backend.errors import HearthError
+from backend.errors import HearthError, InvalidRequestError
+from backend.llm.context_window import (
+    OVERFLOW_HEADER,
+    ContextBudget,
+    PromptTooLongError,
+    overflow_error,
+)
 from backend.llm.types import (
     ChatRequest,
     CompletionRequest,
@@ -31,6 +38,12 @@ class RemoteError(HearthError, RuntimeError):
     code = "remote_llm_failed"
 
 
+class RemoteRefusedError(InvalidRequestError):
+    """The remote server refused the request as invalid (a 4xx): its reason, passed on."""
+
+    code = "remote_llm_refused"
+
+
 def _sampling_fields(params: SamplingParams) -> dict[str, Any]:
     fields: dict[str, Any] = {"temperature": params.temperature, "top_p": params.top_p}
     if params.max_tokens:
@@ -47,11 +60,20 @@ def _sampling_fields(params: SamplingParams) -> dict[str, Any]:
 class RemoteProvider:
     """Streams from `{base_url}/v1/...`; several requests may run at once."""
 
-    def __init__(self, base_url: str, api_key: str | None = None, max_parallel: int = 4) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        max_parallel: int = 4,
+        transport: httpx.BaseTransport | None = None,  # another way to reach it than TCP
+    ) -> None:
         root = base_url.rstrip("/").removesuffix("/v1")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(
-            base_url=f"{root}/v1", headers=headers, timeout=httpx.Timeout(30.0, read=None)
+            base_url=f"{root}/v1",
+            headers=headers,
+            timeout=httpx.Timeout(30.0, read=None),
+            transport=transport,
         )
         self._pool = ThreadPoolExecutor(max_parallel, thread_name_prefix="remote-llm")
 
@@ -72,14 +94,33 @@ class RemoteProvider:
     def start_chat(
         self, request: ChatRequest, sink: EventSink, cancel: threading.Event
     ) -> Future[None]:
-        body = {"model": request.model, "messages": request.messages}
-        return self._pool.submit(self._stream, "/chat/completions", body, request, sink, cancel)
+        return self._pool.submit(self._chat, request, sink, cancel)
 
     def start_completion(
         self, request: CompletionRequest, sink: EventSink, cancel: threading.Event
     ) -> Future[None]:
-        body = {"model": request.model, "prompt": request.prompt}
+        # Token ids go as they are: OpenAI-compatible servers take them (llama-server, vLLM).
+        prompt = request.prompt if isinstance(request.prompt, str) else list(request.prompt)
+        body = {"model": request.model, "prompt": prompt}
         return self._pool.submit(self._stream, "/completions", body, request, sink, cancel)
+
+    def _chat(self, request: ChatRequest, sink: EventSink, cancel: threading.Event) -> None:
+        """The remote server decides what fits its context. When it answers that the prompt
+        does not, the oldest turns are left out (the system prompt kept) and it is asked
+        again, as the local runtime does, unless the request says to refuse instead; then a
+        Hearth remote is told so too (the header), since it would drop them itself."""
+        messages = list(request.messages)
+        system = messages[:1] if messages and messages[0]["role"] == "system" else []
+        rest, dropped = messages[len(system) :], 0
+        while True:
+            body = {"model": request.model, "messages": system + rest}
+            try:
+                self._stream("/chat/completions", body, request, sink, cancel, dropped)
+                return
+            except PromptTooLongError:
+                if not request.drop_old_turns or len(rest) <= 1:
+                    raise
+                rest, dropped = rest[1:], dropped + 1
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -92,23 +133,26 @@ class RemoteProvider:
         request: ChatRequest | CompletionRequest,
         sink: EventSink,
         cancel: threading.Event,
+        dropped: int = 0,
     ) -> None:
         body |= _sampling_fields(request.params)
         body |= {"stream": True, "stream_options": {"include_usage": True}}
+        refuse_overflow = isinstance(request, ChatRequest) and not request.drop_old_turns
+        headers = {OVERFLOW_HEADER: "error"} if refuse_overflow else {}
         started = time.perf_counter()
         first: float | None = None
         finish_reason = "length"
         usage: dict[str, int] = {}
-        with self._http.stream("POST", path, json=body) as response:
+        with self._http.stream("POST", path, json=body, headers=headers) as response:
             if response.status_code >= 400:
-                raise RemoteError(
-                    f"remote LLM answered {response.status_code}: {response.read()!r}"
-                )
+                raise _refusal(response, "prompt" if "prompt" in body else "messages")
             for chunk in _sse_json(response):
                 if cancel.is_set():
                     finish_reason = "cancelled"
                     break
                 usage = chunk.get("usage") or usage
+                # A Hearth remote says how many turns it left out itself.
+                dropped += int((chunk.get("hearth") or {}).get("dropped_messages") or 0)
                 for choice in chunk.get("choices", []):
                     text = (choice.get("delta") or {}).get("content") or choice.get("text") or ""
                     if text:
@@ -122,7 +166,38 @@ class RemoteProvider:
             prompt_ms=((first or ended) - started) * 1000,
             generation_ms=(ended - (first or ended)) * 1000,
         )
-        sink(Finished(finish_reason, timings, request.model))
+        sink(Finished(finish_reason, timings, request.model, dropped))
+
+
+def _error_fields(raw: bytes) -> dict[str, Any]:
+    """The fields of an error answer: OpenAI's {"error": {...}}, or vLLM's at the top."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    error = data.get("error", data) if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else {"message": str(error)} if error else {}
+
+
+def _refusal(response: httpx.Response, param: str) -> HearthError:
+    """The error for a remote's error status: a prompt too long for its context, or another
+    refusal (a 4xx, passed on as a 400 with its reason), or a failure (a 502)."""
+    raw = response.read()
+    error = _error_fields(raw)
+    message = str(error.get("message") or raw.decode("utf-8", "replace"))[:2000]
+    if response.status_code >= 500:
+        return RemoteError(f"remote LLM answered {response.status_code}: {message}")
+    overflow = (
+        error.get("code") == "context_length_exceeded"
+        or error.get("type") == "exceed_context_size_error"  # llama-server's
+        or "maximum context length" in message
+    )
+    if not overflow:
+        return RemoteRefusedError(f"the remote LLM server refused the request: {message}")
+    if "maximum context length" not in message and {"n_ctx", "n_prompt_tokens"} <= error.keys():
+        budget = ContextBudget(int(error["n_ctx"]), 0)  # llama-server's numbers, in OpenAI's words
+        return overflow_error(int(error["n_prompt_tokens"]), budget, param)
+    return PromptTooLongError(f"the remote LLM server: {message}", param=param)
 
 
 def _sse_json(response: httpx.Response) -> Any:

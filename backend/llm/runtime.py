@@ -18,7 +18,12 @@ import numpy as np
 
 from backend.errors import HearthError, InvalidRequestError
 from backend.llm.chat_template import render_chat
-from backend.llm.context_window import PromptTooLongError, fit_messages
+from backend.llm.context_window import (
+    ContextBudget,
+    EmptyPromptError,
+    fit_messages,
+    overflow_error,
+)
 from backend.llm.text_stream import TextStream
 from backend.llm.types import (
     ChatRequest,
@@ -39,9 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Room kept for the reply when the client sets no max_tokens (at most half the context).
-DEFAULT_REPLY_RESERVE = 512
-
 
 class ModelLoadError(HearthError, RuntimeError):
     """llama.cpp could not load a model file that passed validation."""
@@ -49,16 +51,16 @@ class ModelLoadError(HearthError, RuntimeError):
     code = "model_load_failed"
 
 
-class EmptyPromptError(InvalidRequestError, ValueError):
-    """The prompt has no tokens at all, so there is nothing to continue from."""
-
-    code = "empty_prompt"
-
-
 class InvalidLogitBiasError(InvalidRequestError, ValueError):
     """`logit_bias` names a token id outside the model's vocabulary."""
 
     code = "invalid_logit_bias"
+
+
+class InvalidPromptIdsError(InvalidRequestError, ValueError):
+    """A token-id prompt holds ids outside the model's vocabulary."""
+
+    code = "invalid_prompt"
 
 
 @dataclass
@@ -100,6 +102,18 @@ class _Resident:
                 f"logit_bias names token id(s) {outside} outside the vocabulary of "
                 f"'{self.entry.name}' (ids 0 to {n_vocab - 1})"
             )
+
+    def check_prompt_ids(self, prompt: tuple[int, ...]) -> list[int]:
+        """A prompt of token ids, refused naming `prompt` if any is not in the vocabulary."""
+        n_vocab = self.llama.n_vocab()
+        outside = sorted({token for token in prompt if not 0 <= token < n_vocab})
+        if outside:
+            raise InvalidPromptIdsError(
+                f"prompt holds token id(s) {outside[:10]} outside the vocabulary of "
+                f"'{self.entry.name}' (ids 0 to {n_vocab - 1})",
+                param="prompt",
+            )
+        return list(prompt)
 
     def is_end_of_generation(self, token: int) -> bool:
         import llama_cpp
@@ -229,7 +243,8 @@ class LlamaRuntime:
             request.messages,
             self._renderer(resident),
             lambda text: len(resident.tokenize(text)),
-            resident.n_ctx - self._reply_reserve(request.params, resident.n_ctx),
+            ContextBudget.for_reply(resident.n_ctx, request.params.max_tokens),
+            request.drop_old_turns,
         )
         self._generate(resident, resident.tokenize(prompt), request.params, sink, cancel, dropped)
 
@@ -245,19 +260,17 @@ class LlamaRuntime:
         messages[-1]["content"] = marker * len(images) + "\n" + messages[-1]["content"]
         with projector.chunks(marker * len(images), images) as only_images:
             image_tokens = projector.token_count(only_images)
-        budget = resident.n_ctx - self._reply_reserve(request.params, resident.n_ctx)
+        budget = ContextBudget.for_reply(resident.n_ctx, request.params.max_tokens)
         prompt, dropped = fit_messages(
             messages,
             self._renderer(resident),
             lambda text: len(resident.tokenize(text.replace(marker, ""))) + image_tokens,
             budget,
+            request.drop_old_turns,
         )
         with projector.chunks(prompt, images) as chunks:
-            if (needed := projector.token_count(chunks)) > budget:
-                raise PromptTooLongError(
-                    f"the prompt with its images needs {needed} tokens but only {budget} fit in "
-                    "the context window (after room for the reply)"
-                )
+            if (needed := projector.token_count(chunks)) > budget.for_prompt:
+                raise overflow_error(needed, budget, note=" with their images")
             started = time.perf_counter()
             try:
                 tokens = projector.evaluate(chunks, cancel)
@@ -273,18 +286,14 @@ class LlamaRuntime:
         self, request: CompletionRequest, sink: EventSink, cancel: threading.Event
     ) -> None:
         resident = self._load(request.model)
-        tokens: list[int] = resident.llama.tokenize(request.prompt.encode("utf-8"), add_bos=True)
-        budget = resident.n_ctx - self._reply_reserve(request.params, resident.n_ctx)
-        if len(tokens) > budget:
-            raise PromptTooLongError(
-                f"the prompt needs {len(tokens)} tokens but only {budget} fit in the context "
-                "window (after room for the reply)"
-            )
+        if isinstance(request.prompt, str):
+            tokens = resident.llama.tokenize(request.prompt.encode("utf-8"), add_bos=True)
+        else:  # the client's own token ids, taken as they are
+            tokens = resident.check_prompt_ids(request.prompt)
+        budget = ContextBudget.for_reply(resident.n_ctx, request.params.max_tokens)
+        if len(tokens) > budget.for_prompt:
+            raise overflow_error(len(tokens), budget, param="prompt")
         self._generate(resident, tokens, request.params, sink, cancel, 0)
-
-    @staticmethod
-    def _reply_reserve(params: SamplingParams, n_ctx: int) -> int:
-        return min(params.max_tokens or DEFAULT_REPLY_RESERVE, n_ctx // 2)
 
     def _generate(
         self,

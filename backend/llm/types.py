@@ -36,12 +36,14 @@ class ChatRequest:
     params: SamplingParams = field(default_factory=SamplingParams)
     # Encoded images the model sees with the last message; only for a model that can see.
     images: tuple[bytes, ...] = ()
+    # Whether the oldest turns may be left out to fit the context window; False: refuse instead.
+    drop_old_turns: bool = True
 
 
 @dataclass(frozen=True)
 class CompletionRequest:
     model: str
-    prompt: str
+    prompt: str | tuple[int, ...]  # text, or the model's own token ids as they are
     params: SamplingParams = field(default_factory=SamplingParams)
 
 

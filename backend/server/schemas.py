@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from backend.errors import InvalidRequestError
+from backend.llm.context_window import EmptyPromptError
 from backend.llm.types import SamplingParams
+from backend.server.field_policy import Refusal, only, refuse_unsupported, without_defaults
 from backend.wire import ConversationSettings
 
 TokenId = Annotated[int, Field(ge=0)]
@@ -22,7 +26,8 @@ def _is_encodable(text: str) -> bool:
 
 
 def lone_surrogate_at(value: Any, where: str = "") -> str | None:
-    """The dotted path of the first string in parsed JSON that holds a lone UTF-16 surrogate.
+    """Where the first string in parsed JSON that holds a lone UTF-16 surrogate is, as OpenAI
+    names a field ("messages[0].content").
 
     JSON allows "\\ud800", but no text encoding can store it, so it would fail deep in a
     tokenizer or the database instead of here.
@@ -37,25 +42,55 @@ def lone_surrogate_at(value: Any, where: str = "") -> str | None:
         return None
     for key, item in items:
         shown = str(key).encode("utf-8", "backslashreplace").decode()  # a bad key is shown escaped
-        place = f"{where}.{shown}" if where else shown
+        if isinstance(key, int):  # a list's item
+            place = f"{where}[{key}]"
+        else:
+            place = f"{where}.{shown}" if where else shown
         found = lone_surrogate_at(key, place) or lone_surrogate_at(item, place)
         if found is not None:
             return found
     return None
 
 
+class UnencodableTextError(InvalidRequestError):
+    """A string in the body holds a lone UTF-16 surrogate, which no text encoding can store."""
+
+    code = "invalid_body"
+
+
 class RequestBody(BaseModel):
-    """A route's JSON body: text no encoding can store is refused, naming its field."""
+    """A route's JSON body: an unknown field, or text no encoding can store, is refused, naming
+    the field."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
     def _refuse_lone_surrogates(cls, data: Any) -> Any:
         if (where := lone_surrogate_at(data)) is not None:
-            raise ValueError(
+            raise UnencodableTextError(
                 f"{where or 'the body'} holds a lone UTF-16 surrogate (like \\ud800), "
-                "which is not valid text"
+                "which is not valid text",
+                param=where or None,
             )
         return data
+
+
+class OpenAIBody(RequestBody):
+    """The body of an OpenAI route. A null is the field's default, as OpenAI takes it. An
+    OpenAI field Hearth does not implement is listed in `refused_fields` with the reason, and
+    is a 400 naming it unless its value asks for nothing more (`n: 1`); any other unknown
+    field is a 400 too, as OpenAI answers it. Never is a field accepted and dropped."""
+
+    refused_fields: ClassVar[Mapping[str, Refusal]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_field_policy(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = without_defaults(data, cls.model_fields)
+        return refuse_unsupported(data, cls.model_fields, cls.refused_fields)
 
 
 class ImageUrl(BaseModel):
@@ -93,10 +128,12 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class SamplingFields(RequestBody):
+class SamplingFields(OpenAIBody):
     """Sampling fields shared by chat and text completions."""
 
-    model_config = ConfigDict(extra="ignore")
+    refused_fields: ClassVar[Mapping[str, Refusal]] = {
+        "n": Refusal("Hearth generates one choice per request; send n=1", only(1)),
+    }
     model: str | None = Field(None, description="Model name; omitted means the default model.")
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -109,7 +146,9 @@ class SamplingFields(RequestBody):
     logit_bias: dict[TokenId, LogitBias] | None = Field(
         None, description="Token id to a bias from -100 (never) to 100 (always)."
     )
-    n: int = Field(1, ge=1, le=1, description="Only one choice is supported.")
+    user: str | None = Field(
+        None, description="OpenAI's end-user id: accepted, and it does not change the output."
+    )
 
     def sampling(self) -> SamplingParams:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
@@ -128,7 +167,26 @@ class SamplingFields(RequestBody):
 
 
 class ChatCompletionBody(SamplingFields):
+    refused_fields: ClassVar[Mapping[str, Refusal]] = {
+        **SamplingFields.refused_fields,
+        "modalities": Refusal("Hearth answers in text only", only(["text"])),
+        "audio": Refusal("Hearth answers in text only, without audio"),
+        "web_search_options": Refusal("Hearth is offline and never searches the web"),
+        "functions": Refusal("the deprecated functions are not taken; send them as tools"),
+        "function_call": Refusal("the deprecated function_call is not taken; use tool_choice"),
+        "reasoning_effort": Refusal("Hearth has no control over a model's reasoning"),
+        "verbosity": Refusal("Hearth has no control over a reply's verbosity"),
+    }
     messages: list[ChatMessage] = Field(min_length=1)
+    # OpenAI's fields that do not change the reply: accepted, so clients that send them work.
+    metadata: dict[str, str] | None = Field(None, description="Accepted; Hearth stores nothing.")
+    store: bool | None = Field(None, description="Accepted; Hearth stores no completions.")
+    service_tier: str | None = Field(None, description="Accepted; there is one tier.")
+    prompt_cache_key: str | None = Field(None, description="Accepted; no effect on the reply.")
+    safety_identifier: str | None = Field(None, description="Accepted; no effect on the reply.")
+    prediction: dict[str, Any] | None = Field(
+        None, description="Accepted; predicted outputs only speed OpenAI up, never change a reply."
+    )
     images: list[str] = Field(
         default_factory=list,
         description="Hearth's extension: image paths or data URLs for the last message.",
@@ -140,10 +198,27 @@ class ChatCompletionBody(SamplingFields):
 
 
 class CompletionBody(SamplingFields):
-    prompt: str | list[str]
+    refused_fields: ClassVar[Mapping[str, Refusal]] = {
+        **SamplingFields.refused_fields,
+        "best_of": Refusal("Hearth generates one choice per prompt; send best_of=1", only(1)),
+        "echo": Refusal("the prompt is not repeated before the completion", only(False)),
+        "suffix": Refusal("Hearth does not fill in text before a suffix", only("")),
+    }
+    prompt: str | list[str] | list[TokenId] | list[list[TokenId]] = Field(
+        description="A text, a list of texts, the model's token ids, or a list of token-id "
+        "lists: one choice per prompt, in order. Token ids go to the model as they are."
+    )
 
-    def prompt_text(self) -> str:
-        return self.prompt if isinstance(self.prompt, str) else "".join(self.prompt)
+    def prompts(self) -> list[str | tuple[int, ...]]:
+        """One prompt per choice: a text, or token ids."""
+        prompt = self.prompt
+        if isinstance(prompt, str):
+            return [prompt]
+        if not prompt:
+            raise EmptyPromptError("prompt is an empty list; give at least one", param="prompt")
+        if isinstance(prompt[0], int):  # one prompt of token ids
+            return [tuple(cast(list[int], prompt))]
+        return [p if isinstance(p, str) else tuple(p) for p in cast(list[str | list[int]], prompt)]
 
 
 class NewConversation(RequestBody):

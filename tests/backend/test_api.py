@@ -100,7 +100,7 @@ def test_unknown_model_is_404_not_a_fallback(backend: InProcessRealBackend) -> N
         backend.openai().chat.completions.create(model="missing", messages=HELLO)
 
 
-def test_malformed_json_and_bad_fields_are_422_and_serving_continues(
+def test_malformed_json_and_bad_fields_are_400_and_serving_continues(
     backend: InProcessRealBackend,
 ) -> None:
     with backend.http() as http:
@@ -109,15 +109,17 @@ def test_malformed_json_and_bad_fields_are_422_and_serving_continues(
             content=b'{"messages": [',
             headers={"Content-Type": "application/json"},
         )
-        assert broken.status_code == 422
-        assert "JSON decode error" in broken.json()["error"]["message"]
+        assert broken.status_code == 400
+        error = broken.json()["error"]
+        assert "not valid JSON" in error["message"] and "column 15" in error["message"]
+        assert (error["type"], error["param"]) == ("invalid_request_error", None)
         bad = http.post("/v1/chat/completions", json={"messages": HELLO, "temperature": 9})
-        assert bad.status_code == 422 and "temperature" in bad.json()["error"]["message"]
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "temperature"
         assert http.get("/health").json()["status"] == "ok"
 
 
 def test_prompt_longer_than_context_is_a_clear_400(backend: InProcessRealBackend) -> None:
-    with pytest.raises(openai.BadRequestError, match="fit in the context window") as caught:
+    with pytest.raises(openai.BadRequestError, match="maximum context length is 512") as caught:
         backend.openai().chat.completions.create(
             model="tiny", messages=[{"role": "user", "content": "word " * 3000}], max_tokens=8
         )
@@ -269,12 +271,16 @@ def test_unexpected_errors_are_logged_and_answered_as_internal_error(
     assert "Traceback" in caplog.text
 
 
-def test_lone_surrogates_are_422_naming_the_field(backend: InProcessRealBackend) -> None:
+def test_lone_surrogates_are_400_naming_the_field(backend: InProcessRealBackend) -> None:
     broken = "a\ud800"  # valid JSON ("a\\ud800") but not encodable text
     cases = (
-        ("/v1/chat/completions", {"messages": [{"role": "user", "content": broken}]}, "messages.0"),
+        (
+            "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": broken}]},
+            "messages[0].content",
+        ),
         ("/v1/completions", {"prompt": broken, "max_tokens": 2}, "prompt"),
-        ("/v1/embeddings", {"input": ["fine", broken]}, "input.1"),
+        ("/v1/embeddings", {"input": ["fine", broken]}, "input[1]"),
         ("/hearth/conversations", {"title": broken}, "title"),
         ("/v1/chat/completions", {"messages": HELLO, "metadata": {broken: "x"}}, "metadata.a"),
     )
@@ -283,9 +289,10 @@ def test_lone_surrogates_are_422_naming_the_field(backend: InProcessRealBackend)
             response = http.post(
                 route, content=json.dumps(body), headers={"Content-Type": "application/json"}
             )
-            assert response.status_code == 422, (route, response.text)
+            assert response.status_code == 400, (route, response.text)
             error = response.json()["error"]
             assert error["code"] == "invalid_body" and field in error["message"], error
+            assert error["param"] is not None and error["param"].startswith(field), error
 
 
 def test_empty_completion_prompt_is_a_clear_400(backend: InProcessRealBackend) -> None:
@@ -314,8 +321,8 @@ def test_logit_bias_outside_the_vocabulary_or_range_is_refused(
                 content=f'{{"messages": {json.dumps(HELLO)}, "logit_bias": {bias}}}',
                 headers={"Content-Type": "application/json"},
             )
-            assert response.status_code == 422, (bias, response.text)
-            assert "logit_bias" in response.json()["error"]["message"]
+            assert response.status_code == 400, (bias, response.text)
+            assert response.json()["error"]["param"].startswith("logit_bias"), response.text
 
 
 def test_openai_client_retrieves_one_model(backend: InProcessRealBackend) -> None:

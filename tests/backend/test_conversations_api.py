@@ -100,8 +100,9 @@ def test_settings_are_stored_as_given_and_bad_ones_refused(http: TestClient) -> 
     path = f"/hearth/conversations/{http.post('/hearth/conversations', json={}).json()['id']}"
     for bad in ({"temperature": "hot"}, {"max_tokens": -1000}, {"top_k": 5}):
         refused = http.patch(path, json={"settings": bad})
-        assert refused.status_code == 422, bad
-        assert refused.json()["error"]["code"] == "invalid_body"
+        assert refused.status_code == 400, bad
+        error = refused.json()["error"]
+        assert error["param"] == f"settings.{next(iter(bad))}", error
     chosen = {"temperature": 0.2, "top_p": 0.95, "max_tokens": 64}
     assert http.patch(path, json={"settings": chosen}).json()["settings"] == chosen
     assert http.patch(path, json={"settings": None}).json()["settings"] == {}

@@ -56,7 +56,7 @@ def test_every_hearth_error_says_how_the_server_reports_it() -> None:
     ],
 )
 def test_describe_reads_the_class(error: HearthError, status: int, kind: str, code: str) -> None:
-    body = {"error": {"message": str(error), "type": kind, "code": code}}
+    body = {"error": {"message": str(error), "type": kind, "param": None, "code": code}}
     assert describe(error) == (status, body)
 
 
@@ -76,6 +76,7 @@ def test_a_route_raising_a_hearth_error_answers_from_its_class(
         "error": {
             "message": "photo.png is too large to decode safely",
             "type": "invalid_request_error",
+            "param": None,
             "code": "image_too_large",
         }
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.llm.chat_template import ChatTemplateError, render_chat
-from backend.llm.context_window import PromptTooLongError, fit_messages
+from backend.llm.context_window import ContextBudget, PromptTooLongError, fit_messages
 
 
 def test_default_template_is_chatml_with_generation_prompt() -> None:
@@ -41,17 +41,43 @@ def test_oldest_turns_are_dropped_and_the_system_prompt_kept() -> None:
         {"role": "assistant", "content": "five six seven"},
         {"role": "user", "content": "eight nine"},
     ]
-    prompt, dropped = fit_messages(messages, _render, _words, budget=6)
+    prompt, dropped = fit_messages(messages, _render, _words, ContextBudget(6, 0))
     assert dropped == 2
     assert prompt == "be brief eight nine"
 
 
 def test_nothing_is_dropped_when_it_fits() -> None:
     messages = [{"role": "user", "content": "short"}]
-    assert fit_messages(messages, _render, _words, budget=10) == ("short", 0)
+    assert fit_messages(messages, _render, _words, ContextBudget(10, 0)) == ("short", 0)
 
 
 def test_a_single_message_too_long_is_an_error() -> None:
     messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "a b c d e f"}]
-    with pytest.raises(PromptTooLongError, match="needs 7 tokens but only 3 fit"):
-        fit_messages(messages, _render, _words, budget=3)
+    expected = (
+        r"^This model's maximum context length is 5 tokens\. However, your messages resulted "
+        r"in 7 tokens, and 2 more are kept for the reply"
+    )
+    with pytest.raises(PromptTooLongError, match=expected) as caught:
+        fit_messages(messages, _render, _words, ContextBudget(5, 2))
+    assert caught.value.param == "messages"
+
+
+def test_without_dropping_a_conversation_too_long_is_refused_whole() -> None:
+    messages = [
+        {"role": "user", "content": "one two three four"},
+        {"role": "assistant", "content": "five six"},
+        {"role": "user", "content": "seven"},
+    ]
+    assert fit_messages(messages, _render, _words, ContextBudget(2, 0)) == ("seven", 2)
+    with pytest.raises(PromptTooLongError, match="your messages resulted in 7 tokens"):
+        fit_messages(messages, _render, _words, ContextBudget(2, 0), drop_old_turns=False)
+    assert fit_messages(messages, _render, _words, ContextBudget(7, 0), drop_old_turns=False) == (
+        "one two three four five six seven",
+        0,
+    )
+
+
+def test_the_overflow_message_counts_what_was_sent_and_what_was_tried() -> None:
+    messages = [{"role": "user", "content": "a b"}, {"role": "user", "content": "c d e f"}]
+    with pytest.raises(PromptTooLongError, match=r"in 6 tokens \(4 even with every older"):
+        fit_messages(messages, _render, _words, ContextBudget(3, 0))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from functools import partial
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
 from backend import sse
@@ -19,7 +21,8 @@ from backend.chat.turn import Turn, prepare_api_turn
 from backend.embeddings.minilm import MODEL_NAME as EMBEDDER_NAME
 from backend.embeddings.names import answers_to
 from backend.errors import describe
-from backend.llm.types import CompletionRequest, Finished, Token
+from backend.llm.context_window import OVERFLOW_HEADER
+from backend.llm.types import CompletionRequest, Event, Finished, Timings, Token
 from backend.models.registry import NO_PROJECTOR_NOTE, ModelEntry
 from backend.server.event_stream import event_response
 from backend.server.schemas import ChatCompletionBody, CompletionBody, SamplingFields
@@ -126,9 +129,11 @@ def chat_chunker(ident: str, created: int, model: str) -> ChunkBuilder:
     return chunk
 
 
-def text_chunker(ident: str, created: int, model: str) -> ChunkBuilder:
+def text_chunker(ident: str, created: int, model: str, index: int = 0) -> ChunkBuilder:
+    """Chunks of the choice at `index` (one per prompt)."""
+
     def chunk(text: str | None, finish_reason: str | None) -> TextCompletion:
-        choice = TextChoice(text=text or "", finish_reason=finish_reason)
+        choice = TextChoice(index=index, text=text or "", finish_reason=finish_reason)
         return TextCompletion(id=ident, created=created, model=model, choices=[choice])
 
     return chunk
@@ -175,14 +180,31 @@ def retrieve_model(model_id: str, request: Request) -> ModelObject:
     return model_object(services(request).registry.get(model_id))
 
 
+ContextOverflow = Annotated[
+    Literal["drop", "error"],
+    Header(
+        alias=OVERFLOW_HEADER,
+        description="What a conversation too long for the context window does: `drop` (the "
+        "default) leaves out the oldest turns, keeping the system prompt, and reports how many "
+        "in `hearth.dropped_messages`; `error` refuses it with a 400 `context_length_exceeded`.",
+    ),
+]
+
+
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(
-    body: ChatCompletionBody, request: Request
+    body: ChatCompletionBody, request: Request, context_overflow: ContextOverflow = "drop"
 ) -> ChatCompletion | StreamingResponse:
     svc = services(request)
     messages = [m.as_prompt_message() for m in body.messages]
     turn = await asyncio.to_thread(
-        prepare_api_turn, svc, body.model, messages, body.image_references(), body.sampling()
+        prepare_api_turn,
+        svc,
+        body.model,
+        messages,
+        body.image_references(),
+        body.sampling(),
+        drop_old_turns=context_overflow == "drop",
     )
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     chunk = chat_chunker(ident, created, turn.model.name)
@@ -193,26 +215,94 @@ async def chat_completions(
     return chat_completion(ident, created, turn, *result)
 
 
+def summed(ended: Sequence[Finished]) -> Finished:
+    """The last choice's end, with the counts and times of all of them: for usage and report."""
+    timings = Timings(
+        prompt_tokens=sum(f.timings.prompt_tokens for f in ended),
+        completion_tokens=sum(f.timings.completion_tokens for f in ended),
+        prompt_ms=sum(f.timings.prompt_ms for f in ended),
+        generation_ms=sum(f.timings.generation_ms for f in ended),
+    )
+    return replace(ended[-1], timings=timings)
+
+
+async def completion_chunks(
+    first: Generation,
+    first_event: Event,
+    later: Sequence[Callable[[], Generation]],
+    chunker: Callable[[int], ChunkBuilder],
+    include_usage: bool,
+) -> AsyncIterator[str]:
+    """SSE lines for one choice per prompt, generated one after another: each chunk carries
+    its choice's index, each choice ends with its own finish_reason and report, and the usage
+    chunk (when asked) sums them all."""
+    generation, pending = first, [first_event]
+    ended: list[Finished] = []
+    try:
+        for index in range(len(later) + 1):
+            if index:
+                generation, pending = later[index - 1](), []
+            chunk = chunker(index)
+            async for event in generation.events(*pending):
+                if isinstance(event, Token):
+                    yield sse.encode(chunk(event.text, None))
+                    continue
+                final = chunk(None, openai_finish_reason(event))
+                final.hearth = hearth_report(event)
+                yield sse.encode(final)
+                ended.append(event)
+        if include_usage:
+            counted = {"choices": [], "usage": usage(summed(ended))}
+            yield sse.encode(chunker(0)(None, None).model_copy(update=counted))
+    except Exception as exc:  # the headers are sent: report in-band
+        _, body = describe(exc)
+        yield sse.encode(body)
+    finally:
+        generation.cancel.set()  # a client that left stops the generation at once
+    yield sse.encode(sse.DONE)
+
+
+async def text_choices(
+    generations: Sequence[Callable[[], Generation]],
+) -> tuple[list[TextChoice], Finished]:
+    """Each prompt's whole choice, one after another, and their summed end."""
+    choices, ended = [], []
+    for index, start in enumerate(generations):
+        text, finished = await start().collect()
+        reason = openai_finish_reason(finished)
+        choices.append(TextChoice(index=index, text=text, finish_reason=reason))
+        ended.append(finished)
+    return choices, summed(ended)
+
+
 @router.post("/v1/completions", response_model=None)
 async def completions(body: CompletionBody, request: Request) -> TextCompletion | StreamingResponse:
+    """One choice per prompt (a list of prompts gives several), each run after the other."""
     svc = services(request)
+    prompts = body.prompts()
     model = await asyncio.to_thread(resolve_model, svc.provider, svc.settings, body.model)
-    completion = CompletionRequest(model.name, body.prompt_text(), body.sampling())
-    generation = Generation(svc.generations).start(
-        lambda sink, cancel: svc.provider.start_completion(completion, sink, cancel)
-    )
+    sampling = body.sampling()
+
+    def start(prompt: str | tuple[int, ...]) -> Generation:
+        completion = CompletionRequest(model.name, prompt, sampling)
+        return Generation(svc.generations).start(
+            lambda sink, cancel: svc.provider.start_completion(completion, sink, cancel)
+        )
+
+    starts = [partial(start, prompt) for prompt in prompts]
     ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
-    chunk = text_chunker(ident, created, model.name)
-    result = await respond(body, generation, chunk, hearth_report)
-    if isinstance(result, StreamingResponse):
-        return result
-    text, finished = result
-    choice = TextChoice(text=text, finish_reason=openai_finish_reason(finished))
+    if body.stream:
+        first = starts[0]()
+        first_event = await first.next_event()  # errors before any output get a real status
+        chunker = partial(text_chunker, ident, created, model.name)
+        lines = completion_chunks(first, first_event, starts[1:], chunker, body.include_usage)
+        return event_response(lines)
+    choices, ended = await text_choices(starts)
     return TextCompletion(
         id=ident,
         created=created,
         model=model.name,
-        choices=[choice],
-        usage=usage(finished),
-        hearth=hearth_report(finished),
+        choices=choices,
+        usage=usage(ended),
+        hearth=hearth_report(ended),
     )
