@@ -110,6 +110,7 @@ def download_model(args: argparse.Namespace) -> int:
     from backend.models.download import run_download
     from backend.models.download_request import DownloadRequest, prepare_download
     from backend.models.hub import ChoiceNeededError
+    from backend.models.split import unsplit_stem
     from backend.paths import HomeLayout
     from backend.settings import Settings
 
@@ -128,7 +129,7 @@ def download_model(args: argparse.Namespace) -> int:
             model = run_download(plan, show, threading.Event())
     except KeyboardInterrupt:
         return fail("interrupted; what was fetched is kept: run the same command to resume", 130)
-    print(f"downloaded {model.stem} -> {model}")
+    print(f"downloaded {unsplit_stem(model)} -> {model}")
     return 0
 
 

@@ -20,6 +20,7 @@ from backend.models.download import (
     Progress,
     run_download,
 )
+from backend.models.split import unsplit_stem
 from backend.wire import DownloadState, DownloadStatus
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class DownloadQueue:
 
         try:
             model = self._runner(job.plan, listen, job.cancel)
-            self._end(job, "finished", model=model.stem)
+            self._end(job, "finished", model=unsplit_stem(model))
         except DownloadCancelledError:
             self._end(job, "cancelled")
         except HearthError as exc:

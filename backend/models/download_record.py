@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from backend.errors import InvalidRequestError
+from backend.models.split import unsplit_stem
 from backend.paths import HomeLayout
 from backend.settings import write_atomically
 
@@ -41,9 +42,9 @@ def downloads_root(layout: HomeLayout) -> Path:
 
 
 def model_folder(layout: HomeLayout, repo: str, model_file: str) -> Path:
-    """One folder per model, so its projector pairs with it and with nothing else."""
-    stem = Path(model_file).name.removesuffix(".gguf")
-    return downloads_root(layout) / repo.replace("/", "--") / stem
+    """One folder per model, so its projector pairs with it and with nothing else; a split
+    model's is named without the part number."""
+    return downloads_root(layout) / repo.replace("/", "--") / unsplit_stem(Path(model_file))
 
 
 def write_record(folder: Path, record: DownloadRecord) -> None:

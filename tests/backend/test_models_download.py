@@ -454,3 +454,19 @@ def test_a_search_of_the_hub_lists_gguf_repos_by_name(
     assert [hit.repo for hit in served] == ["a/qwen-GGUF"]
     asked = [r.query for r in hub.requests if r.path == "/api/models"]
     assert len(asked) == 2 and all("filter=gguf" in query for query in asked)
+
+
+def test_a_split_model_downloads_whole_and_is_listed_once(
+    monkeypatch: pytest.MonkeyPatch, home: HomeLayout, tiny_bytes: bytes
+) -> None:
+    parts = [f"Q2_K/tiny-Q2_K-0000{n}-of-00002.gguf" for n in (1, 2)]
+    files = [HubFileSpec(name, tiny_bytes) for name in [*parts, "tiny-Q8_0.gguf"]]
+    with serve(monkeypatch, HubMock({REPO: files})) as hub:
+        result = run_hearth("models", "download", REPO, "--quant", "Q2_K")
+    assert result.code == 0, result.err
+    assert "downloaded tiny-Q2_K ->" in result.out
+    assert sorted(r.path.split("/", 5)[-1] for r in hub.file_gets()) == parts
+    [entry] = [e for e in ModelRegistry(home).list() if e.source == "downloaded"]
+    assert (entry.name, entry.repo) == ("tiny-Q2_K", REPO)
+    assert entry.info.file_size == 2 * len(tiny_bytes)  # both parts counted
+    assert entry.path.parent.name == "tiny-Q2_K"
