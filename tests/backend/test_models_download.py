@@ -312,6 +312,9 @@ def test_the_api_asks_for_a_choice_and_refuses_what_will_not_fit(
         with pytest.raises(BackendError) as too_big:
             client.models.start_download("test/huge-GGUF")
         repo = client.models.hub_repo(REPO)
+        with backend.http() as http:
+            unknown = http.post("/hearth/models/downloads", json={"repo": REPO, "revision": "v2"})
+    assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "revision"
     assert choice.value.status == 409 and "tiny-Q4_K_M.gguf" in str(choice.value)
     assert too_big.value.status == 400 and "GiB of RAM" in str(too_big.value)
     assert [c.file for c in repo.choices] == ["tiny-Q4_K_M.gguf", "tiny-Q8_0.gguf"]
