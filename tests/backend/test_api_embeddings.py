@@ -102,11 +102,35 @@ def test_an_unknown_embedding_model_is_a_404_listing_the_names(
 ) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         backend.openai().embeddings.create(model="text-embedding-4-huge", input="hi")
-    assert caught.value.code == "model_not_found"
+    assert caught.value.code == "model_not_found" and caught.value.param == "model"
     assert (
         "all-minilm-l6-v2" in caught.value.message
         and "text-embedding-3-small" in caught.value.message
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "says"),
+    [
+        ({"input": []}, "input", "empty list"),
+        ({"input": [101, 7592, 102]}, "input", "check_embedding_ctx_length=False"),
+        ({"input": [[9906, 1917], [15339]]}, "input", "tiktoken"),
+        ({"input": 42}, "input", "a text or a list of texts"),
+        ({"input": ["a"] * 2049}, "input", "2048"),
+        ({"input": "hi", "dimensions": 256}, "dimensions", "384"),
+        ({"input": "hi", "encoding_format": "hex"}, "encoding_format", ""),
+        ({"input": "hi", "normalize": False}, "normalize", ""),
+        ({"model": "all-minilm-l6-v2"}, "input", ""),
+    ],
+)
+def test_a_bad_field_is_a_400_that_names_it(
+    backend: InProcessRealBackend, body: dict[str, Any], param: str, says: str
+) -> None:
+    response = post(backend, body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param
+    assert says in error["message"]
 
 
 def test_langchain_embeds_through_hearth(

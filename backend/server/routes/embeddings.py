@@ -93,7 +93,9 @@ def embeddings(body: EmbeddingsBody, request: Request) -> EmbeddingList:
     record of which model really answered is worth more than an echo."""
     if not answers_to(body.model or MODEL_NAME):
         known = ", ".join((MODEL_NAME, *OPENAI_ALIASES))
-        raise UnknownModelError(f"Unknown embedding model {body.model!r}; use one of: {known}.")
+        raise UnknownModelError(
+            f"Unknown embedding model {body.model!r}; use one of: {known}.", param="model"
+        )
     embedded = embed_whole(services(request).embedder.get(), body.texts())
     tokens = sum(embedded.tokens)
 
