@@ -124,8 +124,23 @@ class ChatMessage(BaseModel):
         return {"role": role, "content": self.text()}
 
 
-class StreamOptions(BaseModel):
+class OpenAIObject(BaseModel):
+    """An object inside an OpenAI body: an unknown field is refused by name, and a null is the
+    field's default, as in the body itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_defaults(cls, data: Any) -> Any:
+        return without_defaults(data, cls.model_fields) if isinstance(data, dict) else data
+
+
+class StreamOptions(OpenAIObject):
     include_usage: bool = False
+    include_obfuscation: bool | None = Field(
+        None, description="Accepted; Hearth's chunks carry no padding to turn off."
+    )
 
 
 class SamplingFields(OpenAIBody):

@@ -213,7 +213,16 @@ def test_explicit_nulls_mean_the_defaults(backend: InProcessRealBackend) -> None
         )
         assert unbounded.status_code == 200, unbounded.text
         required = http.post("/v1/chat/completions", json={"messages": None})
+        streamed = {"messages": HELLO, "max_tokens": 2, "stream": True}
+        nested = http.post(
+            "/v1/chat/completions", json=streamed | {"stream_options": {"include_usage": None}}
+        )
+        assert nested.status_code == 200 and '"usage"' not in nested.text
+        unknown = http.post(
+            "/v1/chat/completions", json=streamed | {"stream_options": {"include_usage_": True}}
+        )
     assert error_of(required)["param"] == "messages"  # a required field has no default
+    assert error_of(unknown)["param"] == "stream_options.include_usage_"
 
 
 def test_the_openai_client_sending_nulls_through_extra_body(backend: InProcessRealBackend) -> None:
