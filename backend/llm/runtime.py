@@ -100,7 +100,8 @@ class _Resident:
         if outside:
             raise InvalidLogitBiasError(
                 f"logit_bias names token id(s) {outside} outside the vocabulary of "
-                f"'{self.entry.name}' (ids 0 to {n_vocab - 1})"
+                f"'{self.entry.name}' (ids 0 to {n_vocab - 1})",
+                param="logit_bias",
             )
 
     def check_prompt_ids(self, prompt: tuple[int, ...]) -> list[int]:

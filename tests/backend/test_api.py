@@ -313,7 +313,7 @@ def test_logit_bias_outside_the_vocabulary_or_range_is_refused(
         backend.openai().chat.completions.create(
             model="tiny", messages=HELLO, max_tokens=3, logit_bias={"999999": 5}
         )
-    assert caught.value.code == "invalid_logit_bias"
+    assert (caught.value.code, caught.value.param) == ("invalid_logit_bias", "logit_bias")
     with backend.http() as http:
         for bias in ('{"-1": 100}', '{"5": 101}', '{"5": NaN}', '{"5": -Infinity}'):
             response = http.post(
