@@ -9,8 +9,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from backend.errors import InvalidRequestError
+
 if TYPE_CHECKING:
     from backend.embeddings.minilm import MiniLmEmbedder
+
+
+# Bounds on one request's work: OpenAI's own limit per text, and a total that still embeds in
+# well under a minute on two cores (256 windows).
+MAX_TEXT_PIECES = 8192
+MAX_REQUEST_PIECES = 65536
+
+
+class InputTooLongError(InvalidRequestError):
+    code = "input_too_long"
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ def embed_whole(embedder: MiniLmEmbedder, texts: Sequence[str]) -> WholeTextEmbe
     lengths (as OpenAI's cookbook does for its own long inputs), re-normalised to unit length.
     """
     pieces = embedder.word_pieces(texts)
+    check_length(pieces)
     windows: list[Sequence[int]] = []
     owners: list[int] = []
     for owner, text_pieces in enumerate(pieces):
@@ -45,3 +58,20 @@ def embed_whole(embedder: MiniLmEmbedder, texts: Sequence[str]) -> WholeTextEmbe
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     vectors = (sums / np.clip(norms, 1e-12, None)).astype(np.float32)
     return WholeTextEmbeddings(vectors, [len(p) for p in pieces])
+
+
+def check_length(pieces: Sequence[Sequence[int]]) -> None:
+    """Refuse, before any is embedded, a text or a request too long to embed in bounded time."""
+    for index, text_pieces in enumerate(pieces):
+        if len(text_pieces) > MAX_TEXT_PIECES:
+            raise InputTooLongError(
+                f"input[{index}] has {len(text_pieces)} word pieces; at most {MAX_TEXT_PIECES} "
+                "are embedded per text: split it",
+                param=f"input[{index}]" if len(pieces) > 1 else "input",
+            )
+    if (total := sum(map(len, pieces))) > MAX_REQUEST_PIECES:
+        raise InputTooLongError(
+            f"input has {total} word pieces in all; at most {MAX_REQUEST_PIECES} are embedded per "
+            "request: send fewer texts at a time",
+            param="input",
+        )

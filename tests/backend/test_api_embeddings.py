@@ -153,3 +153,18 @@ def test_langchain_embeds_through_hearth(
     assert np.allclose(documents, embedder.embed(TEXTS[:2]), atol=1e-5)
     assert np.allclose(query, embedder.embed(["When does the ferry leave?"])[0], atol=1e-5)
     assert query @ documents[0] > query @ documents[1]  # the ferry sentence is the closer one
+
+
+def test_input_too_long_to_embed_in_bounded_time_is_refused_before_any_work(
+    backend: InProcessRealBackend,
+) -> None:
+    """One text over 8192 word pieces, or a request over 65,536 in all, is a 400 naming the
+    part, answered at once; the next request is served as usual."""
+    word = "harbour "  # one word piece each
+    one_too_long = post(backend, {"input": ["short", word * 8200]})
+    assert one_too_long.status_code == 400
+    assert one_too_long.json()["error"]["param"] == "input[1]"
+    too_many = post(backend, {"input": [word * 8000] * 9})
+    assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "input"
+    assert "65536" in too_many.json()["error"]["message"]
+    assert post(backend, {"input": "still served"}).status_code == 200
