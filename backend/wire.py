@@ -306,6 +306,12 @@ class HearthReport(BaseModel):
         None, exclude_if=_unset, description="Whether the model saw the images' pixels."
     )
     vision_note: str | None = Field(None, exclude_if=_unset)
+    earlier_attachments: list[Attachment] | None = Field(
+        None,
+        exclude_if=_unset,
+        description="Images of the messages before the last: the model read their CLIP labels "
+        "in those messages' text, never their pixels.",
+    )
 
 
 class Usage(BaseModel):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from backend.chat.models import resolve_model
 from backend.chat.services import ChatServices
 from backend.documents.grounding import NOTHING_FOUND, find_sources, grounded_question
-from backend.images.attachments import image_inputs
+from backend.images.attachments import image_inputs, with_image_context
 from backend.llm.types import ChatRequest, ResolvedModel, SamplingParams
 from backend.wire import Attachment, Conversation, Message, Source
 
@@ -38,6 +38,8 @@ class Turn:
     sources: tuple[Source, ...] = ()
     asked: Message | None = None  # the stored question; None: nothing is stored (OpenAI API)
     fixed_reply: str | None = None  # the answer when the model must not make one up
+    # Images of messages before the last (OpenAI API): their labels are in those messages' text
+    earlier_attachments: tuple[Attachment, ...] = ()
 
     @property
     def conversation_id(self) -> str | None:
@@ -53,12 +55,14 @@ def sampling_for(conversation: Conversation) -> SamplingParams:
 
 
 def prompt_history(services: ChatServices, conversation: Conversation) -> PromptMessages:
-    """The system prompt and every complete message, oldest first."""
-    history = [
-        {"role": m.role, "content": m.content}
-        for m in services.store.messages(conversation.id)
-        if m.status == "complete"
+    """The system prompt and every complete message, oldest first. Images of messages before
+    the last (the question, whose images the turn adds) go in as their labels."""
+    stored = [m for m in services.store.messages(conversation.id) if m.status == "complete"]
+    history: PromptMessages = [
+        {"role": m.role, "content": with_image_context(m.content, m.attachments)}
+        for m in stored[:-1]
     ]
+    history += [{"role": m.role, "content": m.content} for m in stored[-1:]]
     if conversation.system_prompt:
         history.insert(0, {"role": "system", "content": conversation.system_prompt})
     return history
@@ -102,18 +106,38 @@ def prepare_turn(services: ChatServices, conversation_id: str, question: Questio
     return Turn(model, request, tuple(attachments), tuple(sources), asked)
 
 
+def labelled_earlier_images(
+    services: ChatServices, messages: PromptMessages, earlier_images: Sequence[Sequence[str]]
+) -> tuple[PromptMessages, list[Attachment]]:
+    """The history with each earlier message's images as CLIP labels in its text, as a model
+    without vision gets the last message's: a vision model sees only the last message's pixels."""
+    history, attachments = list(messages), list[Attachment]()
+    for place, references in enumerate(earlier_images):
+        if references:
+            attached = services.images.attach(references)
+            content = with_image_context(history[place]["content"], attached)
+            history[place] = {**history[place], "content": content}
+            attachments += attached
+    return history, attachments
+
+
 def prepare_api_turn(
     services: ChatServices,
     requested_model: str | None,
     messages: PromptMessages,
     image_references: Sequence[str],
     sampling: SamplingParams,
+    earlier_images: Sequence[Sequence[str]] = (),
     drop_old_turns: bool = True,
 ) -> Turn:
     """A turn of the OpenAI API: the client sends the whole history and nothing is stored.
+    `image_references` are the last message's images; `earlier_images` each earlier one's.
     Without `drop_old_turns`, a history too long for the context is refused, not shortened."""
+    if len(earlier_images) > len(messages) - 1:
+        raise ValueError("earlier_images has more entries than there are earlier messages")
     model = resolve_model(services.provider, services.settings, requested_model)
+    history, earlier = labelled_earlier_images(services, messages, earlier_images)
     attachments = services.images.attach(image_references) if image_references else []
-    prompt, images = with_images(model, attachments, messages)
+    prompt, images = with_images(model, attachments, history)
     request = ChatRequest(model.name, prompt, sampling, images, drop_old_turns=drop_old_turns)
-    return Turn(model, request, tuple(attachments))
+    return Turn(model, request, tuple(attachments), earlier_attachments=tuple(earlier))

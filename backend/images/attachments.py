@@ -10,21 +10,41 @@ import base64
 import binascii
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
 
+from backend.errors import InvalidRequestError
 from backend.images.decode import ImageDecodeError
 from backend.models.registry import NO_PROJECTOR_NOTE
 from backend.wire import Attachment, ImageLabel
 
 DATA_URL_PREFIX = "data:"
+REMOTE_URL = re.compile(r"\s*https?://", re.IGNORECASE)
 log = logging.getLogger(__name__)
+
+
+class RemoteImageUrlError(InvalidRequestError):
+    """An image given by its web address: Hearth works offline and fetches nothing."""
+
+    code = "remote_image_url"
+
+
+def refuse_remote_image(reference: str, field: str | None = None) -> None:
+    """`field` names where the request holds the image, as OpenAI names request fields."""
+    if REMOTE_URL.match(reference):
+        raise RemoteImageUrlError(
+            f"{field or 'the image'}: remote image URLs are not fetched, because Hearth works "
+            "offline; send the image itself as a base64 data URL (data:image/png;base64,...)",
+            param=field,
+        )
 
 
 def read_image_reference(reference: str) -> tuple[bytes, str]:
     """(bytes, display name) from a file path or a base64 data URL."""
+    refuse_remote_image(reference)
     if reference.startswith(DATA_URL_PREFIX):
         header, _, payload = reference.partition(",")
         if ";base64" not in header:

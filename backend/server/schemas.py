@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.errors import InvalidRequestError
+from backend.images.attachments import refuse_remote_image
 from backend.llm.context_window import EmptyPromptError
 from backend.llm.types import SamplingParams
 from backend.server.field_policy import Refusal, only, refuse_unsupported, without_defaults
@@ -95,6 +96,18 @@ class OpenAIBody(RequestBody):
 
 class ImageUrl(BaseModel):
     url: str = Field(description="A base64 data URL or a local file path.")
+    detail: Literal["auto", "low", "high"] | None = Field(
+        None,
+        description="Accepted, and the same for each: a vision model sees the image at its "
+        "projector's resolution, CLIP at its own.",
+    )
+
+
+CONTENT_PART_TYPES = ("text", "image_url")
+
+
+class UnsupportedContentPartError(InvalidRequestError):
+    code = "unsupported_content_part"
 
 
 class ContentPart(BaseModel):
@@ -118,6 +131,23 @@ class ChatMessage(BaseModel):
         if not isinstance(self.content, list):
             return []
         return [p.image_url.url for p in self.content if p.type == "image_url" and p.image_url]
+
+    def refuse_unusable_parts(self, place: str) -> None:
+        """Refuse, naming it, a part Hearth would have to drop, and an image on the web."""
+        for j, part in enumerate(self.content if isinstance(self.content, list) else []):
+            if part.type not in CONTENT_PART_TYPES:
+                raise UnsupportedContentPartError(
+                    f"{place}.content[{j}].type: '{part.type}' parts are not supported; send "
+                    "'text' and 'image_url' parts",
+                    param=f"{place}.content[{j}].type",
+                )
+            if part.type == "image_url":
+                if part.image_url is None:
+                    raise UnsupportedContentPartError(
+                        f"{place}.content[{j}]: an image_url part needs image_url.url",
+                        param=f"{place}.content[{j}].image_url",
+                    )
+                refuse_remote_image(part.image_url.url, f"{place}.content[{j}].image_url")
 
     def as_prompt_message(self) -> dict[str, str]:
         role = "system" if self.role == "developer" else self.role
@@ -208,8 +238,20 @@ class ChatCompletionBody(SamplingFields):
     )
 
     def image_references(self) -> list[str]:
-        """Images of the last message: its image_url parts, then the `images` field."""
+        """Images of the last message: its image_url parts, then the `images` field. A web
+        address or a part of another type in any message is refused first, naming where."""
+        self._refuse_unusable_parts()
         return self.messages[-1].image_references() + self.images
+
+    def earlier_image_references(self) -> list[list[str]]:
+        """The images of each message before the last, in order."""
+        return [message.image_references() for message in self.messages[:-1]]
+
+    def _refuse_unusable_parts(self) -> None:
+        for i, message in enumerate(self.messages):
+            message.refuse_unusable_parts(f"messages[{i}]")
+        for k, url in enumerate(self.images):
+            refuse_remote_image(url, f"images[{k}]")
 
 
 class CompletionBody(SamplingFields):

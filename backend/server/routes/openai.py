@@ -71,6 +71,7 @@ def hearth_report(finished: Finished, turn: Turn | None = None) -> HearthReport:
     """Hearth's extra response field: speeds, turns dropped to fit the context, and whether
     the model saw a chat turn's images or only their labels."""
     attachments = list(turn.attachments) if turn else []
+    earlier = list(turn.earlier_attachments) if turn else []
     seen = bool(turn and turn.request.images)
     return HearthReport(
         finish_reason=finished.finish_reason,
@@ -80,6 +81,7 @@ def hearth_report(finished: Finished, turn: Turn | None = None) -> HearthReport:
         attachments=attachments or None,
         vision=seen if attachments else None,
         vision_note=NO_PROJECTOR_NOTE if attachments and not seen else None,
+        earlier_attachments=earlier or None,
     )
 
 
@@ -204,6 +206,7 @@ async def chat_completions(
         messages,
         body.image_references(),
         body.sampling(),
+        earlier_images=body.earlier_image_references(),
         drop_old_turns=context_overflow == "drop",
     )
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
