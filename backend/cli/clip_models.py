@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backend.cli.output import fail
 
 if TYPE_CHECKING:
+    from backend.images.onnx_layouts import Variant
     from backend.paths import HomeLayout
+
+REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # owner/name, as the Hub spells repos
 
 
 def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +21,11 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "add-clip",
         help="use an ONNX CLIP from the Hub (like Xenova/clip-vit-base-patch32) for images",
     )
-    added.add_argument("folder", type=Path, help="the repo's files (onnx/, tokenizer.json, ...)")
+    added.add_argument(
+        "source",
+        help="a folder holding the repo's files (onnx/, tokenizer.json, ...), or the repo "
+        "(owner/name) or catalog id to download them from Hugging Face",
+    )
     added.add_argument("--name", help="name to register it under (default: the repo's name)")
     added.add_argument(
         "--quantized",
@@ -47,20 +55,55 @@ def add_clip(args: argparse.Namespace) -> int:
     from backend.images.onnx_layouts import register_clip_folder
     from backend.paths import HomeLayout
 
-    name = args.name or default_name(args.folder)
-    if not args.folder.is_dir():
-        return fail(f"{args.folder} is not a folder")
     layout = HomeLayout.current()
-    print(f"registering {name}: checksums, then the default labels embedded once ...")
-    folder = register_clip_folder(
-        layout, args.folder, name, variant="quantized" if args.quantized else "fp32"
-    )
+    variant: Variant = "quantized" if args.quantized else "fp32"
+    local = Path(args.source).expanduser()
+    repo = None if local.is_dir() else _hub_repo(args.source)
+    if local.is_dir():
+        name = args.name or default_name(local)
+        print(f"registering {name}: checksums, then the default labels embedded once ...")
+        folder = register_clip_folder(layout, local, name, variant=variant)
+    elif repo is not None:
+        default = args.source if "/" not in args.source else repo.rsplit("/", 1)[-1]
+        folder = _download(layout, repo, args.name or default, variant)
+    else:
+        return fail(f"{args.source} is neither a folder, a repo (owner/name) nor a catalog id")
+    name = folder.name
     print(f"added image model {name} -> {folder}")
     if args.use:
         use_image_model(layout, name)
     else:
         print(f"to use it, set image_model to {name!r} in the settings")
     return 0
+
+
+def _hub_repo(source: str) -> str | None:
+    """The Hugging Face repo `source` names: owner/name, unless `owner` is a folder here (then
+    it is a mistyped path, and no request goes out), or the id of a catalog image model."""
+    from backend.models.catalog import load_catalog
+
+    if REPO_ID.fullmatch(source):
+        return None if Path(source.split("/")[0]).exists() else source
+    found = [m for m in load_catalog().models if m.id.lower() == source.lower()]
+    return found[0].repo if found and found[0].kind == "clip" else None
+
+
+def _download(layout: HomeLayout, repo: str, name: str, variant: Variant) -> Path:
+    """Fetch the files Hearth reads from `repo`, with a progress bar, and register them."""
+    from tqdm import tqdm
+
+    from backend.images.clip_download import download_clip
+    from backend.models.download import Progress
+
+    print(f"downloading {repo} ({variant}), then the default labels are embedded once ...")
+    with tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=name) as bar:
+
+        def show(progress: Progress) -> None:
+            bar.total = progress.bytes_total
+            bar.update(progress.bytes_done - bar.n)
+            bar.set_postfix_str(progress.current_file.rsplit("/", 1)[-1])
+
+        return download_clip(layout, repo, name, show, variant=variant)
 
 
 def use_image_model(layout: HomeLayout, name: str) -> None:

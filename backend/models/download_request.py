@@ -27,8 +27,8 @@ def resolve_catalog_id(request: DownloadRequest) -> DownloadRequest:
     model = find_in_catalog(load_catalog(), request.repo)
     if model.kind != "chat":
         raise NoModelFileError(
-            f"{model.id} is an image model, not a GGUF chat model: fetch it with "
-            f"`hf download {model.repo}` and add it with `hearth models add-clip FOLDER`"
+            f"{model.id} is an image model, not a GGUF chat model: download and add it with "
+            f"`hearth models add-clip {model.id}` (--quantized for the smaller variant)"
         )
     file = request.file or (None if request.quant else model.file)
     return DownloadRequest(model.repo, file, request.quant, request.allow_too_big)

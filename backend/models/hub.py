@@ -171,8 +171,8 @@ def _ask_hub(call: Callable[[], Any], repo: str = "") -> Any:
         raise _unreachable(exc) from exc
 
 
-def list_repo(repo: str) -> RepoListing:
-    """The repo's GGUF models (shards grouped) and projectors, at its current commit."""
+def repo_files(repo: str) -> tuple[str, list[HubFile]]:
+    """The repo's current commit and every file in it, with sizes and hashes."""
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise InvalidRequestError(f"{repo!r} is not a repo id: write it as owner/name")
     from huggingface_hub import HfApi
@@ -189,11 +189,17 @@ def list_repo(repo: str) -> RepoListing:
             git_sha1=None if s.lfs else s.blob_id,
         )
         for s in info.siblings or []
-        if s.rfilename.lower().endswith(".gguf")
     ]
+    return info.sha or "main", files
+
+
+def list_repo(repo: str) -> RepoListing:
+    """The repo's GGUF models (shards grouped) and projectors, at its current commit."""
+    revision, every = repo_files(repo)
+    files = [f for f in every if f.name.lower().endswith(".gguf")]
     projectors = tuple(f for f in files if "mmproj" in f.basename.lower())
     models = [f for f in files if f not in projectors]
-    return RepoListing(repo, info.sha or "main", _group_shards(models), projectors)
+    return RepoListing(repo, revision, _group_shards(models), projectors)
 
 
 def search_repos(text: str, limit: int = 20) -> list[RepoHit]:

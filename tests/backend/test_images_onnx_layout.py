@@ -30,10 +30,11 @@ from backend.images.onnx_layouts import (
     verify_clip_files,
     xenova_files,
 )
-from backend.images.registry import clip_dir
+from backend.images.registry import clip_dir, clip_models
 from backend.paths import HomeLayout, repo_models_dir
 from backend.settings import Settings
 from tests.backend.conftest import TinyClip, cosines, prepare_home, serve_real
+from tests.backend.hub_mock import HubFileSpec, HubMock
 from tests.backend.inprocess_cli import run_hearth
 
 REPO = repo_models_dir().parent
@@ -276,3 +277,54 @@ def test_search_through_the_backend_ranks_as_transformers_does(
     ]
     (hub,) = [model for model in models if model["current"]]
     assert (hub["name"], hub["source"]) == ("hub", str(xenova_clip.folder.resolve()))
+
+
+def hub_repo(folder: Path, **lies: str) -> list[HubFileSpec]:
+    """The repo as the Hub holds it: what Hearth reads, the other variants it must not fetch,
+    and a model card; `lies` gives a file a sha256 its bytes do not have."""
+    needed = [*xenova_files(), *OPTIONAL_FILES]
+    quantized = ["onnx/vision_model_quantized.onnx", "onnx/text_model_quantized.onnx"]
+    specs = [HubFileSpec(n, (folder / n).read_bytes(), lies.get(n)) for n in needed + quantized]
+    return specs + [HubFileSpec("onnx/model_fp16.onnx", b"x" * 1000), HubFileSpec("README.md", b"")]
+
+
+def test_cli_downloads_only_what_it_needs_resumes_verifies_and_registers(
+    xenova_clip: XenovaClip,
+    registered: Path,
+    hearth_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    repo = {"Xenova/clip-tiny": hub_repo(xenova_clip.folder)}
+    with HubMock(repo, cut_after={"onnx/text_model.onnx": 200_000}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        added = run_hearth("models", "add-clip", "Xenova/clip-tiny", "--use")
+    assert added.code == 0, added.err
+    fetched = {request.path.split("/resolve/")[1].split("/", 1)[1] for request in hub.file_gets()}
+    assert fetched == {*xenova_files(), *OPTIONAL_FILES}
+    assert "Range" in hub.file_gets("onnx/text_model.onnx")[-1].headers  # the cut one resumed
+    layout = HomeLayout(hearth_home)
+    folder = clip_dir(layout) / "clip-tiny"
+    assert ClipManifest.read(folder).image_tower == "onnx/vision_model.onnx"
+    assert Settings.load(layout).image_model == "clip-tiny"
+    images = real_images()
+    ours, theirs = (
+        ClipModel(folder).embed_images(images),
+        ClipModel(registered).embed_images(images),
+    )
+    assert cosines(ours, theirs).min() >= 0.9999
+
+
+def test_a_download_with_wrong_bytes_registers_nothing(
+    xenova_clip: XenovaClip, hearth_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    lying = hub_repo(xenova_clip.folder, **{"tokenizer.json": "0" * 64})
+    with HubMock({"Xenova/clip-vit-base-patch32": lying}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        refused = run_hearth("models", "add-clip", "clip-vit-base-patch32")  # the catalog's id
+        not_clip = run_hearth("models", "add-clip", "Xenova/nothing-here")
+    assert refused.code == 1 and "tokenizer.json" in refused.err and "match" in refused.err
+    assert "clip-vit-base-patch32" not in clip_models(HomeLayout(hearth_home))
+    assert not_clip.code == 1 and "Xenova/nothing-here" in not_clip.err
