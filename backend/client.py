@@ -365,6 +365,10 @@ class ModelsApi:
         """Stop it; what was fetched stays, and the same download resumes it."""
         return self._client.call(DownloadStatus, "DELETE", f"{DOWNLOADS}/{download_id}")
 
+    def delete(self, name: str) -> None:
+        """Delete a model Hearth downloaded (403 for any other: never another app's files)."""
+        self._client.request("DELETE", f"{MODELS}/{quote(name, safe='')}")
+
     def import_gguf(self, path: str | Path, name: str | None = None) -> ModelDescription:
         """Use a GGUF file where it lies (not copied), under `name` or the file's name."""
         body = {"path": _from_here(path), "name": name}

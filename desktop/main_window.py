@@ -22,7 +22,9 @@ from desktop.window_state import WindowState
 
 if TYPE_CHECKING:
     from backend.settings import Settings
+    from backend.wire import ModelDescription
     from desktop.backend_connection import BackendConnection
+    from desktop.models.models_dialog import ModelsDialog
     from desktop.settings_dialog import SettingsDialog
 
 ERROR_SHOWN_MS = 10_000
@@ -86,11 +88,18 @@ class MainWindow(QMainWindow):
 
         self.connection = connection
         self.settings = settings
+        self.models: list[ModelDescription] = []  # installed, as last listed
+        self.models_dialog: ModelsDialog | None = None
         self.conversations = ConversationList(connection, self)
         self.thumbnails = ThumbnailLoader(connection.runner)
         self.chat_view = ChatView(self.thumbnails, self.theme.dark, self)
         self.session = ChatSession(connection, self.chat_view)
-        self.welcome = WelcomePage(settings.default_model, str(self.home.models), self)
+        self.welcome = WelcomePage(
+            settings.default_model,
+            str(self.home.models),
+            self._default_is_tiny(settings.default_model),
+            self,
+        )
         self.pages = QStackedWidget(self)
         self.pages.addWidget(self.chat_view)
         self.pages.addWidget(self.welcome)
@@ -140,6 +149,8 @@ class MainWindow(QMainWindow):
         session.error.connect(self.show_error)
         self.welcome.example_requested.connect(self._ask_example)
         self.welcome.dismissed.connect(self.leave_welcome)
+        self.welcome.models_requested.connect(self.open_models)
+        self.welcome.model_offered.connect(self.use_as_default)
         self.theme.changed.connect(self.chat_view.set_dark)
         self.documents.error.connect(self.show_error)
         self.documents.collections_changed.connect(self.folder_watcher.watch)
@@ -153,6 +164,7 @@ class MainWindow(QMainWindow):
         self.shortcuts: list[tuple[QAction, str | QKeySequence.StandardKey]] = [
             (self._action(menu, "&New chat", self.new_chat), "Ctrl+N"),
             (self._action(menu, "&Search chats", self.focus_search), "Ctrl+K"),
+            (self._action(menu, "&Models…", self.open_models), "Ctrl+Shift+M"),
             (self._action(menu, "S&ettings…", self.open_settings), "Ctrl+,"),
         ]
         for action, _shortcut in self.shortcuts:
@@ -185,13 +197,23 @@ class MainWindow(QMainWindow):
 
     def _on_connected(self) -> None:
         self.conversations.refresh()
-        self.connection.call(
-            lambda api: api.models.available(),
-            lambda models: self.chat_view.model_picker.set_models(
-                models, self.settings.default_model, self.settings.documents_model
-            ),
-            self.show_error,
+        self.connection.call(lambda api: api.models.available(), self._show_models, self.show_error)
+
+    def _show_models(self, models: list[ModelDescription]) -> None:
+        """The installed models, listed at each connect and by the Models dialog."""
+        self.models = models
+        settings = self.settings
+        self.chat_view.model_picker.set_models(
+            models, settings.default_model, settings.documents_model
         )
+        self.welcome.offer(models, settings.default_model)
+
+    def _default_is_tiny(self, name: str) -> bool:
+        """Shipped models are tiny demonstrations; until the list arrives, the default that
+        Settings ships with is known to be one."""
+        if self.models:
+            return any(model.name == name and model.source == "shipped" for model in self.models)
+        return name == type(self.settings).model_fields["default_model"].default
 
     def show_error(self, message: str) -> None:
         """A failed request. While the engine restarts, the status indicator has already said
@@ -226,6 +248,28 @@ class MainWindow(QMainWindow):
         self.window_state.mark_welcome_seen()
         self.pages.setCurrentWidget(self.chat_view)
 
+    def open_models(self) -> ModelsDialog:
+        """One dialog for the window's life, hidden when closed, so the downloads it follows
+        go on being shown."""
+        from desktop.models.models_dialog import ModelsDialog
+
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(self.connection, self.settings.default_model, self)
+            self.models_dialog.default_chosen.connect(self.use_as_default)
+            self.models_dialog.models_changed.connect(self._show_models)
+        self.models_dialog.refresh()
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        return self.models_dialog
+
+    def use_as_default(self, name: str) -> None:
+        """Saved in Settings; the engine restarts to answer new chats with it."""
+        if self.models_dialog is not None:
+            self.models_dialog.set_default_model(name)
+        self._apply_settings(self.settings.model_copy(update={"default_model": name}))
+        if self.models:
+            self._show_models(self.models)  # the picker's "Default (…)" names it at once
+
     def open_settings(self) -> SettingsDialog:
         """Window-modal but not blocking: the answer arrives through `finished`."""
         from desktop.settings_dialog import SettingsDialog  # pydantic's field editors
@@ -244,7 +288,11 @@ class MainWindow(QMainWindow):
         )
         self.settings = chosen
         self.theme.apply(chosen.theme)
-        self.welcome.set_default_model(chosen.default_model, str(self.home.models))
+        self.welcome.set_default_model(
+            chosen.default_model, str(self.home.models), self._default_is_tiny(chosen.default_model)
+        )
+        if self.models_dialog is not None:
+            self.models_dialog.set_default_model(chosen.default_model)
         home = self.home
         on_saved = (lambda _none: self._restart_for_settings()) if engine_changed else None
         self.connection.runner.submit(lambda: chosen.save(home), on_saved, self.show_notice)

@@ -119,7 +119,7 @@ QFrame#assistantMessage {{ background: {base}; border: 1px solid {mid}; border-r
 QLabel#messageAuthor {{ font-weight: bold; }}
 QLabel#messageNote, QLabel#chatStats, QLabel#fieldDescription, QLabel#settingsNote,
 QLabel#editingNote {{ color: {muted}; }}
-QLabel#settingsProblem {{ color: #d03b3b; }}
+QLabel#settingsProblem, QLabel#modelsProblem {{ color: #d03b3b; }}
 QLabel#chatTitle {{ font-size: 15pt; font-weight: bold; }}
 QLabel#fieldDescription {{ font-size: 9pt; }}
 QListWidget {{ border: none; background: {window}; }}

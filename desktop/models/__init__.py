@@ -1,0 +1,1 @@
+"""The Models dialog: installed and discovered models, the catalog, downloads and settings."""
