@@ -123,15 +123,12 @@ def _images() -> Iterator[_Images]:
 
 def _indexed_folders() -> list[IndexedFolder]:
     """The folders image models indexed, each marked if the current image model has not."""
-    from backend.images.clip import ClipManifest
-    from backend.images.indexed_folders import FolderRecord
-    from backend.images.registry import find_clip_model
+    from backend.images.indexed_folders import indexed_folders
     from backend.paths import HomeLayout
     from backend.settings import Settings
 
     layout = HomeLayout.current()
-    model = ClipManifest.read(find_clip_model(layout, Settings.load(layout).image_model)).name
-    return FolderRecord.of(layout).folders(model)
+    return indexed_folders(layout, Settings.load(layout).image_model)
 
 
 def index_folders(args: argparse.Namespace) -> int:

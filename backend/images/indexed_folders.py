@@ -74,6 +74,16 @@ class FolderRecord:
         return [folder for folder in self.folders(current_model) if folder.needs_reindex]
 
 
+def indexed_folders(layout: HomeLayout, image_model: str) -> list[IndexedFolder]:
+    """The folders image models indexed, judged against `image_model` (a settings name); its
+    manifest names the model, so its towers need not be loaded for this."""
+    from backend.images.clip import ClipManifest
+    from backend.images.registry import find_clip_model
+
+    model = ClipManifest.read(find_clip_model(layout, image_model)).name
+    return FolderRecord.of(layout).folders(model)
+
+
 def reindex_needed(stale: list[IndexedFolder], model: str) -> ReindexNeededError:
     folders = "; ".join(f"{f.folder} (by {', '.join(f.models)})" for f in stale)
     return ReindexNeededError(

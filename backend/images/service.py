@@ -20,7 +20,7 @@ from backend.images.attachments import (
 from backend.images.clip import ClipModel
 from backend.images.decode import open_image
 from backend.images.index import ImageIndex
-from backend.images.indexed_folders import FolderRecord, IndexedFolder
+from backend.images.indexed_folders import FolderRecord, IndexedFolder, indexed_folders
 from backend.images.labels import label_image
 from backend.images.registry import find_clip_model
 from backend.paths import HomeLayout
@@ -61,7 +61,7 @@ class ImageService:
     def indexed_folders(self) -> list[IndexedFolder]:
         """The folders image models indexed, and which the current model has not (re-index
         those with `index.index_folder`: it embeds with the current model)."""
-        return FolderRecord.of(self._layout).folders(self.model.name)
+        return indexed_folders(self._layout, self._settings.image_model)
 
     def label(
         self, image: Image.Image, labels: Sequence[str] = (), top: int = 5
