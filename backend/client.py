@@ -66,19 +66,22 @@ E = TypeVar("E", bound=BaseModel)
 class BackendError(Exception):
     """The backend answered with an error, or could not be reached or started."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code  # the error's code, like "model_too_large", for a client that asks
 
 
 def _raise_for_error(response: httpx.Response) -> None:
     if response.is_success:
         return
+    code = None
     try:
-        message = response.json()["error"]["message"]
-    except (ValueError, KeyError, TypeError):
+        error = response.json()["error"]
+        message, code = error["message"], error.get("code")
+    except (ValueError, KeyError, TypeError, AttributeError):
         message = response.text or response.reason_phrase
-    raise BackendError(message, response.status_code)
+    raise BackendError(message, response.status_code, code)
 
 
 def _from_here(path: str | Path) -> str:

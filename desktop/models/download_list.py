@@ -6,6 +6,7 @@ again and the backend carries on from the partial file with a Range request."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,11 +24,35 @@ from PySide6.QtWidgets import (
 from desktop.models.model_text import UNFINISHED, download_line, percent
 
 if TYPE_CHECKING:
+    from backend.client import HearthClient
     from backend.wire import DownloadStatus
     from desktop.backend_connection import BackendConnection
     from desktop.workers import StreamOperation
 
 CANCEL_TIP = "Stop and forget it here; the part fetched stays, so downloading it again resumes"
+TOO_LARGE = "model_too_large"  # the backend's code for a model the memory free cannot hold
+
+
+@dataclass(frozen=True)
+class TooLarge:
+    """The backend refused the download before any byte: the model would not fit in memory."""
+
+    message: str
+
+
+def download_events(
+    api: HearthClient, repo: str, file: str | None, allow_too_big: bool
+) -> Iterator[DownloadStatus | TooLarge]:
+    """The download's events (worker thread). A refusal for memory is an item rather than a
+    failure, so the row can ask whether to download anyway."""
+    from backend.client import BackendError
+
+    try:
+        yield from api.models.download(repo, file, allow_too_big=allow_too_big)
+    except BackendError as exc:
+        if exc.code != TOO_LARGE:
+            raise
+        yield TooLarge(str(exc))
 
 
 @dataclass
@@ -37,6 +62,8 @@ class DownloadJob:
     repo: str
     file: str | None
     status: DownloadStatus | None = None
+    allow_too_big: bool = False
+    too_large: str | None = None  # why the backend refused it, until the user says go ahead
     stream: StreamOperation | None = None
     error: str | None = None
     forgotten: bool = False  # Cancel pressed: the row goes once the backend has stopped
@@ -47,6 +74,15 @@ class DownloadJob:
     @property
     def running(self) -> bool:
         return self.stream is not None
+
+    @property
+    def next_step(self) -> str:
+        """What the row's first button offers."""
+        if self.too_large:
+            return "Download anyway"
+        if not self.running:
+            return "Resume"
+        return "Pausing…" if self.stopping else "Pause"
 
 
 class DownloadRow(QFrame):
@@ -79,14 +115,16 @@ class DownloadRow(QFrame):
         status = job.status
         if status is not None:
             self.bar.setValue(percent(status))
-        if job.error:
+        if job.too_large:
+            self.detail.setText(f"Not started: {job.too_large}")
+        elif job.error:
             self.detail.setText(f"Failed: {job.error}")
         elif status is not None:
             accepted = job.running and job.stopping == "accepted"
             self.detail.setText(download_line(status) + (" · pausing" if accepted else ""))
         finished = status is not None and status.state == "finished"
         pausing = job.running and bool(job.stopping)
-        self.pause_button.setText("Pausing…" if pausing else "Pause" if job.running else "Resume")
+        self.pause_button.setText(job.next_step)
         self.pause_button.setEnabled(not pausing)
         self.pause_button.setVisible(not finished)
         self.cancel_button.setText("Remove" if finished else "Cancel")
@@ -121,8 +159,10 @@ class DownloadList(QWidget):
     def pause_or_resume(self, job: DownloadJob) -> None:
         if job.running:
             self._stop_backend_download(job)
-        else:
-            self._follow(job)
+            return
+        if job.too_large:  # the user read why and goes ahead
+            job.allow_too_big, job.too_large = True, None
+        self._follow(job)
 
     def cancel(self, job: DownloadJob) -> None:
         job.forgotten = True
@@ -133,8 +173,8 @@ class DownloadList(QWidget):
 
     def _follow(self, job: DownloadJob) -> None:
         """Ask the backend for the download (again: it resumes) and follow its events."""
-        repo, file = job.repo, job.file
-        stream = self.connection.stream(lambda api: api.models.download(repo, file))
+        repo, file, allow = job.repo, job.file, job.allow_too_big
+        stream = self.connection.stream(lambda api: download_events(api, repo, file, allow))
         if stream is None:
             self._ended(job, "The engine is not running yet.")
             return
@@ -165,7 +205,11 @@ class DownloadList(QWidget):
             job.stopping = "accepted"
             self._show(job)
 
-    def _progressed(self, job: DownloadJob, status: DownloadStatus) -> None:
+    def _progressed(self, job: DownloadJob, status: DownloadStatus | TooLarge) -> None:
+        if isinstance(status, TooLarge):
+            job.too_large = status.message
+            self._show(job)
+            return
         job.status = status
         self._show(job)
         if job.stopping == "wanted" and status.state in UNFINISHED:

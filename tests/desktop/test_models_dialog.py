@@ -32,6 +32,8 @@ REPO = "test/Tiny-GGUF"
 FILE = "tiny-Q8_0.gguf"
 DOWNLOADED = "tiny-Q8_0"
 DISCOVERED = "tiny-lms-Q8_0"
+HUGE_REPO = "test/Huge-GGUF"  # its listing claims a file no computer's memory holds
+HUGE_FILE = "huge-Q4_K_M.gguf"
 HELD_BYTES = 2 * TRANSFER_CHUNK_BYTES  # whole chunks, so the backend has counted them all
 
 
@@ -40,7 +42,11 @@ def hub(tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubMock]:
     """The mock Hub serving the tiny model, its first transfer held midway until `release`."""
     content = tiny_gguf.read_bytes()
     assert len(content) > HELD_BYTES, "the test model must be larger than the bytes held back"
-    with HubMock({REPO: [HubFileSpec(FILE, content)]}, stall_after={FILE: HELD_BYTES}) as mock:
+    repos = {
+        REPO: [HubFileSpec(FILE, content)],
+        HUGE_REPO: [HubFileSpec(HUGE_FILE, content, size=1 << 50)],
+    }
+    with HubMock(repos, stall_after={FILE: HELD_BYTES}) as mock:
         monkeypatch.setenv("HF_ENDPOINT", mock.url)
         yield mock
         mock.release.set()
@@ -219,3 +225,30 @@ def test_a_download_shows_progress_pauses_resumes_and_the_new_model_answers_a_ch
     )
     assert not list((served.layout.models / "downloaded").rglob("*.gguf"))
     assert dialog.problem.isHidden()
+
+
+def test_a_model_too_large_for_memory_is_refused_with_both_numbers_then_fetched_if_asked(
+    qtbot,  # type: ignore[no-untyped-def]
+    models_window: MainWindow,
+    hub: HubMock,
+) -> None:
+    dialog = models_window.open_models()
+    hub_picker = dialog.catalog.hub
+    qtbot.keyClicks(hub_picker.field, HUGE_REPO)
+    click(qtbot, hub_picker.find_button)
+    qtbot.waitUntil(hub_picker.download_button.isEnabled, timeout=READY_TIMEOUT_MS)
+    assert "1048576.0 GB" in hub_picker.choices.currentText()  # the size the listing claims
+    click(qtbot, hub_picker.download_button)
+
+    row = only_row(dialog)
+    qtbot.waitUntil(lambda: row.pause_button.text() == "Download anyway", timeout=READY_TIMEOUT_MS)
+    assert re.search(
+        r"needs about [\d.]+ GiB of RAM.*only [\d.]+ GiB is available", row.detail.text()
+    )
+
+    # Asked to go ahead, the backend passes the memory check; the disk's free space stops it.
+    click(qtbot, row.pause_button)
+    qtbot.waitUntil(lambda: row.detail.text().startswith("Failed:"), timeout=READY_TIMEOUT_MS)
+    assert "disk space" in row.detail.text() and "RAM" not in row.detail.text()
+    assert "disk space" in dialog.problem.text()
+    assert not hub.file_gets(), "not a byte was fetched"
