@@ -74,6 +74,7 @@ def test_other_origins_get_no_cors_headers(backend: InProcessRealBackend, origin
     assert not any(name.startswith("access-control-") for name in response.headers)
     error = response.json()["error"]
     assert error["code"] == "origin_not_allowed" and "allowed_origins" in error["message"]
+    assert error["type"] == "permission_error" and error["param"] is None
     with backend.http() as http:  # even with the token, the page may not read the answer
         answered = http.get("/v1/models", headers={"Origin": origin})
     assert answered.status_code == 200
@@ -117,7 +118,7 @@ def test_a_foreign_host_is_refused_even_with_the_token(
     assert response.status_code == 421
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and error["code"] == "misdirected_request"
-    assert "DNS rebinding" in error["message"]
+    assert "DNS rebinding" in error["message"] and error["param"] is None
 
 
 @pytest.mark.parametrize(
