@@ -9,10 +9,12 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -29,6 +31,8 @@ COLUMNS = ("Model", "Good for", "Download", "Quantization", "Vision", "Licence",
 GOOD_FOR = 1
 LICENCE = 5
 LICENCE_WIDTH = 150  # "Qwen Research License (non-commercial)" would take a third of the row
+DOWNLOAD_ROW_HEIGHT = 96
+DOWNLOADS_HEIGHT = 240  # two downloads' rows and a half
 FIT = len(COLUMNS) - 1
 # White on a saturated colour reads the same in the light and the dark theme.
 BADGE_COLOURS = {"runs well": "#15803d", "tight": "#b45309", "too big": "#b91c1c"}
@@ -109,14 +113,20 @@ class CatalogPage(QWidget):
         )
         note.setWordWrap(True)
         column.addWidget(note)
-        column.addWidget(self.table, 1)
+        column.addWidget(self.table, 2)
         catalog_buttons = QHBoxLayout()
         catalog_buttons.addStretch(1)
         catalog_buttons.addWidget(self.download_button)
         column.addLayout(catalog_buttons)
         column.addWidget(self.hub)
         column.addWidget(QLabel("<b>Downloads</b>", self))
-        column.addWidget(downloads)
+        scroll = QScrollArea(self)  # many downloads scroll rather than squeeze the catalog
+        scroll.setWidget(downloads)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setMinimumHeight(DOWNLOAD_ROW_HEIGHT)
+        scroll.setMaximumHeight(DOWNLOADS_HEIGHT)
+        column.addWidget(scroll, 1)
 
     def _on_catalog_selection(self) -> None:
         entry = self.table.selected()

@@ -125,6 +125,7 @@ class DownloadRow(QFrame):
         finished = status is not None and status.state == "finished"
         pausing = job.running and bool(job.stopping)
         self.pause_button.setText(job.next_step)
+        self.bar.setVisible(not job.too_large)
         self.pause_button.setEnabled(not pausing)
         self.pause_button.setVisible(not finished)
         self.cancel_button.setText("Remove" if finished else "Cancel")
