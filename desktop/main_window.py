@@ -264,8 +264,6 @@ class MainWindow(QMainWindow):
 
     def use_as_default(self, name: str) -> None:
         """Saved in Settings; the engine restarts to answer new chats with it."""
-        if self.models_dialog is not None:
-            self.models_dialog.set_default_model(name)
         self._apply_settings(self.settings.model_copy(update={"default_model": name}))
         if self.models:
             self._show_models(self.models)  # the picker's "Default (…)" names it at once

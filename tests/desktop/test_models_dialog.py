@@ -100,9 +100,10 @@ def only_row(dialog: ModelsDialog) -> DownloadRow:
     return row
 
 
-def test_a_model_from_lm_studio_is_listed_with_its_origin_and_cannot_be_deleted(
+def test_a_model_from_lm_studio_is_listed_with_its_origin_not_deletable_and_offered(
     qtbot,  # type: ignore[no-untyped-def]
     models_window: MainWindow,
+    served: ServedApp,
 ) -> None:
     dialog = models_window.open_models()
     other = dialog.other_apps
@@ -134,6 +135,10 @@ def test_a_model_from_lm_studio_is_listed_with_its_origin_and_cannot_be_deleted(
     assert not models_window.welcome.offer_button.isHidden()
     assert models_window.welcome.offer_button.text() == f"Use {DISCOVERED} from LM Studio"
     assert "tiny demonstration model" in models_window.welcome.text.text()
+    click(qtbot, models_window.welcome.offer_button)
+    qtbot.waitUntil(lambda: Settings.load(served.layout).default_model == DISCOVERED)
+    assert models_window.welcome.offer_button.isHidden()  # the default is no longer shipped
+    assert "tiny demonstration model" not in models_window.welcome.text.text()
 
 
 def test_a_download_shows_progress_pauses_resumes_and_the_new_model_answers_a_chat(
