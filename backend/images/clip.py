@@ -176,6 +176,8 @@ class ClipModel:
         text_inputs = {i.name: i.shape for i in self._text.get_inputs()}
         self._text_takes_mask = "attention_mask" in text_inputs
         static = text_inputs.get(manifest.text_input, [None, None])[1]
+        # A Hub tower that takes any length gets each run padded only to its longest text.
+        self._trim = manifest.pad_token is not None and not isinstance(static, int)
         self._lanes_lock = threading.Lock()
         self._image_lanes: Any = None
         self._tokenizer = _tokenizer(
@@ -219,15 +221,28 @@ class ClipModel:
         return np.array([e.ids for e in self._tokenizer.encode_batch(list(texts))], np.int64)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """(N, D), TEXT_BATCH texts a run: a label vocabulary is thousands of prompts."""
-        if len(texts) > TEXT_BATCH:
-            parts = [texts[i : i + TEXT_BATCH] for i in range(0, len(texts), TEXT_BATCH)]
-            return np.concatenate([self.embed_texts(part) for part in parts])
+        """(N, D), TEXT_BATCH texts a run. A label vocabulary is thousands of prompts: where
+        the tower takes any length they go in order of length, each run padded only to its
+        longest, since padding would otherwise be most of the work."""
         encoded = self._tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encoded], np.int64)
+        mask = np.array([e.attention_mask for e in encoded], np.int64)
+        lengths = mask.sum(axis=1)
+        order = np.argsort(lengths, kind="stable") if self._trim else np.arange(len(texts))
+        runs = []
+        for start in range(0, len(order), TEXT_BATCH):
+            rows = order[start : start + TEXT_BATCH]
+            width = int(lengths[rows].max()) if self._trim else ids.shape[1]
+            runs.append(self._run_text(ids[rows, :width], mask[rows, :width]))
+        embedded = np.concatenate(runs)
+        embedded[order] = embedded.copy()  # back in the order of `texts`
+        return embedded
+
+    def _run_text(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         name, output = self._text_io
-        feeds = {name: np.array([e.ids for e in encoded], np.int64)}
+        feeds = {name: ids}
         if self._text_takes_mask:
-            feeds["attention_mask"] = np.array([e.attention_mask for e in encoded], np.int64)
+            feeds["attention_mask"] = mask
         return _normalise(self._text.run([output] if output else None, feeds)[0])
 
 

@@ -121,6 +121,10 @@ def test_embeddings_match_transformers_on_real_images_and_texts(
     texts = reference_text_features(xenova_clip, TEXTS)
     assert cosines(model.embed_texts(TEXTS), texts).min() >= 0.99
     assert cosines(model.embed_texts(TEXTS), np.roll(texts, 1, axis=0)).max() < 0.99
+    # Hundreds of texts (a vocabulary) go in runs by length, and come back in their order.
+    many = [f"{text} number {n}" for n in range(150) for text in TEXTS]
+    one_by_one = np.concatenate([model.embed_texts([text]) for text in many[:: len(TEXTS) + 1]])
+    assert cosines(model.embed_texts(many)[:: len(TEXTS) + 1], one_by_one).min() >= 0.9999
 
 
 def test_registration_records_the_files_and_the_preprocessing(
