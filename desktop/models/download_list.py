@@ -120,6 +120,9 @@ class DownloadRow(QFrame):
         elif job.error:
             self.detail.setText(f"Failed: {job.error}")
         elif status is not None:
+            if not job.running and status.state in UNFINISHED:
+                # No longer followed (the engine restarted): what it fetched is kept.
+                status = status.model_copy(update={"state": "cancelled"})
             accepted = job.running and job.stopping == "accepted"
             self.detail.setText(download_line(status) + (" · pausing" if accepted else ""))
         finished = status is not None and status.state == "finished"
