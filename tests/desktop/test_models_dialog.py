@@ -1,7 +1,9 @@
 """The Models dialog against the real backend served in process (llama.cpp, the registry with
-discovery, the download queue) and a mock Hugging Face Hub on loopback: a repo's model is
-downloaded with progress, paused and resumed, used as the default, and answers a chat; a model
-LM Studio downloaded is listed with its origin and cannot be deleted."""
+discovery, the download queue) and a mock Hugging Face Hub on loopback: a repo found by a
+search is downloaded with progress, paused and resumed, used as the default, chats and is
+deleted; a model too large is refused with both numbers until the user asks; a model LM Studio
+downloaded is listed with its origin, cannot be deleted and is offered on the welcome. Once with
+a `hearth serve` the window started, whose restart takes up the new default."""
 
 from __future__ import annotations
 
@@ -257,3 +259,42 @@ def test_a_model_too_large_for_memory_is_refused_with_both_numbers_then_fetched_
     assert "disk space" in row.detail.text() and "RAM" not in row.detail.text()
     assert "disk space" in dialog.problem.text()
     assert not hub.file_gets(), "not a byte was fetched"
+
+
+def test_use_as_default_restarts_the_engine_the_app_started_and_new_chats_use_the_model(
+    qtbot,  # type: ignore[no-untyped-def]
+    hearth_home: Path,
+    tiny_gguf: Path,
+    apps: OtherApps,
+    hub: HubMock,
+    open_window: Callable[[HomeLayout], MainWindow],
+) -> None:
+    """With a `hearth serve` the window started itself (HF_ENDPOINT reaches it by inheritance)."""
+    hub.release.set()  # no pause here: the transfer runs through
+    layout = prepare_home(hearth_home, tiny_gguf, threads=1)
+    mark_welcome_seen(layout)
+    window = open_window(layout)
+    qtbot.waitUntil(lambda: window.connection.is_ready, timeout=READY_TIMEOUT_MS)
+    first_engine = window.connection.child_pid
+    assert first_engine is not None, "the window started its own engine"
+
+    dialog = window.open_models()
+    qtbot.keyClicks(dialog.catalog.hub.field, REPO)
+    click(qtbot, dialog.catalog.hub.find_button)
+    qtbot.waitUntil(dialog.catalog.hub.download_button.isEnabled, timeout=READY_TIMEOUT_MS)
+    click(qtbot, dialog.catalog.hub.download_button)
+    row = only_row(dialog)
+    qtbot.waitUntil(lambda: "installed" in row.detail.text(), timeout=REPLY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.hearths.table.select_model(DOWNLOADED), timeout=READY_TIMEOUT_MS)
+    click(qtbot, dialog.hearths.default_button)
+
+    def restarted() -> bool:
+        connection = window.connection
+        return connection.is_ready and connection.child_pid not in (None, first_engine)
+
+    qtbot.waitUntil(restarted, timeout=READY_TIMEOUT_MS)
+    dialog.close()
+    type_and_send(qtbot, window, "Hello")  # the picker left at "Default"
+    wait_for_reply(qtbot, window)
+    reply = window.chat_view.views[-1].message
+    assert (reply.status, reply.model) == ("complete", DOWNLOADED)
