@@ -133,15 +133,19 @@ def _indexed_folders() -> list[IndexedFolder]:
 
 def index_folders(args: argparse.Namespace) -> int:
     """Index the folder given and, with --reindex, every folder the current model has not."""
+    import sys
+
     folders = [args.folder] if args.folder is not None else []
+    if folders and not args.folder.is_dir():  # checked before the progress bar shows empty
+        return fail(f"{args.folder} is not a folder")
     if args.reindex:
         stale = [Path(f.folder) for f in _indexed_folders() if f.needs_reindex]
-        folders += [folder for folder in stale if folder not in folders]
+        for gone in [folder for folder in stale if not folder.is_dir()]:
+            print(f"hearth: skipped {gone}: it is no longer a folder", file=sys.stderr)
+        given = {folder.resolve() for folder in folders}
+        folders += [folder for folder in stale if folder.is_dir() and folder not in given]
     elif not folders:
         return fail("give a folder to index, or --reindex")
-    missing = [str(folder) for folder in folders if not folder.is_dir()]
-    if missing:  # checked before the progress bar, which would show empty
-        return fail(f"{', '.join(missing)} is not a folder")
     summaries = [index_folder(folder, args.json) for folder in folders]
     if args.json:
         print_json(summaries if args.reindex else summaries[0])

@@ -223,6 +223,10 @@ def test_cli_adds_selects_and_reindexes(
     for index, image in enumerate(real_images()):
         image.save(pictures / f"{index}.png")
     assert run_hearth("images", "index", str(pictures)).code == 0
+    gone = tmp_path / "gone"
+    shutil.copytree(pictures, gone)
+    assert run_hearth("images", "index", str(gone)).code == 0
+    shutil.rmtree(gone)
 
     added = run_hearth("models", "add-clip", str(xenova_clip.folder), "--name", "hub", "--use")
     assert added.code == 0, added.err
@@ -234,16 +238,20 @@ def test_cli_adds_selects_and_reindexes(
     refused = run_hearth("images", "search", "a dog")
     assert refused.code == 1 and "indexed with another model" in refused.err
 
-    assert run_hearth("images", "index", "--reindex").code == 0
+    reindexed = run_hearth("images", "index", "--reindex")
+    assert reindexed.code == 0 and f"skipped {gone.resolve()}" in reindexed.err
     found = run_hearth("images", "search", "a dog", "--json")
-    assert found.code == 0 and found.err == ""
+    assert found.code == 0 and str(gone.resolve()) in found.err  # named as not searched
     assert len(json.loads(found.out)) == 4
-    (listed,) = json.loads(run_hearth("images", "folders", "--json").out)
-    assert listed == {
-        "folder": str(pictures.resolve()),
-        "models": ["tiny-clip", "hub"],
-        "needs_reindex": False,
-    }
+    listed = {f["folder"]: f for f in json.loads(run_hearth("images", "folders", "--json").out)}
+    assert listed.pop(str(gone.resolve()))["needs_reindex"]
+    assert list(listed.values()) == [
+        {
+            "folder": str(pictures.resolve()),
+            "models": ["tiny-clip", "hub"],
+            "needs_reindex": False,
+        }
+    ]
     assert run_hearth("models", "verify-clip", "hub").code == 0
 
 
