@@ -190,7 +190,10 @@ def checkpoint_problem(path: Path) -> str | None:
     if not path.exists():
         return "it does not exist"
     if path.is_dir():
-        return "it is a folder, not a checkpoint file"
+        return (
+            "it is a folder, not a checkpoint file (a folder of ONNX files from the Hub, like "
+            "Xenova/clip-vit-base-patch32's, is added with: hearth models add-clip FOLDER)"
+        )
     if not path.is_file():
         return "it is not a regular file"
     with path.open("rb") as file:
