@@ -33,7 +33,7 @@ def check_engine(client: HearthClient, _work: Path) -> str:
 def check_chat(client: HearthClient, _work: Path) -> str:
     question = [{"role": "user", "content": "Which city is the capital of France?"}]
     reply = client.chat_completion(question, max_tokens=32, temperature=0)
-    answer = reply.choices[0].message.content.strip()
+    answer = (reply.choices[0].message.content or "").strip()
     if not answer:
         raise SelfTestError("the model gave an empty answer")
     if reply.hearth is None:

@@ -332,9 +332,37 @@ class OpenAIChunk(BaseModel):
     hearth: HearthReport | None = Field(None, exclude_if=_unset)
 
 
+class FunctionCall(BaseModel):
+    name: str
+    arguments: str = Field(description="The arguments as JSON text.")
+
+
+class ToolCall(BaseModel):
+    """A function call the model made, in OpenAI's shape."""
+
+    id: str = Field(description="call_<hex>; a tool message answers it by this id.")
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class FunctionCallDelta(BaseModel):
+    name: str | None = Field(None, exclude_if=_unset)
+    arguments: str = ""
+
+
+class ToolCallDelta(BaseModel):
+    """Part of a streamed call: the first carries its id, type and name, later ones arguments."""
+
+    index: int
+    id: str | None = Field(None, exclude_if=_unset)
+    type: Literal["function"] | None = Field(None, exclude_if=_unset)
+    function: FunctionCallDelta
+
+
 class ChatDelta(BaseModel):
     role: Literal["assistant"] | None = Field(None, exclude_if=_unset)
     content: str | None = Field(None, exclude_if=_unset)
+    tool_calls: list[ToolCallDelta] | None = Field(None, exclude_if=_unset)
 
 
 class ChatChunkChoice(BaseModel):
@@ -350,7 +378,8 @@ class ChatCompletionChunk(OpenAIChunk):
 
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None = Field(description="null when the reply is only function calls.")
+    tool_calls: list[ToolCall] | None = Field(None, exclude_if=_unset)
 
 
 class ChatChoice(BaseModel):

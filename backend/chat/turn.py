@@ -13,10 +13,10 @@ from backend.chat.models import resolve_model
 from backend.chat.services import ChatServices
 from backend.documents.grounding import NOTHING_FOUND, find_sources, grounded_question
 from backend.images.attachments import image_inputs, with_image_context
-from backend.llm.types import ChatRequest, ResolvedModel, SamplingParams
+from backend.llm.types import ChatRequest, PromptMessage, ResolvedModel, SamplingParams, ToolUse
 from backend.wire import Attachment, Conversation, Message, Source
 
-PromptMessages = list[dict[str, str]]  # {"role": ..., "content": ...}, as ChatRequest takes them
+PromptMessages = list[PromptMessage]  # as ChatRequest takes them
 
 
 @dataclass(frozen=True)
@@ -129,15 +129,19 @@ def prepare_api_turn(
     sampling: SamplingParams,
     earlier_images: Sequence[Sequence[str]] = (),
     drop_old_turns: bool = True,
+    tool_use: ToolUse | None = None,
 ) -> Turn:
     """A turn of the OpenAI API: the client sends the whole history and nothing is stored.
     `image_references` are the last message's images; `earlier_images` each earlier one's.
-    Without `drop_old_turns`, a history too long for the context is refused, not shortened."""
+    Without `drop_old_turns`, a history too long for the context is refused, not shortened.
+    `tool_use`: the functions the model may (or must) call."""
     if len(earlier_images) > len(messages) - 1:
         raise ValueError("earlier_images has more entries than there are earlier messages")
     model = resolve_model(services.provider, services.settings, requested_model)
     history, earlier = labelled_earlier_images(services, messages, earlier_images)
     attachments = services.images.attach(image_references) if image_references else []
     prompt, images = with_images(model, attachments, history)
-    request = ChatRequest(model.name, prompt, sampling, images, drop_old_turns=drop_old_turns)
+    request = ChatRequest(
+        model.name, prompt, sampling, images, tool_use=tool_use, drop_old_turns=drop_old_turns
+    )
     return Turn(model, request, tuple(attachments), earlier_attachments=tuple(earlier))

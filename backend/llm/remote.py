@@ -44,6 +44,12 @@ class RemoteRefusedError(InvalidRequestError):
     code = "remote_llm_refused"
 
 
+class RemoteUnsupportedError(InvalidRequestError):
+    """The request asks for something Hearth cannot pass on to a remote server."""
+
+    code = "unsupported_with_remote_llm"
+
+
 def _sampling_fields(params: SamplingParams) -> dict[str, Any]:
     fields: dict[str, Any] = {"temperature": params.temperature, "top_p": params.top_p}
     if params.max_tokens:
@@ -94,6 +100,12 @@ class RemoteProvider:
     def start_chat(
         self, request: ChatRequest, sink: EventSink, cancel: threading.Event
     ) -> Future[None]:
+        if request.tool_use is not None:  # earlier calls and results in messages do pass on
+            raise RemoteUnsupportedError(
+                "'tools' are not supported while chat goes to a remote server (setting "
+                "remote_llm_url); they work with local models",
+                param="tools",
+            )
         return self._pool.submit(self._chat, request, sink, cancel)
 
     def start_completion(

@@ -25,15 +25,18 @@ from backend.llm.context_window import (
     overflow_error,
 )
 from backend.llm.text_stream import TextStream
+from backend.llm.tool_grammar import settle_tool_use
 from backend.llm.types import (
     ChatRequest,
     CompletionRequest,
     EventSink,
     Finished,
+    PromptMessage,
     ResolvedModel,
     SamplingParams,
     Timings,
     Token,
+    ToolUse,
 )
 from backend.models.memory import ensure_fits, estimate_memory
 from backend.models.registry import ModelEntry, ModelRegistry
@@ -125,7 +128,12 @@ class _Resident:
         self, prompt: list[int], params: SamplingParams, cancel: threading.Event
     ) -> Iterator[int]:
         """Sampled tokens, one at a time; ends as soon as `cancel` is set."""
-        from llama_cpp import LLAMA_DEFAULT_SEED, LogitsProcessorList, StoppingCriteriaList
+        from llama_cpp import (
+            LLAMA_DEFAULT_SEED,
+            LlamaGrammar,
+            LogitsProcessorList,
+            StoppingCriteriaList,
+        )
 
         # Without a seed, draw a fresh one, so an earlier request's seed does not linger.
         self.llama.set_seed(LLAMA_DEFAULT_SEED if params.seed is None else params.seed)
@@ -141,12 +149,14 @@ class _Resident:
             processors = LogitsProcessorList([add_bias])
         # Checked after every sampled token, before it is handed out.
         stop_on_cancel = StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
+        grammar = LlamaGrammar.from_string(params.grammar) if params.grammar else None
         yield from self.llama.generate(
             prompt,
             temp=params.temperature,
             top_p=params.top_p,
             logits_processor=processors,
             stopping_criteria=stop_on_cancel,
+            grammar=grammar,
         )
 
 
@@ -221,14 +231,17 @@ class LlamaRuntime:
         return self._resident
 
     @staticmethod
-    def _renderer(resident: _Resident) -> Callable[[list[dict[str, str]]], str]:
+    def _renderer(
+        resident: _Resident, tool_use: ToolUse | None
+    ) -> Callable[[list[PromptMessage]], str]:
         llama = resident.llama
         bos, eos = llama.token_bos(), llama.token_eos()
 
-        def render(messages: list[dict[str, str]]) -> str:
+        def render(messages: list[PromptMessage]) -> str:
             return render_chat(
                 messages,
                 resident.entry.info.chat_template,
+                tool_use=tool_use,
                 bos_token=resident.token_text(bos) if bos >= 0 else "",
                 eos_token=resident.token_text(eos) if eos >= 0 else "",
             )
@@ -237,12 +250,13 @@ class LlamaRuntime:
 
     def _run_chat(self, request: ChatRequest, sink: EventSink, cancel: threading.Event) -> None:
         resident = self._load(request.model)
+        request = settle_tool_use(request, resident.entry.info.chat_template)
         if request.images:
             self._run_vision_chat(resident, request, sink, cancel)
             return
         prompt, dropped = fit_messages(
             request.messages,
-            self._renderer(resident),
+            self._renderer(resident, request.tool_use),
             lambda text: len(resident.tokenize(text)),
             ContextBudget.for_reply(resident.n_ctx, request.params.max_tokens),
             request.drop_old_turns,
@@ -257,14 +271,14 @@ class LlamaRuntime:
 
         projector = resident.vision()
         marker, images = projector.marker, request.images
-        messages = [dict(m) for m in request.messages]
+        messages = [m.copy() for m in request.messages]
         messages[-1]["content"] = marker * len(images) + "\n" + messages[-1]["content"]
         with projector.chunks(marker * len(images), images) as only_images:
             image_tokens = projector.token_count(only_images)
         budget = ContextBudget.for_reply(resident.n_ctx, request.params.max_tokens)
         prompt, dropped = fit_messages(
             messages,
-            self._renderer(resident),
+            self._renderer(resident, request.tool_use),
             lambda text: len(resident.tokenize(text.replace(marker, ""))) + image_tokens,
             budget,
             request.drop_old_turns,

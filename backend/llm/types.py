@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Literal, Protocol, Required, TypedDict
 
 from backend import wire
 
@@ -19,6 +19,7 @@ class SamplingParams:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias), as OpenAI's field
+    grammar: str | None = None  # GBNF that every sampled token must keep the reply within
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,68 @@ class ResolvedModel:
     vision: bool = False  # takes pixels (a vision projector), rather than CLIP's labels
 
 
+class FunctionCallRecord(TypedDict):
+    name: str
+    arguments: str  # JSON text, as OpenAI sends it
+
+
+class ToolCallRecord(TypedDict):
+    """A call an earlier assistant turn made, in OpenAI's shape."""
+
+    id: str
+    type: Literal["function"]
+    function: FunctionCallRecord
+
+
+class PromptMessage(TypedDict, total=False):
+    """One message of a prompt, in the shape chat templates (and OpenAI servers) take."""
+
+    role: Required[str]  # "system", "user", "assistant" or "tool"
+    content: Required[str]
+    tool_calls: list[ToolCallRecord]  # an assistant turn that called functions
+    tool_call_id: str  # a tool turn: the call it answers
+    name: str  # a tool turn: the function that answered
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function the model may call: OpenAI's `tools[].function`."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object"})  # JSON Schema
+
+    def as_openai(self) -> dict[str, Any]:
+        """The `{"type": "function", "function": ...}` form chat templates receive."""
+        function = {"name": self.name, "description": self.description}
+        return {"type": "function", "function": function | {"parameters": self.parameters}}
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """The functions a chat request offers, and whether (and which) the model must call."""
+
+    tools: tuple[ToolSpec, ...]
+    required: bool = False  # some function must be called ("required" or a named one)
+    function: str | None = None  # this one must be called
+    parallel: bool | None = None  # several calls in one reply; None: as the format allows
+
+    @property
+    def forced(self) -> tuple[ToolSpec, ...]:
+        """The functions a forced reply chooses from; empty when the model may answer freely."""
+        if self.function is not None:
+            return tuple(tool for tool in self.tools if tool.name == self.function)
+        return self.tools if self.required else ()
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     model: str
-    messages: list[dict[str, str]]  # {"role": ..., "content": ...}
+    messages: list[PromptMessage]
     params: SamplingParams = field(default_factory=SamplingParams)
     # Encoded images the model sees with the last message; only for a model that can see.
     images: tuple[bytes, ...] = ()
+    tool_use: ToolUse | None = None  # None: no functions offered (or hidden by "none")
     # Whether the oldest turns may be left out to fit the context window; False: refuse instead.
     drop_old_turns: bool = True
 

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from backend.errors import InvalidRequestError
 from backend.images.attachments import refuse_remote_image
 from backend.llm.context_window import EmptyPromptError
-from backend.llm.types import SamplingParams
+from backend.llm.tool_grammar import check_tools
+from backend.llm.types import PromptMessage, SamplingParams, ToolSpec, ToolUse
 from backend.server.field_policy import Refusal, only, refuse_unsupported, without_defaults
-from backend.wire import ConversationSettings
+from backend.wire import ConversationSettings, ToolCall
 
 TokenId = Annotated[int, Field(ge=0)]
 LogitBias = Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
@@ -121,6 +122,13 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCall] | None = Field(None, description="An assistant turn's calls.")
+    tool_call_id: str | None = Field(None, description="A tool turn: the call it answers.")
+    name: str | None = Field(
+        None,
+        description="A tool turn: the function that answered; on other turns (a participant's "
+        "name) accepted and not shown to the model.",
+    )
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -149,9 +157,31 @@ class ChatMessage(BaseModel):
                     )
                 refuse_remote_image(part.image_url.url, f"{place}.content[{j}].image_url")
 
-    def as_prompt_message(self) -> dict[str, str]:
+    def as_prompt_message(self) -> PromptMessage:
         role = "system" if self.role == "developer" else self.role
-        return {"role": role, "content": self.text()}
+        message: PromptMessage = {"role": role, "content": self.text()}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.function.name, "arguments": call.function.arguments},
+                }
+                for call in self.tool_calls
+            ]
+        if self.role == "tool":
+            if self.tool_call_id is None:
+                raise MissingToolCallIdError(
+                    "a tool message needs the tool_call_id of the call it answers"
+                )
+            message["tool_call_id"] = self.tool_call_id
+            if self.name:
+                message["name"] = self.name
+        return message
+
+
+class MissingToolCallIdError(InvalidRequestError):
+    code = "missing_tool_call_id"
 
 
 class OpenAIObject(BaseModel):
@@ -164,6 +194,41 @@ class OpenAIObject(BaseModel):
     @classmethod
     def _nulls_are_defaults(cls, data: Any) -> Any:
         return without_defaults(data, cls.model_fields) if isinstance(data, dict) else data
+
+
+class FunctionDefinition(OpenAIObject):
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = Field(
+        None, description="A JSON Schema; omitted means a call takes no arguments."
+    )
+    strict: bool | None = Field(
+        None,
+        description="Accepted; a call forced by tool_choice always matches its schema, strict "
+        "or not (see the README on tool calls).",
+    )
+
+    def spec(self) -> ToolSpec:
+        parameters = self.parameters or {"type": "object", "properties": {}}
+        return ToolSpec(self.name, self.description or "", parameters)
+
+
+class ToolDefinition(OpenAIObject):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class FunctionName(OpenAIObject):
+    name: str
+
+
+class NamedToolChoice(OpenAIObject):
+    type: Literal["function"]
+    function: FunctionName
+
+
+class UnknownToolError(InvalidRequestError):
+    code = "unknown_tool"
 
 
 class StreamOptions(OpenAIObject):
@@ -232,10 +297,40 @@ class ChatCompletionBody(SamplingFields):
     prediction: dict[str, Any] | None = Field(
         None, description="Accepted; predicted outputs only speed OpenAI up, never change a reply."
     )
+    tools: list[ToolDefinition] | None = Field(None, description="Functions the model may call.")
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = Field(
+        None, description='"auto" when tools are given; "required" or a named one is forced.'
+    )
+    parallel_tool_calls: bool | None = Field(
+        None,
+        description="Several calls in one reply; unset: a forced reply holds one call, and every "
+        "call a free one holds is returned.",
+    )
     images: list[str] = Field(
         default_factory=list,
         description="Hearth's extension: image paths or data URLs for the last message.",
     )
+
+    def tool_use(self) -> ToolUse | None:
+        """The functions offered and how the reply must use them; None when there are none or
+        tool_choice is "none" (they are hidden from the model)."""
+        choice = self.tool_choice or "auto"
+        if not self.tools and choice not in ("none", "auto"):
+            raise UnknownToolError(
+                "tool_choice asks for a function call, but no tools are given", param="tool_choice"
+            )
+        if not self.tools or choice == "none":
+            return None
+        specs = tuple(tool.function.spec() for tool in self.tools)
+        named = choice.function.name if isinstance(choice, NamedToolChoice) else None
+        if named is not None and named not in {spec.name for spec in specs}:
+            raise UnknownToolError(
+                f"tool_choice names the function '{named}', which is not in tools",
+                param="tool_choice.function.name",
+            )
+        check_tools(specs)
+        required = choice == "required" or named is not None
+        return ToolUse(specs, required, named, self.parallel_tool_calls)
 
     def image_references(self) -> list[str]:
         """Images of the last message: its image_url parts, then the `images` field. A web

@@ -27,8 +27,9 @@ from backend.models.registry import NO_PROJECTOR_NOTE, ModelEntry
 from backend.server.event_stream import event_response
 from backend.server.schemas import ChatCompletionBody, CompletionBody, SamplingFields
 from backend.server.services import Services
+from backend.server.tool_call_replies import ToolCallDeltas, assistant_message, read_reply
+from backend.server.tool_call_replies import finish_reason as tool_finish_reason
 from backend.wire import (
-    AssistantMessage,
     ChatChoice,
     ChatChunkChoice,
     ChatCompletion,
@@ -46,6 +47,8 @@ from backend.wire import (
 router = APIRouter()
 
 ChunkBuilder = Callable[[str | None, str | None], OpenAIChunk]  # (text, finish_reason)
+# The chunks before the last: a chat reply's function calls, read once it has ended.
+ClosingChunks = Callable[[], Sequence[OpenAIChunk]]
 Reporter = Callable[[Finished], HearthReport]
 
 
@@ -91,6 +94,7 @@ async def openai_chunks(
     chunk: ChunkBuilder,
     include_usage: bool,
     report: Reporter,
+    closing: ClosingChunks = tuple,
 ) -> AsyncIterator[str]:
     """SSE lines for one generation; `chunk(text, finish_reason)` shapes each OpenAI chunk."""
     try:
@@ -98,6 +102,8 @@ async def openai_chunks(
             if isinstance(event, Token):
                 yield sse.encode(chunk(event.text, None))
                 continue
+            for lead_in in closing():
+                yield sse.encode(lead_in)
             final = chunk(None, openai_finish_reason(event))
             final.hearth = report(event)
             yield sse.encode(final)
@@ -113,22 +119,54 @@ async def openai_chunks(
 
 
 async def respond(
-    body: SamplingFields, generation: Generation, chunk: ChunkBuilder, report: Reporter
+    body: SamplingFields,
+    generation: Generation,
+    chunk: ChunkBuilder,
+    report: Reporter,
+    closing: ClosingChunks = tuple,
 ) -> tuple[str, Finished] | StreamingResponse:
     """Stream a started generation, or collect it and return (text, Finished)."""
     if not body.stream:
         return await generation.collect()
     first = await generation.next_event()  # errors before any output get a real HTTP status
-    return event_response(openai_chunks(generation, first, chunk, body.include_usage, report))
+    return event_response(
+        openai_chunks(generation, first, chunk, body.include_usage, report, closing)
+    )
 
 
-def chat_chunker(ident: str, created: int, model: str) -> ChunkBuilder:
+def chat_chunker(
+    ident: str, created: int, model: str, calls: ToolCallDeltas | None = None
+) -> ChunkBuilder:
+    """Chunks of a chat stream; with `calls`, text that may be a function call is held back
+    until the end, when `tool_call_chunks` sends the calls before the last chunk."""
+
     def chunk(text: str | None, finish_reason: str | None) -> ChatCompletionChunk:
+        if text is not None and calls:
+            text = calls.push(text)
         delta = ChatDelta(role="assistant", content=text) if text is not None else ChatDelta()
+        if finish_reason and calls and calls.reply:
+            finish_reason = tool_finish_reason(calls.reply, finish_reason)
         choice = ChatChunkChoice(delta=delta, finish_reason=finish_reason)
         return ChatCompletionChunk(id=ident, created=created, model=model, choices=[choice])
 
     return chunk
+
+
+def tool_call_chunks(ident: str, created: int, model: str, calls: ToolCallDeltas) -> ClosingChunks:
+    """The chunks that end a reply offered functions: its held-back content, then its calls."""
+
+    def closing() -> list[ChatCompletionChunk]:
+        return [
+            ChatCompletionChunk(
+                id=ident,
+                created=created,
+                model=model,
+                choices=[ChatChunkChoice(delta=delta, finish_reason=None)],
+            )
+            for delta in calls.finish()
+        ]
+
+    return closing
 
 
 def text_chunker(ident: str, created: int, model: str, index: int = 0) -> ChunkBuilder:
@@ -145,8 +183,9 @@ def chat_completion(
     ident: str, created: int, turn: Turn, text: str, finished: Finished
 ) -> ChatCompletion:
     """A whole chat completion, once its generation has ended."""
-    reason = openai_finish_reason(finished)
-    choice = ChatChoice(message=AssistantMessage(content=text), finish_reason=reason)
+    reply = read_reply(text, turn.request.tool_use)
+    reason = tool_finish_reason(reply, openai_finish_reason(finished))
+    choice = ChatChoice(message=assistant_message(reply), finish_reason=reason)
     return ChatCompletion(
         id=ident,
         created=created,
@@ -208,11 +247,15 @@ async def chat_completions(
         body.sampling(),
         earlier_images=body.earlier_image_references(),
         drop_old_turns=context_overflow == "drop",
+        tool_use=body.tool_use(),
     )
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-    chunk = chat_chunker(ident, created, turn.model.name)
+    tool_use = turn.request.tool_use
+    calls = ToolCallDeltas(tool_use) if tool_use and body.stream else None
+    chunk = chat_chunker(ident, created, turn.model.name, calls)
+    closing = tool_call_chunks(ident, created, turn.model.name, calls) if calls else tuple
     report = partial(hearth_report, turn=turn)
-    result = await respond(body, runner.start(svc, turn), chunk, report)
+    result = await respond(body, runner.start(svc, turn), chunk, report, closing)
     if isinstance(result, StreamingResponse):
         return result
     return chat_completion(ident, created, turn, *result)
