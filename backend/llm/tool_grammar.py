@@ -50,12 +50,9 @@ class CallFormat:
     several: str | None  # the reply with one or more calls; None: the format holds only one
 
 
+_HERMES_BLOCK = f'{_literal(HERMES_OPEN)} "\\n"? tool-call "\\n"? {_literal(HERMES_CLOSE)}'
 HERMES = CallFormat(
-    "hermes",
-    _json_call("arguments"),
-    f'{_literal(HERMES_OPEN)} "\\n"? tool-call "\\n"? {_literal(HERMES_CLOSE)}',
-    f'{_literal(HERMES_OPEN)} "\\n"? tool-call "\\n"? {_literal(HERMES_CLOSE)} '
-    f'("\\n" {_literal(HERMES_OPEN)} "\\n"? tool-call "\\n"? {_literal(HERMES_CLOSE)})*',
+    "hermes", _json_call("arguments"), _HERMES_BLOCK, f'{_HERMES_BLOCK} ("\\n" {_HERMES_BLOCK})*'
 )
 LLAMA3 = CallFormat("llama3", _json_call("parameters"), "tool-call", None)
 MISTRAL = CallFormat(
