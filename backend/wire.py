@@ -365,9 +365,36 @@ class ChatDelta(BaseModel):
     tool_calls: list[ToolCallDelta] | None = Field(None, exclude_if=_unset)
 
 
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int]
+
+
+class TokenLogprobInfo(TopLogprob):
+    top_logprobs: list[TopLogprob]
+
+
+class ChoiceLogprobs(BaseModel):
+    """A chat choice's `logprobs`: one entry per generated token."""
+
+    content: list[TokenLogprobInfo]
+    refusal: None = None
+
+
+class TextLogprobs(BaseModel):
+    """A text completion's `logprobs`, in the legacy completions shape."""
+
+    tokens: list[str]
+    token_logprobs: list[float]
+    top_logprobs: list[dict[str, float]]
+    text_offset: list[int]
+
+
 class ChatChunkChoice(BaseModel):
     index: int = 0
     delta: ChatDelta
+    logprobs: ChoiceLogprobs | None = None
     finish_reason: str | None
 
 
@@ -385,6 +412,7 @@ class AssistantMessage(BaseModel):
 class ChatChoice(BaseModel):
     index: int = 0
     message: AssistantMessage
+    logprobs: ChoiceLogprobs | None = None
     finish_reason: str
 
 
@@ -396,7 +424,7 @@ class ChatCompletion(OpenAIChunk):
 class TextChoice(BaseModel):
     index: int = 0
     text: str
-    logprobs: None = None
+    logprobs: TextLogprobs | None = None
     finish_reason: str | None
 
 

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 
-from backend.llm.types import Event, EventSink, Finished, Token
+from backend.llm.types import Event, EventSink, Finished, Token, TokenLogprob
 from backend.wire import GenerationReport
 
 Launch = Callable[[EventSink, threading.Event], "Future[None]"]
@@ -55,6 +55,7 @@ class Generation:
         self._tracker = tracker
         self._conversation_id = conversation_id
         self.cancel = threading.Event()
+        self.logprobs: list[TokenLogprob] = []  # of the tokens handed out so far, when asked
 
     def start(self, launch: Launch) -> Generation:
         self._tracker.active.add(self.cancel)
@@ -88,6 +89,8 @@ class Generation:
         try:
             event = first if first is not None else await self.next_event()
             while True:
+                if isinstance(event, Token):
+                    self.logprobs.extend(event.logprobs)
                 yield event
                 if isinstance(event, Finished):
                     return

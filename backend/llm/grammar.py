@@ -56,8 +56,13 @@ ENFORCED = frozenset(
         "maxLength",
     }
 )
-_LOOSE_CHAR = r'char ::= [^"\\] |'
-_JSON_CHAR = r"char ::= [\x20-\x21\x23-\x5B\x5D-\x7E\u0080-\uD7FF\uE000-\U0010FFFF] |"
+# JSON's string character: the converter's own lets control characters through, which JSON
+# forbids unescaped (a small model writes them), and code points that are not characters
+# (surrogates, above U+10FFFF).
+JSON_CHAR_RULE = (
+    r"char ::= [\x20-\x21\x23-\x5B\x5D-\x7E\u0080-\uD7FF\uE000-\U0010FFFF] | "
+    r'"\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
+)
 JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
 
 
@@ -116,9 +121,13 @@ def json_schema_grammar(schema: dict[str, Any]) -> str:
     except (AssertionError, ValueError, KeyError, TypeError) as exc:
         message = f"the JSON Schema cannot be turned into a grammar: {exc}"
         raise UnsupportedSchemaError(message) from exc
-    # This converter's string character lets control characters through, which JSON forbids
-    # unescaped, and code points that are not characters (surrogates, above U+10FFFF).
-    return grammar.replace(_LOOSE_CHAR, _JSON_CHAR)
+    return strict_json_strings(grammar)
+
+
+def strict_json_strings(grammar: str) -> str:
+    """`grammar` (from llama.cpp's converter) with JSON's own string character."""
+    rules = grammar.splitlines()
+    return "\n".join(JSON_CHAR_RULE if r.startswith("char ::= ") else r for r in rules)
 
 
 def json_object_grammar() -> str:

@@ -50,8 +50,29 @@ class RemoteUnsupportedError(InvalidRequestError):
     code = "unsupported_with_remote_llm"
 
 
+# Hearth's defaults, which are not sent: a remote server applies its own.
+_PASSED_IF_SET = {
+    "top_k": 40,
+    "min_p": 0.05,
+    "repeat_penalty": 1.0,
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+}
+
+
 def _sampling_fields(params: SamplingParams) -> dict[str, Any]:
+    if params.grammar or params.logprobs:
+        field = "response_format" if params.grammar else "logprobs"
+        raise RemoteUnsupportedError(
+            f"'{field}' is not supported while chat goes to a remote server "
+            "(setting remote_llm_url); it works with local models"
+        )
     fields: dict[str, Any] = {"temperature": params.temperature, "top_p": params.top_p}
+    fields |= {
+        name: getattr(params, name)
+        for name, default in _PASSED_IF_SET.items()
+        if getattr(params, name) != default
+    }
     if params.max_tokens:
         fields["max_tokens"] = params.max_tokens
     if params.seed is not None:

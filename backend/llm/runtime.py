@@ -36,8 +36,10 @@ from backend.llm.types import (
     SamplingParams,
     Timings,
     Token,
+    TokenLogprob,
     ToolUse,
 )
+from backend.llm.utf8_guard import Utf8Guard
 from backend.models.memory import ensure_fits, estimate_memory
 from backend.models.registry import ModelEntry, ModelRegistry
 from backend.settings import Settings
@@ -72,6 +74,7 @@ class _Resident:
     llama: Any  # llama_cpp.Llama
     n_ctx: int
     projector: VisionProjector | None = None  # loaded with the first image
+    guard: Utf8Guard | None = None  # built with the first grammar-constrained reply
 
     def vision(self) -> VisionProjector:
         if self.entry.mmproj is None:
@@ -125,7 +128,11 @@ class _Resident:
         return bool(llama_cpp.llama_vocab_is_eog(self.llama._model.vocab, token))
 
     def sample(
-        self, prompt: list[int], params: SamplingParams, cancel: threading.Event
+        self,
+        prompt: list[int],
+        params: SamplingParams,
+        cancel: threading.Event,
+        recorder: LogprobRecorder | None = None,
     ) -> Iterator[int]:
         """Sampled tokens, one at a time; ends as soon as `cancel` is set."""
         from llama_cpp import (
@@ -137,7 +144,8 @@ class _Resident:
 
         # Without a seed, draw a fresh one, so an earlier request's seed does not linger.
         self.llama.set_seed(LLAMA_DEFAULT_SEED if params.seed is None else params.seed)
-        processors = None
+        # The recorder comes first, so it sees the model's own distribution.
+        processors: list[Callable[[Any, Any], Any]] = [recorder] if recorder else []
         if params.logit_bias:
             ids = np.array([token for token, _ in params.logit_bias])
             biases = np.array([bias for _, bias in params.logit_bias], dtype=np.float32)
@@ -146,7 +154,10 @@ class _Resident:
                 scores[ids] += biases
                 return scores
 
-            processors = LogitsProcessorList([add_bias])
+            processors.append(add_bias)
+        if params.grammar:
+            self.guard = self.guard or Utf8Guard(self.token_bytes, self.llama.n_vocab())
+            processors.append(self.guard)
         # Checked after every sampled token, before it is handed out.
         stop_on_cancel = StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
         grammar = LlamaGrammar.from_string(params.grammar) if params.grammar else None
@@ -154,10 +165,50 @@ class _Resident:
             prompt,
             temp=params.temperature,
             top_p=params.top_p,
-            logits_processor=processors,
+            top_k=params.top_k,
+            min_p=params.min_p,
+            repeat_penalty=params.repeat_penalty,
+            presence_penalty=params.presence_penalty,
+            frequency_penalty=params.frequency_penalty,
+            logits_processor=LogitsProcessorList(processors) if processors else None,
             stopping_criteria=stop_on_cancel,
             grammar=grammar,
         )
+
+
+class LogprobRecorder:
+    """A logits processor that keeps the log-probabilities of the position being sampled."""
+
+    def __init__(self, resident: _Resident, top: int) -> None:
+        self._resident = resident
+        self._top = top
+        self._last: np.ndarray | None = None
+
+    def __call__(self, _ids: Any, scores: np.ndarray) -> np.ndarray:
+        shifted = scores.astype(np.float64) - scores.max()
+        self._last = shifted - np.log(np.exp(shifted).sum())
+        return scores
+
+    def entry(self, token: int) -> TokenLogprob:
+        """The sampled `token`'s log-probability, from the distribution it was drawn from."""
+        assert self._last is not None, "a token is sampled only after its logits are seen"
+        logprobs = self._last
+
+        def piece(token: int) -> bytes:
+            return self._resident.token_bytes(token, special=True)
+
+        return TokenLogprob(
+            token=piece(token),
+            logprob=float(logprobs[token]),
+            top=tuple((piece(other), float(logprobs[other])) for other in self._likeliest()),
+        )
+
+    def _likeliest(self) -> list[int]:
+        if not self._top or self._last is None:
+            return []
+        count = min(self._top, len(self._last))
+        candidates = np.argpartition(-self._last, count - 1)[:count]
+        return [int(t) for t in candidates[np.argsort(-self._last[candidates])]]
 
 
 class LlamaRuntime:
@@ -329,22 +380,27 @@ class LlamaRuntime:
         generated, finish_reason = 0, "length"
         started = started or time.perf_counter()
         first_token_at: float | None = None
-        for token in resident.sample(prompt_tokens, params, cancel):
+        recorder = LogprobRecorder(resident, params.top_logprobs) if params.logprobs else None
+        pending: list[TokenLogprob] = []  # of tokens whose text is not handed out yet
+        for token in resident.sample(prompt_tokens, params, cancel, recorder):
             first_token_at = first_token_at or time.perf_counter()
             if resident.is_end_of_generation(token):
                 finish_reason = "stop"
                 break
             generated += 1
+            if recorder:
+                pending.append(recorder.entry(token))
             piece = text.push(resident.token_bytes(token))
             if piece:
-                sink(Token(piece))
+                sink(Token(piece, tuple(pending)))
+                pending.clear()
             if text.stopped:
                 finish_reason = "stop"
                 break
             if generated >= max_tokens:
                 break
-        if rest := text.flush():
-            sink(Token(rest))
+        if (rest := text.flush()) or pending:
+            sink(Token(rest, tuple(pending)))
         if cancel.is_set():
             finish_reason = "cancelled"
         ended = time.perf_counter()

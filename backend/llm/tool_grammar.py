@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from backend.errors import InvalidRequestError
-from backend.llm.grammar import UnsupportedSchemaError, check_schema
+from backend.llm.grammar import UnsupportedSchemaError, check_schema, strict_json_strings
 from backend.llm.tool_calls import HERMES_CLOSE, HERMES_OPEN, MISTRAL_ARGS, MISTRAL_MARK
 from backend.llm.tool_prompt import supports_tools
 from backend.llm.types import ChatRequest, ToolSpec, ToolUse
@@ -126,21 +126,7 @@ def tool_call_grammar(tool_use: ToolUse, call_format: CallFormat) -> str:
     several = allows_parallel(call_format, tool_use)
     root = call_format.several if several and call_format.several else call_format.one
     rules = [f"root ::= {root}", f"tool-call ::= {' | '.join(calls)}"]
-    converted = [_strict_char(rule) for rule in converter.format_grammar().splitlines()]
-    return "\n".join([*rules, *converted])
-
-
-# The converter's string character lets control characters through, which JSON forbids unescaped
-# (a random model writes them), and code points that are not characters; JSON's own set instead,
-# as backend.llm.grammar does for response_format.
-STRICT_CHAR_RULE = (
-    r"char ::= [\x20-\x21\x23-\x5B\x5D-\x7E\u0080-\uD7FF\uE000-\U0010FFFF] | "
-    r'"\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
-)
-
-
-def _strict_char(rule: str) -> str:
-    return STRICT_CHAR_RULE if rule.startswith("char ::= ") else rule
+    return "\n".join([*rules, strict_json_strings(converter.format_grammar())])
 
 
 def settle_tool_use(request: ChatRequest, template: str | None) -> ChatRequest:

@@ -19,7 +19,15 @@ class SamplingParams:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias), as OpenAI's field
+    # llama.cpp's defaults where OpenAI has no such field
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
     grammar: str | None = None  # GBNF that every sampled token must keep the reply within
+    logprobs: bool = False  # report each token's log-probability
+    top_logprobs: int = 0  # and this many most likely alternatives at each position
 
 
 @dataclass(frozen=True)
@@ -104,8 +112,20 @@ class CompletionRequest:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """One sampled token's log-probability under the model, and the likeliest alternatives."""
+
+    token: bytes
+    logprob: float
+    top: tuple[tuple[bytes, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Token:
     text: str
+    # The model tokens whose bytes this text holds (when asked for); a multi-byte character
+    # split over tokens, or text held back for a stop string, arrives with the later token.
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from backend.errors import InvalidRequestError
 from backend.images.attachments import refuse_remote_image
 from backend.llm.context_window import EmptyPromptError
+from backend.llm.grammar import json_object_grammar, json_schema_grammar
 from backend.llm.tool_grammar import check_tools
 from backend.llm.types import PromptMessage, SamplingParams, ToolSpec, ToolUse
 from backend.server.field_policy import Refusal, only, refuse_unsupported, without_defaults
@@ -259,6 +261,13 @@ class SamplingFields(OpenAIBody):
     user: str | None = Field(
         None, description="OpenAI's end-user id: accepted, and it does not change the output."
     )
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    repeat_penalty: float = Field(
+        1.0, gt=0.0, le=10.0, description="llama.cpp's repetition penalty; 1 is none."
+    )
+    top_k: int = Field(40, ge=0, description="llama.cpp's top-k; 0 keeps every token.")
+    min_p: float = Field(0.05, ge=0.0, le=1.0, description="llama.cpp's min-p.")
 
     def sampling(self) -> SamplingParams:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
@@ -269,11 +278,54 @@ class SamplingFields(OpenAIBody):
             seed=self.seed,
             stop=tuple(stop),
             logit_bias=tuple((self.logit_bias or {}).items()),
+            top_k=self.top_k,
+            min_p=self.min_p,
+            repeat_penalty=self.repeat_penalty,
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
         )
 
     @property
     def include_usage(self) -> bool:
         return bool(self.stream_options and self.stream_options.include_usage)
+
+
+class JsonSchemaFormat(OpenAIObject):
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    json_schema: dict[str, Any] | None = Field(
+        None, alias="schema", description="The JSON Schema the reply must match."
+    )
+    strict: bool | None = Field(
+        None, description="Accepted: Hearth's grammar enforces the schema either way."
+    )
+
+
+class ResponseFormat(OpenAIObject):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    def grammar(self) -> str | None:
+        """The grammar that keeps the reply in this format, or None for free text."""
+        if self.type == "text":
+            return None
+        if self.type == "json_object":
+            return json_object_grammar()
+        if self.json_schema is None:
+            raise MissingJsonSchemaError(
+                "response_format.json_schema is required when its type is 'json_schema'"
+            )
+        if self.json_schema.json_schema is None:
+            return json_object_grammar()
+        return json_schema_grammar(self.json_schema.json_schema)
+
+
+class MissingJsonSchemaError(InvalidRequestError):
+    code = "missing_json_schema"
+
+
+class TopLogprobsWithoutLogprobsError(InvalidRequestError):
+    code = "invalid_top_logprobs"
 
 
 class ChatCompletionBody(SamplingFields):
@@ -297,6 +349,7 @@ class ChatCompletionBody(SamplingFields):
     prediction: dict[str, Any] | None = Field(
         None, description="Accepted; predicted outputs only speed OpenAI up, never change a reply."
     )
+    response_format: ResponseFormat | None = None
     tools: list[ToolDefinition] | None = Field(None, description="Functions the model may call.")
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = Field(
         None, description='"auto" when tools are given; "required" or a named one is forced.'
@@ -306,10 +359,23 @@ class ChatCompletionBody(SamplingFields):
         description="Several calls in one reply; unset: a forced reply holds one call, and every "
         "call a free one holds is returned.",
     )
+    logprobs: bool = False
+    top_logprobs: int | None = Field(None, ge=0, le=20)
     images: list[str] = Field(
         default_factory=list,
         description="Hearth's extension: image paths or data URLs for the last message.",
     )
+
+    def sampling(self) -> SamplingParams:
+        if self.top_logprobs and not self.logprobs:
+            raise TopLogprobsWithoutLogprobsError("top_logprobs needs logprobs set to true")
+        grammar = self.response_format.grammar() if self.response_format else None
+        return replace(
+            super().sampling(),
+            grammar=grammar,
+            logprobs=self.logprobs,
+            top_logprobs=self.top_logprobs or 0,
+        )
 
     def tool_use(self) -> ToolUse | None:
         """The functions offered and how the reply must use them; None when there are none or
@@ -360,6 +426,13 @@ class CompletionBody(SamplingFields):
         description="A text, a list of texts, the model's token ids, or a list of token-id "
         "lists: one choice per prompt, in order. Token ids go to the model as they are."
     )
+    logprobs: int | None = Field(
+        None, ge=0, le=20, description="Log-probabilities of each token and this many likeliest."
+    )
+
+    def sampling(self) -> SamplingParams:
+        wanted = self.logprobs is not None
+        return replace(super().sampling(), logprobs=wanted, top_logprobs=self.logprobs or 0)
 
     def prompts(self) -> list[str | tuple[int, ...]]:
         """One prompt per choice: a text, or token ids."""

@@ -312,7 +312,7 @@ def test_an_openai_stream_left_early_stops_its_generation(
     async def listen() -> list[str]:
         generation = runner.start(services, turn)
         first = await generation.next_event()
-        chunk = chat_chunker("chatcmpl-1", 0, turn.model.name)
+        chunk = chat_chunker("chatcmpl-1", 0, turn.model.name, logprobs=False)
         lines: list[str] = []
         async with aclosing(openai_chunks(generation, first, chunk, False, hearth_report)) as sent:
             async for line in sent:

@@ -28,9 +28,20 @@ def test_chat_goes_through_the_remote_server(tmp_path: Path, tiny_gguf: Path) ->
         streamed = front.openai().chat.completions.create(stream=True, **ask)
         text = "".join(c.choices[0].delta.content or "" for c in streamed)
         assert text == direct.choices[0].message.content
+        penalised = ask | {"presence_penalty": 2.0, "top_k": 1, "seed": 3, "temperature": 1.0}
+        relayed_penalised = front.http().post("/v1/chat/completions", json=penalised).json()
+        direct_penalised = remote.http().post("/v1/chat/completions", json=penalised).json()
+        assert relayed_penalised["choices"] == direct_penalised["choices"]  # passed on, applied
         with front.http() as http:
             unknown = http.post("/v1/chat/completions", json=ask | {"model": "ghost"})
             assert unknown.status_code == 404 and "remote" in unknown.json()["error"]["message"]
+            for field, value in [
+                ("response_format", {"type": "json_object"}),
+                ("logprobs", True),
+            ]:
+                refused = http.post("/v1/chat/completions", json=ask | {field: value})
+                assert refused.status_code == 400
+                assert f"'{field}' is not supported" in refused.json()["error"]["message"]
     finally:
         if front is not None:
             front.stop()

@@ -25,6 +25,7 @@ from backend.llm.context_window import OVERFLOW_HEADER
 from backend.llm.types import CompletionRequest, Event, Finished, Timings, Token
 from backend.models.registry import NO_PROJECTOR_NOTE, ModelEntry
 from backend.server.event_stream import event_response
+from backend.server.logprobs import chat_logprobs, text_logprobs
 from backend.server.schemas import ChatCompletionBody, CompletionBody, SamplingFields
 from backend.server.services import Services
 from backend.server.tool_call_replies import ToolCallDeltas, assistant_message, read_reply
@@ -35,6 +36,7 @@ from backend.wire import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatDelta,
+    ChoiceLogprobs,
     HearthReport,
     ModelList,
     ModelObject,
@@ -46,7 +48,7 @@ from backend.wire import (
 
 router = APIRouter()
 
-ChunkBuilder = Callable[[str | None, str | None], OpenAIChunk]  # (text, finish_reason)
+ChunkBuilder = Callable[[Token | None, str | None], OpenAIChunk]  # (token, finish_reason)
 # The chunks before the last: a chat reply's function calls, read once it has ended.
 ClosingChunks = Callable[[], Sequence[OpenAIChunk]]
 Reporter = Callable[[Finished], HearthReport]
@@ -100,7 +102,7 @@ async def openai_chunks(
     try:
         async for event in generation.events(first):
             if isinstance(event, Token):
-                yield sse.encode(chunk(event.text, None))
+                yield sse.encode(chunk(event, None))
                 continue
             for lead_in in closing():
                 yield sse.encode(lead_in)
@@ -135,18 +137,20 @@ async def respond(
 
 
 def chat_chunker(
-    ident: str, created: int, model: str, calls: ToolCallDeltas | None = None
+    ident: str, created: int, model: str, logprobs: bool, calls: ToolCallDeltas | None = None
 ) -> ChunkBuilder:
     """Chunks of a chat stream; with `calls`, text that may be a function call is held back
     until the end, when `tool_call_chunks` sends the calls before the last chunk."""
 
-    def chunk(text: str | None, finish_reason: str | None) -> ChatCompletionChunk:
+    def chunk(token: Token | None, finish_reason: str | None) -> ChatCompletionChunk:
+        text = token.text if token else None
         if text is not None and calls:
             text = calls.push(text)
-        delta = ChatDelta(role="assistant", content=text) if text is not None else ChatDelta()
+        delta = ChatDelta(role="assistant", content=text) if token else ChatDelta()
+        scores = chat_logprobs(token.logprobs) if token and logprobs else None
         if finish_reason and calls and calls.reply:
             finish_reason = tool_finish_reason(calls.reply, finish_reason)
-        choice = ChatChunkChoice(delta=delta, finish_reason=finish_reason)
+        choice = ChatChunkChoice(delta=delta, logprobs=scores, finish_reason=finish_reason)
         return ChatCompletionChunk(id=ident, created=created, model=model, choices=[choice])
 
     return chunk
@@ -169,23 +173,36 @@ def tool_call_chunks(ident: str, created: int, model: str, calls: ToolCallDeltas
     return closing
 
 
-def text_chunker(ident: str, created: int, model: str, index: int = 0) -> ChunkBuilder:
+def text_chunker(
+    ident: str, created: int, model: str, logprobs: bool, index: int = 0
+) -> ChunkBuilder:
     """Chunks of the choice at `index` (one per prompt)."""
+    sent = 0  # characters streamed so far: where the next chunk's tokens start
 
-    def chunk(text: str | None, finish_reason: str | None) -> TextCompletion:
-        choice = TextChoice(index=index, text=text or "", finish_reason=finish_reason)
+    def chunk(token: Token | None, finish_reason: str | None) -> TextCompletion:
+        nonlocal sent
+        scores = text_logprobs(token.logprobs, sent) if token and logprobs else None
+        sent += len(token.text) if token else 0
+        text = token.text if token else ""
+        choice = TextChoice(index=index, text=text, logprobs=scores, finish_reason=finish_reason)
         return TextCompletion(id=ident, created=created, model=model, choices=[choice])
 
     return chunk
 
 
 def chat_completion(
-    ident: str, created: int, turn: Turn, text: str, finished: Finished
+    ident: str,
+    created: int,
+    turn: Turn,
+    text: str,
+    finished: Finished,
+    logprobs: ChoiceLogprobs | None,
 ) -> ChatCompletion:
     """A whole chat completion, once its generation has ended."""
     reply = read_reply(text, turn.request.tool_use)
     reason = tool_finish_reason(reply, openai_finish_reason(finished))
-    choice = ChatChoice(message=assistant_message(reply), finish_reason=reason)
+    message = assistant_message(reply)
+    choice = ChatChoice(message=message, logprobs=logprobs, finish_reason=reason)
     return ChatCompletion(
         id=ident,
         created=created,
@@ -252,13 +269,15 @@ async def chat_completions(
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     tool_use = turn.request.tool_use
     calls = ToolCallDeltas(tool_use) if tool_use and body.stream else None
-    chunk = chat_chunker(ident, created, turn.model.name, calls)
+    chunk = chat_chunker(ident, created, turn.model.name, body.logprobs, calls)
     closing = tool_call_chunks(ident, created, turn.model.name, calls) if calls else tuple
     report = partial(hearth_report, turn=turn)
-    result = await respond(body, runner.start(svc, turn), chunk, report, closing)
+    generation = runner.start(svc, turn)
+    result = await respond(body, generation, chunk, report, closing)
     if isinstance(result, StreamingResponse):
         return result
-    return chat_completion(ident, created, turn, *result)
+    logprobs = chat_logprobs(generation.logprobs) if body.logprobs else None
+    return chat_completion(ident, created, turn, *result, logprobs)
 
 
 def summed(ended: Sequence[Finished]) -> Finished:
@@ -291,7 +310,7 @@ async def completion_chunks(
             chunk = chunker(index)
             async for event in generation.events(*pending):
                 if isinstance(event, Token):
-                    yield sse.encode(chunk(event.text, None))
+                    yield sse.encode(chunk(event, None))
                     continue
                 final = chunk(None, openai_finish_reason(event))
                 final.hearth = hearth_report(event)
@@ -309,14 +328,16 @@ async def completion_chunks(
 
 
 async def text_choices(
-    generations: Sequence[Callable[[], Generation]],
+    generations: Sequence[Callable[[], Generation]], logprobs: bool
 ) -> tuple[list[TextChoice], Finished]:
     """Each prompt's whole choice, one after another, and their summed end."""
     choices, ended = [], []
     for index, start in enumerate(generations):
-        text, finished = await start().collect()
+        generation = start()
+        text, finished = await generation.collect()
+        scores = text_logprobs(generation.logprobs) if logprobs else None
         reason = openai_finish_reason(finished)
-        choices.append(TextChoice(index=index, text=text, finish_reason=reason))
+        choices.append(TextChoice(index=index, text=text, logprobs=scores, finish_reason=reason))
         ended.append(finished)
     return choices, summed(ended)
 
@@ -327,7 +348,7 @@ async def completions(body: CompletionBody, request: Request) -> TextCompletion 
     svc = services(request)
     prompts = body.prompts()
     model = await asyncio.to_thread(resolve_model, svc.provider, svc.settings, body.model)
-    sampling = body.sampling()
+    sampling, logprobs = body.sampling(), body.logprobs is not None
 
     def start(prompt: str | tuple[int, ...]) -> Generation:
         completion = CompletionRequest(model.name, prompt, sampling)
@@ -340,10 +361,10 @@ async def completions(body: CompletionBody, request: Request) -> TextCompletion 
     if body.stream:
         first = starts[0]()
         first_event = await first.next_event()  # errors before any output get a real status
-        chunker = partial(text_chunker, ident, created, model.name)
+        chunker = partial(text_chunker, ident, created, model.name, logprobs)
         lines = completion_chunks(first, first_event, starts[1:], chunker, body.include_usage)
         return event_response(lines)
-    choices, ended = await text_choices(starts)
+    choices, ended = await text_choices(starts, logprobs)
     return TextCompletion(
         id=ident,
         created=created,
