@@ -69,7 +69,8 @@ class ChecksumMismatchError(HearthError):
 class DownloadCancelledError(HearthError):
     """The download was cancelled; what was fetched stays, to resume later."""
 
-    status = 499
+    status = 409  # the request conflicts with the user having stopped it
+    type = "invalid_request_error"
     code = "download_cancelled"
 
 

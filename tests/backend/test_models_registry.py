@@ -170,7 +170,9 @@ def test_a_hostile_file_is_listed_as_broken_and_breaks_no_lookup(
 def test_models_routes_serve_around_a_hostile_file(tiny_gguf: Path) -> None:
     layout = home_with_a_hostile_file(tiny_gguf)
     app = create_app(Services.open(layout, Settings()), "token")
-    with TestClient(app, headers={"Authorization": "Bearer token"}) as http:
+    with TestClient(
+        app, base_url="http://localhost", headers={"Authorization": "Bearer token"}
+    ) as http:
         listed = http.get("/v1/models")
         assert listed.status_code == 200, listed.text
         names = [m["id"] for m in listed.json()["data"]]
