@@ -144,8 +144,15 @@ _READERS: tuple[tuple[Callable[[str], bool], Reader], ...] = (
 )
 
 
-def parse_reply(text: str, offered: frozenset[str], parallel: bool = True) -> ParsedReply:
+# Why a call may not be returned as one (its arguments break a strict schema), or None.
+CallCheck = Callable[[ToolCall], str | None]
+
+
+def parse_reply(
+    text: str, offered: frozenset[str], parallel: bool = True, check: CallCheck | None = None
+) -> ParsedReply:
     """The reply's text (stripped) and the calls in it; with `parallel` false, only the first.
+    A call that `check` refuses leaves the whole reply as text.
 
     A reply with calls and no other text has `content` None, as OpenAI sends it."""
     plain = ParsedReply(text.strip())
@@ -156,7 +163,7 @@ def parse_reply(text: str, offered: frozenset[str], parallel: bool = True) -> Pa
         content, calls = reader(text, offered)
     except MalformedCall:
         return plain
-    if not calls:
+    if not calls or (check and any(check(call) for call in calls)):
         return plain
     kept = calls if parallel else calls[:1]
     return ParsedReply(content.strip() or None, tuple(_with_ids(kept)))
@@ -176,8 +183,10 @@ class ToolCallStream:
     the final content.
     """
 
-    def __init__(self, offered: frozenset[str], parallel: bool = True) -> None:
-        self._offered, self._parallel = offered, parallel
+    def __init__(
+        self, offered: frozenset[str], parallel: bool = True, check: CallCheck | None = None
+    ) -> None:
+        self._offered, self._parallel, self._check = offered, parallel, check
         self._text = ""
         self._shown = ""  # the content handed out so far
         self._holding = False  # a call may have begun: hold everything from here
@@ -196,7 +205,7 @@ class ToolCallStream:
 
     def finish(self) -> tuple[str, ParsedReply]:
         """The content not shown yet, and the whole reply read for calls."""
-        parsed = parse_reply(self._text, self._offered, self._parallel)
+        parsed = parse_reply(self._text, self._offered, self._parallel, self._check)
         return (parsed.content or "")[len(self._shown) :], parsed
 
     def _show(self, safe: str) -> str:

@@ -68,6 +68,7 @@ class ToolSpec:
     name: str
     description: str = ""
     parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object"})  # JSON Schema
+    strict: bool = False  # a call returned as one always matches `parameters`
 
     def as_openai(self) -> dict[str, Any]:
         """The `{"type": "function", "function": ...}` form chat templates receive."""

@@ -206,13 +206,13 @@ class FunctionDefinition(OpenAIObject):
     )
     strict: bool | None = Field(
         None,
-        description="Accepted; a call forced by tool_choice always matches its schema, strict "
-        "or not (see the README on tool calls).",
+        description="A call forced by tool_choice always matches its schema; with strict, a "
+        "call the model chose freely is returned as one only when it matches too.",
     )
 
     def spec(self) -> ToolSpec:
         parameters = self.parameters or {"type": "object", "properties": {}}
-        return ToolSpec(self.name, self.description or "", parameters)
+        return ToolSpec(self.name, self.description or "", parameters, bool(self.strict))
 
 
 class ToolDefinition(OpenAIObject):

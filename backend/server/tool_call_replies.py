@@ -8,7 +8,10 @@ type, name and empty arguments, then one with the arguments, then the last chunk
 
 from __future__ import annotations
 
-from backend.llm.tool_calls import ParsedReply, ToolCallStream, parse_reply
+import json
+
+from backend.llm import tool_calls
+from backend.llm.tool_calls import CallCheck, ParsedReply, ToolCallStream, parse_reply
 from backend.llm.types import ToolUse
 from backend.wire import (
     AssistantMessage,
@@ -26,11 +29,33 @@ def _offered(tool_use: ToolUse) -> frozenset[str]:
     return frozenset(tool.name for tool in tool_use.tools)
 
 
+def strict_check(tool_use: ToolUse) -> CallCheck | None:
+    """What refuses a call to a `strict` function whose arguments break its schema: a forced
+    call matches by its grammar, a call the model chose freely is checked here."""
+    from jsonschema import Draft202012Validator
+
+    validators = {
+        tool.name: Draft202012Validator(tool.parameters) for tool in tool_use.tools if tool.strict
+    }
+    if not validators:
+        return None
+
+    def check(call: tool_calls.ToolCall) -> str | None:
+        validator = validators.get(call.name)
+        if validator is None:
+            return None
+        error = next(validator.iter_errors(json.loads(call.arguments)), None)
+        return error.message if error else None
+
+    return check
+
+
 def read_reply(text: str, tool_use: ToolUse | None) -> ParsedReply:
     """The reply's content and calls; without tools it is all content."""
     if tool_use is None:
         return ParsedReply(text)
-    return parse_reply(text, _offered(tool_use), tool_use.parallel is not False)
+    parallel = tool_use.parallel is not False
+    return parse_reply(text, _offered(tool_use), parallel, strict_check(tool_use))
 
 
 def assistant_message(reply: ParsedReply) -> AssistantMessage:
@@ -49,7 +74,8 @@ class ToolCallDeltas:
     """The deltas of one streamed reply offered functions."""
 
     def __init__(self, tool_use: ToolUse) -> None:
-        self._stream = ToolCallStream(_offered(tool_use), tool_use.parallel is not False)
+        parallel = tool_use.parallel is not False
+        self._stream = ToolCallStream(_offered(tool_use), parallel, strict_check(tool_use))
         self.reply: ParsedReply | None = None  # once the reply has ended
 
     def push(self, text: str) -> str:

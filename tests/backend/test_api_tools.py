@@ -432,3 +432,38 @@ def test_a_tool_result_turn_reaches_the_model_as_sent(scripted: InProcessBackend
         {"role": "assistant", "content": "", "tool_calls": [call]},
         {"role": "tool", "content": "Sunny", "tool_call_id": "call_abc"},
     ]
+
+
+def strict_weather(unit: list[str]) -> list[Any]:
+    parameters = WEATHER_PARAMETERS | {
+        "properties": {"city": {"type": "string"}, "unit": {"enum": unit}}
+    }
+    function = {"name": "get_weather", "parameters": parameters, "strict": True}
+    return [{"type": "function", "function": function}]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_strict_functions_call_chosen_freely_is_returned_only_when_it_matches(
+    scripted: InProcessBackend, stream: bool
+) -> None:
+    """With "auto" nothing forces the model's call; `strict` still promises a call that matches
+    the schema, so one that breaks it (the scripted unit is not allowed) stays text."""
+    client = scripted_client(scripted)
+
+    def ask(tools: list[Any]) -> tuple[str, str, list[Any]]:
+        if not stream:
+            choice = client.chat.completions.create(model="tiny", messages=ASK, tools=tools)
+            (only,) = choice.choices
+            return only.finish_reason, only.message.content or "", only.message.tool_calls or []
+        chunks = list(
+            client.chat.completions.create(model="tiny", messages=ASK, tools=tools, stream=True)
+        )
+        deltas = [c.choices[0].delta for c in chunks if c.choices]
+        reason = next(c.choices[0].finish_reason for c in chunks[::-1] if c.choices)
+        text = "".join(d.content or "" for d in deltas)
+        return reason or "", text, [call for d in deltas for call in d.tool_calls or []]
+
+    reason, text, calls = ask(strict_weather(["kelvin"]))
+    assert (reason, calls) == ("stop", []) and '"unit": "celsius"' in text
+    reason, text, calls = ask(strict_weather(["celsius", "kelvin"]))
+    assert reason == "tool_calls" and len(calls) >= 1 and text == "Let me check."
