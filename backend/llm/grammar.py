@@ -107,8 +107,34 @@ def check_schema(schema: Any, path: str = "#") -> None:
             f"the $ref '{ref}' at {path} is not local; Hearth fetches no schemas, so put it "
             "under $defs"
         )
+    _check_combination(schema, path)
     for sub, sub_path in _subschemas(schema, path):
         check_schema(sub, sub_path)
+
+
+# What may stand beside a keyword that the converter reads alone: it follows a `$ref`, an
+# `anyOf`/`oneOf` or an `allOf` and skips the schema's other constraints.
+_BESIDE_ALONE = ANNOTATIONS | {"$defs", "definitions"}
+_ALL_OF_PART = ANNOTATIONS | {"properties", "required", "$ref", "type"}
+
+
+def _check_combination(schema: dict[str, Any], path: str) -> None:
+    for alone in ("$ref", "anyOf", "oneOf", "allOf"):
+        if alone not in schema:
+            continue
+        beside = set(schema) - _BESIDE_ALONE - {alone} - ({"type"} if alone == "allOf" else set())
+        if beside:
+            raise UnsupportedSchemaError(
+                f"'{alone}' at {path} together with {', '.join(sorted(beside))} cannot be "
+                f"enforced while decoding; put those inside the '{alone}'"
+            )
+    for index, part in enumerate(schema.get("allOf") or []):
+        ok_type = schema.get("type", "object") == "object"
+        if not ok_type or not isinstance(part, dict) or set(part) - _ALL_OF_PART:
+            raise UnsupportedSchemaError(
+                f"'allOf' at {path} is enforced only as a merge of objects' properties and "
+                f"required lists; #{index} holds more"
+            )
 
 
 def json_schema_grammar(schema: dict[str, Any]) -> str:

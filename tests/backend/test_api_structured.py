@@ -111,6 +111,8 @@ def test_streamed_json_schema_reply_parses_once_joined(backend: InProcessRealBac
         ({"type": "object", "properties": {"x": {"not": {}}}}, "'not' at #/properties/x"),
         ({"$ref": "https://example.com/s.json"}, "not local"),
         ({"type": "decimal"}, "unknown type 'decimal'"),
+        ({"properties": {"a": {}}, "anyOf": [{"required": ["a"]}]}, "'anyOf' at # together"),
+        ({"type": "string", "allOf": [{"maxLength": 3}]}, "'allOf' at # is enforced only"),
     ],
 )
 def test_a_schema_the_grammar_cannot_enforce_is_a_400_naming_the_part(
