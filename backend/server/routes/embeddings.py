@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from fastapi import APIRouter, Request
 from pydantic import ConfigDict, Field, field_validator
@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, field_validator
 from backend.embeddings.long_input import embed_whole
 from backend.embeddings.minilm import MODEL_NAME, MiniLmEmbedder
 from backend.embeddings.names import OPENAI_ALIASES, answers_to
+from backend.embeddings.openai_tokens import decode_openai_tokens
 from backend.models.registry import UnknownModelError
 from backend.server.routes.openai import services
 from backend.server.schemas import RequestBody
@@ -23,24 +24,15 @@ router = APIRouter()
 
 MAX_INPUTS = 2048  # OpenAI's own limit on the texts of one request
 
-# Token ids are refused rather than read: OpenAI's clients (LangChain's OpenAIEmbeddings by
-# default) send tiktoken ids, OpenAI's vocabulary. Read as MiniLM's word-piece ids they would
-# give a vector of unrelated words without any error, and turning them back into text needs
-# tiktoken's encoding files, which Hearth, offline, does not have. A 400 is better than a
-# silently wrong embedding.
-TOKEN_IDS_REFUSED = (
-    "input holds token ids. Clients of OpenAI's API send tiktoken ids (OpenAI's vocabulary), "
-    f"which {MODEL_NAME} cannot read and Hearth, offline, cannot turn back into text. Send the "
-    "text itself; with LangChain's OpenAIEmbeddings, set check_embedding_ctx_length=False."
-)
-
 
 class EmbeddingsBody(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
-    input: str | list[str] = Field(
-        description="A text or a list of texts (at most 2048). A text longer than the "
-        "embedder's window is embedded whole: cut into windows whose vectors are averaged."
+    input: str | list[str] | list[int] | list[list[int]] = Field(
+        description="A text or a list of texts (at most 2048), or OpenAI's token ids (of "
+        "cl100k_base, as OpenAI's clients send them), which are turned back into their text. A "
+        "text longer than the embedder's window is embedded whole: cut into windows whose "
+        "vectors are averaged."
     )
     model: str | None = Field(
         MODEL_NAME,
@@ -65,10 +57,8 @@ class EmbeddingsBody(RequestBody):
         if isinstance(value, list):
             if not value:
                 raise ValueError("input is an empty list; send at least one text")
-            if len(value) > MAX_INPUTS:
+            if len(value) > MAX_INPUTS and not isinstance(value[0], int):
                 raise ValueError(f"input holds {len(value)} texts; at most {MAX_INPUTS} are taken")
-            if any(isinstance(item, int | list) and not isinstance(item, bool) for item in value):
-                raise ValueError(TOKEN_IDS_REFUSED)
         return value
 
     @field_validator("dimensions")
@@ -83,7 +73,17 @@ class EmbeddingsBody(RequestBody):
         return value
 
     def texts(self) -> list[str]:
-        return [self.input] if isinstance(self.input, str) else self.input
+        """The texts to embed; token ids become the text they encode."""
+        given = self.input
+        if isinstance(given, str):
+            return [given]
+        if given and isinstance(given[0], int):
+            return [decode_openai_tokens(cast(list[int], given), "input")]
+        texts: list[str] = []
+        for i, item in enumerate(given):
+            text = decode_openai_tokens(item, f"input[{i}]") if isinstance(item, list) else item
+            texts.append(cast(str, text))
+        return texts
 
 
 @router.post("/v1/embeddings")
