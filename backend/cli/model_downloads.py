@@ -149,12 +149,12 @@ def search_hub(args: argparse.Namespace) -> int:
 
 
 def delete_model(args: argparse.Namespace) -> int:
+    from backend.cli.models import _registry
     from backend.models.download_record import delete_download
-    from backend.models.registry import ModelRegistry
     from backend.paths import HomeLayout
 
     layout = HomeLayout.current()
-    entry = ModelRegistry(layout).get(args.name)
+    entry = _registry().get(args.name)  # with other apps' models, so their refusal is clear
     deleted = delete_download(layout, entry.path)
     print(f"deleted {args.name}: {len(deleted) - 1} file(s) from {entry.path.parent}")
     return 0

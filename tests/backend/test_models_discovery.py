@@ -261,3 +261,13 @@ def test_the_api_lists_them_and_the_ollama_model_answers_a_chat(
         assert owners["tinyllama:latest"] == "ollama"
     finally:
         served.stop()
+
+
+def test_deleting_another_apps_model_is_refused_and_leaves_it(
+    apps: OtherApps, tiny_gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = fill(apps, tiny_gguf)
+    path = registry().get(names["ollama"]).path
+    assert main(["models", "delete", names["ollama"]]) == 1
+    assert "was not downloaded by Hearth" in capsys.readouterr().err
+    assert path.exists()
