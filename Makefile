@@ -11,7 +11,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck contracts pytest setup package clean models models-tiny models-clip models-smol
 
+# Qt's X11 platform needs system libraries pip cannot install: name them, rather than let Qt
+# abort (QXCB_PLUGIN checks another libqxcb.so, for the test).
 run: $(VENV)/.runtime-installed
+	$(BIN)/python -m desktop.platform_check $(if $(QXCB_PLUGIN),--plugin $(QXCB_PLUGIN))
 	$(BIN)/hearth
 
 test: $(VENV)/.test-installed lint typecheck contracts pytest

@@ -3,6 +3,7 @@ settings, then the backend (found or started) in a worker."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from backend.paths import HomeLayout
 from desktop.main_window import MainWindow
+from desktop.platform_check import xcb_problem
 from desktop.theme import ThemeController, saved_choice
 
 if TYPE_CHECKING:
@@ -77,6 +79,10 @@ def finish_after_first_paint(window: MainWindow, layout: HomeLayout) -> None:
 
 
 def main() -> int:
+    problem = xcb_problem(os.environ)  # one ldd call, about 10 ms
+    if problem:  # else Qt aborts, naming no library and no package
+        print(problem, file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("Hearth")
