@@ -40,6 +40,24 @@ class Settings(BaseModel):
         "hearth-clip-tiny", description="CLIP model for image labels and image search."
     )
     context_size: int = Field(4096, ge=256, le=1 << 20, description="Context window in tokens.")
+    max_reply_tokens: int = Field(
+        1024,
+        ge=0,
+        description=(
+            "Longest reply in Hearth's chats, in tokens, at most half the context; a chat's own "
+            "setting overrides it. 0: no limit."
+        ),
+    )
+    # llama.cpp's long-standing default, over its last 64 tokens: enough to steer a small
+    # model out of a loop, too little to keep it from repeating a name or a code identifier.
+    repeat_penalty: float = Field(
+        1.1, gt=0.0, le=10.0, description="Repetition penalty in Hearth's chats; 1 is none."
+    )
+    # Small, as it grows with every use over the whole reply: a long answer must still be
+    # able to say "the" and repeat its key words.
+    frequency_penalty: float = Field(
+        0.1, ge=-2.0, le=2.0, description="Frequency penalty in Hearth's chats; 0 is none."
+    )
     threads: int = Field(
         default_factory=lambda: max(1, os.cpu_count() or 1),
         ge=1,

@@ -117,7 +117,9 @@ class GenerationReport(Timings):
     """How one generation ended, how fast it ran and what was left out to fit the context."""
 
     model: str
-    finish_reason: str = Field(description='"stop", "length" or "cancelled".')
+    finish_reason: str = Field(
+        description='"stop", "length", "cancelled" or "repetition" (the reply was looping).'
+    )
     dropped_messages: int = Field(0, description="Oldest turns left out to fit the context.")
     context_size: int = 0
 
@@ -132,10 +134,14 @@ class ConversationSettings(BaseModel):
 
     # Clients read `settings.get("temperature", default)`: a null would not be the default.
     model_config = ConfigDict(extra="forbid")
-    max_tokens: int | None = Field(None, ge=1, exclude_if=_unset)
+    max_tokens: int | None = Field(
+        None, ge=0, exclude_if=_unset, description="Longest reply; 0: no limit."
+    )
     temperature: float | None = Field(None, ge=0.0, le=2.0, exclude_if=_unset)
     top_p: float | None = Field(None, gt=0.0, le=1.0, exclude_if=_unset)
     seed: int | None = Field(None, exclude_if=_unset)
+    repeat_penalty: float | None = Field(None, gt=0.0, le=10.0, exclude_if=_unset)
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0, exclude_if=_unset)
 
 
 class Conversation(BaseModel):

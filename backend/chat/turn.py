@@ -14,6 +14,7 @@ from backend.chat.services import ChatServices
 from backend.documents.grounding import NOTHING_FOUND, find_sources, grounded_question
 from backend.images.attachments import image_inputs, with_image_context
 from backend.llm.types import ChatRequest, PromptMessage, ResolvedModel, SamplingParams, ToolUse
+from backend.settings import Settings
 from backend.wire import Attachment, Conversation, Message, Source
 
 PromptMessages = list[PromptMessage]  # as ChatRequest takes them
@@ -46,12 +47,33 @@ class Turn:
         return self.asked.conversation_id if self.asked else None
 
 
-def sampling_for(conversation: Conversation) -> SamplingParams:
-    """The chat's own settings; an answer from documents is greedy unless the chat says
-    otherwise, as hearth-smol was measured (bench/smol_eval.py): sampled, it drifts from its
-    sources now and then."""
-    grounded = {"temperature": 0.0} if conversation.collections else {}
-    return SamplingParams(**(grounded | conversation.settings.model_dump()))
+def reply_limit(tokens: int, context_size: int) -> int | None:
+    """The default reply limit: at most half the context, the most a prompt ever leaves for
+    a reply (ContextBudget); 0 is "no limit", chosen deliberately."""
+    return min(tokens, context_size // 2) if tokens else None
+
+
+def sampling_for(conversation: Conversation, settings: Settings) -> SamplingParams:
+    """The chat's own settings over Hearth's defaults for its chats: a bounded reply, small
+    repetition penalties, and a loop ends the reply. An answer from documents is greedy and
+    unpenalised unless the chat says otherwise, as hearth-smol was measured
+    (bench/smol_eval.py): sampled, it drifts from its sources now and then."""
+    chosen = conversation.settings.model_dump()  # only the settings the chat has set
+    if "max_tokens" in chosen:
+        max_tokens = chosen.pop("max_tokens") or None  # 0: this chat has no limit
+    else:
+        max_tokens = reply_limit(settings.max_reply_tokens, settings.context_size)
+    defaults = {
+        "repeat_penalty": settings.repeat_penalty,
+        "frequency_penalty": settings.frequency_penalty,
+        "stop_repetition": True,
+    }
+    grounded = (
+        {"temperature": 0.0, "repeat_penalty": 1.0, "frequency_penalty": 0.0}
+        if conversation.collections
+        else {}
+    )
+    return SamplingParams(**(defaults | grounded | chosen), max_tokens=max_tokens)
 
 
 def prompt_history(services: ChatServices, conversation: Conversation) -> PromptMessages:
@@ -95,14 +117,15 @@ def prepare_turn(services: ChatServices, conversation_id: str, question: Questio
         conversation_id, "user", question.content, attachments=attachments
     )
     messages = prompt_history(services, conversation)
+    sampling = sampling_for(conversation, services.settings)
     if documents and not sources:
         # Nothing relevant: an honest fixed reply, never an answer the model made up.
-        request = ChatRequest(model.name, messages, sampling_for(conversation))
+        request = ChatRequest(model.name, messages, sampling)
         return Turn(model, request, tuple(attachments), (), asked, fixed_reply=NOTHING_FOUND)
     if sources:
         messages[-1] = {"role": "user", "content": grounded_question(question.content, sources)}
     prompt, images = with_images(model, attachments, messages)
-    request = ChatRequest(model.name, prompt, sampling_for(conversation), images)
+    request = ChatRequest(model.name, prompt, sampling, images)
     return Turn(model, request, tuple(attachments), tuple(sources), asked)
 
 

@@ -24,6 +24,7 @@ from backend.llm.context_window import (
     fit_messages,
     overflow_error,
 )
+from backend.llm.loop_detector import LoopDetector
 from backend.llm.text_stream import TextStream
 from backend.llm.tool_grammar import settle_tool_use
 from backend.llm.types import (
@@ -382,6 +383,7 @@ class LlamaRuntime:
         first_token_at: float | None = None
         recorder = LogprobRecorder(resident, params.top_logprobs) if params.logprobs else None
         pending: list[TokenLogprob] = []  # of tokens whose text is not handed out yet
+        loops = LoopDetector() if params.stop_repetition else None
         for token in resident.sample(prompt_tokens, params, cancel, recorder):
             first_token_at = first_token_at or time.perf_counter()
             if resident.is_end_of_generation(token):
@@ -396,6 +398,9 @@ class LlamaRuntime:
                 pending.clear()
             if text.stopped:
                 finish_reason = "stop"
+                break
+            if loops and loops.push(token):
+                finish_reason = "repetition"
                 break
             if generated >= max_tokens:
                 break

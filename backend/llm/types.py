@@ -28,6 +28,9 @@ class SamplingParams:
     grammar: str | None = None  # GBNF that every sampled token must keep the reply within
     logprobs: bool = False  # report each token's log-probability
     top_logprobs: int = 0  # and this many most likely alternatives at each position
+    # End a reply that loops (finish reason "repetition"): Hearth's own chats only, since
+    # OpenAI has no such finish reason.
+    stop_repetition: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ class Timings:
 class Finished:
     """The last event of every generation."""
 
-    finish_reason: str  # "stop", "length" or "cancelled"
+    finish_reason: str  # "stop", "length", "cancelled" or "repetition" (a loop was cut)
     timings: Timings
     model: str
     dropped_messages: int = 0  # oldest turns left out to fit the context window

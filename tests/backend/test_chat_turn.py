@@ -120,7 +120,9 @@ def test_chat_settings_choose_the_sampling(services: Services, provider: FakePro
     chosen = ConversationSettings(max_tokens=2, temperature=0.3, seed=5)
     services.store.update_settings(cid, settings=chosen)
     turn = prepare_turn(services, cid, Question("Hi"))
-    assert turn.request.params == SamplingParams(max_tokens=2, temperature=0.3, seed=5)
+    # Over Hearth's defaults for its chats: small penalties, and a loop ends the reply.
+    defaults = {"repeat_penalty": 1.1, "frequency_penalty": 0.1, "stop_repetition": True}
+    assert turn.request.params == SamplingParams(max_tokens=2, temperature=0.3, seed=5, **defaults)
     events = stream(services, turn)
     assert [e.text for e in events if isinstance(e, TokenEvent)] == list(REPLY[:2])
 
