@@ -54,7 +54,7 @@ class ConversationSettingsDialog(QDialog):
         self.top_p.setAccessibleName("Top p")
         self.max_tokens = QSpinBox(self)
         self.max_tokens.setRange(0, 32768)
-        self.max_tokens.setSpecialValueText("No limit")
+        self.max_tokens.setSpecialValueText("Hearth's default")  # the max_reply_tokens setting
         self.max_tokens.setValue(settings.max_tokens or 0)
         self.max_tokens.setAccessibleName("Maximum reply length in tokens")
         form = QFormLayout()
@@ -88,7 +88,7 @@ class ConversationSettingsDialog(QDialog):
         settings = ConversationSettings(
             temperature=round(self.temperature.value(), 2),
             top_p=round(self.top_p.value(), 2),
-            max_tokens=self.max_tokens.value() or None,  # unset: no limit
+            max_tokens=self.max_tokens.value() or None,  # unset: Hearth's default
         )
         prompt = self.system_prompt.toPlainText().strip()
         return {"system_prompt": prompt or None, "settings": settings.model_dump()}

@@ -28,6 +28,7 @@ STATUS_NOTES = {
     "interrupted": "Stopped before the reply was finished.",
     "error": "The reply failed.",
 }
+REPEATING_NOTE = "Stopped: the reply was repeating itself."
 SELECTABLE = (
     Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
 )
@@ -276,11 +277,19 @@ class MessageView(QFrame):
         """Which actions show depends on the role, how the message ended and whether it streams."""
         self.message.status = status
         is_user = self.message.role == "user"
-        self.note.setText("Writing…" if streaming else STATUS_NOTES.get(status, ""))
+        note = REPEATING_NOTE if self.stopped_repeating else STATUS_NOTES.get(status, "")
+        self.note.setText("Writing…" if streaming else note)
+        finished = status == "complete" and not self.stopped_repeating
         self.copy_button.setVisible(not streaming)
         self.edit_button.setVisible(is_user and not streaming)
-        self.retry_button.setVisible(not is_user and not streaming and status != "complete")
-        self.regenerate_button.setVisible(not is_user and not streaming and status == "complete")
+        self.retry_button.setVisible(not is_user and not streaming and not finished)
+        self.regenerate_button.setVisible(not is_user and not streaming and finished)
+
+    @property
+    def stopped_repeating(self) -> bool:
+        """The loop detector ended this reply: it is kept, but worth another try."""
+        timings = self.message.timings
+        return timings is not None and timings.finish_reason == "repetition"
 
     def finish(self, message: Message) -> None:
         """The stored message replaces the streamed one (same text, now with id, timings and
@@ -318,7 +327,8 @@ class MessageView(QFrame):
         self.set_text(self.text)
 
     def set_regenerate_allowed(self, allowed: bool) -> None:
-        if self.message.role == "assistant" and self.message.status == "complete":
+        complete = self.message.status == "complete" and not self.stopped_repeating
+        if self.message.role == "assistant" and complete:
             self.regenerate_button.setVisible(allowed)
 
     def _copy_text(self) -> None:
