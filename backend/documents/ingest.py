@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from backend.documents.chunking import ChunkingConfig, chunk_blocks
 from backend.documents.errors import DocumentError
 from backend.documents.parsers import parse_document
 from backend.documents.retrieval import HEADING_SEPARATOR
-from backend.documents.sources import FoundFile, find_files
+from backend.documents.sources import FoundFile, display_path, find_files, utf8_text
 from backend.documents.state import FileRecord, IngestState
 from backend.embeddings.minilm import sha256_of
 from backend.wire import IngestEvent, IngestStep
@@ -41,13 +42,25 @@ class _Prepared:
 
 
 def chunk_id(path: str, content_hash: str, index: int) -> str:
-    """Deterministic, so re-indexing the same file version overwrites instead of duplicating."""
-    return hashlib.sha256(f"{path}\0{content_hash}\0{index}".encode()).hexdigest()[:32]
+    """Deterministic, so re-indexing the same file version overwrites instead of duplicating.
+    A name that is not UTF-8 hashes by its exact bytes (surrogateescape)."""
+    key = f"{path}\0{content_hash}\0{index}".encode("utf-8", "surrogateescape")
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+def file_key(path: str) -> tuple[str, str]:
+    """The chunk metadata field and value that tell a file's chunks apart from other files'.
+    Chroma keeps UTF-8 text only, so a name that is not valid UTF-8 is kept as the hex of its
+    exact bytes in `path_bytes`: in `path` (what citations show) two such names can look alike."""
+    shown = display_path(path)
+    return ("path", path) if shown == path else ("path_bytes", os.fsencode(path).hex())
 
 
 def chunk_metadata(record: FileRecord, chunk: Chunk) -> dict[str, Any]:
+    key_field, key = file_key(record.path)
     found = {
-        "path": record.path,
+        "path": display_path(record.path),
+        "path_bytes": key if key_field == "path_bytes" else None,
         "content_hash": record.content_hash,
         "chunk_index": chunk.index,
         "page": chunk.page,
@@ -84,7 +97,7 @@ class IngestRun:
         return IngestEvent(
             type=step,
             collection=self.name,
-            path=path,
+            path=None if path is None else display_path(path),
             files_done=self.files_done,
             files_total=self.files_total,
             chunks_done=self.chunks_done,
@@ -128,7 +141,8 @@ class IngestRun:
 
     def _forget(self, paths: list[str], detail: str | None = None) -> Iterator[IngestEvent]:
         for path in paths:
-            self.store.delete_file(self.name, path)
+            key_field, key = file_key(path)
+            self.store.delete_file(self.name, key, field=key_field)
         if paths:
             self.state.forget(self.name, paths)
         for path in paths:
@@ -159,9 +173,9 @@ class IngestRun:
         except FileNotFoundError:
             raise  # deleted since the folder was walked: not a failure, the caller forgets it
         except DocumentError as exc:
-            return _Prepared(record.model_copy(update={"error": str(exc)}))
+            return _Prepared(record.model_copy(update={"error": utf8_text(str(exc))}))
         except Exception as exc:  # a parser library choking on a strange file fails that file only
-            error = f"could not be read ({type(exc).__name__}: {exc})"
+            error = utf8_text(f"could not be read ({type(exc).__name__}: {exc})")  # names the path
             return _Prepared(record.model_copy(update={"error": error}))
         if not chunks:
             return _Prepared(record.model_copy(update={"error": "no text to index"}))
@@ -187,7 +201,8 @@ class IngestRun:
             )
         for p in batch:
             keep = p.record.content_hash if p.record.status == "indexed" else None
-            self.store.delete_file(self.name, p.record.path, keep_hash=keep)
+            key_field, key = file_key(p.record.path)
+            self.store.delete_file(self.name, key, keep_hash=keep, field=key_field)
         self.state.record(self.name, [p.record for p in batch])
         for p in batch:
             self.files_done += 1

@@ -17,7 +17,7 @@ from backend.documents.retrieval import (
     bm25_text,
     reciprocal_rank_fusion,
 )
-from backend.documents.sources import resolve_roots
+from backend.documents.sources import display_path, resolve_roots
 from backend.documents.state import CollectionInfo, FileRecord, IngestState
 from backend.documents.vector_store import VectorStore
 from backend.lazy import Lazy
@@ -86,7 +86,8 @@ class DocumentLibrary:
 
     def files(self, name: str) -> list[FileRecord]:
         self.state.get(name)
-        return list(self.state.files(name).values())
+        records = self.state.files(name).values()  # keyed by exact path; shown by display form
+        return [r.model_copy(update={"path": display_path(r.path)}) for r in records]
 
     def add(
         self, name: str, paths: Sequence[str | Path], max_file_bytes: int | None = None

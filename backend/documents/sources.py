@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,32 +40,99 @@ def _is_binary(path: Path) -> bool:
         return b"\x00" in handle.read(BINARY_SNIFF_BYTES)
 
 
+def utf8_text(text: str) -> str:
+    """Text that can be stored and sent (SQLite, Chroma, JSON): the surrogate escapes that
+    stand for a file name's bytes that are not UTF-8 become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def display_path(path: str | Path) -> str:
+    """A path as the user sees it and as Chroma stores it (the one way Hearth shows a name
+    that is not valid UTF-8: each bad byte as U+FFFD). The exact path, surrogate escapes
+    intact, stays in the ingest state, where the file is reopened."""
+    return utf8_text(str(path))
+
+
+def _unreadable(error: OSError) -> str:
+    return f"cannot be read ({error.strerror or type(error).__name__})"
+
+
 def _check(path: Path, max_bytes: int) -> FoundFile:
-    stat = path.stat()
-    reason = None
-    if stat.st_size > max_bytes:
-        reason = f"larger than the {max_bytes // 1_000_000} MB limit"
-    elif _is_binary(path):
-        reason = "binary file"
+    try:
+        stat = path.stat()
+        reason = None
+        if stat.st_size > max_bytes:
+            reason = f"larger than the {max_bytes // 1_000_000} MB limit"
+        elif _is_binary(path):
+            reason = "binary file"
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a permission or I/O error skips this file, never the run
+        return FoundFile(path, 0, 0, _unreadable(exc))
     return FoundFile(path, stat.st_size, stat.st_mtime_ns, reason)
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    for parent, dirs, files in os.walk(folder):
+LINK_SKIPPED = "symbolic link (links are not followed)"
+
+
+def _not_indexable(path: Path) -> str | None:
+    """Why an entry of the walk is not a file to read, or None when it is one."""
+    if path.is_symlink():
+        return LINK_SKIPPED
+    if not path.is_file():
+        return "not a regular file"
+    return None
+
+
+def _walk(folder: Path) -> Iterator[FoundFile | Path]:
+    """The folder's files, and a skipped entry for each folder that cannot be listed and for
+    each link to a folder (os.walk would leave both out without a word)."""
+    unlisted: list[OSError] = []
+    for parent, dirs, files in os.walk(folder, onerror=unlisted.append):
+        yield from _unlisted(unlisted)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in [d for d in dirs if os.path.islink(os.path.join(parent, d))]:
+            dirs.remove(name)
+            yield FoundFile(Path(parent) / name, 0, 0, LINK_SKIPPED)
         for name in sorted(files):
             if not name.startswith("."):
                 yield Path(parent) / name
+    yield from _unlisted(unlisted)
+
+
+def _unlisted(errors: list[OSError]) -> Iterator[FoundFile]:
+    yield from (FoundFile(Path(e.filename), 0, 0, _unreadable(e)) for e in errors)
+    errors.clear()
+
+
+def _candidates(root: Path) -> Iterable[FoundFile | Path]:
+    try:
+        return _walk(root) if root.is_dir() else [root] if root.exists() else []
+    except OSError as exc:  # its parent folder cannot be searched
+        return [FoundFile(root, 0, 0, _unreadable(exc))]
 
 
 def find_files(roots: Sequence[str], max_bytes: int) -> Iterator[FoundFile]:
-    """Each regular file under the roots once, in a stable order. Missing roots are skipped:
-    a folder that was removed simply has no files left."""
+    """Each file under the roots once, in a stable order, with why it is skipped if it is:
+    one unreadable file or folder is reported and never stops the run. Missing roots are
+    skipped: a folder that was removed simply has no files left. Hidden entries are left out."""
     seen: set[Path] = set()
     for root in map(Path, roots):
-        candidates = _walk(root) if root.is_dir() else [root] if root.is_file() else []
-        for path in candidates:
-            if path in seen or not path.is_file() or path.is_symlink():
+        for entry in _candidates(root):
+            path = entry.path if isinstance(entry, FoundFile) else entry
+            if path in seen:
                 continue
             seen.add(path)
-            yield _check(path, max_bytes)
+            try:
+                found = entry if isinstance(entry, FoundFile) else _found(path, max_bytes)
+            except FileNotFoundError:
+                continue  # gone since its folder was listed
+            yield found
+
+
+def _found(path: Path, max_bytes: int) -> FoundFile:
+    try:
+        reason = _not_indexable(path)
+    except OSError as exc:
+        return FoundFile(path, 0, 0, _unreadable(exc))
+    return _check(path, max_bytes) if reason is None else FoundFile(path, 0, 0, reason)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -24,6 +26,23 @@ def check_collection_name(name: str) -> str:
             "starting with a letter or digit."
         )
     return name
+
+
+def _stored_path(path: str) -> str | bytes:
+    """How a path is keyed in doc_files: as text, or, when the name is not valid UTF-8 (a
+    surrogate-escaped str), as its exact bytes (a BLOB; the column is untyped enough in
+    SQLite to hold both, so no migration). Lossless both ways."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def _file_record(row: sqlite3.Row) -> FileRecord:
+    stored = row["path"]
+    path = os.fsdecode(stored) if isinstance(stored, bytes) else stored
+    return FileRecord.model_validate({k: row[k] for k in FileRecord.model_fields} | {"path": path})
 
 
 class IngestState:
@@ -102,10 +121,8 @@ class IngestState:
             rows = self._conn.execute(
                 "SELECT * FROM doc_files WHERE collection = ? ORDER BY path", (name,)
             ).fetchall()
-        return {
-            r["path"]: FileRecord.model_validate({k: r[k] for k in FileRecord.model_fields})
-            for r in rows
-        }
+        records = [_file_record(r) for r in rows]
+        return {record.path: record for record in records}
 
     def record(self, name: str, records: Iterable[FileRecord]) -> None:
         """Write these files' states in one transaction; the collection's revision moves on."""
@@ -115,8 +132,8 @@ class IngestState:
                 "INSERT OR REPLACE INTO doc_files (collection, path, content_hash, size,"
                 " mtime_ns, status, error, chunks, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (name, r.path, r.content_hash, r.size, r.mtime_ns, r.status, r.error, r.chunks)
-                    + (now,)
+                    (name, _stored_path(r.path))
+                    + (r.content_hash, r.size, r.mtime_ns, r.status, r.error, r.chunks, now)
                     for r in records
                 ],
             )
@@ -126,7 +143,7 @@ class IngestState:
         with self._lock, transaction(self._conn):
             self._conn.executemany(
                 "DELETE FROM doc_files WHERE collection = ? AND path = ?",
-                [(name, p) for p in paths],
+                [(name, _stored_path(p)) for p in paths],
             )
             self._bump(name)
 

@@ -122,9 +122,12 @@ class ChunkStore:
                 metadatas=list(metadatas[i : i + step]),
             )
 
-    def delete_file(self, name: str, path: str, keep_hash: str | None = None) -> None:
-        """Delete a file's chunks, except those of the version whose hash is `keep_hash`."""
-        where: dict[str, Any] = {"path": path}
+    def delete_file(
+        self, name: str, path: str, keep_hash: str | None = None, *, field: str = "path"
+    ) -> None:
+        """Delete a file's chunks, except those of the version whose hash is `keep_hash`.
+        `field` is the metadata that names the file (see ingest.file_key)."""
+        where: dict[str, Any] = {field: path}
         if keep_hash is not None:
             where = {"$and": [where, {"content_hash": {"$ne": keep_hash}}]}
         self._collection(name).delete(where=where)
