@@ -15,6 +15,7 @@ from backend.documents.errors import (
     NoExtractableTextError,
     UnsupportedDocumentError,
 )
+from backend.documents.zip_limits import inflated_copy
 
 Parser = Callable[[Path], list[Block]]
 # heading_at(lines, i) -> (level, title, lines the heading takes) or None
@@ -210,8 +211,9 @@ def read_docx(path: Path) -> list[Block]:
     from docx import Document
     from docx.opc.exceptions import PackageNotFoundError
 
+    package = inflated_copy(path, "DOCX")  # python-docx would inflate every part without a bound
     try:
-        document = Document(str(path))
+        document = Document(package)
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
         raise CorruptDocumentError(f"not a readable DOCX ({exc})") from exc
     blocks: list[Block] = []

@@ -17,12 +17,14 @@ from pathlib import Path
 from PIL import Image
 
 from backend.errors import InvalidRequestError
-from backend.images.decode import ImageDecodeError
+from backend.images.decode import MAX_IMAGE_BYTES, ImageDecodeError, read_image_file, too_many_bytes
 from backend.models.registry import NO_PROJECTOR_NOTE
 from backend.wire import Attachment, ImageLabel
 
 DATA_URL_PREFIX = "data:"
 REMOTE_URL = re.compile(r"\s*https?://", re.IGNORECASE)
+# Base64 takes 4 characters for every 3 bytes; the header ("data:image/png;base64,") is short.
+MAX_DATA_URL_CHARS = 4 * (MAX_IMAGE_BYTES // 3 + 1) + 256
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +48,8 @@ def read_image_reference(reference: str) -> tuple[bytes, str]:
     """(bytes, display name) from a file path or a base64 data URL."""
     refuse_remote_image(reference)
     if reference.startswith(DATA_URL_PREFIX):
+        if len(reference) > MAX_DATA_URL_CHARS:  # refused before decoding doubles it
+            raise too_many_bytes("the pasted image", len(reference) * 3 // 4)
         header, _, payload = reference.partition(",")
         if ";base64" not in header:
             raise ImageDecodeError("image data URLs must be base64 encoded")
@@ -56,9 +60,7 @@ def read_image_reference(reference: str) -> tuple[bytes, str]:
     path = Path(reference).expanduser()
     if not path.is_absolute():  # it would name a file in the server's folder, not the user's
         raise ImageDecodeError(f"{reference!r}: give the image's full path, from the root")
-    if not path.is_file():
-        raise ImageDecodeError(f"{reference}: no such image file")
-    return path.read_bytes(), path.name
+    return read_image_file(path, reference), path.name
 
 
 def store_attachment(folder: Path, data: bytes, image: Image.Image) -> Path:
@@ -105,6 +107,6 @@ def image_inputs(
     if not attachments:
         return (), question
     if sees:
-        return tuple(Path(a.path).read_bytes() for a in attachments), question
+        return tuple(read_image_file(Path(a.path)) for a in attachments), question
     log.info("%s: %s", model, NO_PROJECTOR_NOTE)
     return (), with_image_context(question, attachments)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -13,6 +15,11 @@ from backend.errors import InvalidRequestError
 
 # Pillow's own default (about 89 megapixels); above it an image is treated as a bomb.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+MB = 1024 * 1024
+# Room for an uncompressed 8-bit RGB image at the pixel limit (3 bytes a pixel, 256 MiB).
+MAX_IMAGE_BYTES = 256 * MB
+# O_NONBLOCK: opening a FIFO waits for a writer otherwise (Windows has no FIFOs, nor the flag).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif")
 
 
@@ -36,6 +43,52 @@ class ImageTooLargeError(ImageDecodeError):
     code = "image_too_large"
 
 
+def too_many_bytes(name: str, size: int, limit: int = MAX_IMAGE_BYTES) -> ImageTooLargeError:
+    return ImageTooLargeError(
+        f"{name} is {size / MB:,.0f} MB, over the {limit // MB} MB limit for images"
+    )
+
+
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _refuse_unless_regular(mode: int, name: str) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((word for test, word in _NOT_REGULAR if test(mode)), "not a regular file")
+        raise ImageDecodeError(f"{name} is {kind}, not an image file")
+
+
+def read_image_file(path: Path, name: str | None = None, limit: int = MAX_IMAGE_BYTES) -> bytes:
+    """The bytes of the image file at `path`, never more than `limit` of them.
+
+    Anything but a regular file (a FIFO, a device such as /dev/zero, a folder) is refused
+    from its stat, before it is opened; the open itself does not block, and the type and size
+    are checked again on what was opened, so a file swapped in between is caught too.
+    """
+    name = name or str(path)
+    try:
+        _refuse_unless_regular(os.stat(path).st_mode, name)
+        with os.fdopen(os.open(path, _OPEN_FLAGS), "rb") as file:
+            status = os.fstat(file.fileno())
+            _refuse_unless_regular(status.st_mode, name)
+            if status.st_size > limit:
+                raise too_many_bytes(name, status.st_size, limit)
+            data = file.read(limit + 1)  # a file growing while it is read stops at the limit
+    except FileNotFoundError as exc:
+        raise ImageDecodeError(f"{name}: no such image file") from exc
+    except OSError as exc:
+        raise ImageDecodeError(f"{name} cannot be read: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise too_many_bytes(name, len(data), limit)
+    return data
+
+
 def _unsupported(data: bytes, name: str) -> UnsupportedImageError:
     kind = "HEIC/HEIF" if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS else "this file"
     return UnsupportedImageError(
@@ -49,8 +102,10 @@ def open_image(source: Path | bytes, name: str | None = None, at_least: int = 0)
     With `at_least`, a JPEG may be decoded at a reduced scale whose sides stay at least that
     long: several times faster, for callers that shrink the image anyway.
     """
-    data = source.read_bytes() if isinstance(source, Path) else source
     name = name or (str(source) if isinstance(source, Path) else "image")
+    data = read_image_file(source, name) if isinstance(source, Path) else source
+    if len(data) > MAX_IMAGE_BYTES:
+        raise too_many_bytes(name, len(data))
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

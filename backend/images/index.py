@@ -27,7 +27,7 @@ from PIL import Image
 
 from backend.errors import InvalidRequestError
 from backend.images.clip import ClipModel
-from backend.images.decode import ImageDecodeError, open_image
+from backend.images.decode import ImageDecodeError, open_image, read_image_file
 from backend.images.indexed_folders import FolderRecord, reindex_needed
 from backend.wire import ImageHit, ImageIndexEvent
 
@@ -185,7 +185,7 @@ class ImageIndex:
 
     def _load(self, path: Path, known: dict[str, str]) -> Loaded:
         try:
-            data = path.read_bytes()
+            data = read_image_file(path)  # a FIFO or a huge file is refused, not read
             digest = hashlib.sha256(data).hexdigest()
             if known.get(image_id(path)) == digest:
                 return digest, None
