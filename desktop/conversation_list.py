@@ -56,6 +56,8 @@ class ConversationList(QWidget):
     """Lists and manages conversations through the backend; emits the one the user opens."""
 
     opened = Signal(object)  # a conversation id, or None for a fresh chat
+    # The New chat button: the window opens the chat and puts the cursor in its message box.
+    new_chat_requested = Signal()
     renamed = Signal(object)  # the conversation, with its new title
     error = Signal(str)
 
@@ -86,7 +88,7 @@ class ConversationList(QWidget):
         self.search.textChanged.connect(self._search_timer.start)
         self.search.to_results.connect(self._to_results)
         self.list.currentItemChanged.connect(self._on_current_changed)
-        self.new_button.clicked.connect(self.new_chat)
+        self.new_button.clicked.connect(self.new_chat_requested)
         self.rename_button.clicked.connect(self.rename_current)
         self.delete_button.clicked.connect(self.delete_current)
         self._layout_parts()

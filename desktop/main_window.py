@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
             )
         )
         self.conversations.opened.connect(session.open)
+        self.conversations.new_chat_requested.connect(self.new_chat)
         self.conversations.renamed.connect(session.show_renamed)
         session.notice.connect(self.show_notice)
         self.conversations.error.connect(self.show_error)
