@@ -189,8 +189,10 @@ class ChatView(QWidget):
         self.messages.remove_from(0)
         for message in messages:
             self.add_message(message)
-        last_timed = next((m.timings for m in reversed(messages) if m.timings), None)
-        self.show_stats(last_timed)
+        # The last reply's own figures: a stopped one may have none, and an older reply's would
+        # read as its.
+        last_reply = next((m for m in reversed(messages) if m.role == "assistant"), None)
+        self.show_stats(last_reply.timings if last_reply else None)
         self._stick_to_bottom = True
         self.refresh_actions()
 

@@ -75,6 +75,7 @@ class ReplyStream(QObject):
         self._reply_done = False
         stream.signals.item.connect(self._on_event)
         self.view.set_generating(True)
+        self.view.show_stats(None)  # the last reply's figures are not this one's
         self.connection.set_busy(True)
         self.connection.runner.start(stream, self._on_stream_ended, self._on_stream_failed)
         return True
