@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import hashlib
+import io
 import logging
+import os
 import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
 
-from backend.errors import InvalidRequestError
+from backend.errors import HearthError, InvalidRequestError
 from backend.images.decode import MAX_IMAGE_BYTES, ImageDecodeError, read_image_file, too_many_bytes
 from backend.models.registry import NO_PROJECTOR_NOTE
 from backend.wire import Attachment, ImageLabel
@@ -25,7 +29,16 @@ DATA_URL_PREFIX = "data:"
 REMOTE_URL = re.compile(r"\s*https?://", re.IGNORECASE)
 # Base64 takes 4 characters for every 3 bytes; the header ("data:image/png;base64,") is short.
 MAX_DATA_URL_CHARS = 4 * (MAX_IMAGE_BYTES // 3 + 1) + 256
+# No room left: the disk or the user's quota is full, or a file-size limit (RLIMIT_FSIZE) is hit.
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 log = logging.getLogger(__name__)
+
+
+class DiskFullError(HearthError):
+    """A file could not be written for lack of space; nothing is left under its final name."""
+
+    status = 507  # Insufficient Storage
+    code = "disk_full"
 
 
 class RemoteImageUrlError(InvalidRequestError):
@@ -64,12 +77,49 @@ def read_image_reference(reference: str) -> tuple[bytes, str]:
 
 
 def store_attachment(folder: Path, data: bytes, image: Image.Image) -> Path:
-    """Keep a copy named by content, so the conversation still shows it if the original moves."""
+    """Keep a copy named by content, so the conversation still shows it if the original moves.
+
+    A copy already there is kept only if it holds exactly these bytes: one cut short by a full
+    disk or a crash is written again rather than trusted.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
-    if not target.exists():
-        image.save(target)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    encoded = buffer.getvalue()
+    if not _holds(target, encoded):
+        try:
+            write_bytes_atomically(target, encoded)
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            raise DiskFullError(
+                f"disk full: the attached image could not be saved to {target} ({exc.strerror}); "
+                "free some space and attach it again"
+            ) from exc
     return target
+
+
+def _holds(path: Path, expected: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(expected) and path.read_bytes() == expected
+    except OSError:
+        return False
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    """Write a temporary file beside `path`, fsync it, then rename it over `path`: a failure at
+    any point (a full disk, a crash) leaves the old file or none, never a part of the new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def describe_for_llm(attachments: Sequence[Attachment]) -> str:
