@@ -137,7 +137,7 @@ def _problems(error: ValidationError) -> str:
     )
 
 
-def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
     """Write through a temporary file and rename, so a crash never leaves half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from backend import __version__
 from backend.cli.output import fail
 from backend.errors import HearthError
+from backend.paths import start_private
 
 # Each name is a module in this package exposing `register(subparsers)`.
 SUBCOMMANDS = ("serve", "chat", "docs", "images", "models", "mcp")
@@ -63,6 +64,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    start_private()  # before anything is written; the GUI and `hearth serve` inherit the umask
     if args.self_test:
         from backend.selftest import run_self_test
 

@@ -21,7 +21,7 @@ from backend.discovery import (
 )
 from backend.errors import HearthError
 from backend.logs import configure_logging
-from backend.paths import HomeLayout
+from backend.paths import HomeLayout, start_private
 from backend.settings import Settings
 
 if TYPE_CHECKING:
@@ -133,6 +133,7 @@ def serve(port: int | None = None, layout: HomeLayout | None = None) -> None:
     from backend.server.services import Services
 
     layout = (layout or HomeLayout.current()).ensure()
+    start_private(layout)  # also when started as `python -m`, without the CLI
     configure_logging("backend", layout)
     settings = Settings.load(layout)
     token = load_or_create_token(layout)
