@@ -23,6 +23,7 @@ HeadingFinder = Callable[[list[str], int], tuple[int, str, int] | None]
 
 BINARY_SNIFF_BYTES = 8192
 NO_TEXT_LAYER = "no extractable text (OCR not available)"
+PASSWORD_NEEDED = "encrypted PDF that needs a password: save a copy without one to index it"
 WESTERN_MARGIN = 0.05
 
 
@@ -187,7 +188,7 @@ def read_pdf(path: Path) -> list[Block]:
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
-            raise UnsupportedDocumentError("encrypted PDF (needs a password)")
+            raise UnsupportedDocumentError(PASSWORD_NEEDED)
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise CorruptDocumentError(f"not a readable PDF ({exc})") from exc
