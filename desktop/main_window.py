@@ -204,9 +204,7 @@ class MainWindow(QMainWindow):
         """The installed models, listed at each connect and by the Models dialog."""
         self.models = models
         settings = self.settings
-        self.chat_view.model_picker.set_models(
-            models, settings.default_model, settings.documents_model
-        )
+        self.chat_view.set_models(models, settings.default_model, settings.documents_model)
         self.welcome.offer(models, settings.default_model)
 
     def _default_is_tiny(self, name: str) -> bool:

@@ -23,11 +23,19 @@ from desktop.chat.composer import Composer, image_files_in
 from desktop.chat.conversation_settings import ConversationSettingsDialog
 from desktop.chat.message_view import UNSAVED_ID, MessageView
 from desktop.chat.model_picker import ModelPicker
+from desktop.chat.vision_caveat import caveat_text
 from desktop.documents.source_preview import SourcePreviewDialog
 from desktop.images.thumbnails import ThumbnailLoader
 
 if TYPE_CHECKING:
-    from backend.wire import CollectionInfo, Conversation, GenerationReport, Message, Source
+    from backend.wire import (
+        CollectionInfo,
+        Conversation,
+        GenerationReport,
+        Message,
+        ModelDescription,
+        Source,
+    )
 
 
 def format_stats(timings: GenerationReport | None) -> str:
@@ -133,6 +141,7 @@ class ChatView(QWidget):
         self.composer.stop_requested.connect(self.stop_requested)
         self.model_picker.model_chosen.connect(self.model_chosen)
         self.collections_button.chosen.connect(self.collections_chosen)
+        self._vision_models: list[str] = []  # installed models that see images
         self._stick_to_bottom = True
         self.scroll_area.verticalScrollBar().rangeChanged.connect(self._follow_new_content)
         self.scroll_area.verticalScrollBar().valueChanged.connect(self._remember_position)
@@ -164,6 +173,20 @@ class ChatView(QWidget):
     def set_collections(self, collections: list[CollectionInfo]) -> None:
         self.collections_button.set_collections(collections)
         self.model_picker.show_default_for(bool(self.collections_button.selected))
+
+    def set_models(
+        self, models: list[ModelDescription], default_name: str, documents_name: str
+    ) -> None:
+        """The installed models: the picker lists them, and the image caveats offer one that
+        sees."""
+        self.model_picker.set_models(models, default_name, documents_name)
+        self._vision_models = [model.name for model in models if model.vision]
+        self.show_vision_caveats()
+
+    def use_model(self, name: str) -> None:
+        """Switch the chat to `name`, as choosing it in the picker does."""
+        self.model_picker.select(name)
+        self.model_chosen.emit(name)
 
     def show_title(self, title: str) -> None:
         self.title.setText(title)
@@ -202,6 +225,7 @@ class ChatView(QWidget):
         view.edit_requested.connect(self.composer.edit)
         view.regenerate_requested.connect(self.regenerate_requested)
         view.retry_requested.connect(self.regenerate_requested)
+        view.vision_model_requested.connect(self.use_model)
         if streaming:
             view.set_status("complete", streaming=True)
         self.messages.append(view)
@@ -215,9 +239,27 @@ class ChatView(QWidget):
                 return
 
     def refresh_actions(self) -> None:
-        """Only the last reply offers Regenerate: regenerating an older one would drop the rest."""
+        """Only the last reply offers Regenerate: regenerating an older one would drop the rest.
+        A reply that has ended learns here whether it needs an image caveat."""
         for view in self.views:
             view.set_regenerate_allowed(view is self.views[-1])
+        self.show_vision_caveats()
+
+    def show_vision_caveats(self) -> None:
+        """Each stored reply to a message with images, written by a model not known to see,
+        says that the model read only the images' labels."""
+        offer = self._vision_models[0] if self._vision_models else None
+        question: Message | None = None
+        for view in self.views:
+            message = view.message
+            if message.role == "user":
+                question = message
+                continue
+            blind = message.id != UNSAVED_ID and message.model not in self._vision_models
+            if question is not None and question.attachments and blind:
+                view.show_vision_caveat(caveat_text(question.attachments), offer)
+            else:
+                view.show_vision_caveat(None, None)
 
     def user_message_before(self, view_message: Message) -> Message | None:
         previous = None

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from backend.wire import Message, MessageStatus
 from desktop.chat.code_highlight import code_background, highlighted_html
 from desktop.chat.markdown_blocks import Block, split_blocks
+from desktop.chat.vision_caveat import VisionCaveat
 from desktop.documents.source_preview import source_title
 from desktop.images.image_chip import ImageChip
 from desktop.images.thumbnails import ThumbnailLoader
@@ -174,6 +175,7 @@ class MessageView(QFrame):
     regenerate_requested = Signal(object)
     retry_requested = Signal(object)
     source_requested = Signal(object)  # one of the message's sources
+    vision_model_requested = Signal(str)  # from the caveat of a reply that saw only labels
 
     def __init__(
         self,
@@ -199,6 +201,8 @@ class MessageView(QFrame):
         self._images = QHBoxLayout()
         self._sources = QVBoxLayout()
         self._sources.setSpacing(0)
+        self._caveat_slot = QVBoxLayout()
+        self.vision_caveat: VisionCaveat | None = None  # made for the first reply that needs one
         self.note = QLabel(self)
         self.note.setObjectName("messageNote")
         self.note.setWordWrap(True)
@@ -232,6 +236,7 @@ class MessageView(QFrame):
         layout.addLayout(self._images)
         layout.addLayout(self._body)
         layout.addLayout(self._sources)
+        layout.addLayout(self._caveat_slot)
         layout.addLayout(actions)
         self._show_attachments()
 
@@ -321,6 +326,20 @@ class MessageView(QFrame):
                 button.clicked.connect(lambda _=False, s=source: self.source_requested.emit(s))
                 self._sources.addWidget(button, 0, Qt.AlignmentFlag.AlignLeft)
                 self.source_buttons.append(button)
+
+    def show_vision_caveat(self, text: str | None, vision_model: str | None) -> None:
+        """Under a reply whose model saw only an image's labels, `text` says so; `vision_model`
+        is one that sees, offered in its place. None for `text` hides the caveat."""
+        if text is None:
+            if self.vision_caveat is not None:
+                self.vision_caveat.hide()
+            return
+        if self.vision_caveat is None:
+            self.vision_caveat = VisionCaveat(self)
+            self.vision_caveat.use_requested.connect(self.vision_model_requested)
+            self._caveat_slot.addWidget(self.vision_caveat)
+        self.vision_caveat.show_caveat(text, vision_model)
+        self.vision_caveat.show()
 
     def set_dark(self, dark: bool) -> None:
         self._dark = dark

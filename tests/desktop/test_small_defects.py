@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from backend.paths import HomeLayout
 from backend.wire import GenerationReport
 from desktop.chat.chat_view import format_stats
 from desktop.main_window import MainWindow
-from tests.desktop.conftest import REPLY_TIMEOUT_MS
+from tests.desktop.conftest import READY_TIMEOUT_MS, REPLY_TIMEOUT_MS
+from tests.desktop.drops import drop_files
 from tests.desktop.test_chat import send_and_hold, stored_messages, type_and_send, wait_for_reply
+from tests.desktop.test_images import labelled, write_photo
 from tests.desktop.test_screenshots import show_sample_chat
 from tests.desktop.test_window import activate
 from tests.inprocess_backend import InProcessBackend
@@ -58,3 +65,56 @@ def test_the_stats_line_never_shows_the_previous_replys_figures(
     qtbot.waitUntil(lambda: window.chat_view.views[-1].message.id == stopped["id"])
     expected = format_stats(GenerationReport(**stopped["timings"])) if stopped["timings"] else ""
     assert stats.text() == expected != first_figures
+
+
+def install_seeing_model(layout: HomeLayout) -> str:
+    """A model with its vision projector beside it, in its own folder (a projector alone in the
+    models folder would pair with every model there)."""
+    folder = layout.models / "seer"
+    folder.mkdir()
+    shutil.copy(layout.models / "tiny.gguf", folder / "seer.gguf")
+    shutil.copy(layout.models / "tiny.gguf", folder / "seer-mmproj.gguf")
+    return "seer"
+
+
+def test_a_reply_about_an_image_from_a_blind_model_says_so_and_offers_one_that_sees(
+    qtbot,  # type: ignore[no-untyped-def]
+    image_backend: InProcessBackend,
+    open_window: Callable[[HomeLayout], MainWindow],
+    tmp_path: Path,
+) -> None:
+    install_seeing_model(image_backend.layout)
+    window = open_window(image_backend.layout)
+    qtbot.waitUntil(lambda: window.connection.is_ready, timeout=READY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: any(model.vision for model in window.models))
+    (seer,) = [model.name for model in window.models if model.vision]
+    chat = window.chat_view
+    assert drop_files(chat, [write_photo(tmp_path / "apple.png", "red")])
+    tray = chat.composer.tray
+    qtbot.waitUntil(lambda: len(tray.pending) == 1 and labelled(tray.pending[0].chip))
+    type_and_send(qtbot, window, "What is in this picture?")
+    wait_for_reply(qtbot, window)
+
+    question, answer = chat.views
+    qtbot.waitUntil(lambda: answer.message.id != 0)
+    assert answer.message.model == "tiny"
+    caveat = answer.vision_caveat
+    assert caveat is not None and caveat.isVisibleTo(window)
+    labels = [guess.label for guess in question.message.attachments[0].labels[:3]]
+    assert caveat.label.text() == (
+        "This model cannot see images: it was given only labels from the picture "
+        f"({', '.join(labels)})."
+    )
+    assert question.vision_caveat is None  # only under the reply
+    assert caveat.use_button.isVisibleTo(window)
+    assert caveat.use_button.text() == f"Use {seer} for images"
+
+    # The caveat stays when the chat is opened again.
+    window.session.reload()
+    qtbot.waitUntil(lambda: chat.views and chat.views[-1] is not answer)
+    reopened = chat.views[-1].vision_caveat
+    assert reopened is not None and reopened.isVisibleTo(window)
+
+    qtbot.mouseClick(reopened.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.session.conversation.model == seer)  # type: ignore[union-attr]
+    assert chat.chosen_model() == seer

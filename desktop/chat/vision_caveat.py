@@ -1,0 +1,52 @@
+"""The caveat under a reply about an image from a model that cannot see: it was given only
+CLIP's labels, so what it says about the picture may be invented. When an installed model can
+see, the caveat offers to switch the chat to it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+if TYPE_CHECKING:
+    from backend.wire import Attachment
+
+CAVEAT = "This model cannot see images: it was given only labels from the picture ({labels})."
+LABELS_SHOWN = 3  # each image's best guesses, as its chip shows them
+
+
+def caveat_text(attachments: list[Attachment]) -> str:
+    """The caveat, naming the labels the model was given in place of the pixels."""
+    labels = [
+        guess.label for attachment in attachments for guess in attachment.labels[:LABELS_SHOWN]
+    ]
+    return CAVEAT.format(labels=", ".join(dict.fromkeys(labels)) or "none could be read")
+
+
+class VisionCaveat(QFrame):
+    """The caveat, and "Use NAME for images" when a model that sees is installed."""
+
+    use_requested = Signal(str)  # the model that sees images
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("visionCaveat")
+        self.label = QLabel(self)
+        self.label.setObjectName("messageNote")
+        self.label.setWordWrap(True)
+        self.label.setAccessibleName("Image caveat")
+        self._offered = ""  # the model the button switches to
+        self.use_button = QPushButton(self)
+        self.use_button.clicked.connect(lambda: self.use_requested.emit(self._offered))
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.use_button)
+
+    def show_caveat(self, text: str, vision_model: str | None) -> None:
+        self.label.setText(text)
+        self._offered = vision_model or ""
+        self.use_button.setText(f"Use {vision_model} for images")
+        self.use_button.setAccessibleName(f"Switch this chat to {vision_model}, which sees images")
+        self.use_button.setVisible(vision_model is not None)
