@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from backend import __version__
 from backend.models.download_queue import DownloadQueue
 from backend.server.auth import BearerTokenMiddleware
+from backend.server.docs_page import install_docs_page
 from backend.server.errors import install_error_handlers
 from backend.server.origins import CorsMiddleware, LoopbackHostMiddleware
 from backend.server.routes import (
@@ -43,10 +44,18 @@ def create_app(services: Services, token: str) -> FastAPI:
         Middleware(CorsMiddleware, allowed_origins=services.settings.allowed_origins),
         Middleware(BearerTokenMiddleware, token=token),
     ]
-    app = FastAPI(title="Hearth", version=__version__, lifespan=lifespan, middleware=middleware)
+    app = FastAPI(
+        title="Hearth",
+        version=__version__,
+        lifespan=lifespan,
+        middleware=middleware,
+        docs_url=None,  # Swagger UI and ReDoc come from a CDN: docs_page serves /docs instead
+        redoc_url=None,
+    )
     app.state.services = services
     app.state.downloads = download_queue
     install_error_handlers(app)
+    install_docs_page(app)
 
     @app.get("/health")
     def health() -> Health:
