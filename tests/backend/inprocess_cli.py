@@ -41,11 +41,14 @@ class Result:
 def run_hearth(*args: str) -> Result:
     out, err = io.StringIO(), io.StringIO()
     before = _process_state()
+    umask = os.umask(0o077)  # the CLI makes its process's files private: undone after it
     with redirect_stdout(out), redirect_stderr(err):
         try:
             code = main(list(args))
         except SystemExit as exit_:  # argparse's refusals (status 2), as sys.exit would end
             code = _exit_status(exit_.code)
+        finally:
+            os.umask(umask)
     assert _process_state() == before, f"hearth {' '.join(args)} changed this process's state"
     return Result(code, out.getvalue(), err.getvalue())
 
