@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 Role = Literal["system", "user", "assistant"]
-MessageStatus = Literal["complete", "interrupted", "error"]
+# "generating": a reply still streaming, stored as it goes so a crash cannot lose it.
+MessageStatus = Literal["complete", "interrupted", "error", "generating"]
 
 
 class Source(BaseModel):
@@ -162,7 +163,8 @@ class Conversation(BaseModel):
 
 
 class Message(BaseModel):
-    """One message of a conversation, stored once it is complete, interrupted or failed."""
+    """One message of a conversation; a reply is stored as it starts (`generating`) and kept
+    complete, interrupted or failed."""
 
     id: int = Field(description="Increases with each message, across all conversations.")
     conversation_id: str

@@ -1,20 +1,24 @@
-"""Running a prepared turn on the provider: its events, and the reply stored as it ends.
+"""Running a prepared turn on the provider: its events, and the reply stored as it goes.
 
-A reply is stored whatever happens: complete, `interrupted` when the listener leaves or the
-reply is cancelled, `error` when generation fails. A chat deleted while it replied has nowhere
-to store it, and says so.
+The reply's row is written when generation starts (`generating`), its text saved as it streams
+(about once a second, not per token), and its end recorded whatever happens: complete,
+`interrupted` when the listener leaves or the reply is cancelled, `error` when generation fails.
+A server killed mid-reply leaves the row `generating` with the text so far; start-up marks it
+interrupted. A chat deleted while it replied has nowhere to store it, and says so.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
 from collections.abc import AsyncGenerator
 
 from backend.chat.generation import Generation
 from backend.chat.services import ChatServices
 from backend.chat.turn import Turn
-from backend.errors import error_event
+from backend.errors import NotFoundError, error_event
 from backend.llm.types import Finished, Token
-from backend.store import ConversationNotFoundError
 from backend.wire import (
     ChatEvent,
     DoneEvent,
@@ -45,21 +49,59 @@ def _asked(turn: Turn) -> Message:
     return turn.asked
 
 
+SAVE_EVERY_S = 1.0  # how often a streaming reply's text is saved: a crash loses at most this
+
+
+def begin_reply(services: ChatServices, turn: Turn) -> Message:
+    """The reply's row, written before the first token so the question never lacks one."""
+    return services.store.add_message(
+        _asked(turn).conversation_id,
+        "assistant",
+        "",
+        model=turn.request.model,
+        status="generating",
+        sources=turn.sources,
+    )
+
+
 def store_reply(
-    services: ChatServices, turn: Turn, text: str, finished: Finished | None, failed: bool = False
+    services: ChatServices,
+    reply: Message,
+    text: str,
+    finished: Finished | None,
+    failed: bool = False,
 ) -> Message:
     """Commit the assistant's reply; one cut short is kept and marked interrupted."""
     complete = finished is not None and finished.finish_reason != "cancelled"
     status: MessageStatus = "error" if failed else "complete" if complete else "interrupted"
-    return services.store.add_message(
-        _asked(turn).conversation_id,
-        "assistant",
+    return services.store.update_message(
+        reply.conversation_id,
+        reply.id,
         text,
         model=finished.model if finished else None,
         status=status,
         timings=finished.report() if finished else None,
-        sources=turn.sources,
     )
+
+
+class PartialSaver:
+    """Saves a streaming reply's text so far, at most once every SAVE_EVERY_S (the first token
+    at once), so a killed server leaves what was said rather than nothing."""
+
+    def __init__(self, services: ChatServices, reply: Message) -> None:
+        self._services, self._reply = services, reply
+        self._saved_at = -math.inf
+
+    def tokens_arrived(self, parts: list[str]) -> None:
+        now = time.monotonic()
+        if now - self._saved_at < SAVE_EVERY_S:
+            return
+        self._saved_at = now
+        reply = self._reply
+        with contextlib.suppress(NotFoundError):  # a deleted chat: the final store says so
+            self._services.store.update_message(
+                reply.conversation_id, reply.id, "".join(parts), status="generating"
+            )
 
 
 def store_fixed_reply(services: ChatServices, turn: Turn) -> Message:
@@ -73,13 +115,14 @@ async def reply(services: ChatServices, turn: Turn) -> Exchange:
     asked = _asked(turn)
     if turn.fixed_reply is not None:
         return Exchange(user=asked, assistant=store_fixed_reply(services, turn))
+    row = begin_reply(services, turn)
     try:
         text, finished = await start(services, turn).collect()
     except Exception:
         # Stored as a streamed reply would be, so the question is not left unanswered.
-        store_reply(services, turn, "", None, failed=True)
+        store_reply(services, row, "", None, failed=True)
         raise
-    return Exchange(user=asked, assistant=store_reply(services, turn, text, finished))
+    return Exchange(user=asked, assistant=store_reply(services, row, text, finished))
 
 
 async def stream_reply(services: ChatServices, turn: Turn) -> AsyncGenerator[ChatEvent]:
@@ -93,6 +136,8 @@ async def stream_reply(services: ChatServices, turn: Turn) -> AsyncGenerator[Cha
         yield TokenEvent(text=fixed.content)
         yield DoneEvent(message=fixed)
         return
+    row = begin_reply(services, turn)
+    saver = PartialSaver(services, row)
     generation = start(services, turn)
     parts: list[str] = []
     finished: Finished | None = None
@@ -102,6 +147,7 @@ async def stream_reply(services: ChatServices, turn: Turn) -> AsyncGenerator[Cha
         async for event in generation.events():
             if isinstance(event, Token):
                 parts.append(event.text)
+                saver.tokens_arrived(parts)
                 yield TokenEvent(text=event.text)
             else:
                 finished = event
@@ -114,8 +160,8 @@ async def stream_reply(services: ChatServices, turn: Turn) -> AsyncGenerator[Cha
         generation.cancel.set()
         try:
             stored: Message | Exception = store_reply(
-                services, turn, "".join(parts), finished, failed
+                services, row, "".join(parts), finished, failed
             )
-        except ConversationNotFoundError as exc:  # deleted while it replied
+        except NotFoundError as exc:  # deleted while it replied
             stored = exc
     yield error_event(stored) if isinstance(stored, Exception) else DoneEvent(message=stored)

@@ -76,10 +76,25 @@ def sampling_for(conversation: Conversation, settings: Settings) -> SamplingPara
     return SamplingParams(**(defaults | grounded | chosen), max_tokens=max_tokens)
 
 
+def _unanswered(message: Message, after: Message | None) -> bool:
+    return message.role == "user" and after is not None and after.role == "user"
+
+
 def prompt_history(services: ChatServices, conversation: Conversation) -> PromptMessages:
     """The system prompt and every complete message, oldest first. Images of messages before
-    the last (the question, whose images the turn adds) go in as their labels."""
-    stored = [m for m in services.store.messages(conversation.id) if m.status == "complete"]
+    the last (the question, whose images the turn adds) go in as their labels.
+
+    An interrupted reply goes in with the text it has, and a question whose reply failed or
+    never came is left out, so the prompt never holds two user turns in a row (many chat
+    templates refuse them)."""
+    kept = [
+        m
+        for m in services.store.messages(conversation.id)
+        if m.status == "complete" or (m.status == "interrupted" and m.content)
+    ]
+    stored = [
+        m for m, after in zip(kept, [*kept[1:], None], strict=True) if not _unanswered(m, after)
+    ]
     history: PromptMessages = [
         {"role": m.role, "content": with_image_context(m.content, m.attachments)}
         for m in stored[:-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -17,6 +18,8 @@ from backend.models.registry import ModelRegistry
 from backend.paths import HomeLayout
 from backend.settings import Settings
 from backend.store import ConversationStore
+
+log = logging.getLogger(__name__)
 
 
 def make_provider(settings: Settings, registry: ModelRegistry) -> ChatProvider:
@@ -52,12 +55,15 @@ class Services:
         registry = ModelRegistry(layout, discovery=ModelDiscovery.from_settings(settings))
         embedder = Lazy(partial(load_embedder, settings))
         vectors = VectorStore(layout, settings.chroma_url)
+        store = ConversationStore(layout.database)
+        if unfinished := store.interrupt_unfinished():  # a server killed mid-reply left these
+            log.info("%d replies the last run left unfinished are now interrupted", unfinished)
         return cls(
             layout=layout,
             settings=settings,
             registry=registry,
             provider=make_provider(settings, registry),
-            store=ConversationStore(layout.database),
+            store=store,
             embedder=embedder,
             vectors=vectors,
             documents=DocumentLibrary(layout, settings, vectors=vectors, embedder=embedder),

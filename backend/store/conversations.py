@@ -214,7 +214,8 @@ class ConversationStore:
         attachments: Sequence[Attachment] | None = None,
         sources: Sequence[Source] | None = None,
     ) -> Message:
-        """Store a finished message and commit at once, so a crash later cannot lose it."""
+        """Store a message (or a reply just started, as 'generating') and commit at once, so a
+        crash later cannot lose it."""
         if role not in get_args(Role):
             raise ValueError(f"Message role must be one of {get_args(Role)}, not {role!r}.")
         if status not in get_args(MessageStatus):
@@ -241,6 +242,49 @@ class ConversationStore:
                 "SELECT * FROM messages WHERE id = ?", (cursor.lastrowid,)
             ).fetchone()
         return _message_from_row(row)
+
+    def update_message(
+        self,
+        conversation_id: str,
+        message_id: int,
+        content: str,
+        *,
+        status: MessageStatus,
+        model: str | None = None,
+        timings: GenerationReport | None = None,
+    ) -> Message:
+        """Replace a stored reply's text and status as it streams and when it ends."""
+        with self._lock, transaction(self._conn):
+            self._touch(conversation_id, self._now())
+            cursor = self._conn.execute(
+                "UPDATE messages SET content = ?, status = ?, model = coalesce(?, model),"
+                " timings = ? WHERE id = ? AND conversation_id = ?",
+                (
+                    content,
+                    status,
+                    model,
+                    None if timings is None else timings.model_dump_json(),
+                    message_id,
+                    conversation_id,
+                ),
+            )
+            if cursor.rowcount == 0:
+                raise MessageNotFoundError(
+                    f"Conversation {conversation_id!r} has no message with id {message_id}."
+                )
+            row = self._conn.execute(
+                "SELECT * FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+        return _message_from_row(row)
+
+    def interrupt_unfinished(self) -> int:
+        """Mark replies left 'generating' by a server that stopped mid-reply as interrupted (they
+        keep the text stored so far); call it at start-up, before any reply starts."""
+        with self._lock, transaction(self._conn):
+            cursor = self._conn.execute(
+                "UPDATE messages SET status = 'interrupted' WHERE status = 'generating'"
+            )
+        return cursor.rowcount
 
     def messages(self, conversation_id: str) -> builtins.list[Message]:
         """The conversation's messages in the order they were added."""

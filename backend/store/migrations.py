@@ -70,6 +70,34 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        3,
+        (
+            # A reply is stored as 'generating' when it starts and updated as it streams, so a
+            # server killed mid-reply leaves the partial text; start-up marks it 'interrupted'.
+            # SQLite cannot change a CHECK constraint in place: the table is copied.
+            """
+            CREATE TABLE messages_v3 (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                conversation_id TEXT NOT NULL
+                    REFERENCES conversations(id) ON DELETE CASCADE,
+                role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+                content TEXT NOT NULL,
+                model TEXT,
+                created_at REAL NOT NULL,
+                status TEXT NOT NULL DEFAULT 'complete'
+                    CHECK (status IN ('complete', 'interrupted', 'error', 'generating')),
+                timings TEXT,
+                attachments TEXT NOT NULL DEFAULT '[]',
+                sources TEXT NOT NULL DEFAULT '[]'
+            )
+            """,
+            "INSERT INTO messages_v3 SELECT * FROM messages",
+            "DROP TABLE messages",
+            "ALTER TABLE messages_v3 RENAME TO messages",
+            "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -245,9 +245,14 @@ def test_a_listener_leaving_stores_the_reply_as_interrupted_and_stops_it(
     assert services.generations.recent[-1].finish_reason == "cancelled"
     assert not services.generations.active
 
-    # An interrupted reply is not part of the next prompt.
+    # An interrupted reply is part of the next prompt with the text it has, so "go on" can
+    # continue it and the prompt never holds two user turns in a row.
     follow_up = prepare_turn(services, cid, Question("Go on"))
-    assert [m["content"] for m in follow_up.request.messages] == ["Tell me a story", "Go on"]
+    assert [m["content"] for m in follow_up.request.messages] == [
+        "Tell me a story",
+        "".join(REPLY[:2]),
+        "Go on",
+    ]
 
 
 def test_deleting_a_chat_mid_reply_stops_the_reply_and_ends_its_stream(
