@@ -144,6 +144,11 @@ class ConversationList(QWidget):
         self.search.setFocus()
         self.search.selectAll()
 
+    def open(self, conversation_id: str) -> None:
+        """Open this conversation as if it had been clicked; the list selects it when it comes."""
+        self._current = conversation_id
+        self.opened.emit(conversation_id)
+
     def new_chat(self) -> None:
         self._current = None
         self.list.clearSelection()

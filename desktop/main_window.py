@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.models: list[ModelDescription] = []  # installed, as last listed
         self.models_dialog: ModelsDialog | None = None
+        self._reopened = False  # the last chat is reopened at the first connect only
         self.conversations = ConversationList(connection, self)
         self.thumbnails = ThumbnailLoader(connection.runner)
         self.chat_view = ChatView(self.thumbnails, self.theme.dark, self)
@@ -143,6 +144,9 @@ class MainWindow(QMainWindow):
         )
         self.conversations.opened.connect(session.open)
         self.conversations.new_chat_requested.connect(self.new_chat)
+        # The chat open at closing is opened again on the next launch.
+        self.conversations.opened.connect(self.window_state.remember_chat)
+        session.conversation_changed.connect(lambda c: self.window_state.remember_chat(c.id))
         self.conversations.renamed.connect(session.show_renamed)
         session.notice.connect(self.show_notice)
         self.conversations.error.connect(self.show_error)
@@ -199,6 +203,18 @@ class MainWindow(QMainWindow):
     def _on_connected(self) -> None:
         self.conversations.refresh()
         self.connection.call(lambda api: api.models.available(), self._show_models, self.show_error)
+        self._reopen_last_chat()
+
+    def _reopen_last_chat(self) -> None:
+        """At the first connect, a returning user finds the chat they left, unless they have
+        already begun another."""
+        if self._reopened:
+            return
+        self._reopened = True
+        last = self.window_state.last_chat
+        untouched = self.session.conversation is None and not self.chat_view.views
+        if last and untouched and self.pages.currentWidget() is self.chat_view:
+            self.conversations.open(last)
 
     def _show_models(self, models: list[ModelDescription]) -> None:
         """The installed models, listed at each connect and by the Models dialog."""

@@ -1,4 +1,5 @@
-"""What the window remembers between runs (geometry, splitter, first run), under HEARTH_HOME."""
+"""What the window remembers between runs (geometry, splitter, first run, the open chat), under
+HEARTH_HOME."""
 
 from __future__ import annotations
 
@@ -36,6 +37,14 @@ class WindowState:
         """Show the welcome again on the next start."""
         self._store.setValue("welcome/seen", False)
         self._store.sync()
+
+    @property
+    def last_chat(self) -> str | None:
+        """The conversation open when the app last closed; None for a new chat."""
+        return str(self._store.value("chat/last", "")) or None
+
+    def remember_chat(self, conversation_id: str | None) -> None:
+        self._store.setValue("chat/last", conversation_id or "")
 
     def sync(self) -> None:
         self._store.sync()

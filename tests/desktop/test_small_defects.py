@@ -118,3 +118,34 @@ def test_a_reply_about_an_image_from_a_blind_model_says_so_and_offers_one_that_s
     qtbot.mouseClick(reopened.use_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.session.conversation.model == seer)  # type: ignore[union-attr]
     assert chat.chosen_model() == seer
+
+
+def test_a_relaunch_reopens_the_chat_that_was_open(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    fake_backend: InProcessBackend,
+    open_window: Callable[[HomeLayout], MainWindow],
+) -> None:
+    type_and_send(qtbot, window, "Which radiator is cold?")
+    wait_for_reply(qtbot, window)
+    assert window.session.conversation is not None
+    chat_id = window.session.conversation.id
+    window.close()
+    window.connection.shutdown()
+
+    again = open_window(fake_backend.layout)
+    qtbot.waitUntil(lambda: again.connection.is_ready, timeout=READY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(again.chat_view.views) == 2)
+    assert again.session.conversation is not None and again.session.conversation.id == chat_id
+    assert again.chat_view.views[0].text == "Which radiator is cold?"
+    qtbot.waitUntil(lambda: again.conversations.list.currentItem() is not None)
+    assert again.conversations.list.currentItem().text() == "Which radiator is cold?"
+
+    # After New chat, the next launch opens a new chat.
+    again.new_chat()
+    again.close()
+    again.connection.shutdown()
+    third = open_window(fake_backend.layout)
+    qtbot.waitUntil(lambda: third.connection.is_ready, timeout=READY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: third.conversations.list.count() == 1)
+    assert third.session.conversation is None and third.chat_view.views == []
