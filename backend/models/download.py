@@ -282,10 +282,16 @@ def _install(plan: DownloadPlan, partials: list[Path]) -> Path:
     for file, partial in reversed(list(zip(plan.files, partials, strict=True))):
         if file is plan.model_file:
             write_record(plan.folder, record)
+        _flush_to_disk(partial)  # a crash after the rename never leaves a short model file
         os.replace(partial, plan.folder / file.basename)
     with contextlib.suppress(OSError):  # other partials of the repo may still be there
         plan.staging.rmdir()
     return plan.folder / plan.model_file.basename
+
+
+def _flush_to_disk(path: Path) -> None:
+    with path.open("rb") as file:
+        os.fsync(file.fileno())
 
 
 def installed(plan: DownloadPlan) -> Path | None:
