@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.backend_connection import BackendConnection
 from desktop.backend_state import BackendState
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from backend.wire import Conversation, ConversationDetail, Message
 
 TITLE_WORDS = 8
+# A stopped reply is stored once the backend sees the disconnect: asked for every 200 ms, 5 s.
+STORED_POLL_MS = 200
+STORED_POLLS = 25
 NOT_RUNNING = "The engine is not running; your message is kept, send it again in a moment."
 
 
@@ -62,6 +65,11 @@ class ChatSession(QObject):
         self.replies.token_received.connect(self.token_received)
         self.replies.error.connect(self.error)
         self.replies.nothing_shown.connect(self.reload)
+        self.replies.stopped.connect(
+            lambda conversation_id: self._show_stopped_as_stored(
+                conversation_id, self._view_version, STORED_POLLS
+            )
+        )
         self.attachments.error.connect(self.error)
         view.send_requested.connect(self.send)
         view.stop_requested.connect(self.stop)
@@ -195,6 +203,24 @@ class ChatSession(QObject):
 
     def stop(self) -> None:
         self.replies.stop()
+
+    def _show_stopped_as_stored(self, conversation_id: str, version: int, polls: int) -> None:
+        """The backend writes on until it sees Stop's disconnect: once it has stored the reply,
+        show the stored text, so the reply reads as it will when the chat is opened again."""
+
+        def show_if_stored(stored: ConversationDetail) -> None:
+            if version != self._view_version or self._wanted_id != conversation_id:
+                return  # another chat was opened, or another reply begun
+            last = stored.messages[-1] if stored.messages else None
+            if last is not None and last.role == "assistant" and last.status == "interrupted":
+                self._show_stored(stored, version)
+            elif polls > 1:
+                QTimer.singleShot(
+                    STORED_POLL_MS,
+                    lambda: self._show_stopped_as_stored(conversation_id, version, polls - 1),
+                )
+
+        self.connection.call(lambda api: api.conversations.get(conversation_id), show_if_stored)
 
     # What the chat answers with: collections, model and settings ------------------------
 

@@ -34,6 +34,7 @@ class ReplyStream(QObject):
     error = Signal(str)
     # Stopped before its first event: the backend may still have stored the question.
     nothing_shown = Signal()
+    stopped = Signal(str)  # the conversation whose reply Stop ended after it had begun
 
     def __init__(
         self, connection: BackendConnection, view: ChatView, parent: QObject | None = None
@@ -144,6 +145,8 @@ class ReplyStream(QObject):
         self._end_stream()
         if nothing_shown:
             self.nothing_shown.emit()
+        elif not completed:
+            self.stopped.emit(self._conversation_id)
 
     def _on_stream_failed(self, message: str) -> None:
         self._mark_reply_interrupted()

@@ -149,3 +149,22 @@ def test_a_relaunch_reopens_the_chat_that_was_open(
     qtbot.waitUntil(lambda: third.connection.is_ready, timeout=READY_TIMEOUT_MS)
     qtbot.waitUntil(lambda: third.conversations.list.count() == 1)
     assert third.session.conversation is None and third.chat_view.views == []
+
+
+def test_a_stopped_reply_shows_the_text_that_was_stored(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    fake_backend: InProcessBackend,
+) -> None:
+    send_and_hold(qtbot, window, fake_backend, "Tell me a long story")
+    window.session.stop()
+    fake_backend.provider.step()  # written after Stop, before the backend saw the disconnect
+    wait_for_reply(qtbot, window)
+    fake_backend.provider.release()
+    qtbot.waitUntil(
+        lambda: [m["status"] for m in stored_messages(window)] == ["complete", "interrupted"],
+        timeout=REPLY_TIMEOUT_MS,
+    )
+    stored = stored_messages(window)[-1]["content"]
+    qtbot.waitUntil(lambda: window.chat_view.views[-1].text == stored)
+    assert window.chat_view.views[-1].message.status == "interrupted"
