@@ -41,11 +41,12 @@ def only(*harmless_values: Any) -> Callable[[Any], bool]:
 
 def without_defaults(data: dict[str, Any], fields: Mapping[str, FieldInfo]) -> dict[str, Any]:
     """OpenAI reads an explicit null as "not given" (`"temperature": null`): so does Hearth,
-    for every field that has a default."""
+    for every field that has a default, and for a field it does not take, which a null asks
+    nothing of (OpenAI's replies carry `"audio": null`, and clients replay them)."""
     return {
         name: value
         for name, value in data.items()
-        if value is not None or name not in fields or fields[name].is_required()
+        if value is not None or (name in fields and fields[name].is_required())
     }
 
 

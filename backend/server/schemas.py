@@ -97,7 +97,19 @@ class OpenAIBody(RequestBody):
         return refuse_unsupported(data, cls.model_fields, cls.refused_fields)
 
 
-class ImageUrl(BaseModel):
+class OpenAIObject(BaseModel):
+    """An object inside an OpenAI body: an unknown field is refused by name, and a null is the
+    field's default, as in the body itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_defaults(cls, data: Any) -> Any:
+        return without_defaults(data, cls.model_fields) if isinstance(data, dict) else data
+
+
+class ImageUrl(OpenAIObject):
     url: str = Field(description="A base64 data URL or a local file path.")
     detail: Literal["auto", "low", "high"] | None = Field(
         None,
@@ -114,14 +126,15 @@ class UnsupportedContentPartError(InvalidRequestError):
 
 
 class ContentPart(BaseModel):
+    # Lenient here so that a part of a type Hearth does not take is refused by its type
+    # (`refuse_unusable_parts`), which says more than its unknown key would.
     model_config = ConfigDict(extra="allow")
     type: str
     text: str | None = None
     image_url: ImageUrl | None = None
 
 
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class ChatMessage(OpenAIObject):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
     tool_calls: list[ToolCall] | None = Field(None, description="An assistant turn's calls.")
@@ -131,11 +144,18 @@ class ChatMessage(BaseModel):
         description="A tool turn: the function that answered; on other turns (a participant's "
         "name) accepted and not shown to the model.",
     )
+    # What OpenAI's own replies carry, so that clients replaying them into the history work.
+    refusal: str | None = Field(
+        None, description="An assistant turn that refused: its text, when content is empty."
+    )
+    annotations: list[dict[str, Any]] | None = Field(
+        None, description="An assistant turn's citations from OpenAI's web search: accepted."
+    )
 
     def text(self) -> str:
         if isinstance(self.content, list):
             return "".join(part.text or "" for part in self.content if part.type == "text")
-        return self.content or ""
+        return self.content or self.refusal or ""
 
     def image_references(self) -> list[str]:
         if not isinstance(self.content, list):
@@ -150,6 +170,11 @@ class ChatMessage(BaseModel):
                     f"{place}.content[{j}].type: '{part.type}' parts are not supported; send "
                     "'text' and 'image_url' parts",
                     param=f"{place}.content[{j}].type",
+                )
+            if unknown := next(iter(part.model_extra or {}), None):
+                raise UnsupportedContentPartError(
+                    f"Unrecognized request argument supplied: {place}.content[{j}].{unknown}",
+                    param=f"{place}.content[{j}].{unknown}",
                 )
             if part.type == "image_url":
                 if part.image_url is None:
@@ -184,18 +209,6 @@ class ChatMessage(BaseModel):
 
 class MissingToolCallIdError(InvalidRequestError):
     code = "missing_tool_call_id"
-
-
-class OpenAIObject(BaseModel):
-    """An object inside an OpenAI body: an unknown field is refused by name, and a null is the
-    field's default, as in the body itself."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _nulls_are_defaults(cls, data: Any) -> Any:
-        return without_defaults(data, cls.model_fields) if isinstance(data, dict) else data
 
 
 class FunctionDefinition(OpenAIObject):

@@ -446,3 +446,38 @@ def test_a_remote_that_refuses_an_overflow_is_asked_again_without_old_turns() ->
             collect(lambda sink, cancel: remote.start_completion(completion, sink, cancel))
     finally:
         remote.close()
+
+
+def test_an_unknown_field_inside_a_message_is_refused_and_openais_reply_fields_replay(
+    backend: InProcessRealBackend,
+) -> None:
+    """A message's own fields follow the rule too; what OpenAI's replies carry (`refusal`,
+    `annotations`, explicit nulls) is taken back into the history, the refusal as its text."""
+    with backend.http() as http:
+        odd = [{"role": "user", "content": "Hi", "cache_control": {"type": "ephemeral"}}]
+        refused = http.post("/v1/chat/completions", json={"messages": odd, "max_tokens": 2})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["param"] == "messages[0].cache_control"
+        part = [{"role": "user", "content": [{"type": "text", "text": "Hi", "x": 1}]}]
+        refused = http.post("/v1/chat/completions", json={"messages": part, "max_tokens": 2})
+        assert refused.json()["error"]["param"] == "messages[0].content[0].x"
+        replayed = [
+            *HELLO,
+            {
+                "role": "assistant",
+                "content": None,
+                "refusal": "I can't help with that.",
+                "annotations": [],
+                "audio": None,
+                "function_call": None,
+                "tool_calls": None,
+            },
+            {"role": "user", "content": "Why not?"},
+        ]
+        shorter = [*HELLO, {"role": "assistant", "content": ""}, replayed[-1]]
+        both = [
+            http.post("/v1/chat/completions", json={"messages": m, "max_tokens": 1}).json()
+            for m in (replayed, shorter)
+        ]
+    assert all("usage" in b for b in both), both
+    assert both[0]["usage"]["prompt_tokens"] > both[1]["usage"]["prompt_tokens"]  # refusal seen
