@@ -106,16 +106,19 @@ def test_escape_stops_the_reply_and_retry_answers_again(
     # The reading worker honours Stop between events: one more token lets it see it and leave.
     fake_backend.provider.step()
     wait_for_reply(qtbot, window)
+    # The backend saw the disconnect and stored the reply as interrupted, not as complete: the
+    # model was still held, so only the disconnect could have ended it.
+    qtbot.waitUntil(lambda: len(stored_messages(window)) == 2, timeout=REPLY_TIMEOUT_MS)
+    assert stored_messages(window)[-1]["status"] == "interrupted"
+    # Then the app shows the stored reply in place of the streamed one (its views are rebuilt):
+    # the assertions read the view on screen once that has happened.
+    qtbot.waitUntil(lambda: window.chat_view.views[-1].retry_button.isVisibleTo(window))
 
     reply_view = window.chat_view.views[-1]
     assert reply_view.message.status == "interrupted"
     assert reply_view.retry_button.isVisibleTo(window)
     assert "Stopped" in reply_view.note.text()
     assert window.chat_view.composer.send_button.isVisibleTo(window)
-    # The backend saw the disconnect and stored the reply as interrupted, not as complete: the
-    # model was still held, so only the disconnect could have ended it.
-    qtbot.waitUntil(lambda: len(stored_messages(window)) == 2, timeout=REPLY_TIMEOUT_MS)
-    assert stored_messages(window)[-1]["status"] == "interrupted"
 
     fake_backend.provider.release()
     qtbot.mouseClick(reply_view.retry_button, Qt.MouseButton.LeftButton)
