@@ -49,8 +49,9 @@ def test_a_repeating_reply_shows_the_notice_and_retry_answers_again(
     type_and_send(qtbot, window, "How do I hash code?")
     wait_for_reply(qtbot, window)
 
+    # The stored message has arrived (the views may be rebuilt for it: read the one on screen).
+    qtbot.waitUntil(lambda: window.chat_view.views[-1].message.id != 0)
     reply_view = window.chat_view.views[-1]
-    qtbot.waitUntil(lambda: reply_view.message.id != 0)  # the stored message has arrived
     assert reply_view.note.text() == REPEATING_NOTE
     assert reply_view.retry_button.isVisibleTo(window)
     assert not reply_view.regenerate_button.isVisibleTo(window)
