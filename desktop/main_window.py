@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
         """Window-modal but not blocking: the answer arrives through `finished`."""
         from desktop.settings_dialog import SettingsDialog  # pydantic's field editors
 
-        dialog = SettingsDialog(self.settings, self)
+        dialog = SettingsDialog(self.settings, self, [model.name for model in self.models])
         dialog.accepted.connect(lambda: self._apply_settings(dialog.result_settings()))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -26,6 +27,8 @@ from backend.settings import Settings
 HIDDEN_FIELDS = {"schema_version"}
 SECRET_HINTS = ("key", "token", "password")
 LABELS = {"remote_llm_url": "Remote LLM URL", "remote_llm_api_key": "Remote LLM API key"}
+# Fields naming an installed chat model: picked from the installed models, not typed.
+CHAT_MODEL_FIELDS = ("default_model", "documents_model")
 
 
 def field_label(name: str) -> str:
@@ -85,6 +88,18 @@ def _list_editor(value: Any, parent: QWidget) -> FieldEditor:
     )
 
 
+def _model_editor(value: str, installed: Sequence[str], parent: QWidget) -> FieldEditor:
+    """The installed chat models to pick from; a saved name that is not installed (any more)
+    stays listed, marked, so opening and saving the dialog never changes it."""
+    combo = QComboBox(parent)
+    for name in installed:
+        combo.addItem(name, name)
+    if value not in installed:
+        combo.addItem(f"{value} (not installed)", value)
+    combo.setCurrentIndex(combo.findData(value))
+    return FieldEditor(combo, combo.currentData)
+
+
 def editor_for(name: str, info: FieldInfo, value: Any, parent: QWidget) -> FieldEditor:
     """Choose a widget from the field's annotation: int, Literal choices, a list of text (one
     line, commas between), or (optional) text."""
@@ -101,14 +116,21 @@ def editor_for(name: str, info: FieldInfo, value: Any, parent: QWidget) -> Field
 
 
 class SettingsDialog(QDialog):
-    """Edits a copy of the settings; `result_settings()` is the validated new value."""
+    """Edits a copy of the settings; `result_settings()` is the validated new value.
+    `installed_models` are the chat models the model fields offer."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        parent: QWidget | None = None,
+        installed_models: Sequence[str] = (),
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Hearth settings")
         self.setObjectName("settingsDialog")
         self._settings = settings
         self._result: Settings | None = None
+        self._installed_models = list(installed_models)
         self.editors: dict[str, FieldEditor] = {}
         form = QFormLayout()
         form.setVerticalSpacing(4)
@@ -127,15 +149,26 @@ class SettingsDialog(QDialog):
         )
         buttons.accepted.connect(self.save_if_valid)
         buttons.rejected.connect(self.reject)
+        # Many fields: they scroll, while the problem, the note and the buttons stay in view.
+        fields = QWidget(self)
+        fields.setLayout(form)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(fields)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(scroll)
         layout.addWidget(self.problem)
         layout.addWidget(note)
         layout.addWidget(buttons)
         self.setMinimumWidth(560)
+        self.resize(640, 640)
 
     def _add_field(self, form: QFormLayout, name: str, info: FieldInfo) -> None:
-        editor = editor_for(name, info, getattr(self._settings, name), self)
+        value = getattr(self._settings, name)
+        if name in CHAT_MODEL_FIELDS:
+            editor = _model_editor(value, self._installed_models, self)
+        else:
+            editor = editor_for(name, info, value, self)
         description = info.description or ""
         editor.widget.setAccessibleName(field_label(name))
         editor.widget.setAccessibleDescription(description)

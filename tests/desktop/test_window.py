@@ -10,7 +10,7 @@ import typing
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QComboBox, QWidget
 
 from backend.paths import HomeLayout
 from backend.settings import Settings
@@ -95,11 +95,32 @@ def test_settings_dialog_saves_the_typed_settings_and_applies_the_theme(
 
 def test_invalid_settings_are_explained_not_saved(offline_window: MainWindow) -> None:
     dialog = SettingsDialog(offline_window.settings, offline_window)
-    dialog.editors["default_model"].widget.setText("")
     dialog.editors["default_model"].read = lambda: None  # a value the typed model rejects
     dialog.save_if_valid()
     assert dialog.problem.isVisibleTo(dialog) and "default_model" in dialog.problem.text()
     assert dialog.result_settings() is None
+    dialog.deleteLater()
+
+
+def test_the_default_model_is_picked_from_the_installed_models(
+    offline_window: MainWindow,
+) -> None:
+    """#20 defect 16: a free-text box took any typo; the saved name, installed or not, stays."""
+    settings = offline_window.settings.model_copy(update={"documents_model": "gone-model"})
+    dialog = SettingsDialog(settings, offline_window, ["smollm2-135m-instruct", "qwen-7b"])
+    picker = dialog.editors["default_model"].widget
+    assert isinstance(picker, QComboBox) and not picker.isEditable()
+    assert [picker.itemData(i) for i in range(picker.count())] == [
+        "smollm2-135m-instruct",
+        "qwen-7b",
+    ]
+    picker.setCurrentIndex(picker.findData("qwen-7b"))
+    documents = dialog.editors["documents_model"].widget
+    assert documents.currentText() == "gone-model (not installed)"
+    dialog.save_if_valid()
+    chosen = dialog.result_settings()
+    assert chosen is not None
+    assert (chosen.default_model, chosen.documents_model) == ("qwen-7b", "gone-model")
     dialog.deleteLater()
 
 
