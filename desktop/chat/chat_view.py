@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -53,16 +53,26 @@ def format_stats(timings: GenerationReport | None) -> str:
     return " · ".join(parts)
 
 
+# A readable measure: about 90 characters a line; wider windows centre the column.
+MAX_TEXT_WIDTH = 760
+SIDE_MARGIN = 16
+
+
 class MessageList(QWidget):
-    """The column of MessageViews inside the scroll area."""
+    """The column of MessageViews inside the scroll area, at most MAX_TEXT_WIDTH wide."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.views: list[MessageView] = []
         self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(16, 12, 16, 12)
+        self._layout.setContentsMargins(SIDE_MARGIN, 12, SIDE_MARGIN, 12)
         self._layout.setSpacing(10)
         self._layout.addStretch(1)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        side = max(SIDE_MARGIN, (event.size().width() - MAX_TEXT_WIDTH) // 2)
+        self._layout.setContentsMargins(side, 12, side, 12)
+        super().resizeEvent(event)
 
     def append(self, view: MessageView) -> None:
         self.views.append(view)
@@ -118,6 +128,7 @@ class ChatView(QWidget):
         self.title.setObjectName("chatTitle")
         # A long title is cut off rather than forcing the whole window wider.
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(120)  # but never cut to nothing in a narrow window
         self.model_picker = ModelPicker(self)
         self.collections_button = CollectionsButton(self)
         self.collections_button.chosen.connect(

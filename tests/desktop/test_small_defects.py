@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from backend.paths import HomeLayout
 from backend.wire import GenerationReport
-from desktop.chat.chat_view import format_stats
+from desktop.chat.chat_view import MAX_TEXT_WIDTH, format_stats
 from desktop.main_window import MainWindow
 from tests.desktop.conftest import READY_TIMEOUT_MS, REPLY_TIMEOUT_MS
 from tests.desktop.drops import drop_files
@@ -168,3 +168,26 @@ def test_a_stopped_reply_shows_the_text_that_was_stored(
     stored = stored_messages(window)[-1]["content"]
     qtbot.waitUntil(lambda: window.chat_view.views[-1].text == stored)
     assert window.chat_view.views[-1].message.status == "interrupted"
+
+
+def test_lines_keep_a_readable_width_and_the_title_stays_at_800_px(
+    qtbot,  # type: ignore[no-untyped-def]
+    offline_window: MainWindow,
+) -> None:
+    """#20 defect 11: lines ran to about 230 characters at 1920 px, and the title vanished at
+    800 px."""
+    window = offline_window
+    window.leave_welcome()
+    show_sample_chat(window)
+    window.resize(1920, 1000)
+    qtbot.waitUntil(lambda: window.chat_view.width() > 1400)
+    QApplication.processEvents()
+    reply = window.chat_view.views[-1]
+    assert reply.width() <= MAX_TEXT_WIDTH, "a column a person can read"
+    centre = reply.mapTo(window.chat_view, reply.rect().center()).x()
+    assert abs(centre - window.chat_view.width() / 2) < 40, "the column is centred"
+    window.resize(800, 600)
+    qtbot.waitUntil(lambda: window.width() <= 820)
+    QApplication.processEvents()
+    title = window.chat_view.title
+    assert title.isVisible() and title.width() >= 80, title.width()
