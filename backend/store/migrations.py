@@ -98,6 +98,43 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
         ),
     ),
+    (
+        4,
+        (
+            # Two-phase indexing: a file's chunks (text and the metadata filed with its vector)
+            # are stored here with its doc_files row in one transaction, so BM25 can search them
+            # at once; `embedded` turns 1 once the chunk's vector is in Chroma. `path` is keyed
+            # as in doc_files (text, or the exact bytes of a name that is not UTF-8).
+            """
+            CREATE TABLE doc_chunks (
+                collection TEXT NOT NULL REFERENCES doc_collections(name) ON DELETE CASCADE,
+                id TEXT NOT NULL,
+                path NOT NULL,
+                chunk_index INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                metadata TEXT NOT NULL,
+                embedded INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (collection, id)
+            )
+            """,
+            "CREATE INDEX doc_chunks_by_file ON doc_chunks(collection, path)",
+            "CREATE INDEX doc_chunks_to_embed ON doc_chunks(collection) WHERE embedded = 0",
+            # Chunk ids whose vectors are still to be deleted from Chroma (a file changed or
+            # went away): written with the chunks' removal, cleared once Chroma has them gone.
+            """
+            CREATE TABLE doc_vector_removals (
+                collection TEXT NOT NULL REFERENCES doc_collections(name) ON DELETE CASCADE,
+                id TEXT NOT NULL,
+                PRIMARY KEY (collection, id)
+            )
+            """,
+            # Collections indexed before this version have their chunks only in Chroma; the
+            # library copies them here on first use.
+            "ALTER TABLE doc_collections ADD COLUMN chunks_in_chroma_only INTEGER NOT NULL"
+            " DEFAULT 0",
+            "UPDATE doc_collections SET chunks_in_chroma_only = 1",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]
