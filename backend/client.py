@@ -24,6 +24,7 @@ from backend.discovery import BackendInfo, load_or_create_token, read_backend_in
 from backend.documents.retrieval import Hit, SearchMode
 from backend.paths import HomeLayout
 from backend.settings import Settings
+from backend.store.chat_export import ChatExport, ImportResult
 from backend.wire import (
     CatalogEntry,
     ChatCompletion,
@@ -198,6 +199,15 @@ class ConversationsApi:
 
     def delete(self, conversation_id: str) -> None:
         self._client.request("DELETE", _one(conversation_id))
+
+    def export(self, conversation_id: str) -> ChatExport:
+        """The chat with every message, as the JSON an import reads back."""
+        path = f"{_one(conversation_id)}/export"
+        return self._client.call(ChatExport, "GET", path, params={"format": "json"})
+
+    def import_chats(self, data: object) -> ImportResult:
+        """Store the chats of a Hearth export or ChatGPT's conversations.json as new ones."""
+        return self._client.call(ImportResult, "POST", f"{CONVERSATIONS}/import", json=data)
 
     def send(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QUrl, Signal
@@ -13,7 +14,14 @@ from PySide6.QtGui import (
     QPaintEvent,
     QShortcut,
 )
-from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QTabWidget, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QWidget,
+)
 
 from backend.paths import HomeLayout
 from desktop.status_indicator import StatusIndicator
@@ -22,6 +30,7 @@ from desktop.window_state import WindowState
 
 if TYPE_CHECKING:
     from backend.settings import Settings
+    from backend.store.chat_export import ChatExport, ImportResult
     from backend.wire import ModelDescription
     from desktop.backend_connection import BackendConnection
     from desktop.models.models_dialog import ModelsDialog
@@ -170,6 +179,8 @@ class MainWindow(QMainWindow):
             (self._action(menu, "&New chat", self.new_chat), "Ctrl+N"),
             (self._action(menu, "&Search chats", self.focus_search), "Ctrl+K"),
             (self._action(menu, "&Models…", self.open_models), "Ctrl+Shift+M"),
+            (self._action(menu, "E&xport chat…", self.export_chat), "Ctrl+Shift+E"),
+            (self._action(menu, "&Import chats…", self.import_chats), "Ctrl+Shift+I"),
             (self._action(menu, "S&ettings…", self.open_settings), "Ctrl+,"),
         ]
         for action, _shortcut in self.shortcuts:
@@ -239,6 +250,62 @@ class MainWindow(QMainWindow):
     def show_notice(self, message: str) -> None:
         """Shown whatever the engine's state: a crash, unreadable settings."""
         self.statusBar().showMessage(message, ERROR_SHOWN_MS)
+
+    def export_chat(self, path: Path | None = None) -> None:
+        """The open chat to a Markdown or JSON file (asked for when not given)."""
+        from desktop.chat_files import SAVE_FILTERS, suggested_name
+
+        conversation = self.session.conversation
+        if conversation is None:
+            self.show_notice("Open a chat to export it.")
+            return
+        if path is None:
+            name = suggested_name(conversation.title)
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export chat", name, SAVE_FILTERS)
+            if not chosen:
+                return
+            path = Path(chosen)
+        self.connection.call(
+            lambda api: api.conversations.export(conversation.id),
+            lambda export: self._save_export(export, path),
+            self.show_error,
+        )
+
+    def _save_export(self, export: ChatExport, path: Path) -> None:
+        from desktop.chat_files import save_export
+
+        try:
+            save_export(export, path)
+        except OSError as exc:
+            self.show_notice(f"Could not save {path}: {exc.strerror or exc}")
+            return
+        self.show_notice(f"Exported “{export.conversation.title}” to {path}")
+
+    def import_chats(self, path: Path | None = None) -> None:
+        """Chats from a Hearth JSON export or ChatGPT's conversations.json."""
+        from desktop.chat_files import read_import_file
+
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, "Import chats", "", "Chat exports (*.json)"
+            )
+            if not chosen:
+                return
+            path = Path(chosen)
+        try:
+            data = read_import_file(path)
+        except (OSError, ValueError) as exc:
+            self.show_notice(f"Could not import: {exc}")
+            return
+        self.connection.call(
+            lambda api: api.conversations.import_chats(data), self._show_imported, self.show_error
+        )
+
+    def _show_imported(self, result: ImportResult) -> None:
+        self.conversations.refresh()
+        count = len(result.conversations)
+        notice = f"Imported {count} chat{'s' if count != 1 else ''}"
+        self.show_notice("; ".join([notice, *result.notes]))
 
     def focus_search(self) -> None:
         self.conversations.focus_search()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import get_args
 
 from backend.errors import NotFoundError
+from backend.store.chat_export import ImportedChat
 from backend.store.database import connect, transaction
 from backend.wire import (
     Attachment,
@@ -129,6 +130,50 @@ class ConversationStore:
                 " (id, title, created_at, updated_at, system_prompt, model)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (conversation.id, title, now, now, system_prompt, model),
+            )
+        return conversation
+
+    def add_imported(self, chat: ImportedChat) -> Conversation:
+        """Store an imported chat as a new one in one transaction, its messages keeping their
+        own times; it lists first, as just changed."""
+        with self._lock, transaction(self._conn):
+            conversation = Conversation(
+                id=uuid.uuid4().hex,
+                title=chat.title,
+                created_at=chat.created_at,
+                updated_at=self._now(),
+                system_prompt=chat.system_prompt,
+                model=chat.model,
+                settings=chat.settings,
+            )
+            self._conn.execute(
+                "INSERT INTO conversations (id, title, created_at, updated_at, system_prompt,"
+                " model, settings) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation.id,
+                    chat.title,
+                    chat.created_at,
+                    conversation.updated_at,
+                    chat.system_prompt,
+                    chat.model,
+                    json.dumps(chat.settings.model_dump(mode="json")),
+                ),
+            )
+            self._conn.executemany(
+                "INSERT INTO messages (conversation_id, role, content, model, created_at,"
+                " status, attachments, sources) VALUES (?, ?, ?, ?, ?, 'complete', ?, ?)",
+                [
+                    (
+                        conversation.id,
+                        m.role,
+                        m.content,
+                        m.model,
+                        m.created_at,
+                        _json_list(m.attachments),
+                        _json_list(m.sources),
+                    )
+                    for m in chat.messages
+                ],
             )
         return conversation
 

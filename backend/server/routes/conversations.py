@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from backend import sse
 from backend.chat import runner
@@ -15,6 +16,13 @@ from backend.chat.turn import Question, prepare_turn
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
 from backend.server.schemas import ConversationUpdate, NewConversation, NewMessage
+from backend.store.chat_export import (
+    ChatExport,
+    ImportResult,
+    export_json,
+    export_markdown,
+    read_import,
+)
 from backend.wire import ChatEvent, Conversation, ConversationDetail, Exchange
 
 router = APIRouter(prefix="/hearth/conversations", tags=["conversations"])
@@ -39,6 +47,24 @@ def create_conversation(body: NewConversation, request: Request) -> Conversation
     if body.model is not None:
         svc.registry.get(body.model)
     return svc.store.create(body.title, body.system_prompt, body.model)
+
+
+@router.post("/import", status_code=201)
+def import_conversations(data: Annotated[Any, Body()], request: Request) -> ImportResult:
+    """Chats from a Hearth JSON export or ChatGPT's conversations.json, stored as new ones."""
+    chats, notes = read_import(data)
+    store = services(request).store
+    return ImportResult(conversations=[store.add_imported(chat) for chat in chats], notes=notes)
+
+
+@router.get("/{conversation_id}/export", response_model=None)
+def export_conversation(
+    conversation_id: str, request: Request, format: Literal["markdown", "json"] = "markdown"
+) -> ChatExport | PlainTextResponse:
+    detail = get_conversation(conversation_id, request)
+    if format == "json":
+        return export_json(detail)
+    return PlainTextResponse(export_markdown(detail), media_type="text/markdown; charset=utf-8")
 
 
 @router.get("/{conversation_id}")

@@ -1,0 +1,49 @@
+"""A chat exported from the window to Markdown and JSON, and imported back (issue #20)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from desktop.chat_files import suggested_name
+from desktop.main_window import MainWindow
+from tests.desktop.test_chat import type_and_send, wait_for_reply
+
+
+def test_a_chat_exports_to_markdown_and_json_and_the_json_imports_back(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    tmp_path: Path,
+) -> None:
+    type_and_send(qtbot, window, "Which radiator is cold?")
+    wait_for_reply(qtbot, window)
+    reply = window.chat_view.views[-1].text
+    markdown, exported = tmp_path / "chat.md", tmp_path / "chat.json"
+    window.export_chat(markdown)
+    qtbot.waitUntil(markdown.exists)
+    text = markdown.read_text(encoding="utf-8")
+    assert "## You\n\nWhich radiator is cold?" in text and reply.strip() in text
+    assert "Exported" in window.statusBar().currentMessage()
+    window.export_chat(exported)
+    qtbot.waitUntil(exported.exists)
+    assert json.loads(exported.read_text(encoding="utf-8"))["format"] == "hearth-chat"
+
+    window.import_chats(exported)
+    qtbot.waitUntil(lambda: window.conversations.list.count() == 2)
+    assert window.statusBar().currentMessage() == "Imported 1 chat"
+
+
+def test_a_file_that_is_not_json_is_refused_in_the_status_bar(
+    window: MainWindow, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.json"
+    notes.write_text("not json at all")
+    window.import_chats(notes)
+    assert (
+        window.statusBar().currentMessage().startswith("Could not import: notes.json is not JSON")
+    )
+
+
+def test_a_title_becomes_a_file_name_every_system_accepts() -> None:
+    assert suggested_name('Q3: "budget" / plan?') == "Q3 budget plan.md"
+    assert suggested_name("::") == "chat.md"
