@@ -8,7 +8,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-SearchMode = Literal["hybrid", "dense", "bm25"]
+# "hybrid" fuses dense and BM25 and reranks the fused candidates with the cross-encoder;
+# "fused" is the same without the reranker.
+SearchMode = Literal["hybrid", "fused", "dense", "bm25"]
 # Cormack et al. (2009) used k = 60 to fuse deep runs (1,000 documents from many systems); with
 # two short lists (40 candidates each) a smaller k lets a confident top rank in either list
 # count. k = 5 was chosen on the dev half of bench/rag_questions.json, never on the FAQ set.
@@ -31,8 +33,12 @@ class Hit(BaseModel):
     char_end: int | None = None
     headings: list[str] = Field(default_factory=list, description="Section path of the chunk.")
     text: str
+    ocr: bool = Field(False, description="The text was read by OCR from a scan or a picture.")
     score: float = Field(description="Ranking score of the chosen mode (higher is better).")
     similarity: float | None = Field(None, description="Cosine similarity to the query.")
+    relevance: float | None = Field(
+        None, description="The reranker's 0-1 relevance to the query, when it reranked."
+    )
 
     @classmethod
     def from_stored(
@@ -50,6 +56,7 @@ class Hit(BaseModel):
             char_end=meta.get("char_end"),
             headings=headings.split(HEADING_SEPARATOR) if headings else [],
             text=text,
+            ocr=bool(meta.get("ocr", False)),
             score=score,
         )
 
@@ -96,6 +103,23 @@ class Bm25Index:
 
 
 Key = TypeVar("Key", bound=Hashable)
+FusionMethod = Literal["rrf", "score"]
+
+
+class Fusion(BaseModel, frozen=True):
+    """How hybrid search merges the dense and BM25 rankings."""
+
+    method: FusionMethod = Field(
+        "rrf",
+        description="'rrf': weighted reciprocal rank fusion; 'score': min-max normalised "
+        "scores, weighted and summed.",
+    )
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+    k: int = Field(RRF_K, ge=0, description="RRF's rank offset (unused by 'score').")
+
+
+FUSION = Fusion()
 
 
 def reciprocal_rank_fusion(
@@ -112,3 +136,34 @@ def reciprocal_rank_fusion(
         for rank, key in enumerate(ranking, start=1):
             scores[key] = scores.get(key, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def normalised_score_fusion(
+    rankings: Sequence[Sequence[tuple[Key, float]]], weights: Sequence[float]
+) -> list[tuple[Key, float]]:
+    """Keys by the weighted sum of their min-max normalised scores (1 for a list's best, 0 for
+    its last or absence), best first (ties by first seen)."""
+    scores: dict[Key, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        if not ranking:
+            continue
+        values = [score for _, score in ranking]
+        low, spread = min(values), max(values) - min(values)
+        for key, score in ranking:
+            share = (score - low) / spread if spread > 0 else 1.0
+            scores[key] = scores.get(key, 0.0) + weight * share
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def fuse(
+    dense: Sequence[Sequence[tuple[Key, float]]],
+    bm25: Sequence[Sequence[tuple[Key, float]]],
+    fusion: Fusion = FUSION,
+) -> list[tuple[Key, float]]:
+    """Dense rankings (one per collection, by cosine) and BM25 rankings (one per collection,
+    by BM25 score) merged into one, best first."""
+    weights = [fusion.dense_weight] * len(dense) + [fusion.bm25_weight] * len(bm25)
+    rankings = [*dense, *bm25]
+    if fusion.method == "score":
+        return normalised_score_fusion(rankings, weights)
+    return reciprocal_rank_fusion([[key for key, _ in r] for r in rankings], weights, fusion.k)
