@@ -24,6 +24,7 @@ TITLE_WORDS = 8
 STORED_POLL_MS = 200
 STORED_POLLS = 25
 NOT_RUNNING = "The engine is not running; your message is kept, send it again in a moment."
+DRAFT_ID = ""  # the id the settings dialog gets for a chat its first message will create
 
 
 def title_from(text: str) -> str:
@@ -32,14 +33,31 @@ def title_from(text: str) -> str:
     return title + ("…" if len(words) > TITLE_WORDS else "")
 
 
-def create_with_collections(
-    api: HearthClient, title: str, model: str | None, collections: list[str]
+def create_with_choices(
+    api: HearthClient, title: str, model: str | None, choices: ConversationChanges
 ) -> Conversation:
-    """A new chat, attached to the collections chosen before it existed (worker thread)."""
+    """A new chat with the collections and settings chosen before it existed (worker
+    thread)."""
     created = api.conversations.create(title, model)
-    if collections:
-        created = api.conversations.update(created.id, collections=collections)
+    if choices:
+        created = api.conversations.update(created.id, **choices)
     return created
+
+
+def draft_conversation(choices: ConversationChanges) -> Conversation:
+    """The chat not yet created, as its settings dialog shows it."""
+    from backend.wire import Conversation, ConversationSettings
+
+    settings = ConversationSettings.model_validate(choices.get("settings") or {})
+    prompt = choices.get("system_prompt")
+    return Conversation(
+        id=DRAFT_ID,
+        title="New chat",
+        created_at=0,
+        updated_at=0,
+        system_prompt=prompt,
+        settings=settings,
+    )
 
 
 class ChatSession(QObject):
@@ -58,7 +76,7 @@ class ChatSession(QObject):
         self.conversation: Conversation | None = None
         self.replies = ReplyStream(connection, view, self)
         self.attachments = ImageAttachments(connection, view.composer, view.thumbnails, self)
-        self._new_chat_collections: list[str] = []  # chosen before the chat exists
+        self._new_chat_choices: ConversationChanges = {}  # made before the chat exists
         # Bumped by each open and each new reply: a conversation fetched before either is stale.
         self._view_version = 0
         self._wanted_id: str | None = None  # the conversation the user opened last
@@ -95,7 +113,7 @@ class ChatSession(QObject):
         if conversation_id is None:
             self.conversation = None
             self.view.show_conversation(None, [])
-            self._new_chat_collections = []
+            self._new_chat_choices = {}
             return
         self.connection.call(
             lambda api: api.conversations.get(conversation_id),
@@ -136,9 +154,9 @@ class ChatSession(QObject):
         images = self.attachments.pending()
         if self.conversation is None:
             model = self.view.chosen_model()  # chosen before the chat existed
-            collections = list(self._new_chat_collections)
+            choices = ConversationChanges(**self._new_chat_choices)
             self.connection.call(
-                lambda api: create_with_collections(api, title_from(text), model, collections),
+                lambda api: create_with_choices(api, title_from(text), model, choices),
                 lambda created: self._send_in_new(created, text, images),
                 lambda message: self._keep_draft(text, None, message),
             )
@@ -226,7 +244,7 @@ class ChatSession(QObject):
 
     def choose_collections(self, names: list[str]) -> None:
         if self.conversation is None:
-            self._new_chat_collections = list(names)  # applied when the first message creates it
+            self._new_chat_choices["collections"] = list(names)  # applied at creation
             return
         self._update_conversation(self.conversation.id, {"collections": names})
 
@@ -235,13 +253,17 @@ class ChatSession(QObject):
             return  # the first message creates the chat with the picker's model
         self._update_conversation(self.conversation.id, {"model": model})
 
-    def edit_settings(self) -> ConversationSettingsDialog | None:
+    def edit_settings(self) -> ConversationSettingsDialog:
+        """A chat not created yet keeps what is chosen for its first message to apply."""
         if self.conversation is None:
-            self.error.emit("Send a first message to create the chat, then set its options.")
-            return None
+            return self.view.edit_settings(draft_conversation(self._new_chat_choices))
         return self.view.edit_settings(self.conversation)
 
     def _update_conversation(self, conversation_id: str, changes: ConversationChanges) -> None:
+        if conversation_id == DRAFT_ID:
+            if self.conversation is None:  # unless the first message was sent meanwhile
+                self._new_chat_choices.update(changes)
+            return
         self.connection.call(
             lambda api: api.conversations.update(conversation_id, **changes),
             self._on_conversation_updated,

@@ -95,11 +95,17 @@ def test_a_reply_about_an_image_from_a_blind_model_says_so_and_offers_one_that_s
     type_and_send(qtbot, window, "What is in this picture?")
     wait_for_reply(qtbot, window)
 
+    # The stored reply replaces the streamed one's view: read the views on screen once it has.
+    def caveat_shown() -> bool:
+        reply = chat.views[-1]
+        caveat = reply.vision_caveat
+        return reply.message.id != 0 and caveat is not None and caveat.isVisibleTo(window)
+
+    qtbot.waitUntil(caveat_shown)
     question, answer = chat.views
-    qtbot.waitUntil(lambda: answer.message.id != 0)
     assert answer.message.model == "tiny"
     caveat = answer.vision_caveat
-    assert caveat is not None and caveat.isVisibleTo(window)
+    assert caveat is not None
     labels = [guess.label for guess in question.message.attachments[0].labels[:3]]
     assert caveat.label.text() == (
         "This model cannot see images: it was given only labels from the picture "
@@ -191,3 +197,24 @@ def test_lines_keep_a_readable_width_and_the_title_stays_at_800_px(
     QApplication.processEvents()
     title = window.chat_view.title
     assert title.isVisible() and title.width() >= 80, title.width()
+
+
+def test_chat_settings_can_be_set_before_the_first_message(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    fake_backend: InProcessBackend,
+) -> None:
+    """#20 defect 10: the settings of a new chat were refused until a message had created it."""
+    dialog = window.session.edit_settings()
+    dialog.system_prompt.setPlainText("Answer like a plumber.")
+    dialog.temperature.setValue(0.2)
+    dialog.accept()
+    again = window.session.edit_settings()
+    assert again.system_prompt.toPlainText() == "Answer like a plumber.", "kept for the chat"
+    again.reject()
+    type_and_send(qtbot, window, "Which radiator is cold?")
+    wait_for_reply(qtbot, window)
+    assert window.session.conversation is not None
+    stored = fake_backend.services.store.get(window.session.conversation.id)
+    assert stored.system_prompt == "Answer like a plumber."
+    assert stored.settings.temperature == 0.2
