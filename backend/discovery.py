@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from dataclasses import asdict, dataclass
@@ -10,6 +11,11 @@ from pathlib import Path
 
 from backend.paths import HomeLayout
 from backend.settings import write_atomically
+
+# A backend busy indexing still answers /health at once; this only bounds a hung port.
+PROBE_TIMEOUT_S = 10.0
+HEALTH_MAX_BYTES = 4096
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,19 +34,55 @@ def write_backend_info(layout: HomeLayout, info: BackendInfo) -> None:
 
 
 def read_backend_info(layout: HomeLayout) -> BackendInfo | None:
-    """The recorded backend, if its process is still alive."""
+    """The recorded backend, if its process is alive and answers on its port as this home's
+    Hearth. A pid reused since a crash, or a port another program took, is stale: None."""
+    info = _recorded_backend(layout)
+    if info is None or not _alive(info.pid):
+        return None
+    if not _answers_as_hearth(info, load_or_create_token(layout)):
+        log.info(
+            "%s names pid %d on port %d, which is not this home's Hearth backend: ignored",
+            layout.backend_info,
+            info.pid,
+            info.port,
+        )
+        return None
+    return info
+
+
+def remove_backend_info(layout: HomeLayout, pid: int) -> None:
+    """Remove backend.json only if it still names this process (which, stopping, no longer
+    answers on its port)."""
+    current = _recorded_backend(layout)
+    if current is not None and current.pid == pid:
+        layout.backend_info.unlink(missing_ok=True)
+
+
+def _recorded_backend(layout: HomeLayout) -> BackendInfo | None:
     try:
         info = BackendInfo(**json.loads(layout.backend_info.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None
-    return info if _alive(info.pid) else None
+    if not (isinstance(info.port, int) and isinstance(info.pid, int)):
+        return None
+    return info
 
 
-def remove_backend_info(layout: HomeLayout, pid: int) -> None:
-    """Remove backend.json only if it still names this process."""
-    current = read_backend_info(layout)
-    if current is not None and current.pid == pid:
-        layout.backend_info.unlink(missing_ok=True)
+def _answers_as_hearth(info: BackendInfo, token: str) -> bool:
+    """GET /health with the token. The backend listens before it writes backend.json, so one
+    that is starting answers once its loop runs; a refused connection means nobody serves."""
+    import http.client  # the standard library's: httpx is slow to import
+
+    connection = http.client.HTTPConnection("127.0.0.1", info.port, timeout=PROBE_TIMEOUT_S)
+    try:
+        connection.request("GET", "/health", headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        body = json.loads(response.read(HEALTH_MAX_BYTES))
+    except (OSError, ValueError, http.client.HTTPException):
+        return False  # refused, reset, timed out, or not JSON
+    finally:
+        connection.close()
+    return response.status == 200 and isinstance(body, dict) and body.get("status") == "ok"
 
 
 def _alive(pid: int) -> bool:
