@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backend.documents.blocks import Block
 from backend.documents.errors import (
@@ -17,6 +18,9 @@ from backend.documents.errors import (
 )
 from backend.documents.zip_limits import inflated_copy
 
+if TYPE_CHECKING:
+    from docx.document import Document as DocxDocument
+
 Parser = Callable[[Path], list[Block]]
 # heading_at(lines, i) -> (level, title, lines the heading takes) or None
 HeadingFinder = Callable[[list[str], int], tuple[int, str, int] | None]
@@ -25,6 +29,9 @@ BINARY_SNIFF_BYTES = 8192
 NO_TEXT_LAYER = "no extractable text (OCR not available)"
 PASSWORD_NEEDED = "encrypted PDF that needs a password: save a copy without one to index it"
 WESTERN_MARGIN = 0.05
+# What pypdf and python-docx raise, besides their own errors, on a damaged file whose objects
+# or XML parts are not what they expect (found by tests/backend/test_fuzz_*.py).
+LIBRARY_DAMAGE = (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError)
 
 
 def decode_text(data: bytes) -> str:
@@ -183,14 +190,18 @@ def read_html(path: Path) -> list[Block]:
 def read_pdf(path: Path) -> list[Block]:
     """Text per page (1-based); a PDF without any text layer is reported, not indexed empty."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnsupportedDocumentError(PASSWORD_NEEDED)
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except RecursionError as exc:
+        raise CorruptDocumentError("not a readable PDF (objects nested too deeply)") from exc
+    except NotImplementedError as exc:  # an encryption handler or filter pypdf lacks
+        raise UnsupportedDocumentError(f"PDF uses a feature Hearth cannot read ({exc})") from exc
+    except (PyPdfError, *LIBRARY_DAMAGE, OSError) as exc:
         raise CorruptDocumentError(f"not a readable PDF ({exc})") from exc
     blocks = [
         block
@@ -214,9 +225,16 @@ def read_docx(path: Path) -> list[Block]:
 
     package = inflated_copy(path, "DOCX")  # python-docx would inflate every part without a bound
     try:
-        document = Document(package)
-    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
+        return _docx_blocks(Document(package))
+    except SyntaxError as exc:  # lxml's XMLSyntaxError: broken XML, or an entity or depth bomb
+        raise CorruptDocumentError(f"not a readable DOCX (broken XML: {exc})") from exc
+    except AttributeError as exc:  # python-docx met XML of another kind than the part's own
+        raise CorruptDocumentError(f"not a readable DOCX (wrong XML in a part: {exc})") from exc
+    except (zipfile.BadZipFile, PackageNotFoundError, *LIBRARY_DAMAGE) as exc:
         raise CorruptDocumentError(f"not a readable DOCX ({exc})") from exc
+
+
+def _docx_blocks(document: DocxDocument) -> list[Block]:
     blocks: list[Block] = []
     path_: list[tuple[int, str]] = []
     offset = 0

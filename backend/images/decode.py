@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ MAX_IMAGE_BYTES = 256 * MB
 # O_NONBLOCK: opening a FIFO waits for a writer otherwise (Windows has no FIFOs, nor the flag).
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class ImageDecodeError(InvalidRequestError, ValueError):
@@ -96,6 +99,29 @@ def _unsupported(data: bytes, name: str) -> UnsupportedImageError:
     )
 
 
+def _bad_png_crc(data: bytes, name: str) -> CorruptImageError | None:
+    """The first PNG chunk whose CRC does not match its bytes, if any. Pillow reports one in
+    the header as "cannot identify image file" and one after it as a broken data stream."""
+    if not data.startswith(PNG_SIGNATURE):
+        return None
+    view, at = memoryview(data), len(PNG_SIGNATURE)
+    while at + 12 <= len(data):
+        (length,) = struct.unpack_from(">I", data, at)
+        end = at + 8 + length  # where the chunk's CRC (of its type and data) starts
+        if end + 4 > len(data):
+            return None  # cut short: Pillow's own message says truncated
+        kind = bytes(view[at + 4 : at + 8])
+        if zlib.crc32(view[at + 4 : end]) != struct.unpack_from(">I", data, end)[0]:
+            return CorruptImageError(
+                f"{name}: corrupt PNG: bad CRC in chunk {kind.decode('latin-1')!r} at byte "
+                f"{at:,} (the file is damaged)"
+            )
+        if kind == b"IEND":
+            return None
+        at = end + 4
+    return None
+
+
 def open_image(source: Path | bytes, name: str | None = None, at_least: int = 0) -> Image.Image:
     """Decode the first frame of `source` as an RGB image, or raise ImageDecodeError.
 
@@ -118,9 +144,10 @@ def open_image(source: Path | bytes, name: str | None = None, at_least: int = 0)
                 f"{name} is too large to decode safely (over {MAX_PIXELS:,} pixels)"
             ) from exc
         except UnidentifiedImageError as exc:
-            raise _unsupported(data, name) from exc
+            raise _bad_png_crc(data, name) or _unsupported(data, name) from exc
         except (OSError, SyntaxError, ValueError) as exc:
-            raise CorruptImageError(f"{name} is damaged or truncated: {exc}") from exc
+            damaged = CorruptImageError(f"{name} is damaged or truncated: {exc}")
+            raise _bad_png_crc(data, name) or damaged from exc
     return to_rgb(ImageOps.exif_transpose(image))
 
 

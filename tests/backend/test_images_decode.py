@@ -84,3 +84,17 @@ def test_heic_and_unknown_formats_say_unsupported() -> None:
         open_image(heic, name="holiday.heic")
     with pytest.raises(UnsupportedImageError, match="notes.txt: unsupported format"):
         open_image(b"just text, not pixels", name="notes.txt")
+
+
+def test_a_png_with_a_bad_crc_says_so_not_unsupported(tmp_path: Path) -> None:
+    noise = Image.fromarray(np.random.default_rng(1).integers(0, 255, (16, 16, 3), np.uint8))
+    good = saved(noise, tmp_path / "good.png").read_bytes()
+    header_crc = 8 + 8 + 13  # signature, IHDR's length and type, its 13 bytes of data
+    in_header = bytearray(good)
+    in_header[header_crc] ^= 0xFF
+    with pytest.raises(CorruptImageError, match=r"h.png: corrupt PNG: bad CRC in chunk 'IHDR'"):
+        open_image(bytes(in_header), name="h.png")
+    in_pixels = bytearray(good)
+    in_pixels[good.index(b"IDAT") + 10] ^= 0xFF  # the compressed pixels no longer inflate
+    with pytest.raises(CorruptImageError, match=r"p.png: corrupt PNG: bad CRC in chunk 'IDAT'"):
+        open_image(bytes(in_pixels), name="p.png")
