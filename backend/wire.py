@@ -143,6 +143,11 @@ class ConversationSettings(BaseModel):
     seed: int | None = Field(None, exclude_if=_unset)
     repeat_penalty: float | None = Field(None, gt=0.0, le=10.0, exclude_if=_unset)
     frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0, exclude_if=_unset)
+    think_step_by_step: bool | None = Field(
+        None,
+        exclude_if=_unset,
+        description="Ask a model that does not reason on its own to think step by step first.",
+    )
 
 
 class Conversation(BaseModel):

@@ -13,6 +13,7 @@ from backend.chat.models import resolve_model
 from backend.chat.services import ChatServices
 from backend.documents.grounding import NOTHING_FOUND, find_sources, grounded_question
 from backend.images.attachments import image_inputs, with_image_context
+from backend.llm.thoughts import STEP_BY_STEP, without_thoughts
 from backend.llm.types import ChatRequest, PromptMessage, ResolvedModel, SamplingParams, ToolUse
 from backend.settings import Settings
 from backend.wire import Attachment, Conversation, Message, Source
@@ -59,6 +60,7 @@ def sampling_for(conversation: Conversation, settings: Settings) -> SamplingPara
     unpenalised unless the chat says otherwise, as hearth-smol was measured
     (bench/smol_eval.py): sampled, it drifts from its sources now and then."""
     chosen = conversation.settings.model_dump()  # only the settings the chat has set
+    chosen.pop("think_step_by_step", None)  # a prompt instruction, not sampling
     if "max_tokens" in chosen:
         max_tokens = chosen.pop("max_tokens") or None  # 0: this chat has no limit
     else:
@@ -82,7 +84,8 @@ def _unanswered(message: Message, after: Message | None) -> bool:
 
 def prompt_history(services: ChatServices, conversation: Conversation) -> PromptMessages:
     """The system prompt and every complete message, oldest first. Images of messages before
-    the last (the question, whose images the turn adds) go in as their labels.
+    the last (the question, whose images the turn adds) go in as their labels. Replies go in
+    without a reasoning model's thoughts.
 
     An interrupted reply goes in with the text it has, and a question whose reply failed or
     never came is left out, so the prompt never holds two user turns in a row (many chat
@@ -96,13 +99,20 @@ def prompt_history(services: ChatServices, conversation: Conversation) -> Prompt
         m for m, after in zip(kept, [*kept[1:], None], strict=True) if not _unanswered(m, after)
     ]
     history: PromptMessages = [
-        {"role": m.role, "content": with_image_context(m.content, m.attachments)}
+        {"role": m.role, "content": with_image_context(_said(m), m.attachments)}
         for m in stored[:-1]
     ]
-    history += [{"role": m.role, "content": m.content} for m in stored[-1:]]
-    if conversation.system_prompt:
-        history.insert(0, {"role": "system", "content": conversation.system_prompt})
+    history += [{"role": m.role, "content": _said(m)} for m in stored[-1:]]
+    system = [conversation.system_prompt] if conversation.system_prompt else []
+    if conversation.settings.think_step_by_step:
+        system.append(STEP_BY_STEP)
+    if system:
+        history.insert(0, {"role": "system", "content": "\n\n".join(system)})
     return history
+
+
+def _said(message: Message) -> str:
+    return without_thoughts(message.content) if message.role == "assistant" else message.content
 
 
 def with_images(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -57,11 +58,18 @@ class ConversationSettingsDialog(QDialog):
         self.max_tokens.setSpecialValueText("Hearth's default")  # the max_reply_tokens setting
         self.max_tokens.setValue(settings.max_tokens or 0)
         self.max_tokens.setAccessibleName("Maximum reply length in tokens")
+        self.step_by_step = QCheckBox("Think step by step before answering", self)
+        self.step_by_step.setChecked(bool(settings.think_step_by_step))
+        self.step_by_step.setToolTip(
+            "For models that do not reason on their own: the reply shows its steps collapsed"
+            " under Thoughts. Slower, and often better at sums and puzzles."
+        )
         form = QFormLayout()
         form.addRow("System prompt", self.system_prompt)
         form.addRow("Temperature", self.temperature)
         form.addRow("Top p", self.top_p)
         form.addRow("Max reply tokens", self.max_tokens)
+        form.addRow("Reasoning", self.step_by_step)
         hint = QLabel("Lower temperature gives steadier answers; higher, more varied ones.", self)
         hint.setWordWrap(True)
         buttons = QDialogButtonBox(
@@ -89,6 +97,7 @@ class ConversationSettingsDialog(QDialog):
             temperature=round(self.temperature.value(), 2),
             top_p=round(self.top_p.value(), 2),
             max_tokens=self.max_tokens.value() or None,  # unset: Hearth's default
+            think_step_by_step=self.step_by_step.isChecked() or None,
         )
         prompt = self.system_prompt.toPlainText().strip()
         return {"system_prompt": prompt or None, "settings": settings.model_dump()}

@@ -1,5 +1,6 @@
-"""Split a reply's Markdown into prose, tables and fenced code blocks, tolerating a
-half-streamed fence. Tables and code are shown apart because they may be wider than the window."""
+"""Split a reply's Markdown into a reasoning model's thoughts, prose, tables and fenced code
+blocks, tolerating a half-streamed fence or thought. Tables and code are shown apart because
+they may be wider than the window; thoughts, because they are shown collapsed."""
 
 from __future__ import annotations
 
@@ -7,20 +8,41 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from backend.llm.thoughts import CLOSE, OPEN
+
 FENCE = re.compile(r"^ {0,3}(```+|~~~+)\s*([\w+#.-]*)[^\n]*$")
 TABLE_ROW = re.compile(r"^ {0,3}\|")
 
 
 @dataclass(frozen=True)
 class Block:
-    kind: Literal["prose", "table", "code"]
+    kind: Literal["prose", "table", "code", "thoughts"]
     text: str
     language: str = ""
+    finished: bool = True  # False for thoughts still streaming
+
+
+def leading_thoughts(markdown: str) -> tuple[Block | None, str]:
+    """The reply's opening <think>…</think> as a block, and the rest. A template may open the
+    block in the prompt, so a closing tag with no opening one ends thoughts too."""
+    stripped = markdown.lstrip()
+    if stripped.startswith(OPEN):
+        body = stripped[len(OPEN) :]
+        if CLOSE not in body:
+            return Block("thoughts", body.strip(), finished=False), ""
+    elif CLOSE in markdown and OPEN not in markdown:
+        body = markdown
+    else:
+        return None, markdown
+    thought, rest = body.split(CLOSE, 1)
+    return Block("thoughts", thought.strip()), rest
 
 
 def split_blocks(markdown: str) -> list[Block]:
-    """Prose and code in order; an unclosed fence (still streaming) runs to the end as code."""
-    blocks: list[Block] = []
+    """Thoughts first, then prose and code in order; an unclosed fence (still streaming) runs
+    to the end as code."""
+    thoughts, markdown = leading_thoughts(markdown)
+    blocks: list[Block] = [thoughts] if thoughts else []
     prose: list[str] = []
     code: list[str] = []
     fence = ""

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from backend.wire import Message, MessageStatus
 from desktop.chat.code_highlight import code_background, highlighted_html
 from desktop.chat.markdown_blocks import Block, split_blocks
+from desktop.chat.thoughts_view import ThoughtsView
 from desktop.chat.vision_caveat import VisionCaveat
 from desktop.documents.source_preview import source_title
 from desktop.images.image_chip import ImageChip
@@ -160,11 +161,12 @@ class CodeBlockView(QFrame):
         QGuiApplication.clipboard().setText(self._code)
 
 
-BlockView = ProseView | TableView | CodeBlockView
+BlockView = ProseView | TableView | CodeBlockView | ThoughtsView
 BLOCK_VIEWS: dict[str, type[BlockView]] = {
     "prose": ProseView,
     "table": TableView,
     "code": CodeBlockView,
+    "thoughts": ThoughtsView,
 }
 
 

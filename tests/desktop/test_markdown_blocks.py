@@ -25,3 +25,15 @@ def test_an_unclosed_fence_is_code_to_the_end_while_it_streams() -> None:
 def test_a_shorter_or_different_fence_does_not_close_the_block() -> None:
     text = "````md\n```python\ninner\n```\n````"
     assert split_blocks(text) == [Block("code", "```python\ninner\n```", "md")]
+
+
+def test_a_reasoning_models_thoughts_come_first_as_their_own_block() -> None:
+    assert split_blocks("<think>2 and 2.\nIt is 4.</think>\n\nFour.") == [
+        Block("thoughts", "2 and 2.\nIt is 4."),
+        Block("prose", "Four."),
+    ]
+    assert split_blocks("Opened by the template.</think>Four.") == [
+        Block("thoughts", "Opened by the template."),
+        Block("prose", "Four."),
+    ]
+    assert split_blocks("<think>Still going") == [Block("thoughts", "Still going", finished=False)]
