@@ -18,6 +18,7 @@ class Block:
     page: int | None = None
     lines: tuple[int, int] | None = None
     span: tuple[int, int] | None = None
+    ocr: bool = False  # read by OCR from a picture of the page, not from a text layer
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Chunk:
     page: int | None = None
     lines: tuple[int, int] | None = None
     span: tuple[int, int] | None = None
+    ocr: bool = False  # its text was read by OCR
 
     def embedding_text(self) -> str:
         """The heading path goes in front, so a chunk is found by its section title too."""

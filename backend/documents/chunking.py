@@ -125,13 +125,15 @@ def chunk_blocks(
     config = config or ChunkingConfig()
     chunks: list[Chunk] = []
     units = _units(blocks, count, config.target_tokens)
-    for (headings, page), group in itertools.groupby(
-        units, key=lambda u: (u.block.headings, u.block.page)
+    for (headings, page, ocr), group in itertools.groupby(
+        units, key=lambda u: (u.block.headings, u.block.page, u.block.ocr)
     ):
         for packed in _pack(list(group), config):
             parts = [u.block for u in packed]
             text = packed[0].block.text
             for previous, unit in itertools.pairwise(packed):
                 text += (" " if unit.origin == previous.origin else "\n\n") + unit.block.text
-            chunks.append(Chunk(text, len(chunks), headings, page, _lines(parts), _span(parts)))
+            chunks.append(
+                Chunk(text, len(chunks), headings, page, _lines(parts), _span(parts), ocr)
+            )
     return chunks

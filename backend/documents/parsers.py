@@ -6,9 +6,10 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from backend.documents.blocks import Block
 from backend.documents.errors import (
@@ -16,17 +17,24 @@ from backend.documents.errors import (
     NoExtractableTextError,
     UnsupportedDocumentError,
 )
+from backend.documents.ocr_pages import PageRead, read_picture, read_scanned_pages, text_lines
 from backend.documents.zip_limits import inflated_copy
+from backend.ocr import OcrResult, ocr_engine
 
 if TYPE_CHECKING:
     from docx.document import Document as DocxDocument
 
 Parser = Callable[[Path], list[Block]]
+# A parser that reads page by page: yields progress, returns the blocks (see `map_steps`).
+ParseSteps = Generator[PageRead, None, list[Block]]
+SteppedParser = Callable[[Path, bool], ParseSteps]  # (path, ocr) -> steps
 # heading_at(lines, i) -> (level, title, lines the heading takes) or None
 HeadingFinder = Callable[[list[str], int], tuple[int, str, int] | None]
 
 BINARY_SNIFF_BYTES = 8192
-NO_TEXT_LAYER = "no extractable text (OCR not available)"
+NO_TEXT_LAYER = "no extractable text (OCR not available)"  # or OCR is off for the collection
+NO_TEXT_READ = "no extractable text: no text layer, and OCR read none"
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 PASSWORD_NEEDED = "encrypted PDF that needs a password: save a copy without one to index it"
 WESTERN_MARGIN = 0.05
 # What pypdf and python-docx raise, besides their own errors, on a damaged file whose objects
@@ -187,8 +195,8 @@ def read_html(path: Path) -> list[Block]:
     return blocks
 
 
-def read_pdf(path: Path) -> list[Block]:
-    """Text per page (1-based); a PDF without any text layer is reported, not indexed empty."""
+def _pdf_text_layers(path: Path) -> list[str]:
+    """Each page's text layer, as pypdf extracts it; empty for a page that has none."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -196,21 +204,74 @@ def read_pdf(path: Path) -> list[Block]:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnsupportedDocumentError(PASSWORD_NEEDED)
-        pages = [page.extract_text() or "" for page in reader.pages]
+        return [page.extract_text() or "" for page in reader.pages]
     except RecursionError as exc:
         raise CorruptDocumentError("not a readable PDF (objects nested too deeply)") from exc
     except NotImplementedError as exc:  # an encryption handler or filter pypdf lacks
         raise UnsupportedDocumentError(f"PDF uses a feature Hearth cannot read ({exc})") from exc
     except (PyPdfError, *LIBRARY_DAMAGE, OSError) as exc:
         raise CorruptDocumentError(f"not a readable PDF ({exc})") from exc
-    blocks = [
-        block
-        for number, text in enumerate(pages, start=1)
-        for block in paragraph_blocks(text.split("\n"), page=number)
-    ]
+
+
+def _ocr_blocks(result: OcrResult, page: int | None) -> list[Block]:
+    return [replace(b, ocr=True) for b in paragraph_blocks(text_lines(result), page=page)]
+
+
+def _ocr_pages(path: Path, layers: list[str]) -> Generator[PageRead, None, dict[int, list[Block]]]:
+    """The blocks OCR read on each page that needs it, by page; progress after each page."""
+    from pypdfium2 import PdfiumError
+
+    found: dict[int, list[Block]] = {}
+    try:
+        for scanned in read_scanned_pages(path, layers, ocr_engine()):
+            found[scanned.number] = _ocr_blocks(scanned.result, scanned.number)
+            yield PageRead(scanned.done, scanned.total)
+    except PdfiumError as exc:  # pypdf read it, but pdfium cannot render it
+        raise CorruptDocumentError(f"PDF pages cannot be rendered for OCR ({exc})") from exc
+    return found
+
+
+def read_pdf_steps(path: Path, ocr: bool) -> ParseSteps:
+    """Text per page (1-based). With `ocr`, a page without a text layer, or a scan with only a
+    few words as text, is rendered and read by OCR, page by page; a PDF with no text at all is
+    reported, not indexed empty."""
+    layers = _pdf_text_layers(path)
+    read = (yield from _ocr_pages(path, layers)) if ocr else {}
+    blocks: list[Block] = []
+    for number, text in enumerate(layers, start=1):
+        layer = list(paragraph_blocks(text.split("\n"), page=number))
+        by_ocr = read.get(number, [])
+        # OCR also reads whatever words the layer has, so the longer text is the whole page.
+        longer = sum(len(b.text) for b in by_ocr) > sum(len(b.text) for b in layer)
+        blocks.extend(by_ocr if longer else layer)
     if not blocks:
-        raise NoExtractableTextError(NO_TEXT_LAYER)
+        raise NoExtractableTextError(NO_TEXT_READ if ocr else NO_TEXT_LAYER)
     return blocks
+
+
+def is_picture(path: Path) -> bool:
+    return path.suffix.lower() in PICTURE_SUFFIXES
+
+
+def read_picture_steps(path: Path, ocr: bool) -> ParseSteps:
+    """A picture's text read by OCR; no blocks when it holds none (a photo), which is not a
+    failure. Only collections with OCR on list pictures among their documents."""
+    from backend.images.decode import ImageDecodeError, open_image
+
+    if not ocr:
+        raise UnsupportedDocumentError("picture (OCR is off for this collection)")
+    try:
+        image = open_image(path)
+    except ImageDecodeError as exc:
+        raise CorruptDocumentError(str(exc)) from exc
+    blocks = _ocr_blocks(read_picture(image, ocr_engine()), page=None)
+    yield PageRead(1, 1)
+    return blocks
+
+
+def read_pdf(path: Path) -> list[Block]:
+    """A PDF's text layer only, without OCR."""
+    return drain(read_pdf_steps(path, ocr=False))
 
 
 DOCX_HEADING = re.compile(r"^(?:Heading (\d)|Title)$")
@@ -294,6 +355,49 @@ PARSERS: dict[str, Parser] = {
 }
 
 
-def parse_document(path: Path) -> list[Block]:
-    """The blocks of one file; any other extension is read as plain text or source code."""
+STEPPED_PARSERS: dict[str, SteppedParser] = {
+    ".pdf": read_pdf_steps,
+    **dict.fromkeys(PICTURE_SUFFIXES, read_picture_steps),
+}
+
+
+def parse_document_steps(path: Path, ocr: bool) -> ParseSteps:
+    """The blocks of one file, yielding progress while OCR reads its pages; any extension
+    without a parser is read as plain text or source code."""
+    stepped = STEPPED_PARSERS.get(path.suffix.lower())
+    if stepped is not None:
+        return (yield from stepped(path, ocr))
     return PARSERS.get(path.suffix.lower(), read_text_file)(path)
+
+
+def parse_document(path: Path, ocr: bool = False) -> list[Block]:
+    """The blocks of one file, at once; OCR only when asked (indexing asks per collection)."""
+    return drain(parse_document_steps(path, ocr))
+
+
+Step = TypeVar("Step")
+Result = TypeVar("Result")
+Mapped = TypeVar("Mapped")
+
+
+def map_steps(
+    steps: Generator[Step, None, Result], convert: Callable[[Step], Mapped]
+) -> Generator[Mapped, None, Result]:
+    """The same steps, each converted (to a progress event), and the same result. Closing the
+    returned generator closes `steps` too: that is how a cancel stops between pages."""
+    try:
+        while True:
+            yield convert(next(steps))
+    except StopIteration as end:
+        return end.value
+    finally:
+        steps.close()
+
+
+def drain(steps: Generator[object, None, Result]) -> Result:
+    """Run steps to the end, ignoring their progress, and return their result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as end:
+            return end.value

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from backend.documents.errors import DocumentPathError
-from backend.documents.parsers import BINARY_SNIFF_BYTES, PARSERS
+from backend.documents.parsers import BINARY_SNIFF_BYTES, PARSERS, PICTURE_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,10 @@ def resolve_roots(paths: Sequence[str | Path]) -> list[str]:
     return roots
 
 
-def _is_binary(path: Path) -> bool:
-    # Formats with their own parser are binary containers and are read by that parser.
-    if path.suffix.lower() in PARSERS:
+def _is_binary(path: Path, pictures: bool) -> bool:
+    # Formats with their own parser are binary containers and are read by that parser;
+    # pictures are documents when OCR can read them.
+    if path.suffix.lower() in PARSERS or (pictures and path.suffix.lower() in PICTURE_SUFFIXES):
         return False
     with path.open("rb") as handle:
         return b"\x00" in handle.read(BINARY_SNIFF_BYTES)
@@ -57,13 +58,13 @@ def _unreadable(error: OSError) -> str:
     return f"cannot be read ({error.strerror or type(error).__name__})"
 
 
-def _check(path: Path, max_bytes: int) -> FoundFile:
+def _check(path: Path, max_bytes: int, pictures: bool) -> FoundFile:
     try:
         stat = path.stat()
         reason = None
         if stat.st_size > max_bytes:
             reason = f"larger than the {max_bytes // 1_000_000} MB limit"
-        elif _is_binary(path):
+        elif _is_binary(path, pictures):
             reason = "binary file"
     except FileNotFoundError:
         raise
@@ -112,10 +113,11 @@ def _candidates(root: Path) -> Iterable[FoundFile | Path]:
         return [FoundFile(root, 0, 0, _unreadable(exc))]
 
 
-def find_files(roots: Sequence[str], max_bytes: int) -> Iterator[FoundFile]:
+def find_files(roots: Sequence[str], max_bytes: int, pictures: bool = False) -> Iterator[FoundFile]:
     """Each file under the roots once, in a stable order, with why it is skipped if it is:
     one unreadable file or folder is reported and never stops the run. Missing roots are
-    skipped: a folder that was removed simply has no files left. Hidden entries are left out."""
+    skipped: a folder that was removed simply has no files left. Hidden entries are left out.
+    With `pictures` (OCR on), PNG, JPEG and TIFF files are documents too."""
     seen: set[Path] = set()
     for root in map(Path, roots):
         for entry in _candidates(root):
@@ -124,15 +126,33 @@ def find_files(roots: Sequence[str], max_bytes: int) -> Iterator[FoundFile]:
                 continue
             seen.add(path)
             try:
-                found = entry if isinstance(entry, FoundFile) else _found(path, max_bytes)
+                found = entry if isinstance(entry, FoundFile) else _found(path, max_bytes, pictures)
             except FileNotFoundError:
                 continue  # gone since its folder was listed
             yield found
 
 
-def _found(path: Path, max_bytes: int) -> FoundFile:
+def _found(path: Path, max_bytes: int, pictures: bool) -> FoundFile:
     try:
         reason = _not_indexable(path)
     except OSError as exc:
         return FoundFile(path, 0, 0, _unreadable(exc))
-    return _check(path, max_bytes) if reason is None else FoundFile(path, 0, 0, reason)
+    if reason is not None:
+        return FoundFile(path, 0, 0, reason)
+    return _check(path, max_bytes, pictures)
+
+
+def find_entries(root: Path, wanted: Callable[[Path], bool]) -> Iterator[FoundFile]:
+    """The files under `root` that `wanted` keeps, by the walk `find_files` makes, each with why
+    it is skipped if it is (a link, a FIFO, an entry that cannot be read), and every folder that
+    cannot be listed; without `find_files`' size and content checks, for callers (image
+    indexing) that make their own."""
+    for entry in _candidates(root):
+        if isinstance(entry, FoundFile):
+            yield entry
+        elif wanted(entry):
+            try:
+                reason = _not_indexable(entry)
+            except OSError as exc:
+                reason = _unreadable(exc)
+            yield FoundFile(entry, 0, 0, reason)

@@ -135,6 +135,11 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "UPDATE doc_collections SET chunks_in_chroma_only = 1",
         ),
     ),
+    (
+        5,
+        # Whether a collection reads scanned pages and pictures by OCR: on unless switched off.
+        ("ALTER TABLE doc_collections ADD COLUMN ocr INTEGER NOT NULL DEFAULT 1",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]
