@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self.thumbnails = ThumbnailLoader(connection.runner)
         self.chat_view = ChatView(self.thumbnails, self.theme.dark, self)
         self.session = ChatSession(connection, self.chat_view)
+        self._load_quick_actions()
         self.welcome = WelcomePage(
             settings.default_model,
             str(self.home.models),
@@ -250,6 +251,13 @@ class MainWindow(QMainWindow):
     def show_notice(self, message: str) -> None:
         """Shown whatever the engine's state: a crash, unreadable settings."""
         self.statusBar().showMessage(message, ERROR_SHOWN_MS)
+
+    def _load_quick_actions(self) -> None:
+        from backend.quick_actions import load_quick_actions
+
+        self.chat_view.quick_actions, problem = load_quick_actions(self.home.root)
+        if problem:
+            self.show_notice(f"Your own quick actions were left out: {problem}")
 
     def export_chat(self, path: Path | None = None) -> None:
         """The open chat to a Markdown or JSON file (asked for when not given)."""

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QInputDialog
 
+from backend.quick_actions import QuickAction, expand_command
 from desktop.backend_connection import BackendConnection
 from desktop.backend_state import BackendState
 from desktop.chat.chat_view import ChatView
@@ -96,6 +98,7 @@ class ChatSession(QObject):
         view.collections_chosen.connect(self.choose_collections)
         view.settings_requested.connect(self.edit_settings)
         view.settings_chosen.connect(self._update_conversation)
+        view.quick_action_chosen.connect(self.run_quick_action)
         connection.connected.connect(self.reload)
 
     @property
@@ -151,6 +154,7 @@ class ChatSession(QObject):
         if not self.connection.is_ready:
             self._keep_draft(text, editing, self._why_not_ready())
             return
+        text = expand_command(text, self.view.quick_actions) or text  # `/summarize …`
         images = self.attachments.pending()
         if self.conversation is None:
             model = self.view.chosen_model()  # chosen before the chat existed
@@ -186,6 +190,17 @@ class ChatSession(QObject):
     def _keep_draft(self, text: str, editing: Message | None, why: str) -> None:
         self.view.restore_draft(text, editing)
         self.notice.emit(why)
+
+    def run_quick_action(self, action: QuickAction, text: str, argument: str | None = None) -> None:
+        """Send the action's prompt over `text`, asking for its argument (a language) first
+        when it takes one and none is given."""
+        if action.argument and argument is None:
+            argument, ok = QInputDialog.getText(
+                self.view, action.label, f"{action.argument}:", text=action.default_argument or ""
+            )
+            if not ok or not argument.strip():
+                return
+        self.send(action.apply(text, argument))
 
     def regenerate(self, reply: Message) -> None:
         """Resend the user message before `reply`, replacing it and everything after it."""

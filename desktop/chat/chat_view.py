@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -28,6 +29,7 @@ from desktop.documents.source_preview import SourcePreviewDialog
 from desktop.images.thumbnails import ThumbnailLoader
 
 if TYPE_CHECKING:
+    from backend.quick_actions import QuickAction
     from backend.wire import (
         CollectionInfo,
         Conversation,
@@ -116,6 +118,7 @@ class ChatView(QWidget):
     collections_chosen = Signal(list)  # the collection names the chat answers from
     settings_requested = Signal()
     settings_chosen = Signal(str, object)  # conversation id, the changed fields
+    quick_action_chosen = Signal(object, str)  # the QuickAction, the text it acts on
 
     def __init__(
         self, thumbnails: ThumbnailLoader, dark: bool = False, parent: QWidget | None = None
@@ -123,12 +126,13 @@ class ChatView(QWidget):
         super().__init__(parent)
         self.dark = dark
         self.thumbnails = thumbnails
+        self.quick_actions: list[QuickAction] = []  # loaded by the window
         self.setAcceptDrops(True)
         self.title = ElidedLabel("New chat", self)
         self.title.setObjectName("chatTitle")
         # A long title is cut off rather than forcing the whole window wider.
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.title.setMinimumWidth(120)  # but never cut to nothing in a narrow window
+        self.title.setMinimumWidth(64)  # but never cut to nothing in a narrow window
         self.model_picker = ModelPicker(self)
         self.collections_button = CollectionsButton(self)
         self.collections_button.chosen.connect(
@@ -237,6 +241,7 @@ class ChatView(QWidget):
         view.regenerate_requested.connect(self.regenerate_requested)
         view.retry_requested.connect(self.regenerate_requested)
         view.vision_model_requested.connect(self.use_model)
+        view.quick_actions_requested.connect(self.show_quick_actions)
         if streaming:
             view.set_status("complete", streaming=True)
         self.messages.append(view)
@@ -280,6 +285,15 @@ class ChatView(QWidget):
             if view.message.role == "user":
                 previous = view.message
         return previous
+
+    def show_quick_actions(self, button: QWidget, text: str) -> QMenu:
+        """The quick actions, under the button that asked; the one chosen acts on `text`."""
+        menu = QMenu(self)
+        for action in self.quick_actions:
+            item = menu.addAction(action.label)
+            item.triggered.connect(lambda _=False, a=action: self.quick_action_chosen.emit(a, text))
+        menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
+        return menu
 
     def show_source(self, source: Source) -> SourcePreviewDialog:
         """The cited passage, highlighted, with a button to open its file."""

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backend.llm.thoughts import without_thoughts
 from backend.wire import Message, MessageStatus
 from desktop.chat.code_highlight import code_background, highlighted_html
 from desktop.chat.markdown_blocks import Block, split_blocks
@@ -178,6 +179,7 @@ class MessageView(QFrame):
     retry_requested = Signal(object)
     source_requested = Signal(object)  # one of the message's sources
     vision_model_requested = Signal(str)  # from the caveat of a reply that saw only labels
+    quick_actions_requested = Signal(object, str)  # the Actions button, the text to act on
 
     def __init__(
         self,
@@ -212,6 +214,12 @@ class MessageView(QFrame):
         self.edit_button = action_button("Edit", "Edit and resend this message", self)
         self.regenerate_button = action_button("Regenerate", "Regenerate this reply", self)
         self.retry_button = action_button("Retry", "Retry this reply", self)
+        self.actions_button = action_button(
+            "Actions", "Quick actions on this message or the selected text", self
+        )
+        self.actions_button.clicked.connect(
+            lambda: self.quick_actions_requested.emit(self.actions_button, self.acted_on())
+        )
         self.copy_button.clicked.connect(self._copy_text)
         self.edit_button.clicked.connect(lambda: self.edit_requested.emit(self.message))
         self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self.message))
@@ -228,6 +236,7 @@ class MessageView(QFrame):
             self.retry_button,
             self.regenerate_button,
             self.edit_button,
+            self.actions_button,
             self.copy_button,
         ):
             actions.addWidget(button)
@@ -288,6 +297,7 @@ class MessageView(QFrame):
         self.note.setText("Writing…" if streaming else note)
         finished = status == "complete" and not self.stopped_repeating
         self.copy_button.setVisible(not streaming)
+        self.actions_button.setVisible(not streaming)
         self.edit_button.setVisible(is_user and not streaming)
         self.retry_button.setVisible(not is_user and not streaming and not finished)
         self.regenerate_button.setVisible(not is_user and not streaming and finished)
@@ -351,6 +361,14 @@ class MessageView(QFrame):
         complete = self.message.status == "complete" and not self.stopped_repeating
         if self.message.role == "assistant" and complete:
             self.regenerate_button.setVisible(allowed)
+
+    def acted_on(self) -> str:
+        """What a quick action works on: the selected text, else the message without the
+        model's thoughts."""
+        for block in self._blocks:
+            if isinstance(block, ProseView) and block.hasSelectedText():
+                return block.selectedText()
+        return without_thoughts(self.text)
 
     def _copy_text(self) -> None:
         QGuiApplication.clipboard().setText(self.text)
