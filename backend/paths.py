@@ -47,6 +47,11 @@ class HomeLayout:
         return self.root / "chroma"
 
     @property
+    def bm25(self) -> Path:
+        """Saved BM25 indexes of the document collections, one folder per revision."""
+        return self.root / "bm25"
+
+    @property
     def models(self) -> Path:
         return self.root / "models"
 

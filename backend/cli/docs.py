@@ -8,13 +8,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from backend.cli.arguments import positive_float, positive_int
 from backend.cli.output import print_json
 
 if TYPE_CHECKING:
     from backend.documents.retrieval import Hit, SearchMode
+    from backend.documents.search_results import SearchResults
     from backend.wire import CollectionInfo, IngestEvent
 
 
@@ -37,6 +38,10 @@ class Documents(Protocol):
     def search(
         self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
     ) -> list[Hit]: ...
+
+    def search_results(
+        self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
+    ) -> SearchResults: ...
 
     def close(self) -> None: ...
 
@@ -102,31 +107,47 @@ class IndexSummary:
     unchanged: int = 0
     removed: int = 0
     chunks: int = 0
+    embedded: int = 0  # chunks given their vector (phase two)
     problems: list[dict[str, str | None]] = field(default_factory=list)  # path, status, reason
 
 
 def _follow(events: Iterator[IngestEvent], quiet: bool) -> IndexSummary:
-    """Drive an indexing run with a progress bar; return the counts and the problems."""
+    """Drive an indexing run with a progress bar, files while chunks are stored, then chunks
+    while they are embedded; return the counts and the problems."""
     from tqdm import tqdm
 
     steps: Counter[str] = Counter()
     summary = IndexSummary()
-    with tqdm(unit="file", disable=quiet, leave=False) as bar:
+    with tqdm(unit="file", desc="reading", disable=quiet, leave=False) as bar:
         for event in events:
-            bar.total = event.files_total
-            bar.n = event.files_done
-            bar.set_postfix(chunks=event.chunks_done, refresh=False)
-            bar.refresh()
+            if not quiet:
+                _show(bar, event, embedding=steps["embedded"] > 0)
             steps[event.type] += 1
             if event.type in ("failed", "skipped"):
                 problem = {"path": event.path, "status": event.type, "reason": event.detail}
                 summary.problems.append(problem)
                 if not quiet:
                     bar.write(f"{event.type}: {event.path}: {event.detail}")
-            summary.chunks = event.chunks_done
+            if event.type == "searchable" and not quiet:
+                bar.write(f"{event.collection}: searchable by keywords now")
+            summary.chunks, summary.embedded = event.chunks_done, event.chunks_embedded
     summary.indexed, summary.unchanged = steps["indexed"], steps["unchanged"]
     summary.removed = steps["removed"]
     return summary
+
+
+def _show(bar: Any, event: IngestEvent, embedding: bool) -> None:
+    """Files read in phase one; chunks embedded in phase two."""
+    if event.type == "embedded":
+        if not embedding:  # the first batch of vectors: the bar counts chunks from now on
+            bar.reset(total=event.chunks_to_embed)
+            bar.unit = "chunk"
+            bar.set_description("embedding", refresh=False)
+        bar.n = event.chunks_embedded
+    elif event.phase == "parse":
+        bar.total, bar.n = event.files_total, event.files_done
+        bar.set_postfix(chunks=event.chunks_done, refresh=False)
+    bar.refresh()
 
 
 def _report(documents: Documents, name: str, events: Iterator[IngestEvent], as_json: bool) -> int:
@@ -138,7 +159,8 @@ def _report(documents: Documents, name: str, events: Iterator[IngestEvent], as_j
         print(
             f"{name}: {summary.indexed} indexed, {summary.unchanged} unchanged, "
             f"{summary.removed} removed, {len(summary.problems)} not indexed; "
-            f"{collection.files} files, {collection.chunks} chunks in all"
+            f"{collection.files} files, {collection.chunks} chunks in all, "
+            f"{summary.embedded} embedded now"
         )
     return 0
 
@@ -177,13 +199,18 @@ def remove_collection(args: argparse.Namespace) -> int:
 
 def search_documents(args: argparse.Namespace) -> int:
     with closing(_documents()) as documents:
-        hits = documents.search(args.query, args.collection, args.k, args.mode)
+        found = documents.search_results(args.query, args.collection, args.k, args.mode)
     if args.json:
-        print_json([h.model_dump() for h in hits])
+        print_json([h.model_dump() for h in found.hits])
         return 0
     from backend.wire import place_label
 
-    for n, hit in enumerate(hits, start=1):
+    if found.dense.embedded < found.dense.chunks and args.mode != "bm25":
+        print(
+            f"dense: {found.dense.label}; passages without a vector yet are found by "
+            "keywords (BM25) only"
+        )
+    for n, hit in enumerate(found.hits, start=1):
         where = place_label(hit.source, hit.page, hit.start_line, hit.end_line)
         print(f"[{n}] {hit.score:.3f}  {where}\n    {hit.text[:200].replace(chr(10), ' ')}")
     return 0

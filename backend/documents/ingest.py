@@ -1,4 +1,5 @@
-"""Indexing one collection: plan against ingest state, then parse, embed and write in batches."""
+"""Indexing one collection in two phases: plan against the ingest state, parse and store the
+chunks in batches (searchable by BM25 at once), then fill in their vectors (embedding_fill)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,16 @@ from pydantic import BaseModel, Field
 
 from backend.documents.blocks import Chunk
 from backend.documents.chunking import ChunkingConfig, chunk_blocks
+from backend.documents.embedding_fill import ChunkStoreSource, fill_vectors
 from backend.documents.errors import DocumentError
 from backend.documents.parsers import parse_document
 from backend.documents.retrieval import HEADING_SEPARATOR
 from backend.documents.sources import FoundFile, display_path, find_files, utf8_text
-from backend.documents.state import FileRecord, IngestState
+from backend.documents.state import ChunkRow, FileRecord, IngestState
 from backend.embeddings.minilm import sha256_of
-from backend.wire import IngestEvent, IngestStep
+from backend.wire import IngestEvent, IngestPhase, IngestStep
 
 if TYPE_CHECKING:
-    from backend.documents.vector_store import ChunkStore
     from backend.embeddings.minilm import MiniLmEmbedder
 
 
@@ -30,7 +31,7 @@ class IngestConfig(BaseModel):
 
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped.")
     batch_chunks: int = Field(
-        64, ge=1, description="Chunks embedded and written together (several small files)."
+        64, ge=1, description="Chunks stored, and later embedded, together (several small files)."
     )
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
 
@@ -73,25 +74,45 @@ def chunk_metadata(record: FileRecord, chunk: Chunk) -> dict[str, Any]:
     return {k: v for k, v in found.items() if v is not None}  # Chroma stores no nulls
 
 
+def chunk_rows(record: FileRecord, chunks: list[Chunk]) -> list[ChunkRow]:
+    return [
+        ChunkRow(
+            chunk_id(record.path, record.content_hash, c.index),
+            record.path,
+            c.index,
+            c.text,
+            chunk_metadata(record, c),
+        )
+        for c in chunks
+    ]
+
+
 class IngestRun:
     """One pass over a collection's roots. Iterate it to do the work and get progress.
 
-    Crash safety: a file's row is written as 'pending' before its chunks reach Chroma and as
-    'indexed' or 'failed' after. A later run redoes pending files; chunk ids are deterministic
-    and stale versions are deleted by hash, so the result equals one clean run.
+    Phase one parses the changed files and stores each batch's records and chunks in one
+    SQLite transaction, so BM25 finds them at once ('searchable' ends it). Phase two embeds
+    the chunks still without a vector and writes them to Chroma ('embedded' after each batch).
+
+    Crash safety: a file's chunks and its 'indexed' row are written together, and a chunk is
+    marked embedded only after Chroma holds its vector; vectors of replaced chunks are queued
+    for deletion in the same transaction. A later run redoes exactly what was not finished;
+    chunk ids are deterministic, so the result equals one clean run.
     """
 
     def __init__(
         self,
         name: str,
         state: IngestState,
-        store: ChunkStore,
+        store: ChunkStoreSource,
         embedder: MiniLmEmbedder,
         config: IngestConfig,
     ) -> None:
         self.name, self.state, self.store = name, state, store
         self.embedder, self.config = embedder, config
         self.files_done = self.files_total = self.chunks_done = 0
+        self.chunks_embedded = self.chunks_to_embed = 0
+        self.phase: IngestPhase = "parse"
 
     def event(self, step: IngestStep, path: str | None = None, **fields: Any) -> IngestEvent:
         return IngestEvent(
@@ -101,6 +122,9 @@ class IngestRun:
             files_done=self.files_done,
             files_total=self.files_total,
             chunks_done=self.chunks_done,
+            phase=self.phase,
+            chunks_embedded=self.chunks_embedded,
+            chunks_to_embed=self.chunks_to_embed,
             **fields,
         )
 
@@ -132,7 +156,20 @@ class IngestRun:
                 yield from self._write(batch)
                 batch = []
         yield from self._write(batch)
+        yield self.event("searchable")
+        yield from self._embed()
         yield self.event("finished")
+
+    def _embed(self) -> Iterator[IngestEvent]:
+        """Phase two: vectors for every chunk of the collection still without one (this run's
+        and any an earlier run left), and stale vectors deleted."""
+        total, embedded = self.state.chunk_counts(self.name)
+        self.phase, self.chunks_to_embed = "embed", total - embedded
+        for count in fill_vectors(
+            self.name, self.state, self.store, self.embedder, self.config.batch_chunks
+        ):
+            self.chunks_embedded += count
+            yield self.event("embedded")
 
     def _remove_missing(
         self, known: dict[str, FileRecord], present: set[str]
@@ -140,9 +177,6 @@ class IngestRun:
         yield from self._forget([path for path in known if path not in present])
 
     def _forget(self, paths: list[str], detail: str | None = None) -> Iterator[IngestEvent]:
-        for path in paths:
-            key_field, key = file_key(path)
-            self.store.delete_file(self.name, key, field=key_field)
         if paths:
             self.state.forget(self.name, paths)
         for path in paths:
@@ -186,24 +220,9 @@ class IngestRun:
     def _write(self, batch: list[_Prepared]) -> Iterator[IngestEvent]:
         if not batch:
             return
-        self.state.record(
-            self.name, [p.record.model_copy(update={"status": "pending"}) for p in batch]
+        self.state.replace_files(
+            self.name, [(p.record, chunk_rows(p.record, p.chunks)) for p in batch]
         )
-        pairs = [(p.record, c) for p in batch for c in p.chunks]
-        if pairs:
-            vectors = self.embedder.embed([c.embedding_text() for _, c in pairs])
-            self.store.upsert(
-                self.name,
-                [chunk_id(r.path, r.content_hash, c.index) for r, c in pairs],
-                [c.text for _, c in pairs],
-                vectors,
-                [chunk_metadata(r, c) for r, c in pairs],
-            )
-        for p in batch:
-            keep = p.record.content_hash if p.record.status == "indexed" else None
-            key_field, key = file_key(p.record.path)
-            self.store.delete_file(self.name, key, keep_hash=keep, field=key_field)
-        self.state.record(self.name, [p.record for p in batch])
         for p in batch:
             self.files_done += 1
             self.chunks_done += len(p.chunks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from backend.documents.bm25_store import Bm25Store, index_version
 from backend.documents.ingest import IngestConfig, IngestEvent, IngestRun
 from backend.documents.retrieval import (
     Bm25Index,
@@ -17,15 +19,16 @@ from backend.documents.retrieval import (
     bm25_text,
     reciprocal_rank_fusion,
 )
+from backend.documents.search_results import DenseCoverage, SearchResults
 from backend.documents.sources import display_path, resolve_roots
-from backend.documents.state import CollectionInfo, FileRecord, IngestState
+from backend.documents.state import ChunkRow, CollectionInfo, FileRecord, IngestState
 from backend.documents.vector_store import VectorStore
 from backend.lazy import Lazy
 from backend.paths import HomeLayout
 from backend.settings import Settings
 
 if TYPE_CHECKING:
-    from backend.documents.vector_store import ChunkStore, StoredChunk
+    from backend.documents.vector_store import ChunkStore
     from backend.embeddings.minilm import MiniLmEmbedder
 
 # Dense and BM25 each bring this many candidates per collection before fusion.
@@ -39,11 +42,13 @@ def load_embedder(settings: Settings) -> MiniLmEmbedder:
 
 
 class DocumentLibrary:
-    """Owns the ingest state and the BM25 indexes; asks for its chunks in Chroma and for the
-    embedder. The backend's `Services` hands it the process's one Chroma client and embedder;
-    alone (the CLI with no backend running, tests) the library opens its own.
+    """Owns the ingest state (with the chunks' text) and the BM25 indexes; asks Chroma for the
+    chunks' vectors and for the embedder. The backend's `Services` hands it the process's one
+    Chroma client and embedder; alone (the CLI with no backend running, tests) the library
+    opens its own.
 
-    Chroma and the embedder load on first use, so opening the library costs nothing.
+    Chroma and the embedder load on first use, so opening the library costs nothing, and a
+    collection with no vectors yet is searched without opening Chroma.
     """
 
     def __init__(
@@ -62,8 +67,10 @@ class DocumentLibrary:
         self._own_vectors = vectors is None  # then closed with the library
         self._vectors = vectors or VectorStore(layout, settings.chroma_url)
         self._store = Lazy(lambda: self._vectors.chunks(self.embedder))
-        self._bm25: dict[str, Bm25Index] = {}
+        self._bm25: dict[str, tuple[str, Bm25Index]] = {}  # name: (version, index)
+        self._saved_bm25 = Bm25Store(layout.bm25)
         self._write_lock = threading.Lock()  # one indexing run at a time
+        self._copy_lock = threading.Lock()  # one copy of an older collection's chunks
 
     @property
     def embedder(self) -> MiniLmEmbedder:
@@ -110,7 +117,25 @@ class DocumentLibrary:
 
     def _run(self, name: str, config: IngestConfig) -> Iterator[IngestEvent]:
         with self._write_lock:
-            yield from IngestRun(name, self.state, self.store, self.embedder, config)
+            self._copy_from_chroma(name)
+            for event in IngestRun(name, self.state, self._store, self.embedder, config):
+                if event.type == "searchable":
+                    self._bm25_index(name)  # built and saved now, so a cold search loads it
+                yield event
+
+    def _copy_from_chroma(self, name: str) -> None:
+        """A collection indexed before two-phase indexing has its chunks only in Chroma: they
+        are copied into the ingest state once (already embedded)."""
+        with self._copy_lock:
+            if not self.state.chunks_in_chroma_only(name):
+                return
+            rows = [
+                ChunkRow(
+                    c.id, _stored_file(c.metadata), c.metadata["chunk_index"], c.text, c.metadata
+                )
+                for c in self.store.all(name)
+            ]
+            self.state.copy_from_chroma(name, rows)
 
     def remove(self, name: str) -> None:
         self.state.get(name)
@@ -118,58 +143,102 @@ class DocumentLibrary:
             self.store.drop(name)
             self.state.delete(name)
             self._bm25.pop(name, None)
+            self._saved_bm25.drop(name)
+
+    def search_results(
+        self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
+    ) -> SearchResults:
+        """`search`, with how much of the collections dense search could see."""
+        hits = self.search(query, collections, k, mode)
+        counts = [self.state.chunk_counts(name) for name in collections]
+        coverage = DenseCoverage.of(sum(t for t, _ in counts), sum(e for _, e in counts))
+        return SearchResults(hits=hits, dense=coverage)
 
     def search(
         self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
     ) -> list[Hit]:
-        """The best `k` chunks across the collections, each with its cosine similarity."""
-        for name in collections:
-            self.state.get(name)
+        """The best `k` chunks across the collections, each with its cosine similarity when it
+        has a vector. Chunks still waiting for theirs are found by BM25 alone."""
+        versions = {name: self._ready(name) for name in collections}
         vector = self.embedder.embed([query])[0]
         rankings: list[list[tuple[str, str, float]]] = []
-        seen: dict[tuple[str, str], StoredChunk] = {}  # dense results need no second fetch
+        rows: dict[tuple[str, str], ChunkRow] = {}
+        similarity: dict[tuple[str, str], float] = {}
         for name in collections:
-            if mode != "bm25":
+            if mode != "bm25" and self._has_vectors(name):
                 found = self.store.query(name, vector, CANDIDATES)
-                seen.update(((name, c.id), c) for c in found)
-                rankings.append([(name, c.id, 1.0 - (c.distance or 0.0)) for c in found])
+                # A vector still queued for deletion has no chunk any more: left out.
+                known = {r.id: r for r in self.state.chunks(name, [c.id for c in found])}
+                dense = [(c.id, 1.0 - (c.distance or 0.0)) for c in found if c.id in known]
+                rows.update(((name, i), r) for i, r in known.items())
+                similarity.update(((name, i), s) for i, s in dense)
+                rankings.append([(name, i, s) for i, s in dense])
             if mode != "dense":
-                found_bm25 = self._bm25_index(name).search(query, CANDIDATES)
+                found_bm25 = self._bm25_index(name, versions[name]).search(query, CANDIDATES)
                 rankings.append([(name, i, score) for i, score in found_bm25])
-        return self._hits(_rank(rankings, mode)[:k], seen, vector)
+        return self._hits(_rank(rankings, mode)[:k], rows, similarity, vector)
 
-    def _bm25_index(self, name: str) -> Bm25Index:
-        revision = self.state.revision(name)
+    def _ready(self, name: str) -> str:
+        """Check the collection exists (and holds its chunks); the version of its BM25 index."""
+        info = self.state.get(name)
+        self._copy_from_chroma(name)
+        return index_version(info.created_at, info.revision)
+
+    def _has_vectors(self, name: str) -> bool:
+        return self.state.chunk_counts(name)[1] > 0
+
+    def _bm25_index(self, name: str, version: str | None = None) -> Bm25Index:
+        """The collection's BM25 index at this version: kept in memory, else loaded from disk,
+        else built from the stored chunks and saved."""
+        if version is None:
+            info = self.state.get(name)
+            version = index_version(info.created_at, info.revision)
         cached = self._bm25.get(name)
-        if cached is None or cached.revision != revision:
-            chunks = self.store.all(name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        revision = self.state.revision(name)
+        index = self._saved_bm25.load(name, version, revision)
+        if index is None:
+            chunks = self.state.chunks(name)
             texts = [bm25_text(c.text, c.metadata) for c in chunks]
-            cached = Bm25Index.build(revision, [c.id for c in chunks], texts)
-            self._bm25[name] = cached
-        return cached
+            index = Bm25Index.build(revision, [c.id for c in chunks], texts)
+            self._saved_bm25.save(name, version, index)
+        self._bm25[name] = (version, index)
+        return index
 
     def _hits(
         self,
         ranked: list[tuple[tuple[str, str], float]],
-        seen: dict[tuple[str, str], StoredChunk],
+        rows: dict[tuple[str, str], ChunkRow],
+        similarity: dict[tuple[str, str], float],
         vector: np.ndarray,
     ) -> list[Hit]:
         missing: dict[str, list[str]] = {}
         for key, _ in ranked:
-            if key not in seen:
+            if key not in rows:
                 missing.setdefault(key[0], []).append(key[1])
         for name, ids in missing.items():
-            seen.update(((name, c.id), c) for c in self.store.get(name, ids))
+            rows.update(((name, r.id), r) for r in self.state.chunks(name, ids))
+            if self._has_vectors(name):  # BM25 hits that have a vector get their similarity
+                found = self.store.get(name, ids)
+                similarity.update(
+                    ((name, c.id), float(np.dot(c.vector, vector)))
+                    for c in found
+                    if c.vector is not None
+                )
         hits = []
-        for (name, chunk), score in ranked:
-            found = seen[(name, chunk)]
-            hit = Hit.from_stored(name, chunk, found.text, found.metadata, score)
-            if found.vector is not None:
-                hit.similarity = float(np.dot(found.vector, vector))
-            elif found.distance is not None:
-                hit.similarity = 1.0 - found.distance  # cosine distance, from the dense query
+        for key, score in ranked:
+            row = rows[key]
+            hit = Hit.from_stored(key[0], key[1], row.text, row.metadata, score)
+            hit.similarity = similarity.get(key)
             hits.append(hit)
         return hits
+
+
+def _stored_file(meta: dict[str, object]) -> str:
+    """The exact path a chunk's metadata names (see ingest.file_key)."""
+    raw = meta.get("path_bytes")
+    return os.fsdecode(bytes.fromhex(str(raw))) if raw else str(meta["path"])
 
 
 def _rank(

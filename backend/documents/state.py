@@ -9,8 +9,10 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from backend.documents.errors import InvalidCollectionNameError, UnknownCollectionError
 from backend.store.database import connect, transaction
@@ -37,6 +39,23 @@ def _stored_path(path: str) -> str | bytes:
     except UnicodeEncodeError:
         return os.fsencode(path)
     return path
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """One chunk as phase one stores it: enough for BM25, for a hit, and to embed it later."""
+
+    id: str
+    path: str
+    index: int
+    text: str
+    metadata: dict[str, Any]
+
+
+def _chunk_row(row: sqlite3.Row) -> ChunkRow:
+    stored = row["path"]
+    path = os.fsdecode(stored) if isinstance(stored, bytes) else stored
+    return ChunkRow(row["id"], path, row["chunk_index"], row["text"], json.loads(row["metadata"]))
 
 
 def _file_record(row: sqlite3.Row) -> FileRecord:
@@ -127,25 +146,155 @@ class IngestState:
     def record(self, name: str, records: Iterable[FileRecord]) -> None:
         """Write these files' states in one transaction; the collection's revision moves on."""
         with self._lock, transaction(self._conn):
-            now = time.time()
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO doc_files (collection, path, content_hash, size,"
-                " mtime_ns, status, error, chunks, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (name, _stored_path(r.path))
-                    + (r.content_hash, r.size, r.mtime_ns, r.status, r.error, r.chunks, now)
-                    for r in records
-                ],
-            )
+            self._upsert_files(name, records)
+            self._bump(name)
+
+    def replace_files(
+        self, name: str, files: Iterable[tuple[FileRecord, Sequence[ChunkRow]]]
+    ) -> None:
+        """Phase one's write: each file's record and its new chunks (waiting for vectors) in
+        one transaction, its old chunks gone and their vectors queued for removal from Chroma."""
+        files = list(files)
+        with self._lock, transaction(self._conn):
+            for record, chunks in files:
+                self._drop_chunks(name, record.path, keep={c.id for c in chunks})
+                self._conn.executemany(
+                    "INSERT INTO doc_chunks (collection, id, path, chunk_index, text, metadata)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (name, c.id, _stored_path(c.path), c.index, c.text, json.dumps(c.metadata))
+                        for c in chunks
+                    ],
+                )
+                # A chunk back after its vector was queued for removal keeps its next vector.
+                self._conn.executemany(
+                    "DELETE FROM doc_vector_removals WHERE collection = ? AND id = ?",
+                    [(name, c.id) for c in chunks],
+                )
+            self._upsert_files(name, [record for record, _ in files])
             self._bump(name)
 
     def forget(self, name: str, paths: Iterable[str]) -> None:
+        """Files gone: their records and chunks deleted, their vectors queued for removal."""
+        paths = list(paths)
         with self._lock, transaction(self._conn):
+            for path in paths:
+                self._drop_chunks(name, path, keep=set())
             self._conn.executemany(
                 "DELETE FROM doc_files WHERE collection = ? AND path = ?",
                 [(name, _stored_path(p)) for p in paths],
             )
             self._bump(name)
+
+    def _upsert_files(self, name: str, records: Iterable[FileRecord]) -> None:
+        now = time.time()
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO doc_files (collection, path, content_hash, size,"
+            " mtime_ns, status, error, chunks, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (name, _stored_path(r.path))
+                + (r.content_hash, r.size, r.mtime_ns, r.status, r.error, r.chunks, now)
+                for r in records
+            ],
+        )
+
+    def _drop_chunks(self, name: str, path: str, keep: set[str]) -> None:
+        """Delete a file's chunk rows; queue for removal the vectors of those not in `keep`
+        (ids are deterministic, so a kept id is about to be written again)."""
+        key = _stored_path(path)
+        old = self._conn.execute(
+            "SELECT id FROM doc_chunks WHERE collection = ? AND path = ?", (name, key)
+        ).fetchall()
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO doc_vector_removals (collection, id) VALUES (?, ?)",
+            [(name, r["id"]) for r in old if r["id"] not in keep],
+        )
+        self._conn.execute("DELETE FROM doc_chunks WHERE collection = ? AND path = ?", (name, key))
+
+    def chunks(self, name: str, ids: Iterable[str] | None = None) -> builtins.list[ChunkRow]:
+        """The given chunks (every chunk without `ids`), in id order; unknown ids are left out."""
+        query = "SELECT id, path, chunk_index, text, metadata FROM doc_chunks WHERE collection = ?"
+        with self._lock:
+            if ids is None:
+                rows = self._conn.execute(f"{query} ORDER BY id", (name,)).fetchall()
+            else:
+                wanted = builtins.list(ids)
+                rows = []
+                for i in range(0, len(wanted), 500):  # under SQLite's variable limit
+                    part = wanted[i : i + 500]
+                    marks = ",".join("?" * len(part))
+                    rows += self._conn.execute(
+                        f"{query} AND id IN ({marks})", (name, *part)
+                    ).fetchall()
+        return sorted((_chunk_row(r) for r in rows), key=lambda c: c.id)
+
+    def chunks_to_embed(self, name: str, limit: int) -> builtins.list[ChunkRow]:
+        """Up to `limit` chunks still without a vector, in the order they were stored."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, path, chunk_index, text, metadata FROM doc_chunks"
+                " WHERE collection = ? AND embedded = 0 ORDER BY rowid LIMIT ?",
+                (name, limit),
+            ).fetchall()
+        return [_chunk_row(r) for r in rows]
+
+    def mark_embedded(self, name: str, ids: Iterable[str]) -> None:
+        """Phase two's write, after Chroma holds these chunks' vectors. Not a revision: BM25
+        does not change."""
+        with self._lock, transaction(self._conn):
+            self._conn.executemany(
+                "UPDATE doc_chunks SET embedded = 1 WHERE collection = ? AND id = ?",
+                [(name, i) for i in ids],
+            )
+
+    def vector_removals(self, name: str, limit: int) -> builtins.list[str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM doc_vector_removals WHERE collection = ? LIMIT ?", (name, limit)
+            ).fetchall()
+        return [r["id"] for r in rows]
+
+    def clear_removals(self, name: str, ids: Iterable[str]) -> None:
+        """After Chroma has deleted these vectors."""
+        with self._lock, transaction(self._conn):
+            self._conn.executemany(
+                "DELETE FROM doc_vector_removals WHERE collection = ? AND id = ?",
+                [(name, i) for i in ids],
+            )
+
+    def chunk_counts(self, name: str) -> tuple[int, int]:
+        """(chunks stored, chunks whose vector is in Chroma)."""
+        with self._lock:
+            total, waiting = self._conn.execute(
+                "SELECT (SELECT COUNT(*) FROM doc_chunks WHERE collection = :n),"
+                " (SELECT COUNT(*) FROM doc_chunks WHERE collection = :n AND embedded = 0)",
+                {"n": name},
+            ).fetchone()
+        return int(total), int(total) - int(waiting)
+
+    def chunks_in_chroma_only(self, name: str) -> bool:
+        """Indexed before schema 4: the chunks are in Chroma but not yet in doc_chunks."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT chunks_in_chroma_only FROM doc_collections WHERE name = ?", (name,)
+            ).fetchone()
+        return bool(row and row[0])
+
+    def copy_from_chroma(self, name: str, chunks: Iterable[ChunkRow]) -> None:
+        """Store an older collection's chunks, read back from Chroma (so already embedded)."""
+        with self._lock, transaction(self._conn):
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO doc_chunks"
+                " (collection, id, path, chunk_index, text, metadata, embedded)"
+                " VALUES (?, ?, ?, ?, ?, ?, 1)",
+                [
+                    (name, c.id, _stored_path(c.path), c.index, c.text, json.dumps(c.metadata))
+                    for c in chunks
+                ],
+            )
+            self._conn.execute(
+                "UPDATE doc_collections SET chunks_in_chroma_only = 0 WHERE name = ?", (name,)
+            )
 
     def revision(self, name: str) -> int:
         with self._lock:

@@ -122,15 +122,15 @@ class ChunkStore:
                 metadatas=list(metadatas[i : i + step]),
             )
 
-    def delete_file(
-        self, name: str, path: str, keep_hash: str | None = None, *, field: str = "path"
-    ) -> None:
-        """Delete a file's chunks, except those of the version whose hash is `keep_hash`.
-        `field` is the metadata that names the file (see ingest.file_key)."""
-        where: dict[str, Any] = {field: path}
-        if keep_hash is not None:
-            where = {"$and": [where, {"content_hash": {"$ne": keep_hash}}]}
-        self._collection(name).delete(where=where)
+    def delete_ids(self, name: str, ids: Sequence[str]) -> None:
+        """Delete these chunks' vectors; ids Chroma does not hold are no error."""
+        collection = self._collection(name)
+        step = self._client.get_max_batch_size()
+        for i in range(0, len(ids), step):
+            collection.delete(ids=list(ids[i : i + step]))
+
+    def count(self, name: str) -> int:
+        return int(self._collection(name).count())
 
     def drop(self, name: str) -> None:
         self._handles.pop(name, None)

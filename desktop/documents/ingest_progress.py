@@ -10,12 +10,16 @@ from backend.wire import FILE_STEPS, IngestEvent
 
 @dataclass
 class IngestProgress:
-    """Files and chunks done, the file just finished, and every file that could not be read."""
+    """Files and chunks done, the file just finished, and every file that could not be read;
+    then, once the collection is searchable by keywords, the chunks given their vectors."""
 
     collection: str
     files_done: int = 0
     files_total: int = 0
     chunks_done: int = 0
+    searchable: bool = False  # phase one done: every chunk found by keywords
+    chunks_embedded: int = 0
+    chunks_to_embed: int = 0
     current: str = ""
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     finished: bool = False
@@ -29,6 +33,9 @@ class IngestProgress:
         self.files_done = event.files_done
         self.files_total = event.files_total
         self.chunks_done = event.chunks_done
+        self.chunks_embedded, self.chunks_to_embed = event.chunks_embedded, event.chunks_to_embed
+        if event.type == "searchable":
+            self.searchable = True
         if event.type in FILE_STEPS and event.path:
             self.current = event.path
         if event.type in ("failed", "skipped"):
@@ -40,7 +47,11 @@ class IngestProgress:
     def percent(self) -> int:
         if self.finished:
             return 100
-        return int(100 * self.files_done / self.files_total) if self.files_total else 0
+        if self.searchable:
+            done, total = self.chunks_embedded, self.chunks_to_embed
+        else:
+            done, total = self.files_done, self.files_total
+        return int(100 * done / total) if total else 0
 
     def summary(self) -> str:
         """Like "notes: 12 of 40 files · 230 chunks written"."""
@@ -48,14 +59,23 @@ class IngestProgress:
             return f"{self.collection}: indexing failed: {self.error}"
         if self.waiting_for_engine:
             return f"{self.collection}: waiting for the engine to start"
+        if self.searchable and not self.finished:
+            return self._embedding_summary()
         state = "paused" if self.paused else "up to date" if self.finished else "indexing"
         counts = f"{self.files_done:,} of {self.files_total:,} files"
         chunks = f"{self.chunks_done:,} chunks written"
         failed = f" · {len(self.failures)} not indexed" if self.failures else ""
         return f"{self.collection}: {state}, {counts} · {chunks}{failed}"
 
+    def _embedding_summary(self) -> str:
+        """Like "notes: searchable by keywords · embedding 230 of 900 chunks"."""
+        state = " (paused)" if self.paused else ""
+        embedding = f"embedding {self.chunks_embedded:,} of {self.chunks_to_embed:,} chunks"
+        failed = f" · {len(self.failures)} not indexed" if self.failures else ""
+        return f"{self.collection}: searchable by keywords · {embedding}{state}{failed}"
+
     def current_line(self) -> str:
-        if self.finished or not self.current:
+        if self.finished or self.searchable or not self.current:
             return ""
         path = Path(self.current)
         return f"{path.name}  —  {path.parent}"

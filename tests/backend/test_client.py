@@ -40,6 +40,10 @@ EVENTS: list[BaseModel] = [
         IngestEvent(type=step, collection="notes", path="/n/a.md", detail="why", files_total=3)
         for step in ("planned", "indexed", "unchanged", "failed", "skipped", "removed", "finished")
     ),
+    IngestEvent(type="searchable", collection="notes", files_done=3, files_total=3),
+    IngestEvent(
+        type="embedded", collection="notes", phase="embed", chunks_embedded=64, chunks_to_embed=90
+    ),
     ImageIndexEvent(done=16, total=40, current="/p/cat.png", failures={"/p/x.png": "broken"}),
     ImageIndexEvent(type="image_finished", done=40, total=40, embedded=39),
 ]
@@ -121,10 +125,11 @@ def test_a_collection_is_indexed_searched_and_removed(client: HearthClient, tmp_
     (tmp_path / "broken.json").write_text('{"open": ')
     events = list(client.documents.add("client-notes", [tmp_path]))
     assert (events[0].type, events[-1].type) == ("planned", "finished")
-    assert {(Path(e.path or "").name, e.type) for e in events[1:-1]} == {
+    assert {(Path(e.path).name, e.type) for e in events[1:-1] if e.path} == {
         ("notes.md", "indexed"),
         ("broken.json", "failed"),
     }
+    assert [e.type for e in events if not e.path][1:-1] == ["searchable", "embedded"]
     assert client.documents.collection("client-notes").files == 2
     assert {f.status for f in client.documents.files("client-notes")} == {"indexed", "failed"}
     (hit,) = client.documents.search("Where does the heron wait?", ["client-notes"], k=1)

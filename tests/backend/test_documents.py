@@ -244,7 +244,8 @@ def test_resync_skips_unchanged_replaces_changed_and_removes_deleted(
     assert len(after) == len({c.id for c in after})
     assert top(library, "when does the backup run").text.count("04:45") == 1
     assert all(
-        e.type in ("planned", "unchanged", "skipped", "finished") for e in library.sync("docs")
+        e.type in ("planned", "unchanged", "skipped", "searchable", "finished")
+        for e in library.sync("docs")
     )
 
 

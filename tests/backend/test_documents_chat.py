@@ -97,9 +97,12 @@ def test_search_and_listing_routes(served: InProcessRealBackend) -> None:
     with served.http() as http:
         listed = http.get("/hearth/documents/collections").json()
         body = {"query": "paid leave", "collections": ["docs"], "k": 2, "mode": "bm25"}
-        hits = http.post("/hearth/documents/search", json=body).json()
+        found = http.post("/hearth/documents/search", json=body).json()
         files = http.get("/hearth/documents/collections/docs").json()["files"]
     assert [c["name"] for c in listed] == ["docs"] and listed[0]["files"] == 6
+    hits = found["hits"]
+    assert found["dense"]["label"] == "100% indexed"  # the collection was indexed to the end
+    assert found["dense"]["embedded"] == found["dense"]["chunks"] == listed[0]["chunks"]
     assert hits[0]["source"].endswith("handbook.docx") and hits[0]["headings"][-1] == "Holidays"
     assert {Path(f["path"]).name for f in files} >= {"guide.pdf", "ops.md"}
 

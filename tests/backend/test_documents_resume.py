@@ -1,4 +1,5 @@
-"""Indexing killed with SIGKILL mid-way and re-run leaves exactly the index of one clean run."""
+"""Indexing killed with SIGKILL mid-way, in either phase, and re-run leaves exactly the index
+of one clean run."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from backend.documents.library import DocumentLibrary
 from backend.paths import HomeLayout
@@ -33,13 +36,13 @@ def make_folder(folder: Path, files: int = FILES) -> Path:
     return folder
 
 
-def rows(home: Path, where: str) -> int:
-    """Files of the collection in a given state, read as another process would."""
+def rows(home: Path, where: str, table: str = "doc_files") -> int:
+    """Files (or chunks) of the collection in a given state, read as another process would."""
     if not (home / "hearth.db").exists():
         return 0
     with closing(sqlite3.connect(home / "hearth.db", timeout=5)) as conn:
         try:
-            return int(conn.execute(f"SELECT COUNT(*) FROM doc_files WHERE {where}").fetchone()[0])
+            return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}").fetchone()[0])
         except sqlite3.OperationalError:
             return 0  # not migrated yet
 
@@ -75,30 +78,42 @@ def kill_when(home: Path, folder: Path, condition: Callable[[], bool]) -> None:
     process.wait()
 
 
-def snapshot(home: Path) -> tuple[list[Any], list[Any]]:
+def snapshot(home: Path) -> tuple[list[Any], list[Any], list[Any], np.ndarray]:
+    """Chroma's entries, the stored chunks, the files, and the vectors in id order."""
     library = DocumentLibrary(HomeLayout(home), Settings(threads=2))
     try:
-        chunks = [(c.id, c.text, c.metadata) for c in library.store.all("c")]
+        stored = library.store.all("c")
+        chunks = [(c.id, c.text, c.metadata) for c in stored]
+        vectors = np.stack([c.vector for c in library.store.get("c", [c.id for c in stored])])
+        rows = [(c.id, c.path, c.text, c.metadata) for c in library.state.chunks("c")]
         files = [(f.path, f.content_hash, f.status, f.error, f.chunks) for f in library.files("c")]
+        assert library.state.chunk_counts("c") == (len(rows), len(rows))  # every one embedded
+        assert library.state.vector_removals("c", 10) == []
     finally:
         library.close()
-    return chunks, files
+    return chunks, rows, files, vectors
 
 
-def test_kill_9_at_any_point_then_rerun_equals_one_clean_run(tmp_path: Path) -> None:
+def test_kill_9_in_either_phase_then_rerun_equals_one_clean_run(tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "notes")
     clean, resumed = tmp_path / "clean", tmp_path / "resumed"
     clean_library = DocumentLibrary(HomeLayout(clean).ensure(), Settings(threads=2))
     assert list(clean_library.add("c", [folder]))[-1].type == "finished"
     clean_library.close()
-    # Killed while a batch is between 'pending' and written, then again after some batches.
-    kill_when(resumed, folder, lambda: rows(resumed, "status = 'pending'") > 0)
-    first_kill = rows(resumed, "status = 'indexed'")
-    kill_when(resumed, folder, lambda: rows(resumed, "status = 'indexed'") > first_kill)
-    assert rows(resumed, "status = 'indexed'") < FILES  # really killed part-way
+    # Phase one: killed between two batches of stored chunks, before any vector.
+    kill_when(resumed, folder, lambda: 0 < rows(resumed, "status = 'indexed'") < FILES)
+    assert rows(resumed, "embedded = 1", "doc_chunks") == 0
+    # Phase two: the re-run stores the rest, then is killed between two batches of vectors.
+    embedded = "embedded = 1"
+    kill_when(resumed, folder, lambda: rows(resumed, embedded, "doc_chunks") > 0)
+    assert rows(resumed, "status = 'indexed'") == FILES
+    assert rows(resumed, "embedded = 0", "doc_chunks") > 0  # really killed part-way
     assert add_command(resumed, folder).wait() == 0
-    clean_chunks, clean_files = snapshot(clean)
-    resumed_chunks, resumed_files = snapshot(resumed)
+    clean_chunks, clean_rows, clean_files, clean_vectors = snapshot(clean)
+    chunks, stored_rows, files, vectors = snapshot(resumed)
     assert len(clean_files) == FILES and all(f[2] == "indexed" for f in clean_files)
-    assert resumed_files == clean_files
-    assert len(resumed_chunks) == len(clean_chunks) and resumed_chunks == clean_chunks
+    assert files == clean_files
+    assert len(chunks) == len(clean_chunks) == FILES * 3 and chunks == clean_chunks
+    assert stored_rows == clean_rows
+    # Batches differ between the runs: the same text gives the same vector to float rounding.
+    np.testing.assert_allclose(vectors, clean_vectors, atol=1e-5)

@@ -48,19 +48,21 @@ def test_dropped_folder_indexes_with_pause_resume_and_lists_failures(
     documents = fake_backend.services.documents
     documents.config = documents.config.model_copy(update={"batch_chunks": BATCH_CHUNKS})
     embedder = fake_backend.embedder
-    embedder.hold_after(0)  # the run waits at its first batch
+    embedder.hold_after(0)  # the run waits at its first batch of vectors (phase two)
     panel = window.documents
     window.tabs.setCurrentWidget(panel)
     assert drop_files(panel, [library], at=QPoint(20, 12)), "a folder drop is accepted"
     queue = panel.queue
     qtbot.waitUntil(embedder.holding.is_set, timeout=INDEX_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: queue.progress is not None and queue.progress.files_total > 0)
+    qtbot.waitUntil(lambda: queue.progress is not None and queue.progress.searchable)
     progress = queue.progress
     assert progress.collection == "field-notes"
-    assert f"of {FILES + 1} files" in panel.progress_title.text()
-    # Pause is seen between events: the first batch's events close the stream, and the
-    # backend stops the run after the batch it is writing then (the second, held here until
-    # the backend has taken the disconnect in).
+    # Phase one read every file before the first vector: the collection is searchable.
+    assert progress.files_done == progress.files_total == FILES + 1
+    assert "searchable by keywords" in panel.progress_title.text()
+    # Pause is seen between events: the stream closes, and the backend stops the run after
+    # the batch of vectors it is writing (held here until the backend has taken the
+    # disconnect in).
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
     embedder.step()
     qtbot.waitUntil(lambda: not queue.running, timeout=INDEX_TIMEOUT_MS)
@@ -69,8 +71,8 @@ def test_dropped_folder_indexes_with_pause_resume_and_lists_failures(
     assert progress.paused and not progress.finished
     assert panel.pause_button.text() == "Resume"
     assert panel.progress_bar.value() < 100 and "paused" in panel.progress_title.text()
-    qtbot.waitUntil(lambda: collection(window, "field-notes").get("files", 0) > 0)
-    assert collection(window, "field-notes")["files"] < FILES, "paused before the end"
+    total, embedded = documents.state.chunk_counts("field-notes")
+    assert 0 < embedded < total, "paused before the end"
     # A folder added while paused waits: Pause holds the whole queue, and Resume stays here.
     panel.add_folders("clean-run", [str(library)])  # a job would start here, at once
     assert not queue.running and queue.progress is progress

@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 
 from backend import sse
 from backend.documents.errors import DocumentPathError
-from backend.documents.retrieval import Hit, SearchMode
+from backend.documents.retrieval import SearchMode
+from backend.documents.search_results import SearchResults
 from backend.errors import error_event
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
@@ -118,6 +119,8 @@ def remove_collection(name: str, request: Request) -> None:
 
 
 @router.post("/search")
-def search_documents(body: SearchDocuments, request: Request) -> list[Hit]:
+def search_documents(body: SearchDocuments, request: Request) -> SearchResults:
+    """The hits, and how much of the collections had vectors: while indexing fills them in,
+    hybrid search ranks the chunks still without one by BM25 alone."""
     library = services(request).documents
-    return library.search(body.query, body.collections, body.k, body.mode)
+    return library.search_results(body.query, body.collections, body.k, body.mode)
