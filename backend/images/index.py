@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from backend.documents.sources import display_path, find_entries
 from backend.errors import InvalidRequestError
 from backend.images.clip import ClipModel
 from backend.images.decode import ImageDecodeError, open_image, read_image_file
@@ -42,6 +43,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".ti
 BATCH = 16  # images per forward pass
 WRITE_BATCH = 256  # embeddings per Chroma write at most...
 WRITE_INTERVAL_S = 2.0  # ...and never more than this long of work held unwritten
+NOT_UTF8_NAME = "its name is not valid UTF-8 (rename it to index it)"
 
 # (sha256, pixels): pixels are a (size, size, 3) crop, None when the file is unchanged since it
 # was indexed, or the reason it cannot be used.
@@ -99,14 +101,19 @@ class _PendingWrites:
             self._ids, self._vectors, self._metadatas = [], [], []
 
 
-def find_images(folder: Path) -> list[Path]:
-    return sorted(
-        p.resolve()
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+def find_images(folder: Path) -> tuple[list[Path], dict[str, str]]:
+    """The image files under `folder` (hidden ones left out), and each entry left out, by the
+    path it is shown as, with why: a link, a FIFO, a folder that cannot be listed, a name that is
+    not UTF-8 (the index keeps names as text). The documents' walk, so none stops or hangs a run."""
+    images, left_out = [], {}
+    for found in find_entries(folder, lambda path: path.suffix.lower() in IMAGE_SUFFIXES):
+        shown = display_path(found.path)
+        reason = found.skipped or (NOT_UTF8_NAME if shown != str(found.path) else None)
+        if reason is None:
+            images.append(found.path)
+        else:
+            left_out[shown] = f"{shown}: {reason}"
+    return sorted(images), left_out
 
 
 def collection_name(model: ClipModel) -> str:
@@ -137,9 +144,9 @@ class ImageIndex:
         folder = folder.resolve()
         if self._folders is not None:
             self._folders.add(folder, self._model.name)
-        files = find_images(folder)
+        files, left_out = find_images(folder)
         known = self._known_hashes(folder)
-        progress = ImageIndexEvent(done=0, total=len(files))
+        progress = ImageIndexEvent(done=0, total=len(files), failures=left_out)
         gone = set(known) - {image_id(p) for p in files}
         if gone:
             self._collection.delete(sorted(gone))
