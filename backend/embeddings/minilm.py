@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -143,12 +144,20 @@ class MiniLmEmbedder:
             [len(t) for t in texts], lambda rows: self._embed_texts([texts[i] for i in rows])
         )
 
-    def embed_fast(self, texts: Sequence[str], max_tokens: int = FAST_MAX_TOKENS) -> np.ndarray:
-        """`embed` with each text cut shorter, to `max_tokens` with [CLS] and [SEP]: the same
-        vectors as an embedder whose `max_tokens` is that, and the same model."""
+    def shortened(self, max_tokens: int = FAST_MAX_TOKENS) -> MiniLmEmbedder:
+        """This embedder cutting each text to `max_tokens` word pieces ([CLS] and [SEP]
+        included), for the fast indexing mode: the same loaded model (the session is shared and
+        thread-safe), its own tokenizer (which holds the truncation length)."""
+        from tokenizers import Tokenizer
+
         if not 2 < max_tokens <= self.config.max_tokens:
             raise ValueError(f"max_tokens must be from 3 to {self.config.max_tokens}")
-        return self.embed_windows([ids[: max_tokens - 2] for ids in self.word_pieces(texts)])
+        short = copy.copy(self)
+        short.config = replace(self.config, max_tokens=max_tokens)
+        short.tokenizer = Tokenizer.from_str(self.tokenizer.to_str())
+        short.tokenizer.enable_truncation(max_tokens)
+        short._tokenizer_lock = threading.Lock()
+        return short
 
     def embed_windows(self, windows: Sequence[Sequence[int]]) -> np.ndarray:
         """(N, 384) float32 for word-piece id sequences of at most `window` ids each, as

@@ -30,18 +30,23 @@ def test_fast_mode_equals_an_embedder_with_the_shorter_length(embedder: MiniLmEm
         files["model"], files["tokenizer"], EmbedderConfig(max_tokens=FAST_MAX_TOKENS)
     )
     np.testing.assert_allclose(
-        embedder.embed_fast(SHORT + LONG), shorter.embed(SHORT + LONG), atol=1e-5
+        embedder.shortened().embed(SHORT + LONG), shorter.embed(SHORT + LONG), atol=1e-5
     )
 
 
 def test_fast_mode_changes_only_texts_longer_than_its_length(embedder: MiniLmEmbedder) -> None:
     assert max(embedder.count_tokens(SHORT)) < FAST_MAX_TOKENS - 2
     assert min(embedder.count_tokens(LONG)) > FAST_MAX_TOKENS
-    np.testing.assert_allclose(embedder.embed_fast(SHORT), embedder.embed(SHORT), atol=1e-5)
-    similarity = np.sum(embedder.embed_fast(LONG) * embedder.embed(LONG), axis=1)
+    full = embedder.embed(LONG)
+    short = embedder.shortened()
+    np.testing.assert_allclose(short.embed(SHORT), embedder.embed(SHORT), atol=1e-5)
+    similarity = np.sum(short.embed(LONG) * full, axis=1)
     assert np.all(similarity < 0.9999)  # the tail was not read
+    # The embedder it came from still reads whole texts (its tokenizer was not shortened).
+    assert embedder.config.max_tokens == 256
+    np.testing.assert_allclose(embedder.embed(LONG), full, atol=1e-6)
 
 
 def test_fast_mode_refuses_a_length_the_model_cannot_take(embedder: MiniLmEmbedder) -> None:
     with pytest.raises(ValueError, match="max_tokens must be from 3 to 256"):
-        embedder.embed_fast(SHORT, max_tokens=512)
+        embedder.shortened(512)
