@@ -1,44 +1,54 @@
-"""Retrieval quality on two sets: recall@1/5 and MRR@10 for dense, BM25 and hybrid search.
+"""Retrieval quality: recall@1/5 and MRR@10 of dense, BM25, fused and fused + rerank search.
 
-Both sets go through Hearth's real pipeline (parsers, chunker, Chroma, BM25).
+Three question sets, each over its own corpus, through Hearth's parsers, chunker, embedder,
+BM25 and fusion (bench/rag_index.py; dense search is exact instead of Chroma's HNSW):
 
+- `dev`: bench/rag_dev_questions.json, generated from document structure by
+  bench/make_dev_set.py in packages no evaluation set uses. Only this set chooses: `--sweep`
+  prints the fusion, candidate depth, chunking, context and fast-mode comparisons.
+- `own`: bench/rag_questions.json, 47 questions written for this bench over Debian
+  documentation in its original formats (PDF, HTML, Markdown, text, shell code); a question
+  scores when a chunk of the expected file (and page) holds the expected passage.
 - `faq`: the shared FAQ set. Each answer (without its question) is indexed as its own file,
-  with distractor pages from the same Debian packages; a question scores when a chunk of its
-  answer's file comes back. It is for evaluation only: never train or tune on it.
-- `own`: bench/rag_questions.json, questions written for this bench over Debian documentation
-  in its original formats (PDF, HTML, Markdown, text, shell code). A question scores when a
-  chunk of the expected file, on the expected page for a PDF, holds the expected passage.
-  Its `dev` half may be used to choose retrieval parameters (`--sweep`); `test` is held out.
+  with distractor pages from the same packages; a question scores when a chunk of its answer's
+  file comes back.
 
-The documents are not in the repository. The own set fetches its packages into --own-docs
-with `apt-get download` and `dpkg-deb -x` on first use. For the FAQ set, once:
+`own` and `faq` are for evaluation only: nothing is chosen or trained on them.
+
+The documents are not in the repository. The dev and own sets fetch their packages into
+--docs-cache with `apt-get download` and `dpkg-deb -x` on first use. For the FAQ set, once:
 
     apt-get download python3.11-doc perl-doc sqlite3-doc git-doc
     for f in *.deb; do dpkg-deb -x "$f" DOCS; done
-    .venv/bin/python bench/rag_eval.py --set faq --docs DOCS/usr/share [--per-package 30]
-    .venv/bin/python bench/rag_eval.py --set own [--split test] [--sweep]
+
+Then (each set's embeddings are cached under --cache, so a second run only searches):
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/rag_eval.py --set dev --sweep
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/rag_eval.py --set dev own faq \\
+        --faq-docs DOCS/usr/share
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
-import itertools
 import json
 import random
 import shutil
-import subprocess
-import time
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.documents.library import CANDIDATES, DocumentLibrary
+from make_dev_set import QUESTIONS as DEV_DATA
+from make_dev_set import build_corpus, fetch_packages
+from rag_index import EmbeddingCache, SearchIndex, Variant, build_index
+from rag_rerank import RerankRun, load_reranker
+
 from backend.documents.parsers import parse_document
-from backend.documents.retrieval import RRF_K, Hit, reciprocal_rank_fusion
-from backend.paths import HomeLayout
-from backend.settings import Settings
+from backend.documents.retrieval import FUSION, Fusion, Hit, fuse
+from backend.embeddings.minilm import EmbedderConfig, MiniLmEmbedder
 
 FAQ_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "faq_qa.json"  # ../shared
 OWN_DATA = Path(__file__).with_name("rag_questions.json")
@@ -51,11 +61,11 @@ DISTRACTORS = {
 }
 MAX_DISTRACTOR_BYTES = 60_000
 DEPTH = 10  # hits scored per question: recall@1, recall@5 and MRR@10 all come from these
+CANDIDATES = 40  # what dense and BM25 each bring to fusion (library.CANDIDATES)
+MAX_CANDIDATES = 80  # the deepest the depth sweep looks
 # A chunk cut inside the passage still counts when it holds most of it.
 MIN_PASSAGE_OVERLAP = 0.5
-SWEEP_BM25_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0)
-SWEEP_RRF_K = (1, 2, 5, 10, 20, 60)
-BEFORE_RRF_K = 60  # the fusion Hearth shipped before RRF_K was chosen on the dev split
+BEFORE = Fusion(method="rrf", k=5)  # what Hearth shipped before the dev set chose
 
 
 def normalised(text: str) -> str:
@@ -68,23 +78,37 @@ class Question:
 
     text: str
     is_answer: Callable[[Hit], bool]
+    kind: str = ""
+    source: str = ""  # the expected file, for the "nothing relevant" check
+
+
+def passage_test(expected: Sequence[str], page: int | None, passage: str) -> Callable[[Hit], bool]:
+    """A hit answers when it comes from an expected file (and page) and holds most of the
+    passage; expected[0] is the file the page number belongs to."""
+    passage = normalised(passage)
+
+    def is_answer(hit: Hit) -> bool:
+        right_place = hit.source.endswith(expected[0]) and page in (None, hit.page)
+        if not (right_place or hit.source.endswith(tuple(expected[1:]))):
+            return False
+        text = normalised(hit.text)
+        if passage in text:
+            return True
+        match = difflib.SequenceMatcher(None, text, passage, autojunk=False).find_longest_match()
+        return match.size >= MIN_PASSAGE_OVERLAP * len(passage)
+
+    return is_answer
 
 
 @dataclass
 class Candidates:
-    """What dense, BM25 and hybrid search returned for one question; other fusions are
-    recomputed from the dense and BM25 candidates, as deep as the library fuses them."""
+    """Dense and BM25 rankings of one question, as deep as any fusion here reads them."""
 
-    dense: list[Hit]
-    bm25: list[Hit]
-    hybrid: list[Hit]
+    dense: list[tuple[str, float]]
+    bm25: list[tuple[str, float]]
 
-    def fused(self, weights: tuple[float, float], k: int) -> list[Hit]:
-        by_id = {h.chunk_id: h for h in itertools.chain(self.dense, self.bm25)}
-        ranked = reciprocal_rank_fusion(
-            [[h.chunk_id for h in self.dense], [h.chunk_id for h in self.bm25]], weights, k
-        )
-        return [by_id[key] for key, _ in ranked[:DEPTH]]
+    def fused(self, fusion: Fusion, depth: int = CANDIDATES) -> list[tuple[str, float]]:
+        return fuse([self.dense[:depth]], [self.bm25[:depth]], fusion)
 
 
 @dataclass(frozen=True)
@@ -94,11 +118,8 @@ class Scores:
     mrr_10: float
 
     @classmethod
-    def of(cls, questions: Sequence[Question], results: Sequence[list[Hit]]) -> Scores:
-        ranks = []
-        for question, hits in zip(questions, results, strict=True):
-            found = [r for r, h in enumerate(hits[:DEPTH], start=1) if question.is_answer(h)]
-            ranks.append(found[0] if found else None)
+    def of(cls, questions: Sequence[Question], results: Sequence[Sequence[Hit]]) -> Scores:
+        ranks = [first_rank(q, hits) for q, hits in zip(questions, results, strict=True)]
         n = len(questions)
         return cls(
             sum(r is not None and r <= 1 for r in ranks) / n,
@@ -106,80 +127,69 @@ class Scores:
             sum(1 / r for r in ranks if r is not None) / n,
         )
 
-    def row(self, label: str) -> str:
-        return f"| {label} | {self.recall_1:.3f} | {self.recall_5:.3f} | {self.mrr_10:.3f} |"
+    def cells(self) -> str:
+        return f"{self.recall_1:.3f} | {self.recall_5:.3f} | {self.mrr_10:.3f}"
 
 
-def gather(
-    library: DocumentLibrary, collection: str, questions: list[Question]
-) -> list[Candidates]:
-    """Each mode's results for every question, dense and BM25 as deep as hybrid fuses them."""
-    return [
-        Candidates(
-            library.search(q.text, [collection], k=CANDIDATES, mode="dense"),
-            library.search(q.text, [collection], k=CANDIDATES, mode="bm25"),
-            library.search(q.text, [collection], k=DEPTH, mode="hybrid"),
+def first_rank(question: Question, hits: Sequence[Hit]) -> int | None:
+    return next((r for r, h in enumerate(hits[:DEPTH], 1) if question.is_answer(h)), None)
+
+
+@dataclass
+class Run:
+    """One set searched over one index: every question's candidates, ready for any fusion."""
+
+    name: str
+    questions: list[Question]
+    index: SearchIndex
+    candidates: list[Candidates]
+
+    def hits(self, ranked: Sequence[tuple[str, float]]) -> list[Hit]:
+        return [self.index.hit(key, score) for key, score in ranked[:DEPTH]]
+
+    def dense(self) -> list[list[Hit]]:
+        return [self.hits(c.dense) for c in self.candidates]
+
+    def bm25(self) -> list[list[Hit]]:
+        return [self.hits(c.bm25) for c in self.candidates]
+
+    def fused(self, fusion: Fusion = FUSION, depth: int = CANDIDATES) -> list[list[Hit]]:
+        return [self.hits(c.fused(fusion, depth)) for c in self.candidates]
+
+    def scores(self, results: Sequence[Sequence[Hit]]) -> Scores:
+        return Scores.of(self.questions, results)
+
+
+def search_all(
+    name: str,
+    questions: list[Question],
+    index: SearchIndex,
+    cache: EmbeddingCache,
+) -> Run:
+    vectors = cache.embed([q.text for q in questions])
+    candidates = [
+        Candidates(index.dense(v, MAX_CANDIDATES), index.lexical(q.text, MAX_CANDIDATES))
+        for q, v in zip(questions, vectors, strict=True)
+    ]
+    return Run(name, questions, index, candidates)
+
+
+# --- the three sets ---
+
+
+def dev_questions(corpus: Path) -> tuple[list[Question], list[Path]]:
+    entries = json.loads(DEV_DATA.read_text())["questions"]
+    questions = [
+        Question(
+            e["question"],
+            passage_test([f"/{e['package']}/{e['file']}"], None, e["passage"]),
+            e["kind"],
+            str(corpus / e["package"] / e["file"]),
         )
-        for q in questions
+        for e in entries
     ]
-
-
-def report(title: str, questions: list[Question], candidates: list[Candidates]) -> None:
-    rows = [
-        ("dense", [c.dense for c in candidates]),
-        ("BM25", [c.bm25 for c in candidates]),
-        (
-            f"hybrid, RRF k={BEFORE_RRF_K} (before)",
-            [c.fused((1, 1), BEFORE_RRF_K) for c in candidates],
-        ),
-        (f"hybrid, RRF k={RRF_K} (shipped)", [c.hybrid for c in candidates]),
-    ]
-    print(f"\n{title} ({len(questions)} questions)\n")
-    print("| mode | recall@1 | recall@5 | MRR@10 |\n|---|---|---|---|")
-    for label, results in rows:
-        print(Scores.of(questions, results).row(label))
-    in_top_5 = {
-        mode: [
-            any(q.is_answer(h) for h in hits[:5]) for q, hits in zip(questions, found, strict=True)
-        ]
-        for mode, found in (("dense", rows[0][1]), ("bm25", rows[1][1]), ("hybrid", rows[3][1]))
-    }
-    dense, bm25, hybrid = in_top_5["dense"], in_top_5["bm25"], in_top_5["hybrid"]
-    either = sum(d or b for d, b in zip(dense, bm25, strict=True))
-    gained = sum(h and not d for d, h in zip(dense, hybrid, strict=True))
-    lost = sum(d and not h for d, h in zip(dense, hybrid, strict=True))
-    print(
-        f"\nin the top 5: dense or BM25 {either}, hybrid {sum(hybrid)}; hybrid finds {gained} "
-        f"that dense misses and misses {lost} that dense finds"
-    )
-
-
-def sweep(questions: list[Question], candidates: list[Candidates]) -> None:
-    """Recall@5 / MRR@10 of weighted RRF over BM25 weight and k, for choosing on dev only."""
-    print(f"\nsweep on {len(questions)} questions: recall@5 / MRR@10, dense weight 1")
-    print("| BM25 weight | " + " | ".join(f"k={k}" for k in SWEEP_RRF_K) + " |")
-    print("|---" * (len(SWEEP_RRF_K) + 1) + "|")
-    for weight in SWEEP_BM25_WEIGHTS:
-        cells = []
-        for k in SWEEP_RRF_K:
-            s = Scores.of(questions, [c.fused((1.0, weight), k) for c in candidates])
-            cells.append(f"{s.recall_5:.3f} / {s.mrr_10:.3f}")
-        print(f"| {weight:g} | " + " | ".join(cells) + " |")
-
-
-def index(root: Path, name: str, folder: Path, threads: int) -> DocumentLibrary:
-    library = DocumentLibrary(HomeLayout(root / "home").ensure(), Settings(threads=threads))
-    started = time.perf_counter()
-    finished = list(library.add(name, [folder]))[-1]
-    info = library.collections()[0]
-    print(
-        f"indexed {finished.files_done} files: {info.chunks} chunks in "
-        f"{time.perf_counter() - started:.0f} s ({info.failed} failed)"
-    )
-    return library
-
-
-# --- the FAQ set ---
+    files = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix != ".name")
+    return questions, files
 
 
 def pick_distractors(docs: Path, per_package: int, rng: random.Random) -> list[Path]:
@@ -195,60 +205,33 @@ def pick_distractors(docs: Path, per_package: int, rng: random.Random) -> list[P
     return chosen
 
 
-def build_faq_folder(root: Path, pairs: list[dict[str, str]], distractors: list[Path]) -> Path:
-    folder = root / "corpus"
-    if folder.is_dir():
-        return folder  # unchanged files are skipped by the re-sync, so the index is reused
-    (folder / "answers").mkdir(parents=True)
-    (folder / "distractors").mkdir()
-    for i, pair in enumerate(pairs):
-        (folder / "answers" / f"{i:04d}.txt").write_text(pair["answer"] + "\n")
-    for i, page in enumerate(distractors):
-        shutil.copy(page, folder / "distractors" / f"{i:04d}-{page.name}")
-    return folder
-
-
-def faq_question(i: int, pair: dict[str, str]) -> Question:
-    return Question(pair["question"], lambda hit: hit.source.endswith(f"/{i:04d}.txt"))
-
-
-def run_faq(args: argparse.Namespace) -> None:
-    if args.docs is None:
-        raise SystemExit("--set faq needs --docs (the unpacked usr/share folder, see --help)")
+def faq_questions(args: argparse.Namespace) -> tuple[list[Question], list[Path]]:
+    if args.faq_docs is None:
+        raise SystemExit("--set faq needs --faq-docs (the unpacked usr/share folder, see --help)")
     pairs = json.loads(FAQ_DATA.read_text())
-    distractors = pick_distractors(args.docs, args.per_package, random.Random(0))
-    questions = [faq_question(i, pair) for i, pair in enumerate(pairs)]
-    root = args.cache / f"faq-{args.per_package}"
-    folder = build_faq_folder(root, pairs, distractors)
-    print(f"\nFAQ set: {len(pairs)} answers + {len(distractors)} distractor pages")
-    library = index(root, "faq", folder, args.threads)
-    candidates = gather(library, "faq", questions)
-    library.close()
-    report("FAQ set", questions, candidates)
-
-
-# --- the own set ---
-
-
-def fetch_packages(root: Path, packages: dict[str, dict[str, str]]) -> None:
-    """Each package unpacked under root/pkg/NAME, downloaded with apt-get the first time."""
-    debs = root / "debs"
-    for name, info in packages.items():
-        target = root / "pkg" / name
-        if target.is_dir():
-            continue
-        debs.mkdir(parents=True, exist_ok=True)
-        command = ["apt-get", "download", f"{name}={info['version']}"]
-        print("fetching:", " ".join(command))
-        if subprocess.run(command, cwd=debs).returncode != 0:
-            raise SystemExit(f"could not download {name}; run `{' '.join(command)}` in {debs}")
-        deb = next(debs.glob(f"{name}_*.deb"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
+    folder = args.cache / f"faq-{args.per_package}" / "corpus"
+    if not folder.is_dir():
+        distractors = pick_distractors(args.faq_docs, args.per_package, random.Random(0))
+        (folder / "answers").mkdir(parents=True)
+        (folder / "distractors").mkdir()
+        for i, pair in enumerate(pairs):
+            (folder / "answers" / f"{i:04d}.txt").write_text(pair["answer"] + "\n")
+        for i, page in enumerate(distractors):
+            shutil.copy(page, folder / "distractors" / f"{i:04d}-{page.name}")
+    questions = [
+        Question(
+            pair["question"],
+            lambda hit, i=i: hit.source.endswith(f"/{i:04d}.txt"),
+            "faq",
+            str(folder / "answers" / f"{i:04d}.txt"),
+        )
+        for i, pair in enumerate(pairs)
+    ]
+    return questions, sorted(p for p in folder.rglob("*") if p.is_file())
 
 
 def corpus_files(root: Path, spec: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(package, path relative to the package root) of every file the set indexes."""
+    """(package, path relative to the package root) of every file the own set indexes."""
     for package, patterns in spec["corpus"].items():
         base = root / "pkg" / package
         for pattern in patterns:
@@ -274,71 +257,124 @@ def check_passages(folder: Path, entries: list[dict[str, Any]]) -> None:
         raise SystemExit("passages not found where expected:\n" + "\n".join(wrong))
 
 
-def own_question(entry: dict[str, Any]) -> Question:
-    expected = f"/{entry['package']}/{entry['file']}"
-    elsewhere = tuple(f"/{entry['package']}/{f}" for f in entry["also_in"])
-    passage = normalised(entry["passage"])
-
-    def is_answer(hit: Hit) -> bool:
-        right_place = hit.source.endswith(expected) and entry["page"] in (None, hit.page)
-        if not (right_place or hit.source.endswith(elsewhere)):
-            return False
-        text = normalised(hit.text)
-        if passage in text:
-            return True
-        match = difflib.SequenceMatcher(None, text, passage, autojunk=False).find_longest_match()
-        return match.size >= MIN_PASSAGE_OVERLAP * len(passage)
-
-    return Question(entry["question"], is_answer)
-
-
-def run_own(args: argparse.Namespace) -> None:
+def own_questions(args: argparse.Namespace) -> tuple[list[Question], list[Path]]:
     spec = json.loads(OWN_DATA.read_text())
-    fetch_packages(args.own_docs, spec["packages"])
-    entries = [e for e in spec["questions"] if args.split in ("all", e["split"])]
-    root = args.cache / "own"
-    folder = root / "corpus"
-    for package, relative in corpus_files(args.own_docs, spec):
+    fetch_packages(args.docs_cache, {n: p["version"] for n, p in spec["packages"].items()})
+    folder = args.cache / "own" / "corpus"
+    files = []
+    for package, relative in corpus_files(args.docs_cache, spec):
         (folder / package / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(args.own_docs / "pkg" / package / relative, folder / package / relative)
-    check_passages(folder, spec["questions"])
-    pdf = sum(e["page"] is not None for e in entries)
-    print(f"\nown set, {args.split}: {len(entries)} questions ({pdf} on PDF pages)")
-    library = index(root, "own", folder, args.threads)
-    questions = [own_question(e) for e in entries]
-    candidates = gather(library, "own", questions)
-    library.close()
-    report(f"own set, {args.split} split", questions, candidates)
-    if args.sweep:
-        if args.split != "dev":
-            raise SystemExit("--sweep chooses parameters: run it with --split dev only")
-        sweep(questions, candidates)
+        shutil.copy2(args.docs_cache / "pkg" / package / relative, folder / package / relative)
+        files.append(folder / package / relative)
+    entries = spec["questions"]
+    check_passages(folder, entries)
+    questions = [
+        Question(
+            e["question"],
+            passage_test(
+                [f"/{e['package']}/{f}" for f in (e["file"], *e["also_in"])],
+                e["page"],
+                e["passage"],
+            ),
+            e["split"],
+            str(folder / e["package"] / e["file"]),
+        )
+        for e in entries
+    ]
+    return questions, files
+
+
+def load_set(name: str, args: argparse.Namespace) -> tuple[list[Question], list[Path]]:
+    if name == "dev":
+        corpus = args.cache / "dev" / "corpus"
+        build_corpus(args.docs_cache, corpus)
+        return dev_questions(corpus)
+    return own_questions(args) if name == "own" else faq_questions(args)
+
+
+# --- reports ---
+
+
+def table(title: str, rows: Sequence[tuple[str, Scores]]) -> None:
+    print(f"\n{title}\n\n| | recall@1 | recall@5 | MRR@10 |\n|---|---|---|---|")
+    for label, scores in rows:
+        print(f"| {label} | {scores.cells()} |")
+
+
+def report(run: Run, rerank: RerankRun | None) -> None:
+    rows = [
+        ("dense", run.scores(run.dense())),
+        ("BM25", run.scores(run.bm25())),
+        (f"fused before ({describe(BEFORE)})", run.scores(run.fused(BEFORE))),
+        (f"fused ({describe(FUSION)})", run.scores(run.fused())),
+    ]
+    if rerank is not None:
+        rows.append((f"fused + rerank (top {rerank.depth})", run.scores(rerank.reranked(run))))
+    table(f"{run.name} ({len(run.questions)} questions, {len(run.index.hits)} chunks)", rows)
+    kinds = sorted({q.kind for q in run.questions})
+    if len(kinds) > 1:
+        by_kind(run, kinds)
+
+
+def by_kind(run: Run, kinds: Sequence[str]) -> None:
+    """MRR@10 of each mode by question kind (the dev set's kinds, the own set's splits)."""
+    print(f"\n{run.name}, MRR@10 by question kind\n")
+    print("| kind | questions | dense | BM25 | fused |\n|---|---|---|---|---|")
+    for kind in kinds:
+        picked = [i for i, q in enumerate(run.questions) if q.kind == kind]
+        part = Run(run.name, [run.questions[i] for i in picked], run.index,
+                   [run.candidates[i] for i in picked])  # fmt: skip
+        cells = [part.scores(found).mrr_10 for found in (part.dense(), part.bm25(), part.fused())]
+        print(f"| {kind} | {len(picked)} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+
+
+def describe(fusion: Fusion) -> str:
+    if fusion.method == "rrf":
+        return f"RRF k={fusion.k}, BM25 weight {fusion.bm25_weight:g}"
+    return f"scores, dense {fusion.dense_weight:g} / BM25 {fusion.bm25_weight:g}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--set", choices=("faq", "own"), nargs="+", default=["own"])
-    parser.add_argument("--docs", type=Path, help="FAQ set: unpacked usr/share folder")
+    parser.add_argument("--set", choices=("dev", "own", "faq"), nargs="+", default=["dev"])
+    parser.add_argument("--faq-docs", type=Path, help="FAQ set: unpacked usr/share folder")
     parser.add_argument("--per-package", type=int, default=30, help="FAQ distractor pages each")
     parser.add_argument(
-        "--own-docs", type=Path, default=Path("data/rag_docs"), help="own set: package cache"
+        "--docs-cache", type=Path, default=Path("data/rag_docs"), help="dev and own packages"
     )
-    parser.add_argument("--split", choices=("dev", "test", "all"), default="test")
-    parser.add_argument("--sweep", action="store_true", help="own dev split: fusion parameters")
+    parser.add_argument("--cache", type=Path, default=Path("data/rag_eval"))
     parser.add_argument(
-        "--cache",
-        type=Path,
-        default=Path("data/rag_eval"),
-        help="corpora and their indexes, kept so that later runs only re-sync",
+        "--sweep",
+        nargs="*",
+        choices=("fusion", "context", "chunking", "fast", "rerank"),
+        help="dev set: print the comparisons each choice was made with",
     )
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--variant-share",
+        type=float,
+        default=0.5,
+        help="--sweep context/chunking/fast: share of the dev corpus's files re-embedded",
+    )
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rerank-depth", type=int, default=30)
     args = parser.parse_args()
-    if "own" in args.set:
-        run_own(args)
-    if "faq" in args.set:
-        run_faq(args)
+    if args.sweep is not None and args.set != ["dev"]:
+        raise SystemExit("--sweep chooses: run it with --set dev only")
+    embedder = MiniLmEmbedder.load(EmbedderConfig(threads=args.threads))
+    cache = EmbeddingCache(args.cache / "embeddings", embedder)
+    reranker = load_reranker(args.threads)
+    for name in args.set:
+        questions, files = load_set(name, args)
+        run = search_all(name, questions, build_index(files, Variant(), embedder, cache), cache)
+        rerank = None if reranker is None else RerankRun(reranker, args.rerank_depth)
+        report(run, rerank)
+        if args.sweep is not None:
+            import rag_sweep
+
+            rag_sweep.sweep(run, args, cache, reranker)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

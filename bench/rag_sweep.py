@@ -1,0 +1,177 @@
+"""The choices rag_eval makes on the dev set, and only there: fusion, candidate depth,
+chunking, context in chunks, the fast embedding mode and the reranker's cut-off."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag_eval import Run, Scores, by_kind, describe, search_all, table
+from rag_index import EmbeddingCache, Variant, build_index, chunk_file
+from rag_rerank import RerankRun
+
+from backend.documents.retrieval import FUSION, Fusion
+from backend.embeddings.minilm import EmbedderConfig, MiniLmEmbedder
+
+if TYPE_CHECKING:
+    from backend.documents.reranker import Reranker
+
+RRF_KS = (1, 2, 5, 10, 20, 60)
+RRF_BM25_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0)
+SCORE_BM25_WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+DEPTHS = (10, 20, 40, 80)
+VARIANTS = {
+    "context": (Variant(context="none"), Variant(context="name")),
+    "chunking": (
+        Variant(target_tokens=120, overlap_tokens=24),
+        Variant(target_tokens=240, overlap_tokens=48),
+        Variant(overlap_tokens=0),
+    ),
+    "fast": (Variant(max_tokens=128),),
+}
+RERANK_DEPTHS = (10, 20, 30, 40)
+SEED = 16
+SPEED_SAMPLE = 128  # chunks embedded at both lengths to measure the fast mode's speed
+
+
+def fusion_sweep(run: Run) -> Fusion:
+    """Every fusion's MRR@10 / recall@5; the best by MRR@10."""
+    results: dict[Fusion, Scores] = {}
+    print("\nweighted RRF, dense weight 1: MRR@10 / recall@5\n")
+    print("| BM25 weight | " + " | ".join(f"k={k}" for k in RRF_KS) + " |")
+    print("|---" * (len(RRF_KS) + 1) + "|")
+    for weight in RRF_BM25_WEIGHTS:
+        cells = []
+        for k in RRF_KS:
+            fusion = Fusion(method="rrf", bm25_weight=weight, k=k)
+            results[fusion] = s = run.scores(run.fused(fusion))
+            cells.append(f"{s.mrr_10:.3f} / {s.recall_5:.3f}")
+        print(f"| {weight:g} | " + " | ".join(cells) + " |")
+    print("\nnormalised score fusion (min-max), dense weight 1 - BM25 weight\n")
+    print("| BM25 weight | MRR@10 | recall@5 |\n|---|---|---|")
+    for weight in SCORE_BM25_WEIGHTS:
+        fusion = Fusion(method="score", dense_weight=round(1 - weight, 2), bm25_weight=weight)
+        results[fusion] = s = run.scores(run.fused(fusion))
+        print(f"| {weight:g} | {s.mrr_10:.3f} | {s.recall_5:.3f} |")
+    best = max(results, key=lambda f: (results[f].mrr_10, results[f].recall_5))
+    print(f"\nbest on dev: {describe(best)}: {results[best].cells()}")
+    print(f"shipped: {describe(FUSION)}: {results.get(FUSION, run.scores(run.fused())).cells()}")
+    return best
+
+
+def depth_sweep(run: Run, fusions: Sequence[Fusion]) -> None:
+    rows = [
+        (f"{describe(f)}, {depth} each", run.scores(run.fused(f, depth)))
+        for f in fusions
+        for depth in DEPTHS
+    ]
+    table("candidate depth (dense and BM25 each bring this many to fusion)", rows)
+
+
+def variant_sweep(
+    run: Run, args: argparse.Namespace, groups: Sequence[str], cache: EmbeddingCache
+) -> None:
+    """Dense, BM25 and fused scores of each indexing variant against today's, on a seeded
+    share of the dev corpus's files (embedding is the cost) and the questions about them."""
+    files = sorted({h.source for h in run.index.hits})
+    paths = [
+        Path(f)
+        for f in sorted(random.Random(SEED).sample(files, round(len(files) * args.variant_share)))
+    ]
+    kept = [i for i, q in enumerate(run.questions) if Path(q.source) in set(paths)]
+    questions = [run.questions[i] for i in kept]
+    today = build_index(paths, Variant(), cache.embedder, cache)
+    show(f"{Variant().label()} (today)", search_all(run.name, questions, today, cache))
+    for group in groups:
+        for variant in VARIANTS[group]:
+            embedder = MiniLmEmbedder.load(
+                EmbedderConfig(threads=args.threads, max_tokens=variant.max_tokens)
+            )
+            same_length = variant.max_tokens == cache.embedder.config.max_tokens
+            own_cache = cache if same_length else EmbeddingCache(cache.folder.parent, embedder)
+            index = build_index(paths, variant, embedder, own_cache)
+            show(variant.label(), search_all(run.name, questions, index, own_cache))
+    if "fast" in groups:
+        speed(paths[:40], args)
+
+
+def show(label: str, found: Run) -> None:
+    table(
+        f"{label}: {len(found.questions)} questions, {len(found.index.hits)} chunks",
+        [
+            ("dense", found.scores(found.dense())),
+            ("BM25", found.scores(found.bm25())),
+            (f"fused ({describe(FUSION)})", found.scores(found.fused())),
+        ],
+    )
+    by_kind(found, sorted({q.kind for q in found.questions}))
+    sys.stdout.flush()
+
+
+def speed(paths: Sequence[Path], args: argparse.Namespace) -> None:
+    """Chunks/s at the full and the fast length, over the same chunks, in this run."""
+    rates = {}
+    for max_tokens in (256, 128):
+        embedder = MiniLmEmbedder.load(EmbedderConfig(threads=args.threads, max_tokens=max_tokens))
+        texts = [c.embedding_text() for p in paths for c in chunk_file(p, embedder, Variant())]
+        texts = texts[:SPEED_SAMPLE]
+        embedder.embed(texts[:32])  # warm-up
+        began = time.perf_counter()
+        embedder.embed(texts)
+        rates[max_tokens] = len(texts) / (time.perf_counter() - began)
+    print(
+        f"\nembedding speed, {SPEED_SAMPLE} dev chunks, {args.threads} thread(s): "
+        f"{rates[256]:.1f} chunks/s at 256, {rates[128]:.1f} at 128 "
+        f"({rates[128] / rates[256]:.2f}x)"
+    )
+
+
+def rerank_sweep(run: Run, reranker: Reranker) -> None:
+    """Rerank depth, and the cut-off: the reranker's best score when the answer is there
+    against its best score once the answer's file is taken out of the candidates."""
+    rerank = RerankRun(reranker, max(RERANK_DEPTHS))
+    table(
+        "rerank depth (top fused candidates reordered)",
+        [(f"top {d}", run.scores(rerank.reranked(run, d))) for d in RERANK_DEPTHS],
+    )
+    present, absent = [], []
+    for i, question in enumerate(run.questions):
+        scored = rerank.scored(run, i)
+        kept = [(k, s) for k, s in scored if run.index.hit(k, 0).source != question.source]
+        if scored and question.is_answer(run.index.hit(*scored[0])):
+            present.append(scored[0][1])
+        if kept:
+            absent.append(kept[0][1])
+    print("\ncut-off: share of answered questions kept / of answer-less questions refused\n")
+    print("| cut-off | kept | refused |\n|---|---|---|")
+    candidates = sorted(set(round(s, 1) for s in present + absent))
+    best = max(
+        candidates,
+        key=lambda c: (
+            sum(s >= c for s in present) / len(present) + sum(s < c for s in absent) / len(absent)
+        ),
+    )
+    for cut in candidates[:: max(1, len(candidates) // 15)] + [best]:
+        kept_share = sum(s >= cut for s in present) / len(present)
+        refused = sum(s < cut for s in absent) / len(absent)
+        print(f"| {cut:g} | {kept_share:.3f} | {refused:.3f} |")
+    print(f"\nbest balanced cut-off on dev: {best:g}")
+
+
+def sweep(
+    run: Run, args: argparse.Namespace, cache: EmbeddingCache, reranker: Reranker | None
+) -> None:
+    parts = args.sweep
+    if "fusion" in parts:
+        best = fusion_sweep(run)
+        depth_sweep(run, [FUSION] if best == FUSION else [FUSION, best])
+    groups = [g for g in parts if g in VARIANTS]
+    if groups:
+        variant_sweep(run, args, groups, cache)
+    if "rerank" in parts and reranker is not None:
+        rerank_sweep(run, reranker)
