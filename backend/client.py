@@ -22,7 +22,6 @@ from pydantic import BaseModel, TypeAdapter
 from backend import sse
 from backend.discovery import BackendInfo, load_or_create_token, read_backend_info
 from backend.documents.retrieval import Hit, SearchMode
-from backend.documents.search_results import SearchResults
 from backend.paths import HomeLayout
 from backend.settings import Settings
 from backend.store.chat_export import ChatExport, ImportResult
@@ -47,6 +46,7 @@ from backend.wire import (
     ImageIndexEvent,
     ImageLabel,
     IngestEvent,
+    Message,
     ModelDescription,
     ModelSettings,
     StreamEvent,
@@ -201,6 +201,11 @@ class ConversationsApi:
     def delete(self, conversation_id: str) -> None:
         self._client.request("DELETE", _one(conversation_id))
 
+    def show_version(self, conversation_id: str, message_id: int, number: int) -> Message:
+        """Show a regenerated reply's version `number` (1 = oldest)."""
+        path = f"{_one(conversation_id)}/messages/{message_id}/version"
+        return self._client.call(Message, "PUT", path, json={"version": number})
+
     def export(self, conversation_id: str) -> ChatExport:
         """The chat with every message, as the JSON an import reads back."""
         path = f"{_one(conversation_id)}/export"
@@ -276,14 +281,8 @@ class DocumentsApi:
     def search(
         self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
     ) -> list[Hit]:
-        return self.search_results(query, collections, k, mode).hits
-
-    def search_results(
-        self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
-    ) -> SearchResults:
-        """The hits and how much of the collections dense search saw (`dense.label`)."""
         body = {"query": query, "collections": list(collections), "k": k, "mode": mode}
-        return self._client.call(SearchResults, "POST", f"{DOCUMENTS}/search", json=body)
+        return self._client.call(list[Hit], "POST", f"{DOCUMENTS}/search", json=body)
 
     def close(self) -> None:
         """The client's, so a caller holding either this or a DocumentLibrary can close it."""

@@ -167,6 +167,17 @@ class Conversation(BaseModel):
     )
 
 
+class ReplyVersion(BaseModel):
+    """Another answer to the same question: regenerating keeps the replies it replaces."""
+
+    content: str
+    model: str | None = None
+    created_at: float
+    status: MessageStatus = "complete"
+    timings: GenerationReport | None = None
+    sources: list[Source] = Field(default_factory=list)
+
+
 class Message(BaseModel):
     """One message of a conversation; a reply is stored as it starts (`generating`) and kept
     complete, interrupted or failed."""
@@ -183,6 +194,24 @@ class Message(BaseModel):
     )
     attachments: list[Attachment] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list, description="Cited document passages.")
+    versions: list[ReplyVersion] = Field(
+        default_factory=list,
+        description="A reply's other versions (regenerated), oldest first; this one shows.",
+    )
+
+    def as_version(self) -> ReplyVersion:
+        return ReplyVersion(
+            content=self.content,
+            model=self.model,
+            created_at=self.created_at,
+            status=self.status,
+            timings=self.timings,
+            sources=self.sources,
+        )
+
+    def all_versions(self) -> list[ReplyVersion]:
+        """Every version, this one included, oldest first: `< 2/3 >` counts in this order."""
+        return sorted([*self.versions, self.as_version()], key=lambda v: v.created_at)
 
 
 class ConversationDetail(BaseModel):
@@ -621,26 +650,15 @@ class ErrorEvent(BaseModel):
 
 ChatEvent = UserEvent | TokenEvent | DoneEvent | ErrorEvent
 
-IngestStep = Literal[
-    "planned",
-    "indexed",
-    "unchanged",
-    "failed",
-    "skipped",
-    "removed",
-    "searchable",  # phase one done: every file's chunks stored, BM25 finds them
-    "embedded",  # phase two: one more batch of chunks has its vectors
-    "finished",
-]
-IngestPhase = Literal["parse", "embed"]  # chunks stored for BM25, then vectors filled in
+IngestStep = Literal["planned", "indexed", "unchanged", "failed", "skipped", "removed", "finished"]
 FILE_STEPS: frozenset[IngestStep] = frozenset(
     {"indexed", "unchanged", "failed", "skipped", "removed"}
 )  # the steps that end one file; "planned" and "finished" frame the run
 
 
 class IngestEvent(BaseModel):
-    """Progress of indexing a document collection: `planned`, one event per file, `searchable`
-    (BM25 finds every chunk), `embedded` after each batch of vectors, then `finished`."""
+    """Progress of indexing a document collection: `planned`, one event per file, then
+    `finished`."""
 
     type: IngestStep
     collection: str
@@ -650,9 +668,6 @@ class IngestEvent(BaseModel):
     files_done: int = 0
     files_total: int = 0
     chunks_done: int = Field(0, description="Chunks written in this run so far.")
-    phase: IngestPhase = Field("parse", description="Storing chunks, or embedding them.")
-    chunks_embedded: int = Field(0, description="Chunks given their vector in this run so far.")
-    chunks_to_embed: int = Field(0, description="Chunks waiting for a vector as phase two began.")
 
 
 class ImageIndexEvent(BaseModel):

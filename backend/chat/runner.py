@@ -61,6 +61,7 @@ def begin_reply(services: ChatServices, turn: Turn) -> Message:
         model=turn.request.model,
         status="generating",
         sources=turn.sources,
+        versions=turn.earlier_versions,
     )
 
 
@@ -107,7 +108,12 @@ class PartialSaver:
 def store_fixed_reply(services: ChatServices, turn: Turn) -> Message:
     """A reply that needed no generation: no model, no timings."""
     assert turn.fixed_reply is not None
-    return services.store.add_message(_asked(turn).conversation_id, "assistant", turn.fixed_reply)
+    return services.store.add_message(
+        _asked(turn).conversation_id,
+        "assistant",
+        turn.fixed_reply,
+        versions=turn.earlier_versions,
+    )
 
 
 async def reply(services: ChatServices, turn: Turn) -> Exchange:

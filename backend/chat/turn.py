@@ -16,7 +16,7 @@ from backend.images.attachments import image_inputs, with_image_context
 from backend.llm.thoughts import STEP_BY_STEP, without_thoughts
 from backend.llm.types import ChatRequest, PromptMessage, ResolvedModel, SamplingParams, ToolUse
 from backend.settings import Settings
-from backend.wire import Attachment, Conversation, Message, Source
+from backend.wire import Attachment, Conversation, Message, ReplyVersion, Source
 
 PromptMessages = list[PromptMessage]  # as ChatRequest takes them
 
@@ -40,6 +40,8 @@ class Turn:
     sources: tuple[Source, ...] = ()
     asked: Message | None = None  # the stored question; None: nothing is stored (OpenAI API)
     fixed_reply: str | None = None  # the answer when the model must not make one up
+    # The replies a regenerated one replaces, kept as its other versions
+    earlier_versions: tuple[ReplyVersion, ...] = ()
     # Images of messages before the last (OpenAI API): their labels are in those messages' text
     earlier_attachments: tuple[Attachment, ...] = ()
 
@@ -136,7 +138,9 @@ def prepare_turn(services: ChatServices, conversation_id: str, question: Questio
     sources: list[Source] = []
     if documents:
         sources = find_sources(services.documents, conversation.collections, question.content)
+    earlier: list[ReplyVersion] = []
     if question.replace_from is not None:
+        earlier = replaced_versions(services, conversation_id, question)
         services.store.delete_messages_from(conversation_id, question.replace_from)
     asked = services.store.add_message(
         conversation_id, "user", question.content, attachments=attachments
@@ -146,12 +150,35 @@ def prepare_turn(services: ChatServices, conversation_id: str, question: Questio
     if documents and not sources:
         # Nothing relevant: an honest fixed reply, never an answer the model made up.
         request = ChatRequest(model.name, messages, sampling)
-        return Turn(model, request, tuple(attachments), (), asked, fixed_reply=NOTHING_FOUND)
+        return Turn(
+            model,
+            request,
+            tuple(attachments),
+            (),
+            asked,
+            fixed_reply=NOTHING_FOUND,
+            earlier_versions=tuple(earlier),
+        )
     if sources:
         messages[-1] = {"role": "user", "content": grounded_question(question.content, sources)}
     prompt, images = with_images(model, attachments, messages)
     request = ChatRequest(model.name, prompt, sampling, images)
-    return Turn(model, request, tuple(attachments), tuple(sources), asked)
+    return Turn(
+        model, request, tuple(attachments), tuple(sources), asked, earlier_versions=tuple(earlier)
+    )
+
+
+def replaced_versions(
+    services: ChatServices, conversation_id: str, question: Question
+) -> list[ReplyVersion]:
+    """Asking the same question again (Regenerate, Retry) keeps the reply it replaces, and
+    that reply's own versions; an edited question starts afresh."""
+    messages = services.store.messages(conversation_id)
+    for asked, reply in zip(messages, messages[1:], strict=False):
+        if asked.id == question.replace_from:
+            same = asked.content == question.content and reply.role == "assistant"
+            return reply.all_versions() if same and reply.content else []
+    return []
 
 
 def labelled_earlier_images(

@@ -486,6 +486,10 @@ class NewMessage(RequestBody):
     )
 
 
+class ShownVersion(RequestBody):
+    version: int = Field(ge=1, description="Which version to show: 1 is the oldest.")
+
+
 class ImportModel(RequestBody):
     path: str
     name: str | None = None

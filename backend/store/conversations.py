@@ -13,7 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import get_args
 
-from backend.errors import NotFoundError
+from backend.errors import InvalidRequestError, NotFoundError
 from backend.store.chat_export import ImportedChat
 from backend.store.database import connect, transaction
 from backend.wire import (
@@ -23,6 +23,7 @@ from backend.wire import (
     GenerationReport,
     Message,
     MessageStatus,
+    ReplyVersion,
     Role,
     Source,
 )
@@ -38,6 +39,10 @@ class MessageNotFoundError(NotFoundError, LookupError):
     """The conversation holds no message with the requested id."""
 
     code = "message_not_found"
+
+
+class VersionNotFoundError(InvalidRequestError, LookupError):
+    code = "version_not_found"
 
 
 class _Unset(Enum):
@@ -69,7 +74,9 @@ def _settings_from(stored: object) -> ConversationSettings:
     return ConversationSettings.model_validate(known)
 
 
-def _json_list(items: Sequence[Attachment] | Sequence[Source] | None) -> str:
+def _json_list(
+    items: Sequence[Attachment] | Sequence[Source] | Sequence[ReplyVersion] | None,
+) -> str:
     return json.dumps([item.model_dump(mode="json") for item in items or ()])
 
 
@@ -85,6 +92,7 @@ def _message_from_row(row: sqlite3.Row) -> Message:
         timings=None if row["timings"] is None else json.loads(row["timings"]),
         attachments=json.loads(row["attachments"]),
         sources=json.loads(row["sources"]),
+        versions=json.loads(row["versions"]),
     )
 
 
@@ -258,9 +266,10 @@ class ConversationStore:
         timings: GenerationReport | None = None,
         attachments: Sequence[Attachment] | None = None,
         sources: Sequence[Source] | None = None,
+        versions: Sequence[ReplyVersion] | None = None,
     ) -> Message:
         """Store a message (or a reply just started, as 'generating') and commit at once, so a
-        crash later cannot lose it."""
+        crash later cannot lose it. `versions`: the replies a regenerated one replaces."""
         if role not in get_args(Role):
             raise ValueError(f"Message role must be one of {get_args(Role)}, not {role!r}.")
         if status not in get_args(MessageStatus):
@@ -270,7 +279,7 @@ class ConversationStore:
             self._touch(conversation_id, now)
             cursor = self._conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, model, created_at, status,"
-                " timings, attachments, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " timings, attachments, sources, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation_id,
                     role,
@@ -281,6 +290,7 @@ class ConversationStore:
                     None if timings is None else timings.model_dump_json(),
                     _json_list(attachments),
                     _json_list(sources),
+                    _json_list(versions),
                 ),
             )
             row = self._conn.execute(
@@ -317,6 +327,45 @@ class ConversationStore:
                 raise MessageNotFoundError(
                     f"Conversation {conversation_id!r} has no message with id {message_id}."
                 )
+            row = self._conn.execute(
+                "SELECT * FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+        return _message_from_row(row)
+
+    def show_version(self, conversation_id: str, message_id: int, number: int) -> Message:
+        """Show a reply's version `number` (1 = oldest, as `< 1/3 >`): it becomes the message's
+        text, which later turns continue from, and the one shown so far joins the others."""
+        with self._lock, transaction(self._conn):
+            row = self._conn.execute(
+                "SELECT * FROM messages WHERE id = ? AND conversation_id = ?",
+                (message_id, conversation_id),
+            ).fetchone()
+            if row is None:
+                raise MessageNotFoundError(
+                    f"Conversation {conversation_id!r} has no message with id {message_id}."
+                )
+            message = _message_from_row(row)
+            versions = message.all_versions()
+            if not 1 <= number <= len(versions):
+                raise VersionNotFoundError(
+                    f"Message {message_id} has {len(versions)} versions; there is no {number}.",
+                    param="version",
+                )
+            shown = versions.pop(number - 1)
+            self._conn.execute(
+                "UPDATE messages SET content = ?, model = ?, created_at = ?, status = ?,"
+                " timings = ?, sources = ?, versions = ? WHERE id = ?",
+                (
+                    shown.content,
+                    shown.model,
+                    shown.created_at,
+                    shown.status,
+                    None if shown.timings is None else shown.timings.model_dump_json(),
+                    _json_list(shown.sources),
+                    _json_list(versions),
+                    message_id,
+                ),
+            )
             row = self._conn.execute(
                 "SELECT * FROM messages WHERE id = ?", (message_id,)
             ).fetchone()

@@ -140,6 +140,11 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         # Whether a collection reads scanned pages and pictures by OCR: on unless switched off.
         ("ALTER TABLE doc_collections ADD COLUMN ocr INTEGER NOT NULL DEFAULT 1",),
     ),
+    (
+        6,
+        # A regenerated reply keeps the replies it replaced (ReplyVersion JSON, by age).
+        ("ALTER TABLE messages ADD COLUMN versions TEXT NOT NULL DEFAULT '[]'",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

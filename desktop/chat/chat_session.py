@@ -99,6 +99,7 @@ class ChatSession(QObject):
         view.settings_requested.connect(self.edit_settings)
         view.settings_chosen.connect(self._update_conversation)
         view.quick_action_chosen.connect(self.run_quick_action)
+        view.version_requested.connect(self.show_version)
         connection.connected.connect(self.reload)
 
     @property
@@ -201,6 +202,17 @@ class ChatSession(QObject):
             if not ok or not argument.strip():
                 return
         self.send(action.apply(text, argument))
+
+    def show_version(self, reply: Message, number: int) -> None:
+        """Show another version of a regenerated reply; the chat continues from it."""
+        if self.generating:
+            return
+        conversation_id = reply.conversation_id
+        self.connection.call(
+            lambda api: api.conversations.show_version(conversation_id, reply.id, number),
+            lambda _shown: self.reload(),
+            self.error.emit,
+        )
 
     def regenerate(self, reply: Message) -> None:
         """Resend the user message before `reply`, replacing it and everything after it."""

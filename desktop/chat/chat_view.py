@@ -119,6 +119,7 @@ class ChatView(QWidget):
     settings_requested = Signal()
     settings_chosen = Signal(str, object)  # conversation id, the changed fields
     quick_action_chosen = Signal(object, str)  # the QuickAction, the text it acts on
+    version_requested = Signal(object, int)  # a reply, which of its versions to show
 
     def __init__(
         self, thumbnails: ThumbnailLoader, dark: bool = False, parent: QWidget | None = None
@@ -242,6 +243,7 @@ class ChatView(QWidget):
         view.retry_requested.connect(self.regenerate_requested)
         view.vision_model_requested.connect(self.use_model)
         view.quick_actions_requested.connect(self.show_quick_actions)
+        view.version_requested.connect(self.version_requested)
         if streaming:
             view.set_status("complete", streaming=True)
         self.messages.append(view)

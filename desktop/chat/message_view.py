@@ -180,6 +180,7 @@ class MessageView(QFrame):
     source_requested = Signal(object)  # one of the message's sources
     vision_model_requested = Signal(str)  # from the caveat of a reply that saw only labels
     quick_actions_requested = Signal(object, str)  # the Actions button, the text to act on
+    version_requested = Signal(object, int)  # the reply, which of its versions to show (1-based)
 
     def __init__(
         self,
@@ -221,6 +222,12 @@ class MessageView(QFrame):
             lambda: self.quick_actions_requested.emit(self.actions_button, self.acted_on())
         )
         self.copy_button.clicked.connect(self._copy_text)
+        self.previous_version = action_button("‹", "Show the previous version of this reply", self)
+        self.next_version = action_button("›", "Show the next version of this reply", self)
+        self.version_label = QLabel(self)
+        self.version_label.setObjectName("messageNote")
+        self.previous_version.clicked.connect(lambda: self._request_version(-1))
+        self.next_version.clicked.connect(lambda: self._request_version(+1))
         self.edit_button.clicked.connect(lambda: self.edit_requested.emit(self.message))
         self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self.message))
         self.retry_button.clicked.connect(lambda: self.retry_requested.emit(self.message))
@@ -231,6 +238,8 @@ class MessageView(QFrame):
     def _layout_parts(self) -> None:
         actions = QHBoxLayout()
         actions.setContentsMargins(0, 0, 0, 0)
+        for part in (self.previous_version, self.version_label, self.next_version):
+            actions.addWidget(part)
         actions.addWidget(self.note, 1)
         for button in (
             self.retry_button,
@@ -297,6 +306,7 @@ class MessageView(QFrame):
         self.note.setText("Writing…" if streaming else note)
         finished = status == "complete" and not self.stopped_repeating
         self.copy_button.setVisible(not streaming)
+        self._show_version_switch(streaming)
         self.actions_button.setVisible(not streaming)
         self.edit_button.setVisible(is_user and not streaming)
         self.retry_button.setVisible(not is_user and not streaming and not finished)
@@ -361,6 +371,26 @@ class MessageView(QFrame):
         complete = self.message.status == "complete" and not self.stopped_repeating
         if self.message.role == "assistant" and complete:
             self.regenerate_button.setVisible(allowed)
+
+    def version_number(self) -> tuple[int, int]:
+        """Which version shows, of how many, as `< 2/3 >` counts (oldest first)."""
+        versions = self.message.all_versions()
+        created = self.message.created_at
+        return next(i for i, v in enumerate(versions, 1) if v.created_at == created), len(versions)
+
+    def _show_version_switch(self, streaming: bool) -> None:
+        shown, count = self.version_number()
+        switchable = count > 1 and not streaming
+        for part in (self.previous_version, self.version_label, self.next_version):
+            part.setVisible(switchable)
+        self.version_label.setText(f"{shown}/{count}")
+        self.previous_version.setEnabled(shown > 1)
+        self.next_version.setEnabled(shown < count)
+
+    def _request_version(self, step: int) -> None:
+        shown, count = self.version_number()
+        if 1 <= shown + step <= count:
+            self.version_requested.emit(self.message, shown + step)
 
     def acted_on(self) -> str:
         """What a quick action works on: the selected text, else the message without the

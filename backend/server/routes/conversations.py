@@ -15,7 +15,7 @@ from backend.chat import runner
 from backend.chat.turn import Question, prepare_turn
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
-from backend.server.schemas import ConversationUpdate, NewConversation, NewMessage
+from backend.server.schemas import ConversationUpdate, NewConversation, NewMessage, ShownVersion
 from backend.store.chat_export import (
     ChatExport,
     ImportResult,
@@ -23,7 +23,7 @@ from backend.store.chat_export import (
     export_markdown,
     read_import,
 )
-from backend.wire import ChatEvent, Conversation, ConversationDetail, Exchange
+from backend.wire import ChatEvent, Conversation, ConversationDetail, Exchange, Message
 
 router = APIRouter(prefix="/hearth/conversations", tags=["conversations"])
 
@@ -65,6 +65,14 @@ def export_conversation(
     if format == "json":
         return export_json(detail)
     return PlainTextResponse(export_markdown(detail), media_type="text/markdown; charset=utf-8")
+
+
+@router.put("/{conversation_id}/messages/{message_id}/version")
+def show_version(
+    conversation_id: str, message_id: int, body: ShownVersion, request: Request
+) -> Message:
+    """Show another version of a regenerated reply; later turns continue from it."""
+    return services(request).store.show_version(conversation_id, message_id, body.version)
 
 
 @router.get("/{conversation_id}")
