@@ -21,7 +21,9 @@ class OcrModelFile:
 
 
 # rapidocr 3.10.0 (pinned in pyproject): PP-OCRv6 small detection and recognition, and the
-# PP-OCR v2.0 mobile text-direction classifier (0° or 180°). Apache-2.0 (MODEL_LICENSES.md).
+# PP-OCR v2.0 mobile text-direction classifier (0° or 180°; switched off in engine.py, but its
+# path is still given so that nothing could make rapidocr fetch one). Apache-2.0
+# (MODEL_LICENSES.md).
 PACKAGED_MODELS = (
     OcrModelFile(
         "Det",
