@@ -23,6 +23,7 @@ __all__ = ["OcrConfig", "OcrEngine", "OcrError", "ocr_engine"]
 
 RAPIDOCR_LOGGER = "RapidOCR"
 MAX_LINE_HEIGHT = 0.2  # of the picture's height: taller "lines" are shapes, not text
+MAX_ASPECT = 20  # longest side to shortest that rapidocr is given
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,19 @@ def _lines(output: Any, min_confidence: float) -> list[OcrLine]:
     ]
 
 
+def _padded(image: Image.Image) -> Image.Image:
+    """A long thin strip (a banner, a one-line crop) padded with its corner's colour to at
+    most MAX_ASPECT to 1: rapidocr cannot fit a 3000x20 picture between its smallest and
+    largest sides, and fails. Boxes keep their coordinates, as the strip stays top-left."""
+    width, height = image.size
+    if max(width, height) <= MAX_ASPECT * min(width, height):
+        return image
+    size = (max(width, -(-height // MAX_ASPECT)), max(height, -(-width // MAX_ASPECT)))
+    canvas = Image.new("RGB", size, image.getpixel((0, 0)))
+    canvas.paste(image, (0, 0))
+    return canvas
+
+
 def _looks_like_text(box: Any, image_height: int) -> bool:
     """A line of text is a band: wider than tall, and far shorter than the picture. The edge
     of a large round shape can fool the detector, but not into that."""
@@ -116,13 +130,13 @@ class OcrEngine:
 
     def read(self, image: Image.Image) -> OcrResult:
         """The image's text lines in reading order, those under `min_confidence` left out."""
-        output = self._run(self._reader, image)
+        output = self._run(self._reader, _padded(image.convert("RGB")))
         return OcrResult(reading_order(_lines(output, self.config.min_confidence)))
 
     def likely_has_text(self, image: Image.Image) -> bool:
         """A cheap gate: the detector alone, on a small copy, finds at least one sure text
         box. Photos without words skip recognition, which is the costly part."""
-        small = image.copy()
+        small = _padded(image.convert("RGB"))
         small.thumbnail((self.config.gate_side, self.config.gate_side))
         output = self._run(self._detector, small)
         boxes, scores = getattr(output, "boxes", None), getattr(output, "scores", None)
