@@ -16,6 +16,7 @@ from backend.paths import HomeLayout
 
 SCHEMA_VERSION = 1
 DEFAULT_PORT = 8765
+MB = 1024 * 1024
 ORIGIN = re.compile(r"https?://[^/?#\s]+")  # what a browser sends in its Origin header
 
 
@@ -97,6 +98,24 @@ class Settings(BaseModel):
             "Web pages from these origins (exactly, like https://app.example:8443) may call the "
             "API from a browser, with the token; pages from localhost may anyway."
         ),
+    )
+    # Limits on what one file may cost to read: each error names its setting.
+    max_document_uncompressed_bytes: int = Field(
+        200 * MB,
+        ge=MB,
+        description=(
+            "Most bytes a DOCX (a zip archive) may inflate to; a larger one is skipped as a "
+            "possible zip bomb."
+        ),
+    )
+    max_document_text_chars: int = Field(
+        20_000_000, ge=1, description="Most characters of text one document may hold."
+    )
+    max_document_pages: int = Field(5_000, ge=1, description="Most pages a PDF may have.")
+    max_image_bytes: int = Field(
+        256 * MB,
+        ge=MB,
+        description="Largest image file Hearth reads; a larger one is refused before reading.",
     )
 
     @field_validator("allowed_origins")

@@ -15,6 +15,7 @@ from backend.documents.blocks import Chunk
 from backend.documents.chunking import ChunkingConfig, chunk_blocks
 from backend.documents.embedding_fill import ChunkStoreSource, fill_vectors
 from backend.documents.errors import DocumentError
+from backend.documents.limits import DocumentLimits
 from backend.documents.parsers import parse_document
 from backend.documents.retrieval import HEADING_SEPARATOR
 from backend.documents.sources import FoundFile, display_path, find_files, utf8_text
@@ -34,6 +35,9 @@ class IngestConfig(BaseModel):
         64, ge=1, description="Chunks stored, and later embedded, together (several small files)."
     )
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    limits: DocumentLimits = Field(
+        default_factory=DocumentLimits, description="What one file may cost to read."
+    )
 
 
 @dataclass
@@ -202,7 +206,9 @@ class IngestRun:
             if settled and known and known.content_hash == record.content_hash:
                 return None
             chunks = chunk_blocks(
-                parse_document(file.path), self.embedder.count_tokens, self.config.chunking
+                parse_document(file.path, limits=self.config.limits),
+                self.embedder.count_tokens,
+                self.config.chunking,
             )
         except FileNotFoundError:
             raise  # deleted since the folder was walked: not a failure, the caller forgets it

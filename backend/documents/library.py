@@ -12,6 +12,7 @@ import numpy as np
 
 from backend.documents.bm25_store import Bm25Store, index_version
 from backend.documents.ingest import IngestConfig, IngestEvent, IngestRun
+from backend.documents.limits import DocumentLimits
 from backend.documents.retrieval import (
     Bm25Index,
     Hit,
@@ -61,7 +62,7 @@ class DocumentLibrary:
         embedder: Lazy[MiniLmEmbedder] | None = None,
     ) -> None:
         self.layout, self.settings = layout, settings
-        self.config = config or IngestConfig()
+        self.config = config or IngestConfig(limits=DocumentLimits.of(settings))
         self.state = IngestState(layout.database)
         self._embedder = embedder or Lazy(lambda: load_embedder(settings))
         self._own_vectors = vectors is None  # then closed with the library

@@ -17,6 +17,7 @@ from backend.documents.errors import (
     NoExtractableTextError,
     UnsupportedDocumentError,
 )
+from backend.documents.limits import DocumentLimits, over_limit, within_text_limit
 from backend.documents.ocr_pages import PageRead, read_picture, read_scanned_pages, text_lines
 from backend.documents.zip_limits import inflated_copy
 from backend.ocr import OcrResult, ocr_engine
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 Parser = Callable[[Path], list[Block]]
 # A parser that reads page by page: yields progress, returns the blocks (see `map_steps`).
 ParseSteps = Generator[PageRead, None, list[Block]]
-SteppedParser = Callable[[Path, bool], ParseSteps]  # (path, ocr) -> steps
+SteppedParser = Callable[[Path, bool, DocumentLimits], ParseSteps]  # (path, ocr, limits)
+DEFAULT_LIMITS = DocumentLimits()
 # heading_at(lines, i) -> (level, title, lines the heading takes) or None
 HeadingFinder = Callable[[list[str], int], tuple[int, str, int] | None]
 
@@ -195,7 +197,7 @@ def read_html(path: Path) -> list[Block]:
     return blocks
 
 
-def _pdf_text_layers(path: Path) -> list[str]:
+def _pdf_text_layers(path: Path, max_pages: int) -> list[str]:
     """Each page's text layer, as pypdf extracts it; empty for a page that has none."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
@@ -204,6 +206,9 @@ def _pdf_text_layers(path: Path) -> list[str]:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnsupportedDocumentError(PASSWORD_NEEDED)
+        if len(reader.pages) > max_pages:
+            pages = f"has {len(reader.pages):,} pages"
+            raise over_limit(pages, "max_document_pages", f"{max_pages:,}")
         return [page.extract_text() or "" for page in reader.pages]
     except RecursionError as exc:
         raise CorruptDocumentError("not a readable PDF (objects nested too deeply)") from exc
@@ -231,11 +236,11 @@ def _ocr_pages(path: Path, layers: list[str]) -> Generator[PageRead, None, dict[
     return found
 
 
-def read_pdf_steps(path: Path, ocr: bool) -> ParseSteps:
+def read_pdf_steps(path: Path, ocr: bool, limits: DocumentLimits = DEFAULT_LIMITS) -> ParseSteps:
     """Text per page (1-based). With `ocr`, a page without a text layer, or a scan with only a
     few words as text, is rendered and read by OCR, page by page; a PDF with no text at all is
     reported, not indexed empty."""
-    layers = _pdf_text_layers(path)
+    layers = _pdf_text_layers(path, limits.max_document_pages)
     read = (yield from _ocr_pages(path, layers)) if ocr else {}
     blocks: list[Block] = []
     for number, text in enumerate(layers, start=1):
@@ -253,7 +258,9 @@ def is_picture(path: Path) -> bool:
     return path.suffix.lower() in PICTURE_SUFFIXES
 
 
-def read_picture_steps(path: Path, ocr: bool) -> ParseSteps:
+def read_picture_steps(
+    path: Path, ocr: bool, limits: DocumentLimits = DEFAULT_LIMITS
+) -> ParseSteps:
     """A picture's text read by OCR; no blocks when it holds none (a photo), which is not a
     failure. Only collections with OCR on list pictures among their documents."""
     from backend.images.decode import ImageDecodeError, open_image
@@ -261,7 +268,7 @@ def read_picture_steps(path: Path, ocr: bool) -> ParseSteps:
     if not ocr:
         raise UnsupportedDocumentError("picture (OCR is off for this collection)")
     try:
-        image = open_image(path)
+        image = open_image(path, limit=limits.max_image_bytes)
     except ImageDecodeError as exc:
         raise CorruptDocumentError(str(exc)) from exc
     blocks = _ocr_blocks(read_picture(image, ocr_engine()), page=None)
@@ -277,14 +284,15 @@ def read_pdf(path: Path) -> list[Block]:
 DOCX_HEADING = re.compile(r"^(?:Heading (\d)|Title)$")
 
 
-def read_docx(path: Path) -> list[Block]:
+def read_docx(path: Path, limits: DocumentLimits = DEFAULT_LIMITS) -> list[Block]:
     """Paragraphs under their headings (Word's Title and Heading N styles)."""
     import zipfile
 
     from docx import Document
     from docx.opc.exceptions import PackageNotFoundError
 
-    package = inflated_copy(path, "DOCX")  # python-docx would inflate every part without a bound
+    # python-docx would inflate every part without a bound
+    package = inflated_copy(path, "DOCX", limits.max_document_uncompressed_bytes)
     try:
         return _docx_blocks(Document(package))
     except SyntaxError as exc:  # lxml's XMLSyntaxError: broken XML, or an entity or depth bomb
@@ -361,18 +369,28 @@ STEPPED_PARSERS: dict[str, SteppedParser] = {
 }
 
 
-def parse_document_steps(path: Path, ocr: bool) -> ParseSteps:
+def parse_document_steps(
+    path: Path, ocr: bool, limits: DocumentLimits = DEFAULT_LIMITS
+) -> ParseSteps:
     """The blocks of one file, yielding progress while OCR reads its pages; any extension
-    without a parser is read as plain text or source code."""
-    stepped = STEPPED_PARSERS.get(path.suffix.lower())
+    without a parser is read as plain text or source code. Past one of the `limits`, a
+    DocumentLimitError names the setting."""
+    suffix = path.suffix.lower()
+    stepped = STEPPED_PARSERS.get(suffix)
     if stepped is not None:
-        return (yield from stepped(path, ocr))
-    return PARSERS.get(path.suffix.lower(), read_text_file)(path)
+        blocks = yield from stepped(path, ocr, limits)
+    elif suffix == ".docx":  # the one plain format a limit bounds as it is read
+        blocks = read_docx(path, limits)
+    else:
+        blocks = PARSERS.get(suffix, read_text_file)(path)
+    return within_text_limit(blocks, limits)
 
 
-def parse_document(path: Path, ocr: bool = False) -> list[Block]:
+def parse_document(
+    path: Path, ocr: bool = False, limits: DocumentLimits = DEFAULT_LIMITS
+) -> list[Block]:
     """The blocks of one file, at once; OCR only when asked (indexing asks per collection)."""
-    return drain(parse_document_steps(path, ocr))
+    return drain(parse_document_steps(path, ocr, limits))
 
 
 Step = TypeVar("Step")

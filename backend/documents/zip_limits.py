@@ -15,11 +15,11 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from backend.documents.errors import CorruptDocumentError, UnsupportedDocumentError
+from backend.documents.errors import CorruptDocumentError
+from backend.documents.limits import MB, RAISE_IT, DocumentLimitError, DocumentLimits
 
-MB = 1024 * 1024
 # Far above any real document's text and styles, with room for the photos a DOCX embeds.
-MAX_INFLATED_BYTES = 200 * MB
+MAX_INFLATED_BYTES = DocumentLimits().max_document_uncompressed_bytes
 # Word's XML deflates about 5-15x; a member inflating over 100x is built to inflate.
 MAX_RATIO = 100
 # Below this size a member inflates harmlessly, whatever its ratio (tiny XML parts reach 50x).
@@ -27,7 +27,7 @@ RATIO_FLOOR_BYTES = 1 * MB
 CHUNK_BYTES = 1 * MB
 
 
-class ZipBombError(UnsupportedDocumentError):
+class ZipBombError(DocumentLimitError):
     """The archive would inflate beyond the limits; the message names the limit."""
 
 
@@ -40,8 +40,9 @@ def check_declared_sizes(
     total = sum(member.file_size for member in members)
     if total > max_inflated:
         raise ZipBombError(
-            f"inflates to more than {max_inflated // MB} MB ({total // MB:,} MB declared): "
-            "a zip bomb?"
+            f"inflates to more than {max_inflated // MB} MB ({total // MB:,} MB declared): a zip "
+            f"bomb? That is over max_document_uncompressed_bytes ({max_inflated // MB} MB); "
+            + RAISE_IT
         )
     for member in members:
         ratio = member.file_size / max(member.compress_size, 1)

@@ -57,8 +57,9 @@ def refuse_remote_image(reference: str, field: str | None = None) -> None:
         )
 
 
-def read_image_reference(reference: str) -> tuple[bytes, str]:
-    """(bytes, display name) from a file path or a base64 data URL."""
+def read_image_reference(reference: str, limit: int = MAX_IMAGE_BYTES) -> tuple[bytes, str]:
+    """(bytes, display name) from a file path or a base64 data URL, at most `limit` bytes (the
+    max_image_bytes setting)."""
     refuse_remote_image(reference)
     if reference.startswith(DATA_URL_PREFIX):
         if len(reference) > MAX_DATA_URL_CHARS:  # refused before decoding doubles it
@@ -67,13 +68,16 @@ def read_image_reference(reference: str) -> tuple[bytes, str]:
         if ";base64" not in header:
             raise ImageDecodeError("image data URLs must be base64 encoded")
         try:
-            return base64.b64decode(payload, validate=True), "pasted image"
+            data = base64.b64decode(payload, validate=True)
         except binascii.Error as exc:
             raise ImageDecodeError(f"the image data URL is not valid base64: {exc}") from exc
+        if len(data) > limit:
+            raise too_many_bytes("the pasted image", len(data), limit)
+        return data, "pasted image"
     path = Path(reference).expanduser()
     if not path.is_absolute():  # it would name a file in the server's folder, not the user's
         raise ImageDecodeError(f"{reference!r}: give the image's full path, from the root")
-    return read_image_file(path, reference), path.name
+    return read_image_file(path, reference, limit), path.name
 
 
 def store_attachment(folder: Path, data: bytes, image: Image.Image) -> Path:

@@ -18,7 +18,8 @@ from backend.errors import InvalidRequestError
 # Pillow's own default (about 89 megapixels); above it an image is treated as a bomb.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 MB = 1024 * 1024
-# Room for an uncompressed 8-bit RGB image at the pixel limit (3 bytes a pixel, 256 MiB).
+# Room for an uncompressed 8-bit RGB image at the pixel limit (3 bytes a pixel, 256 MiB); the
+# default of the max_image_bytes setting.
 MAX_IMAGE_BYTES = 256 * MB
 # O_NONBLOCK: opening a FIFO waits for a writer otherwise (Windows has no FIFOs, nor the flag).
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
@@ -48,7 +49,8 @@ class ImageTooLargeError(ImageDecodeError):
 
 def too_many_bytes(name: str, size: int, limit: int = MAX_IMAGE_BYTES) -> ImageTooLargeError:
     return ImageTooLargeError(
-        f"{name} is {size / MB:,.0f} MB, over the {limit // MB} MB limit for images"
+        f"{name} is {size / MB:,.0f} MB, over the {limit // MB} MB limit for images "
+        "(max_image_bytes; raise it in Settings if the image is genuine)"
     )
 
 
@@ -122,16 +124,22 @@ def _bad_png_crc(data: bytes, name: str) -> CorruptImageError | None:
     return None
 
 
-def open_image(source: Path | bytes, name: str | None = None, at_least: int = 0) -> Image.Image:
+def open_image(
+    source: Path | bytes,
+    name: str | None = None,
+    at_least: int = 0,
+    limit: int = MAX_IMAGE_BYTES,
+) -> Image.Image:
     """Decode the first frame of `source` as an RGB image, or raise ImageDecodeError.
 
     With `at_least`, a JPEG may be decoded at a reduced scale whose sides stay at least that
-    long: several times faster, for callers that shrink the image anyway.
+    long: several times faster, for callers that shrink the image anyway. `limit` is the
+    max_image_bytes setting.
     """
     name = name or (str(source) if isinstance(source, Path) else "image")
-    data = read_image_file(source, name) if isinstance(source, Path) else source
-    if len(data) > MAX_IMAGE_BYTES:
-        raise too_many_bytes(name, len(data))
+    data = read_image_file(source, name, limit) if isinstance(source, Path) else source
+    if len(data) > limit:
+        raise too_many_bytes(name, len(data), limit)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

@@ -71,15 +71,19 @@ class ImageService:
     def label_reference(
         self, reference: str, labels: Sequence[str] = (), top: int = 5
     ) -> list[ImageLabel]:
-        data, name = read_image_reference(reference)
-        return self.label(open_image(data, name=name), labels, top)
+        _, _, image = self._read(reference)
+        return self.label(image, labels, top)
+
+    def _read(self, reference: str) -> tuple[bytes, str, Image.Image]:
+        """The referenced image's bytes, name and pixels, refused past max_image_bytes."""
+        data, name = read_image_reference(reference, self._settings.max_image_bytes)
+        return data, name, open_image(data, name, limit=self._settings.max_image_bytes)
 
     def attach(self, references: Sequence[str]) -> list[Attachment]:
         """Store each referenced image under HEARTH_HOME/attachments and label it."""
         attachments = []
         for reference in references:
-            data, name = read_image_reference(reference)
-            image = open_image(data, name=name)  # refused here, before anything is stored
+            data, name, image = self._read(reference)  # refused here, before anything is stored
             stored = store_attachment(self._layout.root / "attachments", data, image)
             labels = self.label(image, top=ATTACHMENT_LABELS)
             attachments.append(Attachment(path=str(stored), name=name, labels=image_labels(labels)))

@@ -199,7 +199,11 @@ def test_images_label_refuses_devices_fifos_and_huge_files_at_once(
     for path, words in (
         (Path("/dev/zero"), "/dev/zero is a device, not an image file"),
         (fifo, f"{fifo} is a FIFO, not an image file"),
-        (sparse_png, f"{sparse_png} is 6,144 MB, over the 256 MB limit for images"),
+        (
+            sparse_png,
+            f"{sparse_png} is 6,144 MB, over the 256 MB limit for images (max_image_bytes; "
+            "raise it in Settings if the image is genuine)",
+        ),
     ):
         result, seconds = hearth_bounded("images", "label", str(path))
         assert result.code == 1, result.err
