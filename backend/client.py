@@ -33,7 +33,6 @@ from backend.wire import (
     CollectionInfo,
     Conversation,
     ConversationDetail,
-    DoneEvent,
     DownloadEvent,
     DownloadStatus,
     EmbeddingList,
@@ -50,8 +49,6 @@ from backend.wire import (
     ModelDescription,
     ModelSettings,
     StreamEvent,
-    TokenEvent,
-    UserEvent,
 )
 
 STARTUP_TIMEOUT_S = 60.0
@@ -222,15 +219,15 @@ class ConversationsApi:
         replace_from: int | None = None,
         images: Sequence[str] = (),
     ) -> Generator[ChatEvent, None, None]:
-        """A turn: user, token..., then done, or error then done. Images are paths or data
-        URLs; the backend labels them and stores a copy with the user message."""
+        """A turn: [queued,] user, token..., then done, or error then done. Images are paths or
+        data URLs; the backend labels them and stores a copy with the user message."""
         body: dict[str, object] = {"content": content, "stream": True, "images": list(images)}
         if replace_from is not None:
             body["replace_from"] = replace_from
         events = self._client.stream(f"{_one(conversation_id)}/messages", body)
         with closing(events):  # closing the reply closes the connection: the backend cancels
             for event in events:
-                if not isinstance(event, UserEvent | TokenEvent | DoneEvent | ErrorEvent):
+                if not isinstance(event, ChatEvent):
                     raise BackendError(f"unexpected {event.type!r} event in a chat stream")
                 yield event
 

@@ -27,6 +27,10 @@ class HearthError(Exception):
         super().__init__(*args)
         self.param = param  # the request field at fault, as OpenAI names it: "messages[0].role"
 
+    def response_headers(self) -> dict[str, str]:
+        """Headers the server's answer carries, like a 429's Retry-After."""
+        return {}
+
 
 class NotFoundError(HearthError):
     """The request names something (a model, a conversation, a collection) that does not exist."""

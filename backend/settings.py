@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from backend.chat.queue import DEFAULT_QUEUE_DEPTH
 from backend.errors import HearthError
 from backend.paths import HomeLayout
 
@@ -72,6 +73,14 @@ class Settings(BaseModel):
         None, description="Send chat to this OpenAI-compatible server instead of llama.cpp."
     )
     remote_llm_api_key: str | None = Field(None, description="Bearer token for the remote LLM.")
+    generation_queue_depth: int = Field(
+        DEFAULT_QUEUE_DEPTH,
+        ge=0,
+        description=(
+            "Replies that may wait while the model is busy; one more is refused at once (HTTP "
+            "429 with Retry-After) rather than left waiting without a sign."
+        ),
+    )
     discover_models: bool = Field(
         True,
         description=(

@@ -26,6 +26,11 @@ def encode(event: BaseModel | Mapping[str, Any] | str) -> str:
     return f"{DATA_PREFIX}{data}\n\n"
 
 
+def comment(text: str) -> str:
+    """A comment line: SSE clients (OpenAI's among them) skip it; a person reading sees it."""
+    return f": {text}\n\n"
+
+
 def decode(lines: Iterable[str]) -> Iterator[Any]:
     """The JSON payload of each event among a stream's lines, until DONE or the stream ends;
     blank lines, comments and other fields are not events' data."""

@@ -648,7 +648,14 @@ class ErrorEvent(BaseModel):
     error_type: str
 
 
-ChatEvent = UserEvent | TokenEvent | DoneEvent | ErrorEvent
+class QueuedEvent(BaseModel):
+    """The first event of a reply that waits for the model: how many generations are ahead."""
+
+    type: Literal["queued"] = "queued"
+    ahead: int = Field(description="Generations before this one, the running one included.")
+
+
+ChatEvent = QueuedEvent | UserEvent | TokenEvent | DoneEvent | ErrorEvent
 
 IngestStep = Literal["planned", "indexed", "unchanged", "failed", "skipped", "removed", "finished"]
 FILE_STEPS: frozenset[IngestStep] = frozenset(

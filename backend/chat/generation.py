@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 
+from backend.chat.queue import DEFAULT_QUEUE_DEPTH, GenerationQueue, Ticket
 from backend.llm.types import Event, EventSink, Finished, Token, TokenLogprob
 from backend.wire import GenerationReport
 
@@ -15,16 +16,21 @@ Launch = Callable[[EventSink, threading.Event], "Future[None]"]
 
 
 class GenerationTracker:
-    """Which generations are running and how recent ones ended, for status and shutdown."""
+    """Which generations are running and how recent ones ended, for status and shutdown, and
+    the bounded line they wait in (`queue`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, slots: int = 1, queue_depth: int = DEFAULT_QUEUE_DEPTH) -> None:
         self.active: set[threading.Event] = set()
         self.recent: deque[GenerationReport] = deque(maxlen=20)
+        self.queue = GenerationQueue(slots, queue_depth, self._durations)
         self._replying: dict[str, threading.Event] = {}  # conversation id -> its reply's cancel
         self._replying_lock = threading.Lock()  # ends arrive on worker threads
 
     def record(self, finished: Finished) -> None:
         self.recent.append(finished.report())
+
+    def _durations(self) -> list[float]:
+        return [(r.prompt_ms + r.generation_ms) / 1000 for r in list(self.recent)]
 
     def cancel_all(self) -> None:
         for cancel in list(self.active):
@@ -47,7 +53,8 @@ class GenerationTracker:
 
 
 class Generation:
-    """One running generation; its events arrive on the event loop in order."""
+    """One running generation; its events arrive on the event loop in order. `ahead` is how
+    many generations it waited behind when it was submitted."""
 
     def __init__(self, tracker: GenerationTracker, conversation_id: str | None = None) -> None:
         self._loop = asyncio.get_running_loop()
@@ -56,12 +63,23 @@ class Generation:
         self._conversation_id = conversation_id
         self.cancel = threading.Event()
         self.logprobs: list[TokenLogprob] = []  # of the tokens handed out so far, when asked
+        self.ahead = 0
+        self._ticket: Ticket | None = None
 
-    def start(self, launch: Launch) -> Generation:
+    def start(self, launch: Launch, ticket: Ticket | None = None) -> Generation:
+        """Submit the work; with no `ticket` (the place a request reserved before preparing its
+        turn), take one now, which may raise QueueFullError."""
+        self._ticket = ticket or self._tracker.queue.admit()
+        self.ahead = self._ticket.join()
         self._tracker.active.add(self.cancel)
         if self._conversation_id is not None:
             self._tracker.replying(self._conversation_id, self.cancel)
-        launch(self._put, self.cancel).add_done_callback(self._on_done)
+        try:
+            future = launch(self._put, self.cancel)
+        except BaseException:  # refused before any work (a field the provider cannot pass on)
+            self._ended()
+            raise
+        future.add_done_callback(self._on_done)
         return self
 
     def _put(self, item: Event | BaseException) -> None:
@@ -69,10 +87,15 @@ class Generation:
             self._tracker.record(item)
         self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
-    def _on_done(self, future: Future[None]) -> None:
+    def _ended(self) -> None:
         self._tracker.active.discard(self.cancel)
         if self._conversation_id is not None:
             self._tracker.replied(self._conversation_id, self.cancel)
+        if self._ticket is not None:
+            self._ticket.release()
+
+    def _on_done(self, future: Future[None]) -> None:
+        self._ended()
         error = future.exception() if not future.cancelled() else RuntimeError("cancelled")
         if error is not None:
             self._put(error)

@@ -13,8 +13,10 @@ import contextlib
 import math
 import time
 from collections.abc import AsyncGenerator
+from functools import partial
 
 from backend.chat.generation import Generation
+from backend.chat.queue import Ticket
 from backend.chat.services import ChatServices
 from backend.chat.turn import Turn
 from backend.errors import NotFoundError, error_event
@@ -25,16 +27,23 @@ from backend.wire import (
     Exchange,
     Message,
     MessageStatus,
+    QueuedEvent,
     TokenEvent,
     UserEvent,
 )
 
 
-def start(services: ChatServices, turn: Turn) -> Generation:
+def admit(services: ChatServices) -> Ticket:
+    """A place in the generations' line, taken before the turn is prepared, so a request the
+    full line refuses (QueueFullError: a 429) changes nothing."""
+    return services.generations.queue.admit()
+
+
+def start(services: ChatServices, turn: Turn, ticket: Ticket | None = None) -> Generation:
     """Submit the turn to the provider; a stored turn's reply can be cancelled by chat id."""
     provider, request = services.provider, turn.request
     generation = Generation(services.generations, turn.conversation_id)
-    return generation.start(lambda sink, cancel: provider.start_chat(request, sink, cancel))
+    return generation.start(partial(provider.start_chat, request), ticket)
 
 
 def delete_conversation(services: ChatServices, conversation_id: str) -> None:
@@ -116,14 +125,26 @@ def store_fixed_reply(services: ChatServices, turn: Turn) -> Message:
     )
 
 
-async def reply(services: ChatServices, turn: Turn) -> Exchange:
+def _begin(services: ChatServices, turn: Turn, ticket: Ticket | None) -> tuple[Message, Ticket]:
+    """The reply's row and the turn's place in line (taken now if the caller holds none)."""
+    ticket = ticket or admit(services)
+    try:
+        return begin_reply(services, turn), ticket
+    except BaseException:
+        ticket.release()
+        raise
+
+
+async def reply(services: ChatServices, turn: Turn, ticket: Ticket | None = None) -> Exchange:
     """Run the turn to its end and return the question and the stored reply."""
     asked = _asked(turn)
     if turn.fixed_reply is not None:
+        if ticket is not None:
+            ticket.release()  # the model is not asked
         return Exchange(user=asked, assistant=store_fixed_reply(services, turn))
-    row = begin_reply(services, turn)
+    row, ticket = _begin(services, turn, ticket)
     try:
-        text, finished = await start(services, turn).collect()
+        text, finished = await start(services, turn, ticket).collect()
     except Exception:
         # Stored as a streamed reply would be, so the question is not left unanswered.
         store_reply(services, row, "", None, failed=True)
@@ -131,24 +152,31 @@ async def reply(services: ChatServices, turn: Turn) -> Exchange:
     return Exchange(user=asked, assistant=store_reply(services, row, text, finished))
 
 
-async def stream_reply(services: ChatServices, turn: Turn) -> AsyncGenerator[ChatEvent]:
-    """Events: user, token..., then done (the stored reply) or error. Leaving early (a client
-    disconnect) cancels the generation and stores the reply as interrupted."""
+async def stream_reply(
+    services: ChatServices, turn: Turn, ticket: Ticket | None = None
+) -> AsyncGenerator[ChatEvent]:
+    """Events: [queued,] user, token..., then done (the stored reply) or error. `queued` comes
+    first when other generations are ahead of this one. Leaving early (a client disconnect)
+    cancels the generation and stores the reply as interrupted."""
     asked = _asked(turn)
     if turn.fixed_reply is not None:
+        if ticket is not None:
+            ticket.release()  # the model is not asked
         # Stored before anything is sent: a question is never left without its answer.
         fixed = store_fixed_reply(services, turn)
         yield UserEvent(message=asked)
         yield TokenEvent(text=fixed.content)
         yield DoneEvent(message=fixed)
         return
-    row = begin_reply(services, turn)
+    row, ticket = _begin(services, turn, ticket)
     saver = PartialSaver(services, row)
-    generation = start(services, turn)
+    generation = start(services, turn, ticket)
     parts: list[str] = []
     finished: Finished | None = None
     failed = False
     try:
+        if generation.ahead:
+            yield QueuedEvent(ahead=generation.ahead)
         yield UserEvent(message=asked)
         async for event in generation.events():
             if isinstance(event, Token):

@@ -99,7 +99,8 @@ def describe_validation_error(exc: RequestValidationError) -> ErrorBody:
 def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
         status, body = describe(exc)
-        return JSONResponse(body, status_code=status)
+        headers = exc.response_headers() if isinstance(exc, HearthError) else None
+        return JSONResponse(body, status_code=status, headers=headers)
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -22,12 +22,21 @@ from backend.store import ConversationStore
 log = logging.getLogger(__name__)
 
 
+REMOTE_PARALLEL = 4  # replies a remote server is asked for at once; llama.cpp runs one
+
+
+def generation_tracker(settings: Settings) -> GenerationTracker:
+    """The generations' line: as many run as the provider serves at once, the rest wait."""
+    slots = REMOTE_PARALLEL if settings.remote_llm_url else 1
+    return GenerationTracker(slots, settings.generation_queue_depth)
+
+
 def make_provider(settings: Settings, registry: ModelRegistry) -> ChatProvider:
     """llama.cpp in process, unless settings point chat at a remote server."""
     if settings.remote_llm_url:
         from backend.llm.remote import RemoteProvider
 
-        return RemoteProvider(settings.remote_llm_url, settings.remote_llm_api_key)
+        return RemoteProvider(settings.remote_llm_url, settings.remote_llm_api_key, REMOTE_PARALLEL)
     from backend.llm.runtime import LlamaRuntime
 
     return LlamaRuntime(registry, settings)
@@ -68,6 +77,7 @@ class Services:
             vectors=vectors,
             documents=DocumentLibrary(layout, settings, vectors=vectors, embedder=embedder),
             images=ImageService(layout, settings, vectors),
+            generations=generation_tracker(settings),
         )
 
     def close(self) -> None:

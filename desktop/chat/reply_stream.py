@@ -7,13 +7,26 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from backend.wire import ChatEvent, DoneEvent, ErrorEvent, Message, TokenEvent, UserEvent
+from backend.wire import (
+    ChatEvent,
+    DoneEvent,
+    ErrorEvent,
+    Message,
+    QueuedEvent,
+    TokenEvent,
+    UserEvent,
+)
 from desktop.backend_connection import BackendConnection
 from desktop.chat.chat_view import ChatView
 from desktop.chat.message_view import UNSAVED_ID, MessageView
 from desktop.workers import StreamOperation
 
 RENDER_INTERVAL_MS = 40  # re-render streamed Markdown at most 25 times a second
+
+
+def waiting_note(ahead: int) -> str:
+    """What a reply that waits for the model shows in place of "Writing…"."""
+    return f"Waiting ({ahead} ahead)…"
 
 
 def unsaved_reply(conversation_id: str) -> Message:
@@ -47,6 +60,7 @@ class ReplyStream(QObject):
         self._reply_view: MessageView | None = None
         self._reply_text: list[str] = []
         self._reply_done = False  # the backend sent the stored reply
+        self._ahead = 0  # generations before this reply when it joined the line; 0: writing
         # The partial reply a backend crash cut off (conversation id, message); never stored.
         self._cut_off: tuple[str, Message] | None = None
         self._render_timer = QTimer(self)
@@ -74,6 +88,7 @@ class ReplyStream(QObject):
         self._reply_view = None
         self._reply_text = []
         self._reply_done = False
+        self._ahead = 0
         stream.signals.item.connect(self._on_event)
         self.view.set_generating(True)
         self.view.show_stats(None)  # the last reply's figures are not this one's
@@ -103,6 +118,8 @@ class ReplyStream(QObject):
         if self._stream is None or self._stream.stopped:
             return  # events already queued when Stop was pressed are not shown
         match event:
+            case QueuedEvent():
+                self._ahead = event.ahead
             case UserEvent():
                 self._on_user(event)
             case TokenEvent():
@@ -116,8 +133,13 @@ class ReplyStream(QObject):
         self.view.add_message(event.message)
         placeholder = unsaved_reply(event.message.conversation_id)
         self._reply_view = self.view.add_message(placeholder, streaming=True)
+        if self._ahead:
+            self._reply_view.note.setText(waiting_note(self._ahead))
 
     def _on_token(self, event: TokenEvent) -> None:
+        if self._ahead and self._reply_view is not None:  # its turn came: "Writing…" again
+            self._ahead = 0
+            self._reply_view.set_status("complete", streaming=True)
         self._reply_text.append(event.text)
         self.token_received.emit(event.text)
         if not self._render_timer.isActive():

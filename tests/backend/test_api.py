@@ -164,8 +164,10 @@ def test_client_disconnect_stops_generation(backend: InProcessRealBackend) -> No
 
 
 def test_twenty_concurrent_streams_complete_without_interleaving(
-    backend: InProcessRealBackend,
+    backend: InProcessRealBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # All twenty wait their turn in a line long enough (by default a sixth would get a 429).
+    monkeypatch.setattr(backend.served.services.generations.queue, "depth", 20)
     client = backend.openai()
 
     def ask(i: int, stream: bool) -> str:

@@ -163,7 +163,9 @@ def test_finished_messages_survive_sigkill(home: HomeLayout) -> None:
         again.stop()
 
 
-def test_requests_during_the_first_model_load_are_queued(home: HomeLayout) -> None:
+def test_requests_during_the_first_model_load_are_queued(tmp_path: Path, tiny_gguf: Path) -> None:
+    # Six at once: one generates and five wait, which the line must hold (four by default).
+    home = prepare_home(tmp_path / "home", tiny_gguf, generation_queue_depth=5)
     backend = launch(home)  # nothing is loaded until the first request
     try:
 

@@ -17,7 +17,8 @@ from backend.images.decode import CorruptImageError, ImageTooLargeError
 from backend.llm.remote import RemoteError
 from backend.server.errors import install_error_handlers
 
-OPENAI_ERROR_TYPES = {"invalid_request_error", "not_found_error", "server_error"}
+# "requests": OpenAI's type for a 429 that limits the number of requests (a full queue).
+OPENAI_ERROR_TYPES = {"invalid_request_error", "not_found_error", "requests", "server_error"}
 
 
 def _all_subclasses(cls: type[HearthError]) -> set[type[HearthError]]:

@@ -110,7 +110,8 @@ async def post_message(
     """Append a user message, generate the reply and store both."""
     svc = services(request)
     question = Question(body.content, tuple(body.images), body.replace_from)
-    turn = await asyncio.to_thread(prepare_turn, svc, conversation_id, question)
+    with runner.admit(svc) as ticket:  # a full line refuses it (429) before the question is kept
+        turn = await asyncio.to_thread(prepare_turn, svc, conversation_id, question)
     if not body.stream:
-        return await runner.reply(svc, turn)
-    return event_response(encoded(runner.stream_reply(svc, turn)))
+        return await runner.reply(svc, turn, ticket)
+    return event_response(encoded(runner.stream_reply(svc, turn, ticket)))

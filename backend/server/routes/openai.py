@@ -17,6 +17,7 @@ from backend import sse
 from backend.chat import runner
 from backend.chat.generation import Generation
 from backend.chat.models import resolve_model
+from backend.chat.queue import Ticket
 from backend.chat.turn import Turn, prepare_api_turn
 from backend.embeddings.minilm import MODEL_NAME as EMBEDDER_NAME
 from backend.embeddings.names import answers_to
@@ -90,9 +91,14 @@ def hearth_report(finished: Finished, turn: Turn | None = None) -> HearthReport:
     )
 
 
+def queue_note(generation: Generation) -> str:
+    """A waiting request's stream opens with this SSE comment, which clients skip."""
+    return sse.comment(f"queued {generation.ahead} ahead")
+
+
 async def openai_chunks(
     generation: Generation,
-    first: Token | Finished,
+    first: Event | None,
     chunk: ChunkBuilder,
     include_usage: bool,
     report: Reporter,
@@ -100,6 +106,8 @@ async def openai_chunks(
 ) -> AsyncIterator[str]:
     """SSE lines for one generation; `chunk(text, finish_reason)` shapes each OpenAI chunk."""
     try:
+        if generation.ahead:
+            yield queue_note(generation)
         async for event in generation.events(first):
             if isinstance(event, Token):
                 yield sse.encode(chunk(event, None))
@@ -127,10 +135,12 @@ async def respond(
     report: Reporter,
     closing: ClosingChunks = tuple,
 ) -> tuple[str, Finished] | StreamingResponse:
-    """Stream a started generation, or collect it and return (text, Finished)."""
+    """Stream a started generation, or collect it and return (text, Finished). A stream waits
+    for its first event, so an error before any output gets a real HTTP status; one that waits
+    in line starts at once, saying how many are ahead, and reports errors in-band."""
     if not body.stream:
         return await generation.collect()
-    first = await generation.next_event()  # errors before any output get a real HTTP status
+    first = None if generation.ahead else await generation.next_event()
     return event_response(
         openai_chunks(generation, first, chunk, body.include_usage, report, closing)
     )
@@ -255,24 +265,25 @@ async def chat_completions(
 ) -> ChatCompletion | StreamingResponse:
     svc = services(request)
     messages = [m.as_prompt_message() for m in body.messages]
-    turn = await asyncio.to_thread(
-        prepare_api_turn,
-        svc,
-        body.model,
-        messages,
-        body.image_references(),
-        body.sampling(),
-        earlier_images=body.earlier_image_references(),
-        drop_old_turns=context_overflow == "drop",
-        tool_use=body.tool_use(),
-    )
+    with runner.admit(svc) as ticket:  # a full line refuses it (429) before any work
+        turn = await asyncio.to_thread(
+            prepare_api_turn,
+            svc,
+            body.model,
+            messages,
+            body.image_references(),
+            body.sampling(),
+            earlier_images=body.earlier_image_references(),
+            drop_old_turns=context_overflow == "drop",
+            tool_use=body.tool_use(),
+        )
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     tool_use = turn.request.tool_use
     calls = ToolCallDeltas(tool_use) if tool_use and body.stream else None
     chunk = chat_chunker(ident, created, turn.model.name, body.logprobs, calls)
     closing = tool_call_chunks(ident, created, turn.model.name, calls) if calls else tuple
     report = partial(hearth_report, turn=turn)
-    generation = runner.start(svc, turn)
+    generation = runner.start(svc, turn, ticket)
     result = await respond(body, generation, chunk, report, closing)
     if isinstance(result, StreamingResponse):
         return result
@@ -293,7 +304,7 @@ def summed(ended: Sequence[Finished]) -> Finished:
 
 async def completion_chunks(
     first: Generation,
-    first_event: Event,
+    first_event: Event | None,
     later: Sequence[Callable[[], Generation]],
     chunker: Callable[[int], ChunkBuilder],
     include_usage: bool,
@@ -304,6 +315,8 @@ async def completion_chunks(
     generation, pending = first, [first_event]
     ended: list[Finished] = []
     try:
+        if first.ahead:
+            yield queue_note(first)
         for index in range(len(later) + 1):
             if index:
                 generation, pending = later[index - 1](), []
@@ -344,23 +357,27 @@ async def text_choices(
 
 @router.post("/v1/completions", response_model=None)
 async def completions(body: CompletionBody, request: Request) -> TextCompletion | StreamingResponse:
-    """One choice per prompt (a list of prompts gives several), each run after the other."""
+    """One choice per prompt (a list of prompts gives several), each run after the other;
+    the request's place in line is checked once, for the first."""
     svc = services(request)
     prompts = body.prompts()
-    model = await asyncio.to_thread(resolve_model, svc.provider, svc.settings, body.model)
+    with runner.admit(svc) as ticket:  # a full line refuses it (429) before any work
+        model = await asyncio.to_thread(resolve_model, svc.provider, svc.settings, body.model)
     sampling, logprobs = body.sampling(), body.logprobs is not None
 
-    def start(prompt: str | tuple[int, ...]) -> Generation:
+    def start(prompt: str | tuple[int, ...], admitted: Ticket | None = None) -> Generation:
         completion = CompletionRequest(model.name, prompt, sampling)
         return Generation(svc.generations).start(
-            lambda sink, cancel: svc.provider.start_completion(completion, sink, cancel)
+            partial(svc.provider.start_completion, completion),
+            admitted or svc.generations.queue.admit(force=True),
         )
 
-    starts = [partial(start, prompt) for prompt in prompts]
+    starts = [partial(start, prompts[0], ticket), *(partial(start, p) for p in prompts[1:])]
     ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
         first = starts[0]()
-        first_event = await first.next_event()  # errors before any output get a real status
+        # Errors before any output get a real status, unless it waits in line (see respond).
+        first_event = None if first.ahead else await first.next_event()
         chunker = partial(text_chunker, ident, created, model.name, logprobs)
         lines = completion_chunks(first, first_event, starts[1:], chunker, body.include_usage)
         return event_response(lines)
