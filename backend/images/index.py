@@ -28,7 +28,12 @@ from PIL import Image
 from backend.documents.sources import display_path, find_entries
 from backend.errors import InvalidRequestError
 from backend.images.clip import ClipModel
-from backend.images.decode import ImageDecodeError, open_image, read_image_file
+from backend.images.decode import (
+    MAX_IMAGE_BYTES,
+    ImageDecodeError,
+    open_image,
+    read_image_file,
+)
 from backend.images.indexed_folders import FolderRecord, reindex_needed
 from backend.wire import ImageHit, ImageIndexEvent
 
@@ -126,11 +131,16 @@ class ImageIndex:
     none of them says they need indexing again instead of finding nothing."""
 
     def __init__(
-        self, store: VectorStore, model: ClipModel, folders: FolderRecord | None = None
+        self,
+        store: VectorStore,
+        model: ClipModel,
+        folders: FolderRecord | None = None,
+        max_image_bytes: int = MAX_IMAGE_BYTES,
     ) -> None:
         self._model = model
         self._collection = store.vectors(collection_name(model))
         self._folders = folders
+        self._max_image_bytes = max_image_bytes  # the max_image_bytes setting
 
     def _known_hashes(self, folder: Path) -> dict[str, str]:
         found = self._collection.get(where={"folder": str(folder)})
@@ -192,13 +202,14 @@ class ImageIndex:
 
     def _load(self, path: Path, known: dict[str, str]) -> Loaded:
         try:
-            data = read_image_file(path)  # a FIFO or a huge file is refused, not read
+            # A FIFO or a file past the limit is refused, not read.
+            data = read_image_file(path, limit=self._max_image_bytes)
             digest = hashlib.sha256(data).hexdigest()
             if known.get(image_id(path)) == digest:
                 return digest, None
             # Decoded at reduced scale where the format allows: CLIP sees a small image.
             size = self._model.preprocess.size
-            image = open_image(data, str(path), at_least=2 * size)
+            image = open_image(data, str(path), 2 * size, self._max_image_bytes)
             return digest, self._model.preprocess.crop(image)
         except (OSError, ImageDecodeError) as exc:
             return "", str(exc)

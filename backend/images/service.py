@@ -55,7 +55,9 @@ class ImageService:
         model = self.model
         with self._lock:
             if self._index is None:
-                self._index = ImageIndex(self._vectors, model, FolderRecord.of(self._layout))
+                folders = FolderRecord.of(self._layout)
+                limit = self._settings.max_image_bytes
+                self._index = ImageIndex(self._vectors, model, folders, max_image_bytes=limit)
             return self._index
 
     def indexed_folders(self) -> list[IndexedFolder]:

@@ -18,6 +18,7 @@ from backend.images.decode import MAX_IMAGE_BYTES, ImageTooLargeError
 from backend.images.service import ImageService
 from backend.paths import HomeLayout
 from backend.settings import Settings
+from tests.backend.conftest import TinyClip
 from tests.backend.inprocess_cli import run_hearth
 from tests.backend.test_documents import write_docx, write_pdf
 
@@ -107,3 +108,20 @@ def test_a_lowered_image_limit_refuses_an_attachment(hearth_home: Path, two_mb_p
     finally:
         vectors.close()
     assert not (layout.root / "attachments").exists()
+
+
+def test_a_lowered_image_limit_leaves_an_image_out_of_the_index(
+    hearth_home: Path, tiny_clip: TinyClip, two_mb_png: Path
+) -> None:
+    tiny_clip.install(hearth_home)
+    Image.new("RGB", (8, 8), "blue").save(two_mb_png.parent / "small.png")
+    layout = HomeLayout(hearth_home).ensure()
+    vectors = VectorStore(layout, None)
+    try:
+        settings = Settings(max_image_bytes=MB, image_model=tiny_clip.name, threads=1)
+        done = ImageService(layout, settings, vectors).index.index_all(two_mb_png.parent)
+    finally:
+        vectors.close()
+    assert done.embedded == 1
+    reason = done.failures[str(two_mb_png.resolve())]
+    assert "over the 1 MB limit for images (max_image_bytes" in reason, reason
