@@ -43,7 +43,9 @@ from backend.wire import (
     HubSearchHit,
     ImageHit,
     ImageIndexEvent,
-    ImageLabel,
+    ImageReading,
+    IndexedFolder,
+    IndexedFolderRemoved,
     IngestEvent,
     Message,
     ModelDescription,
@@ -298,19 +300,29 @@ class ImagesApi:
         self._client = client
 
     def label(
-        self, image: str | Path, labels: Sequence[str] = (), top: int = 5
-    ) -> list[ImageLabel]:
-        body = {"image": _image(image), "labels": list(labels), "top": top}
-        return self._client.call(list[ImageLabel], "POST", f"{IMAGES}/label", json=body)
+        self, image: str | Path, labels: Sequence[str] = (), top: int = 5, text: bool = True
+    ) -> ImageReading:
+        """CLIP's labels and, with `text`, the text read in the image."""
+        body = {"image": _image(image), "labels": list(labels), "top": top, "text": text}
+        return self._client.call(ImageReading, "POST", f"{IMAGES}/label", json=body)
 
     def index_folder(self, folder: str | Path) -> Iterator[ImageIndexEvent]:
         """Progress after each batch, then the totals (image_finished)."""
         body = {"folder": _from_here(folder), "stream": True}
         return _until_error(self._client.stream(f"{IMAGES}/index", body), ImageIndexEvent)
 
-    def search(self, text: str, k: int = 12) -> list[ImageHit]:
-        params = {"q": text, "k": k}
+    def search(self, text: str, k: int = 12, cutoff: bool = True) -> list[ImageHit]:
+        params = {"q": text, "k": k, "cutoff": cutoff}
         return self._client.call(list[ImageHit], "GET", f"{IMAGES}/search", params=params)
+
+    def folders(self) -> list[IndexedFolder]:
+        """The indexed folders, each marked if the current image model has not indexed it."""
+        return self._client.call(list[IndexedFolder], "GET", f"{IMAGES}/folders")
+
+    def remove_folder(self, folder: str | Path) -> IndexedFolderRemoved:
+        """Forget an indexed folder; its pictures leave the search."""
+        params = {"folder": _from_here(folder)}
+        return self._client.call(IndexedFolderRemoved, "DELETE", f"{IMAGES}/folders", params=params)
 
     def similar(self, image: str | Path, k: int = 12) -> list[ImageHit]:
         body = {"image": _image(image), "k": k}

@@ -88,11 +88,48 @@ class ImageLabel(BaseModel):
     score: float = Field(description="Probability among the labels tried, 0 to 1.")
 
 
+class ImageTextLine(BaseModel):
+    """One line of text read in an image (OCR)."""
+
+    text: str
+    box: list[tuple[float, float]] = Field(description="Its four corners, in image pixels.")
+    confidence: float = Field(description="The recogniser's confidence, 0 to 1.")
+
+
+class ImageReading(BaseModel):
+    """What an image likely shows (CLIP's labels) and the text read in it."""
+
+    labels: list[ImageLabel]
+    text: str = Field(description="The lines read, in reading order, one a line; or empty.")
+    lines: list[ImageTextLine]
+
+
 class ImageHit(BaseModel):
     """An indexed image that matches a search."""
 
     path: str
-    score: float = Field(description="Cosine similarity; 1 is identical.")
+    score: float = Field(description="Cosine similarity to the query (CLIP); 1 is identical.")
+    text: str | None = Field(
+        None, description="The text read in the image, when the search's words are in it."
+    )
+
+
+class IndexedFolder(BaseModel):
+    """A folder some image model indexed."""
+
+    folder: str
+    models: list[str] = Field(description="The image models that indexed it.")
+    needs_reindex: bool = Field(
+        description="Indexed, but not with the current image model: search will not find its "
+        "images until it is indexed again."
+    )
+
+
+class IndexedFolderRemoved(BaseModel):
+    """A folder forgotten by image search (its files stay where they are)."""
+
+    folder: str
+    images: int = Field(description="The pictures the current image model had indexed in it.")
 
 
 class Attachment(BaseModel):
@@ -101,6 +138,12 @@ class Attachment(BaseModel):
     path: str = Field(description="The stored copy under HEARTH_HOME/attachments.")
     name: str = Field(description="The file's name as the user gave it.")
     labels: list[ImageLabel]
+    text: str = Field("", description="The text read in the image (OCR); empty when none.")
+    vision_note: str | None = Field(
+        None,
+        description="Set when the model that answered could not see the image: it was given "
+        "the labels and the read text instead, so what it said is inferred from them.",
+    )
 
 
 class Timings(BaseModel):
@@ -688,6 +731,7 @@ class ImageIndexEvent(BaseModel):
     embedded: int = 0
     skipped: int = Field(0, description="Unchanged since they were indexed.")
     removed: int = Field(0, description="Gone from the folder, so forgotten.")
+    with_text: int = Field(0, description="Embedded images in which text was read (OCR).")
     failures: dict[str, str] = Field(
         default_factory=dict, description="Path to why the image could not be read."
     )

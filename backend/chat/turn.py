@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from backend.chat.models import resolve_model
 from backend.chat.services import ChatServices
 from backend.documents.grounding import NOTHING_FOUND, find_sources, grounded_question
-from backend.images.attachments import image_inputs, with_image_context
+from backend.images.attachments import image_inputs, noted_for, with_image_context
 from backend.llm.thoughts import STEP_BY_STEP, without_thoughts
 from backend.llm.types import ChatRequest, PromptMessage, ResolvedModel, SamplingParams, ToolUse
 from backend.settings import Settings
@@ -133,8 +133,10 @@ def prepare_turn(services: ChatServices, conversation_id: str, question: Questio
     documents = bool(conversation.collections)
     model = resolve_model(services.provider, services.settings, conversation.model, documents)
     # Images are read and labelled, and sources found, first: a turn that fails there leaves
-    # the conversation as it was.
-    attachments = services.images.attach(question.images) if question.images else []
+    # the conversation as it was. A model that cannot see gets the images' labels and text,
+    # and the stored attachments say so.
+    attached = services.images.attach(question.images) if question.images else []
+    attachments = noted_for(attached, model.vision)
     sources: list[Source] = []
     if documents:
         sources = find_sources(services.documents, conversation.collections, question.content)
@@ -214,7 +216,8 @@ def prepare_api_turn(
         raise ValueError("earlier_images has more entries than there are earlier messages")
     model = resolve_model(services.provider, services.settings, requested_model)
     history, earlier = labelled_earlier_images(services, messages, earlier_images)
-    attachments = services.images.attach(image_references) if image_references else []
+    attached = services.images.attach(image_references) if image_references else []
+    attachments = noted_for(attached, model.vision)
     prompt, images = with_images(model, attachments, history)
     request = ChatRequest(
         model.name, prompt, sampling, images, tool_use=tool_use, drop_old_turns=drop_old_turns

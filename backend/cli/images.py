@@ -1,5 +1,6 @@
-"""`hearth images`: zero-shot labels for a picture, and image search through the running
-backend or else in this process (the same rule as `hearth docs`)."""
+"""`hearth images`: zero-shot labels and the text in a picture, and image search (by
+description and by the words in pictures) through the running backend or else in this
+process (the same rule as `hearth docs`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ from backend.cli.arguments import label_list, positive_int
 from backend.cli.output import fail, print_json
 
 if TYPE_CHECKING:
-    from backend.images.indexed_folders import IndexedFolder
-    from backend.wire import ImageHit, ImageIndexEvent
+    from backend.wire import (
+        ImageHit,
+        ImageIndexEvent,
+        ImageReading,
+        IndexedFolder,
+        IndexedFolderRemoved,
+    )
 
 
 class _Images(Protocol):
@@ -22,15 +28,21 @@ class _Images(Protocol):
 
     def index_folder(self, folder: Path) -> Iterator[ImageIndexEvent]: ...
 
-    def search(self, text: str, k: int = 12) -> list[ImageHit]: ...
+    def search(self, text: str, k: int = 12, cutoff: bool = True) -> list[ImageHit]: ...
 
     def similar(self, path: Path, k: int = 12) -> list[ImageHit]: ...
 
+    def remove_folder(self, folder: Path) -> IndexedFolderRemoved: ...
+
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("images", help="label your images and search them by description")
+    parser = commands.add_parser(
+        "images", help="label your images, read their text, and search them by description"
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    label = actions.add_parser("label", help="what an image likely shows, with probabilities")
+    label = actions.add_parser(
+        "label", help="what an image likely shows, with probabilities, and the text in it"
+    )
     label.add_argument("path", type=Path)
     label.add_argument(
         "--labels",
@@ -40,6 +52,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     label.add_argument("--top", type=positive_int, default=5, help="how many labels to print")
     label.add_argument("--model", help="CLIP model (default from settings)")
+    label.add_argument("--no-text", action="store_true", help="do not read the text (OCR)")
     label.add_argument("--json", action="store_true", help="machine-readable output")
     label.set_defaults(handler=label_image)
 
@@ -61,9 +74,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     folders.add_argument("--json", action="store_true", help="machine-readable output")
     folders.set_defaults(handler=list_folders)
 
+    remove = actions.add_parser("remove", help="forget an indexed folder (its files stay)")
+    remove.add_argument("folder", type=Path)
+    remove.add_argument("--json", action="store_true", help="machine-readable summary")
+    remove.set_defaults(handler=remove_folder)
+
     search = actions.add_parser("search", help="find indexed images by description")
     search.add_argument("query")
     search.add_argument("--k", type=positive_int, default=12, help="how many results")
+    search.add_argument(
+        "--all",
+        action="store_true",
+        help="also the pictures far less likely than the best match (no cut-off)",
+    )
     search.add_argument("--json", action="store_true", help="machine-readable output")
     search.set_defaults(handler=search_images)
 
@@ -80,22 +103,31 @@ def label_image(args: argparse.Namespace) -> int:
     from backend.images.labels import NoLabelsError
     from backend.images.labels import label_image as label
     from backend.images.registry import find_clip_model
+    from backend.images.text import read_text, reading
+    from backend.ocr import OcrError
     from backend.paths import HomeLayout
     from backend.settings import Settings
 
     try:
-        settings = Settings.load()
-        image = open_image(args.path, limit=settings.max_image_bytes)
-        folder = find_clip_model(HomeLayout.current(), args.model or settings.image_model)
+        image = open_image(args.path)
+        folder = find_clip_model(HomeLayout.current(), args.model or Settings.load().image_model)
         labels = label(ClipModel(folder), image, args.labels, top=args.top)
-    except (ImageDecodeError, NoLabelsError) as exc:
+        found = reading(labels, [] if args.no_text else read_text(image))
+    except (ImageDecodeError, NoLabelsError, OcrError) as exc:
         return fail(str(exc))
     if args.json:
-        print_json([{"label": item.label, "score": round(item.score, 6)} for item in labels])
+        print_json(found.model_dump(mode="json"))
     else:
-        for item in labels:
-            print(f"{item.score:7.1%}  {item.label}")
+        _print_reading(found)
     return 0
+
+
+def _print_reading(found: ImageReading) -> None:
+    for item in found.labels:
+        print(f"{item.score:7.1%}  {item.label}")
+    if found.text:
+        print("\nText read from the image:")
+        print(found.text)
 
 
 @contextmanager
@@ -176,12 +208,14 @@ def index_folder(folder: Path, as_json: bool) -> dict[str, Any]:
         "embedded": progress.embedded,
         "unchanged": progress.skipped,
         "removed": progress.removed,
+        "with_text": progress.with_text,
         "failures": progress.failures,
     }
     if not as_json:
         print(
-            f"{progress.total} images: {progress.embedded} embedded, {progress.skipped} "
-            f"unchanged, {progress.removed} removed, {len(progress.failures)} failed"
+            f"{progress.total} images: {progress.embedded} embedded ({progress.with_text} with "
+            f"text), {progress.skipped} unchanged, {progress.removed} removed, "
+            f"{len(progress.failures)} failed"
         )
         for reason in progress.failures.values():
             print(f"  skipped: {reason}")
@@ -217,12 +251,12 @@ def list_folders(args: argparse.Namespace) -> int:
 
 def _print_hits(hits: list[ImageHit], as_json: bool) -> int:
     if as_json:
-        print_json([{"path": hit.path, "score": hit.score} for hit in hits])
+        print_json([hit.model_dump(mode="json") for hit in hits])
     elif not hits:  # any k >= 1 finds something in a non-empty index
         print("No images indexed yet. Index a folder with: hearth images index FOLDER")
     else:
         for hit in hits:
-            print(f"{hit.score:6.3f}  {hit.path}")
+            print(f"{hit.score:6.3f}  {hit.path}{'  (its text matches)' if hit.text else ''}")
     return 0
 
 
@@ -230,7 +264,7 @@ def search_images(args: argparse.Namespace) -> int:
     import sys
 
     with _images() as images:
-        hits = images.search(args.query, args.k)
+        hits = images.search(args.query, args.k, cutoff=not args.all)
     stale = [f.folder for f in _indexed_folders() if f.needs_reindex]
     if stale:  # on stderr, so that --json output stays one document
         print(
@@ -250,3 +284,13 @@ def similar_images(args: argparse.Namespace) -> int:
     except ImageDecodeError as exc:
         return fail(str(exc))
     return _print_hits(hits, args.json)
+
+
+def remove_folder(args: argparse.Namespace) -> int:
+    with _images() as images:  # a folder never indexed: the one `except` in main says so
+        removed = images.remove_folder(args.folder)
+    if args.json:
+        print_json(removed.model_dump(mode="json"))
+    else:
+        print(f"forgot {removed.folder}: {removed.images} pictures left the image search")
+    return 0

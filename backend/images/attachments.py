@@ -1,7 +1,8 @@
 """Images attached to chat messages: read from paths or data URLs, kept under HEARTH_HOME.
 
-Without a vision model, the LLM is told what CLIP's zero-shot labels suggest, and that they
-are labels rather than sight, so the reply can say what the image likely shows and how it knows.
+Without a vision model, the LLM is told what CLIP's zero-shot labels suggest and the text read
+in the image, and that they are labels and read text rather than sight, so the reply can say
+what the image likely shows, what its text says, and how it knows.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ REMOTE_URL = re.compile(r"\s*https?://", re.IGNORECASE)
 MAX_DATA_URL_CHARS = 4 * (MAX_IMAGE_BYTES // 3 + 1) + 256
 # No room left: the disk or the user's quota is full, or a file-size limit (RLIMIT_FSIZE) is hit.
 NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+# The read text of one image in a prompt, at most: a page of a scan fits, a book would not.
+MAX_TEXT_IN_PROMPT = 4000
 log = logging.getLogger(__name__)
 
 
@@ -127,17 +130,46 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
 
 
 def describe_for_llm(attachments: Sequence[Attachment]) -> str:
-    """Context for a text-only LLM: the labels and their scores, marked as inferred."""
+    """Context for a text-only LLM: the labels and their scores, marked as inferred, and the
+    text read in each image, framed as such."""
     lines = []
     for number, attachment in enumerate(attachments, start=1):
         guesses = ", ".join(f"{item.label} ({item.score:.0%})" for item in attachment.labels)
         lines.append(f"Image {number} ({attachment.name}): {guesses}")
+        if attachment.text:
+            lines.append(framed_text(attachment.text))
+    if not any(attachment.text for attachment in attachments):  # as hearth-smol learnt it
+        ask = "Say what each image most likely shows, and say that this is inferred from labels."
+    else:
+        ask = (
+            "Answer questions about the images' words from the text read from them. Say what "
+            "each image most likely shows, and say that this is inferred from labels and text."
+        )
     return (
         "The user attached images. You cannot see them; an image classifier suggests these "
-        "labels with probabilities:\n"
-        + "\n".join(lines)
-        + "\nSay what each image most likely shows, and say that this is inferred from labels."
+        "labels with probabilities:\n" + "\n".join(lines) + "\n" + ask
     )
+
+
+def framed_text(text: str) -> str:
+    """An image's read text as the prompt gives it: marked, quoted, and cut if very long."""
+    if len(text) > MAX_TEXT_IN_PROMPT:
+        text = text[:MAX_TEXT_IN_PROMPT] + " [...]"
+    return f'Text read from the image:\n"""\n{text}\n"""'
+
+
+def vision_note(attachment: Attachment) -> str:
+    """Why a model without vision could only infer what the image shows."""
+    given = "CLIP's labels and the text read from it" if attachment.text else "CLIP's labels"
+    return f"this model cannot see the image; what it says is inferred from {given}"
+
+
+def noted_for(attachments: Sequence[Attachment], sees: bool) -> list[Attachment]:
+    """The attachments as stored with the question: each carries the vision note when the
+    model that answers cannot see it, so the app can say so beside the reply."""
+    if sees:
+        return list(attachments)
+    return [a.model_copy(update={"vision_note": vision_note(a)}) for a in attachments]
 
 
 def with_image_context(question: str, attachments: Sequence[Attachment]) -> str:

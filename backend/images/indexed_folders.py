@@ -11,30 +11,24 @@ import json
 import threading
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
-from backend.errors import InvalidRequestError
+from backend.errors import InvalidRequestError, NotFoundError
 from backend.paths import HomeLayout
 from backend.settings import write_atomically
+from backend.wire import IndexedFolder
 
 _LOCK = threading.Lock()  # the backend's indexing threads share one record file
-
-
-class IndexedFolder(BaseModel):
-    """A folder some image model indexed."""
-
-    folder: str
-    models: list[str] = Field(description="The image models that indexed it.")
-    needs_reindex: bool = Field(
-        description="Indexed, but not with the current image model: search will not find its "
-        "images until it is indexed again."
-    )
 
 
 class ReindexNeededError(InvalidRequestError):
     """Nothing is indexed with the current image model, though folders were with another."""
 
     code = "reindex_needed"
+
+
+class FolderNotIndexedError(NotFoundError):
+    """A folder to forget that no image model indexed."""
+
+    code = "folder_not_indexed"
 
 
 class FolderRecord:
@@ -62,6 +56,25 @@ class FolderRecord:
             models.append(model)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(self.path, json.dumps(known, indent=2, sort_keys=True))
+
+    def recorded(self, folder: Path) -> tuple[Path, list[str]]:
+        """`folder` as the record spells it (as given, or resolved), and the image models that
+        indexed it."""
+        known = self._read()
+        for spelling in (folder, folder.resolve()):
+            if str(spelling) in known:
+                return spelling, known[str(spelling)]
+        raise FolderNotIndexedError(
+            f"{folder} is not an indexed image folder; see: hearth images folders"
+        )
+
+    def remove(self, folder: Path) -> None:
+        """Forget `folder`: its vectors must be gone first, so that a crash between the two
+        leaves a folder listed with fewer pictures, never pictures of an unlisted folder."""
+        with _LOCK:
+            known = self._read()
+            if known.pop(str(folder), None) is not None:
+                write_atomically(self.path, json.dumps(known, indent=2, sort_keys=True))
 
     def folders(self, current_model: str) -> list[IndexedFolder]:
         return [

@@ -166,7 +166,7 @@ def test_a_folder_of_images_is_indexed_with_progress_then_searched(
     assert len(client.images.search("a red square", k=2)) == 2
     twin = client.images.similar(tmp_path / "1.png", k=1)[0]
     assert twin.path == str(tmp_path / "1.png") and twin.score > 0.999
-    labels = client.images.label(tmp_path / "0.png", ["red", "green"])
+    labels = client.images.label(tmp_path / "0.png", ["red", "green"]).labels
     assert sum(label.score for label in labels) == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(BackendError, match="not a folder"):
         list(client.images.index_folder(tmp_path / "missing"))

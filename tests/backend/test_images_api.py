@@ -101,7 +101,8 @@ def test_label_index_search_and_similar_routes(
         labels = http.post(
             "/hearth/images/label", json={"image": str(folder / "0.png"), "labels": ["a", "b"]}
         )
-        assert sum(item["score"] for item in labels.json()) == pytest.approx(1.0, abs=1e-4)
+        scores = [item["score"] for item in labels.json()["labels"]]
+        assert sum(scores) == pytest.approx(1.0, abs=1e-4)
         done = http.post("/hearth/images/index", json={"folder": str(folder)}).json()
         assert (done["done"], done["embedded"]) == (5, 5)
         assert len(http.get("/hearth/images/search", params={"q": "a cat", "k": 3}).json()) == 3

@@ -41,12 +41,13 @@ def test_label_prints_json_probabilities(
         "images", "label", str(photo), "--model", tiny_clip.name, "--json", "--top", "3"
     )
     assert result.code == 0, result.err
-    labels = json.loads(result.out)
+    labels = json.loads(result.out)["labels"]
     assert len(labels) == 3 and {"label", "score"} <= set(labels[0])
     custom = run_hearth(
         "images", "label", str(photo), "--model", tiny_clip.name, "--labels", "a,b", "--json"
     )
-    assert sum(item["score"] for item in json.loads(custom.out)) == pytest.approx(1.0, abs=1e-4)
+    scores = [item["score"] for item in json.loads(custom.out)["labels"]]
+    assert sum(scores) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_label_errors_are_plain(hearth_home: Path, tmp_path: Path) -> None:

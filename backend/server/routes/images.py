@@ -1,4 +1,5 @@
-"""Hearth's image routes: zero-shot labels, folder indexing with progress, and search."""
+"""Hearth's image routes: zero-shot labels and read text, folder indexing with progress, the
+indexed folders, and search."""
 
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ from pydantic import BaseModel, Field
 from backend import sse
 from backend.errors import error_event
 from backend.images.index import FolderNotFoundError, finished
-from backend.images.indexed_folders import IndexedFolder
 from backend.images.registry import ImageModelInfo, describe_clip_models
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
-from backend.wire import ImageHit, ImageIndexEvent, ImageLabel
+from backend.wire import (
+    ImageHit,
+    ImageIndexEvent,
+    ImageReading,
+    IndexedFolder,
+    IndexedFolderRemoved,
+)
 
 router = APIRouter(prefix="/hearth/images", tags=["images"])
 
@@ -26,6 +32,7 @@ class LabelBody(BaseModel):
     image: str = Field(description="A file path or a base64 data URL.")
     labels: list[str] = Field(default_factory=list, description="Candidates; empty: defaults.")
     top: int = Field(5, ge=1, le=1000)
+    text: bool = Field(True, description="Also read the text in the image (OCR).")
 
 
 class IndexBody(BaseModel):
@@ -39,9 +46,12 @@ class SimilarBody(BaseModel):
 
 
 @router.post("/label")
-async def label(body: LabelBody, request: Request) -> list[ImageLabel]:
+async def label(body: LabelBody, request: Request) -> ImageReading:
+    """CLIP's labels for the image, and the text read in it with each line's box."""
     images = services(request).images
-    return await asyncio.to_thread(images.label_reference, body.image, body.labels, body.top)
+    return await asyncio.to_thread(
+        images.read_reference, body.image, body.labels, body.top, body.text
+    )
 
 
 async def _progress_events(steps: Iterator[ImageIndexEvent]) -> AsyncIterator[str]:
@@ -92,12 +102,25 @@ async def indexed_folders(request: Request) -> list[IndexedFolder]:
     return await asyncio.to_thread(services(request).images.indexed_folders)
 
 
+@router.delete("/folders")
+async def remove_folder(request: Request, folder: str) -> IndexedFolderRemoved:
+    """Forget an indexed folder: its pictures leave the search (the files stay)."""
+    index = await asyncio.to_thread(lambda: services(request).images.index)
+    return await asyncio.to_thread(index.remove_folder, _full_path(folder))
+
+
 @router.get("/search")
 async def search(
-    request: Request, q: str, k: Annotated[int, Query(ge=1, le=500)] = 12
+    request: Request,
+    q: str,
+    k: Annotated[int, Query(ge=1, le=500)] = 12,
+    cutoff: Annotated[
+        bool, Query(description="Leave out pictures far less likely than the best match.")
+    ] = True,
 ) -> list[ImageHit]:
+    """Pictures whose read text holds the words first, then by CLIP similarity."""
     index = await asyncio.to_thread(lambda: services(request).images.index)
-    return await asyncio.to_thread(index.search, q, k)
+    return await asyncio.to_thread(index.search, q, k, cutoff)
 
 
 @router.post("/similar")
