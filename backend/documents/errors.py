@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.errors import InvalidRequestError, NotFoundError
+from backend.errors import HearthError, InvalidRequestError, NotFoundError
 
 
 class DocumentError(Exception):
@@ -37,3 +37,23 @@ class DocumentPathError(InvalidRequestError, FileNotFoundError):
     """A path given to add to a collection does not exist."""
 
     code = "path_not_found"
+
+
+class IndexDiskFullError(HearthError):
+    """Chroma could not write a collection's vectors for lack of space; the collection is
+    marked, and its next sync repairs it."""
+
+    status = 507  # Insufficient Storage, as for an attachment
+    code = "disk_full"
+
+
+class IndexWriteError(HearthError):
+    """Chroma could not write a collection's vectors for another reason; marked for repair too."""
+
+    code = "index_write_failed"
+
+
+class IndexRepairError(HearthError):
+    """After a repair, Chroma still lacks vectors or cannot find a chunk by its own vector."""
+
+    code = "index_repair_incomplete"
