@@ -109,8 +109,9 @@ def label_image(args: argparse.Namespace) -> int:
     from backend.settings import Settings
 
     try:
-        image = open_image(args.path)
-        folder = find_clip_model(HomeLayout.current(), args.model or Settings.load().image_model)
+        settings = Settings.load()
+        image = open_image(args.path, limit=settings.max_image_bytes)
+        folder = find_clip_model(HomeLayout.current(), args.model or settings.image_model)
         labels = label(ClipModel(folder), image, args.labels, top=args.top)
         found = reading(labels, [] if args.no_text else read_text(image))
     except (ImageDecodeError, NoLabelsError, OcrError) as exc:

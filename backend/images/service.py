@@ -60,7 +60,9 @@ class ImageService:
         model = self.model
         with self._lock:
             if self._index is None:
-                self._index = ImageIndex(self._vectors, model, FolderRecord.of(self._layout))
+                folders = FolderRecord.of(self._layout)
+                limit = self._settings.max_image_bytes
+                self._index = ImageIndex(self._vectors, model, folders, max_image_bytes=limit)
             return self._index
 
     def indexed_folders(self) -> list[IndexedFolder]:
@@ -77,18 +79,21 @@ class ImageService:
         self, reference: str, labels: Sequence[str] = (), top: int = 5, text: bool = True
     ) -> ImageReading:
         """CLIP's labels for the referenced image and, with `text`, the text read in it."""
-        data, name = read_image_reference(reference)
-        image = open_image(data, name=name)
+        _, _, image = self._read(reference)
         lines = read_text(image) if text else []
         return reading(self.label(image, labels, top), lines)
+
+    def _read(self, reference: str) -> tuple[bytes, str, Image.Image]:
+        """The referenced image's bytes, name and pixels, refused past max_image_bytes."""
+        data, name = read_image_reference(reference, self._settings.max_image_bytes)
+        return data, name, open_image(data, name, limit=self._settings.max_image_bytes)
 
     def attach(self, references: Sequence[str]) -> list[Attachment]:
         """Store each referenced image under HEARTH_HOME/attachments, label it and read its
         text."""
         attachments = []
         for reference in references:
-            data, name = read_image_reference(reference)
-            image = open_image(data, name=name)  # refused here, before anything is stored
+            data, name, image = self._read(reference)  # refused here, before anything is stored
             stored = store_attachment(self._layout.root / "attachments", data, image)
             labels = image_labels(self.label(image, top=ATTACHMENT_LABELS))
             text = joined(_text_or_none(image, name))
