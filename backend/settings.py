@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -14,8 +15,13 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from backend.chat.queue import DEFAULT_QUEUE_DEPTH
 from backend.errors import HearthError
 from backend.paths import HomeLayout
+from backend.secret_store import SecretName, SecretStore
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+# Settings that are secrets: kept by `SecretStore`, never written to settings.json.
+SECRET_FIELDS: tuple[SecretName, ...] = ("remote_llm_api_key",)
 DEFAULT_PORT = 8765
 MB = 1024 * 1024
 ORIGIN = re.compile(r"https?://[^/?#\s]+")  # what a browser sends in its Origin header
@@ -72,7 +78,12 @@ class Settings(BaseModel):
     remote_llm_url: str | None = Field(
         None, description="Send chat to this OpenAI-compatible server instead of llama.cpp."
     )
-    remote_llm_api_key: str | None = Field(None, description="Bearer token for the remote LLM.")
+    remote_llm_api_key: str | None = Field(
+        None,
+        repr=False,  # a secret: kept in the OS keyring (or a private file), never printed
+        description="Bearer token for the remote LLM; kept in the OS keyring (or a private "
+        "file where there is none), never in settings.json.",
+    )
     generation_queue_depth: int = Field(
         DEFAULT_QUEUE_DEPTH,
         ge=0,
@@ -140,21 +151,42 @@ class Settings(BaseModel):
 
     @classmethod
     def load(cls, layout: HomeLayout | None = None) -> Settings:
-        path = (layout or HomeLayout.current()).settings
-        if not path.exists():
-            return cls()
+        """settings.json, with the secrets from the secret store. A secret still in the file
+        (written before secrets had a store, or by hand) is moved to the store."""
+        layout = layout or HomeLayout.current()
+        path = layout.settings
         try:
-            return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+            stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+            settings = cls.model_validate(stored)
         except json.JSONDecodeError as exc:
             raise SettingsError(f"{path} is not valid Hearth settings: {exc}") from exc
         except ValidationError as exc:
             raise SettingsError(f"{path} is not valid Hearth settings: {_problems(exc)}") from exc
+        secrets = SecretStore.open(layout)
+        if any(name in stored for name in SECRET_FIELDS):
+            _move_secrets(path, stored, secrets)
+        return settings.model_copy(update={name: secrets.get(name) for name in SECRET_FIELDS})
 
     def save(self, layout: HomeLayout | None = None) -> Path:
-        path = (layout or HomeLayout.current()).settings
+        """settings.json without the secrets, which go to the secret store."""
+        layout = layout or HomeLayout.current()
+        path = layout.settings
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, self.model_dump_json(indent=2))
+        secrets = SecretStore.open(layout)
+        for name in SECRET_FIELDS:
+            secrets.put(name, getattr(self, name))
+        write_atomically(path, self.model_dump_json(indent=2, exclude=set[str](SECRET_FIELDS)))
         return path
+
+
+def _move_secrets(path: Path, stored: dict[str, object], secrets: SecretStore) -> None:
+    """Put the secrets settings.json holds in the store, then rewrite the file without them."""
+    for name in SECRET_FIELDS:
+        if name in stored:
+            value = stored.pop(name)
+            secrets.put(name, value if isinstance(value, str) else None)
+    write_atomically(path, json.dumps(stored, indent=2))
+    log.info("moved the secrets in %s to %s", path, secrets.location)
 
 
 def _problems(error: ValidationError) -> str:
