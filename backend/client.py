@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter
 from backend import sse
 from backend.discovery import BackendInfo, load_or_create_token, read_backend_info
 from backend.documents.retrieval import Hit, SearchMode
+from backend.documents.search_results import SearchResults
 from backend.paths import HomeLayout
 from backend.settings import Settings
 from backend.store.chat_export import ChatExport, ImportResult
@@ -280,8 +281,14 @@ class DocumentsApi:
     def search(
         self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
     ) -> list[Hit]:
+        return self.search_results(query, collections, k, mode).hits
+
+    def search_results(
+        self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
+    ) -> SearchResults:
+        """The hits and how much of the collections dense search saw (`dense.label`)."""
         body = {"query": query, "collections": list(collections), "k": k, "mode": mode}
-        return self._client.call(list[Hit], "POST", f"{DOCUMENTS}/search", json=body)
+        return self._client.call(SearchResults, "POST", f"{DOCUMENTS}/search", json=body)
 
     def close(self) -> None:
         """The client's, so a caller holding either this or a DocumentLibrary can close it."""

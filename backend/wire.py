@@ -700,15 +700,26 @@ class QueuedEvent(BaseModel):
 
 ChatEvent = QueuedEvent | UserEvent | TokenEvent | DoneEvent | ErrorEvent
 
-IngestStep = Literal["planned", "indexed", "unchanged", "failed", "skipped", "removed", "finished"]
+IngestStep = Literal[
+    "planned",
+    "indexed",
+    "unchanged",
+    "failed",
+    "skipped",
+    "removed",
+    "searchable",  # phase one done: every file's chunks stored, BM25 finds them
+    "embedded",  # phase two: one more batch of chunks has its vectors
+    "finished",
+]
+IngestPhase = Literal["parse", "embed"]  # chunks stored for BM25, then vectors filled in
 FILE_STEPS: frozenset[IngestStep] = frozenset(
     {"indexed", "unchanged", "failed", "skipped", "removed"}
 )  # the steps that end one file; "planned" and "finished" frame the run
 
 
 class IngestEvent(BaseModel):
-    """Progress of indexing a document collection: `planned`, one event per file, then
-    `finished`."""
+    """Progress of indexing a document collection: `planned`, one event per file, `searchable`
+    (BM25 finds every chunk), `embedded` after each batch of vectors, then `finished`."""
 
     type: IngestStep
     collection: str
@@ -718,6 +729,9 @@ class IngestEvent(BaseModel):
     files_done: int = 0
     files_total: int = 0
     chunks_done: int = Field(0, description="Chunks written in this run so far.")
+    phase: IngestPhase = Field("parse", description="Storing chunks, or embedding them.")
+    chunks_embedded: int = Field(0, description="Chunks given their vector in this run so far.")
+    chunks_to_embed: int = Field(0, description="Chunks waiting for a vector as phase two began.")
 
 
 class ImageIndexEvent(BaseModel):

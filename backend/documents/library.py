@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -161,6 +162,7 @@ class DocumentLibrary:
         """The best `k` chunks across the collections, each with its cosine similarity when it
         has a vector. Chunks still waiting for theirs are found by BM25 alone."""
         versions = {name: self._ready(name) for name in collections}
+        self._open_store_early(collections)
         vector = self.embedder.embed([query])[0]
         rankings: list[list[tuple[str, str, float]]] = []
         rows: dict[tuple[str, str], ChunkRow] = {}
@@ -184,6 +186,12 @@ class DocumentLibrary:
         info = self.state.get(name)
         self._copy_from_chroma(name)
         return index_version(info.created_at, info.revision)
+
+    def _open_store_early(self, collections: Sequence[str]) -> None:
+        """Chroma's import is most of a cold search: it runs on a second thread while this one
+        loads the embedder (ONNX Runtime lets go of the GIL), and `self.store` waits for it."""
+        if self._store.built() is None and any(self._has_vectors(n) for n in collections):
+            threading.Thread(target=_build_quietly, args=(self._store,), daemon=True).start()
 
     def _has_vectors(self, name: str) -> bool:
         return self.state.chunk_counts(name)[1] > 0
@@ -234,6 +242,12 @@ class DocumentLibrary:
             hit.similarity = similarity.get(key)
             hits.append(hit)
         return hits
+
+
+def _build_quietly(lazy: Lazy[ChunkStore]) -> None:
+    """Build ahead of use; a failure is left to the caller's own `get`, which raises it."""
+    with contextlib.suppress(Exception):
+        lazy.get()
 
 
 def _stored_file(meta: dict[str, object]) -> str:

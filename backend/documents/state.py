@@ -263,10 +263,12 @@ class IngestState:
             )
 
     def chunk_counts(self, name: str) -> tuple[int, int]:
-        """(chunks stored, chunks whose vector is in Chroma)."""
+        """(chunks stored, chunks whose vector is in Chroma). Asked on every search, so read
+        from the files' counts (written with their chunks) and the index of chunks waiting,
+        not by counting every chunk."""
         with self._lock:
             total, waiting = self._conn.execute(
-                "SELECT (SELECT COUNT(*) FROM doc_chunks WHERE collection = :n),"
+                "SELECT (SELECT COALESCE(SUM(chunks), 0) FROM doc_files WHERE collection = :n),"
                 " (SELECT COUNT(*) FROM doc_chunks WHERE collection = :n AND embedded = 0)",
                 {"n": name},
             ).fetchone()
