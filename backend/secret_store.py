@@ -2,15 +2,18 @@
 one works, else in HEARTH_HOME/secrets.json, readable by the user alone (0600); never in
 settings.json and never in a log line.
 
-Each HEARTH_HOME has its own entries in the keyring (the account names the home), so two homes,
-a test's among them, never share a secret.
+secrets.json also says which secrets are in the keyring (never their values), so a home with
+none never opens the keyring: no unlock prompt, and no keyring import, for users without one.
+Each HEARTH_HOME has its own keyring entries (the account names the home), so two homes, a
+test's among them, never share a secret.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from backend.errors import HearthError
 from backend.paths import HomeLayout
@@ -23,6 +26,23 @@ log = logging.getLogger(__name__)
 SecretName = Literal["remote_llm_api_key", "hf_token"]
 KEYRING_SERVICE = "hearth"
 SECRETS_FILE = "secrets.json"
+
+
+class Unset:
+    """The keyring not looked for yet."""
+
+
+UNSET = Unset()
+
+
+class SecretEntry(BaseModel):
+    """One secret in secrets.json: that the keyring holds it, or else its value."""
+
+    in_keyring: bool = Field(False, description="The OS keyring holds the value.")
+    value: str | None = Field(None, description="The secret, where no keyring keeps it.")
+
+
+_ENTRIES: TypeAdapter[dict[str, SecretEntry]] = TypeAdapter(dict[str, SecretEntry])
 
 
 class SecretsFileError(HearthError):
@@ -48,84 +68,88 @@ def usable_keyring() -> KeyringBackend | None:
 class SecretStore:
     """Get and put secrets by name; `put(name, None)` forgets one."""
 
-    def __init__(self, layout: HomeLayout, keyring: KeyringBackend | None) -> None:
+    def __init__(self, layout: HomeLayout, keyring: KeyringBackend | None | Unset = UNSET) -> None:
         self._layout = layout
-        self._keyring = keyring
+        self._keyring = keyring  # found on first use unless given
         self._file = layout.root / SECRETS_FILE
 
     @classmethod
     def open(cls, layout: HomeLayout) -> SecretStore:
-        return cls(layout, usable_keyring())
+        return cls(layout)
 
     @property
     def location(self) -> str:
         """Where a secret put now goes, in words."""
-        if self._keyring is not None:
-            return f"the OS keyring ({self._keyring.name})"
-        return str(self._file)
+        keyring = self._usable_keyring()
+        return f"the OS keyring ({keyring.name})" if keyring else str(self._file)
 
     def get(self, name: SecretName) -> str | None:
-        """The secret, from the keyring or the file (an earlier run may have had no keyring)."""
-        if self._keyring is not None:
-            try:
-                value = self._keyring.get_password(KEYRING_SERVICE, self._account(name))
-            except Exception as exc:  # a locked or broken keyring: say so, then try the file
-                log.warning("the OS keyring could not be read (%s)", type(exc).__name__)
-            else:
-                if value is not None:
-                    return value
-        return self._read_file().get(name)
+        entry = self._read_file().get(name)
+        if entry is None or not entry.in_keyring:
+            return entry.value if entry else None
+        keyring = self._usable_keyring()
+        try:
+            return keyring.get_password(KEYRING_SERVICE, self._account(name)) if keyring else None
+        except Exception as exc:  # a locked or broken keyring: say so, without the secret
+            log.warning("the OS keyring could not be read (%s)", type(exc).__name__)
+            return None
 
     def put(self, name: SecretName, value: str | None) -> None:
         """Keep `value` (None: forget it) in the keyring, else in the private file."""
-        if self._keyring is not None and self._put_in_keyring(name, value):
-            self._write_file(name, None)  # a copy from a run without a keyring goes
-            return
-        self._write_file(name, value)
+        before = self._read_file()
+        entries = dict(before)
+        known = entries.pop(name, None)
+        if value is None:
+            if known is not None and known.in_keyring:
+                self._forget_in_keyring(name)
+        elif self._put_in_keyring(name, value):
+            entries[name] = SecretEntry(in_keyring=True)
+        else:
+            entries[name] = SecretEntry(value=value)
+        if entries != before:
+            self._write_file(entries)
 
     def _account(self, name: SecretName) -> str:
         return f"{name}@{self._layout.root}"
 
-    def _put_in_keyring(self, name: SecretName, value: str | None) -> bool:
-        import keyring.errors
+    def _usable_keyring(self) -> KeyringBackend | None:
+        if isinstance(self._keyring, Unset):
+            self._keyring = usable_keyring()
+        return self._keyring
 
-        assert self._keyring is not None
-        account = self._account(name)
+    def _put_in_keyring(self, name: SecretName, value: str) -> bool:
+        keyring = self._usable_keyring()
+        if keyring is None:
+            return False
         try:
-            if value is None:
-                self._keyring.delete_password(KEYRING_SERVICE, account)
-            else:
-                self._keyring.set_password(KEYRING_SERVICE, account, value)
-        except keyring.errors.PasswordDeleteError:
-            return True  # there was none to forget
+            keyring.set_password(KEYRING_SERVICE, self._account(name), value)
         except Exception as exc:  # a keyring that refuses: the private file still works
             log.warning("the OS keyring refused a secret (%s): kept in a file", type(exc).__name__)
             return False
         return True
 
-    def _read_file(self) -> dict[str, str]:
+    def _forget_in_keyring(self, name: SecretName) -> None:
+        keyring = self._usable_keyring()
+        try:
+            if keyring is not None:
+                keyring.delete_password(KEYRING_SERVICE, self._account(name))
+        except Exception as exc:  # gone already, or a keyring that refuses: nothing to keep
+            log.warning("the OS keyring did not delete a secret (%s)", type(exc).__name__)
+
+    def _read_file(self) -> dict[str, SecretEntry]:
         if not self._file.exists():
             return {}
         try:
-            stored = json.loads(self._file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SecretsFileError(f"{self._file} is not valid JSON: {exc}") from exc
-        if not isinstance(stored, dict) or not all(isinstance(v, str) for v in stored.values()):
-            raise SecretsFileError(f"{self._file} should map secret names to text")
-        return stored
+            return _ENTRIES.validate_json(self._file.read_bytes())
+        except ValidationError as exc:
+            raise SecretsFileError(f"{self._file} does not hold Hearth's secrets: {exc}") from exc
 
-    def _write_file(self, name: SecretName, value: str | None) -> None:
+    def _write_file(self, entries: dict[str, SecretEntry]) -> None:
         from backend.settings import write_atomically  # settings load this module
 
-        stored = self._read_file()
-        if stored.get(name) == value:
-            return
-        if value is None:
-            del stored[name]
-        else:
-            stored[name] = value
-        if not stored:
+        if not entries:
             self._file.unlink(missing_ok=True)
             return
         self._layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomically(self._file, json.dumps(stored, indent=2), mode=0o600)
+        text = _ENTRIES.dump_json(entries, indent=2, exclude_defaults=True).decode()
+        write_atomically(self._file, text, mode=0o600)

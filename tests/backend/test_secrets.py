@@ -14,6 +14,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
+from backend import secret_store
 from backend.paths import HomeLayout
 from backend.secret_store import SECRETS_FILE, SecretStore, usable_keyring
 from backend.settings import Settings
@@ -76,7 +77,7 @@ def test_without_a_keyring_the_key_moves_to_a_private_file(tmp_path: Path) -> No
     assert json.loads(layout.settings.read_text())["context_size"] == 1024  # the rest kept
     secrets = layout.root / SECRETS_FILE
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
-    assert json.loads(secrets.read_text()) == {"remote_llm_api_key": KEY}
+    assert json.loads(secrets.read_text()) == {"remote_llm_api_key": {"value": KEY}}
     assert Settings.load(layout).remote_llm_api_key == KEY  # and read back from there
 
     settings.model_copy(update={"remote_llm_api_key": None}).save(layout)  # cleared
@@ -93,7 +94,10 @@ def test_with_a_keyring_the_key_goes_there_and_nowhere_else(
 
     assert Settings.load(layout).remote_llm_api_key == KEY
     assert KEY not in layout.settings.read_text()
-    assert not (layout.root / SECRETS_FILE).exists()
+    # The file says only where the key is.
+    assert json.loads((layout.root / SECRETS_FILE).read_text()) == {
+        "remote_llm_api_key": {"in_keyring": True}
+    }
     assert sorted(memory_keyring.entries.values()) == sorted([KEY, "sk-other"])  # one per home
     assert Settings.load(other).remote_llm_api_key == "sk-other"
     assert all(service == "hearth" for service, _ in memory_keyring.entries)
@@ -103,7 +107,9 @@ def test_a_keyring_that_refuses_leaves_the_key_in_the_private_file(tmp_path: Pat
     layout = old_install(tmp_path / "home")
     store = SecretStore(layout, LockedKeyring())
     store.put("remote_llm_api_key", KEY)
-    assert json.loads((layout.root / SECRETS_FILE).read_text()) == {"remote_llm_api_key": KEY}
+    assert json.loads((layout.root / SECRETS_FILE).read_text()) == {
+        "remote_llm_api_key": {"value": KEY}
+    }
     assert store.get("remote_llm_api_key") == KEY
 
 
@@ -114,6 +120,21 @@ def test_no_usable_keyring_is_told_apart_from_a_real_one(memory_keyring: MemoryK
         if isinstance(nothing, chainer.ChainerBackend):
             assert not nothing.backends  # no Secret Service or KWallet here
         assert usable_keyring() is None
+
+
+def test_a_home_without_secrets_never_opens_the_keyring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No unlock prompt at every start for the many users who never set a key."""
+
+    def no_keyring() -> None:
+        raise AssertionError("the keyring was opened")
+
+    monkeypatch.setattr(secret_store, "usable_keyring", no_keyring)
+    layout = HomeLayout(tmp_path / "home").ensure()
+    Settings.load(layout).model_copy(update={"context_size": 1024}).save(layout)
+    assert Settings.load(layout).context_size == 1024
+    assert not (layout.root / SECRETS_FILE).exists()
 
 
 def test_the_key_is_never_shown_in_settings_text(tmp_path: Path) -> None:
@@ -145,6 +166,8 @@ def test_a_chat_through_the_remote_server_reads_the_moved_key_and_logs_none_of_i
             front.stop()
         remote.stop()
     assert key not in home.settings.read_text()
-    assert json.loads((home.root / SECRETS_FILE).read_text()) == {"remote_llm_api_key": key}
+    assert json.loads((home.root / SECRETS_FILE).read_text()) == {
+        "remote_llm_api_key": {"value": key}
+    }
     logs = sorted(home.logs.iterdir())
     assert logs and not [log.name for log in logs if key in log.read_text(errors="replace")]
