@@ -15,6 +15,7 @@ from backend.documents.library import DocumentLibrary
 from backend.paths import HomeLayout
 from backend.settings import Settings
 from backend.wire import IngestEvent
+from tests.backend.inprocess_cli import run_hearth
 
 ANIMALS = ["heron", "otter", "badger", "kestrel", "salmon", "beaver"]
 
@@ -104,3 +105,22 @@ def test_a_collection_indexed_before_two_phases_is_copied_from_chroma(tmp_path: 
         assert {e.type for e in events} == {"planned", "unchanged", "searchable", "finished"}
     finally:
         library.close()
+
+
+def test_cli_search_says_how_far_dense_indexing_got(tmp_path: Path, hearth_home: Path) -> None:
+    library = DocumentLibrary(HomeLayout(hearth_home).ensure(), Settings())
+    events = iter(library.add("notes", [make_folder(tmp_path / "notes")]))
+    while next(events).type != "searchable":
+        pass  # phase one only: stopped as a Pause or a kill would leave it
+    getattr(events, "close", lambda: None)()
+    library.close()
+    result = run_hearth("docs", "search", "when does the kestrel wake", "--collection", "notes")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].startswith("dense: 0% indexed;") and "kestrel.md" in lines[1]
+    assert (
+        "dense:"
+        not in run_hearth(
+            "docs", "search", "kestrel", "--collection", "notes", "--mode", "bm25"
+        ).out
+    )
