@@ -5,7 +5,10 @@ rapidocr, and the OpenCV it brings, are imported here only, when the engine is f
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["OcrConfig", "OcrEngine", "OcrError", "ocr_engine"]
 
 RAPIDOCR_LOGGER = "RapidOCR"
-MAX_LINE_HEIGHT = 0.2  # of the picture's height: taller "lines" are shapes, not text
+MAX_LINE_HEIGHT = 0.2  # of the picture's longest side: taller "lines" are shapes, not text
 MAX_ASPECT = 20  # longest side to shortest that rapidocr is given
 
 
@@ -35,6 +38,19 @@ class OcrConfig:
     read_side: int = 960  # longest side the detector sees when reading (PaddleOCR 2's default)
     gate_side: int = 640  # longest side of the picture the cheap text detector sees
     gate_min_score: float = 0.6  # a detected box at least this sure means "has text"
+
+
+@contextmanager
+def _environment_kept() -> Iterator[None]:
+    """OpenCV's import points LD_LIBRARY_PATH at its own libraries in os.environ, which every
+    process Hearth starts afterwards would inherit; the environment is put back as it was."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        if dict(os.environ) != saved:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 def _quiet_rapidocr() -> None:
@@ -88,12 +104,13 @@ def _padded(image: Image.Image) -> Image.Image:
     return canvas
 
 
-def _looks_like_text(box: Any, image_height: int) -> bool:
-    """A line of text is a band: wider than tall, and far shorter than the picture. The edge
-    of a large round shape can fool the detector, but not into that."""
+def _looks_like_text(box: Any, image_side: int) -> bool:
+    """A line of text is a band: wider than tall, and far shorter than the picture is long
+    (a one-line crop is itself little taller than its line). The edge of a large round shape
+    can fool the detector, but not into that."""
     xs, ys = [float(x) for x, _ in box], [float(y) for _, y in box]
     width, height = max(xs) - min(xs), max(ys) - min(ys)
-    return width >= height and height <= image_height * MAX_LINE_HEIGHT
+    return width >= height and height <= image_side * MAX_LINE_HEIGHT
 
 
 class OcrEngine:
@@ -121,7 +138,8 @@ class OcrEngine:
     @staticmethod
     def _build(config: OcrConfig, **extra: Any) -> RapidOCR:
         try:
-            from rapidocr import RapidOCR
+            with _environment_kept():
+                from rapidocr import RapidOCR
         except ImportError as exc:  # cv2 and friends can fail to load on a broken install
             raise OcrError(f"OCR cannot start: {exc}; reinstall Hearth.") from exc
         _quiet_rapidocr()
@@ -143,15 +161,15 @@ class OcrEngine:
         if boxes is None or scores is None:
             return False
         return any(
-            score >= self.config.gate_min_score and _looks_like_text(box, small.height)
+            score >= self.config.gate_min_score and _looks_like_text(box, max(small.size))
             for box, score in zip(boxes, scores, strict=True)
         )
 
     def _run(self, engine: RapidOCR, image: Image.Image) -> Any:
-        pixels = image.convert("RGB")  # rapidocr turns a PIL image into OpenCV's BGR itself
+        """`image` is RGB; rapidocr turns a PIL image into OpenCV's BGR itself."""
         try:
             with self._lock:
-                return engine(pixels)
+                return engine(image)
         except Exception as exc:  # an ONNX or OpenCV failure on this image fails this image
             raise OcrError(f"OCR could not read the image ({type(exc).__name__}: {exc})") from exc
 
