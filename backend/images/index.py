@@ -312,7 +312,7 @@ class ImageIndex:
         return ranked_hits(nearest, matches, k, scale)
 
     def similar(self, path: Path, k: int = 12) -> list[ImageHit]:
-        return self.similar_image(open_image(path), k)
+        return self.similar_image(open_image(path, limit=self._max_image_bytes), k)
 
     def similar_image(self, image: Image.Image, k: int = 12) -> list[ImageHit]:
         return [hit.as_hit() for hit in self._nearest(self._model.embed_images([image])[0], k)]

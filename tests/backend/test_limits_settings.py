@@ -110,7 +110,7 @@ def test_a_lowered_image_limit_refuses_an_attachment(hearth_home: Path, two_mb_p
     assert not (layout.root / "attachments").exists()
 
 
-def test_a_lowered_image_limit_leaves_an_image_out_of_the_index(
+def test_a_lowered_image_limit_leaves_an_image_out_of_the_index_and_its_search(
     hearth_home: Path, tiny_clip: TinyClip, two_mb_png: Path
 ) -> None:
     tiny_clip.install(hearth_home)
@@ -119,7 +119,10 @@ def test_a_lowered_image_limit_leaves_an_image_out_of_the_index(
     vectors = VectorStore(layout, None)
     try:
         settings = Settings(max_image_bytes=MB, image_model=tiny_clip.name, threads=1)
-        done = ImageService(layout, settings, vectors).index.index_all(two_mb_png.parent)
+        index = ImageService(layout, settings, vectors).index
+        done = index.index_all(two_mb_png.parent)
+        with pytest.raises(ImageTooLargeError, match=r"over the 1 MB limit.*max_image_bytes"):
+            index.similar(two_mb_png)  # `hearth images similar` with no backend running
     finally:
         vectors.close()
     assert done.embedded == 1

@@ -128,6 +128,8 @@ async def similar(body: SimilarBody, request: Request) -> list[ImageHit]:
     from backend.images.attachments import read_image_reference
     from backend.images.decode import open_image
 
-    data, name = read_image_reference(body.image)
+    limit = services(request).settings.max_image_bytes
+    data, name = read_image_reference(body.image, limit)
     index = await asyncio.to_thread(lambda: services(request).images.index)
-    return await asyncio.to_thread(lambda: index.similar_image(open_image(data, name=name), body.k))
+    image = await asyncio.to_thread(open_image, data, name, 0, limit)
+    return await asyncio.to_thread(index.similar_image, image, body.k)
