@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 # Settings that are secrets: kept by `SecretStore`, never written to settings.json.
-SECRET_FIELDS: tuple[SecretName, ...] = ("remote_llm_api_key",)
+SECRET_FIELDS: tuple[SecretName, ...] = ("remote_llm_api_key", "hf_token")
 DEFAULT_PORT = 8765
 MB = 1024 * 1024
 ORIGIN = re.compile(r"https?://[^/?#\s]+")  # what a browser sends in its Origin header
@@ -83,6 +83,13 @@ class Settings(BaseModel):
         repr=False,  # a secret: kept in the OS keyring (or a private file), never printed
         description="Bearer token for the remote LLM; kept in the OS keyring (or a private "
         "file where there is none), never in settings.json.",
+    )
+    hf_token: str | None = Field(
+        None,
+        repr=False,  # a secret, like the remote LLM's key
+        description="Hugging Face access token, for gated or private model repos (HF_TOKEN in "
+        "the environment wins); kept in the OS keyring (or a private file), never in "
+        "settings.json, and sent only to the Hub.",
     )
     generation_queue_depth: int = Field(
         DEFAULT_QUEUE_DEPTH,

@@ -26,7 +26,11 @@ from backend.settings import Settings
 
 HIDDEN_FIELDS = {"schema_version"}
 SECRET_HINTS = ("key", "token", "password")
-LABELS = {"remote_llm_url": "Remote LLM URL", "remote_llm_api_key": "Remote LLM API key"}
+LABELS = {
+    "remote_llm_url": "Remote LLM URL",
+    "remote_llm_api_key": "Remote LLM API key",
+    "hf_token": "Hugging Face token",
+}
 # Fields naming an installed chat model: picked from the installed models, not typed.
 CHAT_MODEL_FIELDS = ("default_model", "documents_model")
 

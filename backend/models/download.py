@@ -36,6 +36,7 @@ from backend.models.hub import (
     choose,
     configure_hub,
     hub_endpoint,
+    hub_token,
     projector_for,
 )
 from backend.models.memory import GIB, OVERHEAD_BYTES, MemoryEstimate, ModelTooLargeError
@@ -221,7 +222,7 @@ def _fetch(plan: DownloadPlan, file: HubFile, bar: _ProgressBar) -> Path:
     configure_hub()
     partial = plan.partial(file)
     url = hf_hub_url(plan.repo, file.name, revision=plan.revision, endpoint=hub_endpoint())
-    headers = build_hf_headers(library_name="hearth")
+    headers = build_hf_headers(token=hub_token(), library_name="hearth")
     with partial.open("ab") as out:
         if out.tell() > file.size:  # longer than the file can be: start over
             out.truncate(0)

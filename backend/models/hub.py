@@ -138,6 +138,15 @@ def hub_endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
+def hub_token() -> str | None:
+    """HF_TOKEN from the environment, else the token kept in Hearth's settings (a secret);
+    None lets the library use its own login, if any."""
+    from backend.paths import HomeLayout
+    from backend.secret_store import SecretStore
+
+    return os.environ.get("HF_TOKEN") or SecretStore.open(HomeLayout.current()).get("hf_token")
+
+
 def _unreachable(exc: BaseException) -> HubUnreachableError:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return HubUnreachableError(f"cannot reach Hugging Face ({hub_endpoint()}): {reason}")
@@ -159,11 +168,13 @@ def _ask_hub(call: Callable[[], Any], repo: str = "") -> Any:
         return call()
     except GatedRepoError as exc:
         raise RepoNotFoundError(
-            f"{repo} is gated: accept its terms on huggingface.co and set HF_TOKEN"
+            f"{repo} is gated: accept its terms on huggingface.co and give Hearth your access"
+            " token (Settings: Hugging Face token, or HF_TOKEN)"
         ) from exc
     except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
         raise RepoNotFoundError(
-            f"no model repo named {repo} on Hugging Face (or it is private: set HF_TOKEN)"
+            f"no model repo named {repo} on Hugging Face (or it is private: give Hearth an"
+            " access token that can read it, in Settings or HF_TOKEN)"
         ) from exc
     except OfflineModeIsEnabled as exc:
         raise HubUnreachableError("cannot reach Hugging Face: HF_HUB_OFFLINE is set") from exc
@@ -177,7 +188,7 @@ def repo_files(repo: str) -> tuple[str, list[HubFile]]:
         raise InvalidRequestError(f"{repo!r} is not a repo id: write it as owner/name")
     from huggingface_hub import HfApi
 
-    api = HfApi(endpoint=hub_endpoint())
+    api = HfApi(endpoint=hub_endpoint(), token=hub_token())
     info = _ask_hub(
         lambda: api.model_info(repo, files_metadata=True, timeout=LISTING_TIMEOUT_S), repo
     )
@@ -211,7 +222,7 @@ def search_repos(text: str, limit: int = 20) -> list[RepoHit]:
         answer = get_session().get(
             f"{hub_endpoint()}/api/models",
             params={"search": text, "filter": "gguf", "sort": "downloads", "limit": limit},
-            headers=build_hf_headers(library_name="hearth"),
+            headers=build_hf_headers(token=hub_token(), library_name="hearth"),
             timeout=LISTING_TIMEOUT_S,
         )
         hf_raise_for_status(answer)

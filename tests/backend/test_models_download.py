@@ -473,3 +473,31 @@ def test_a_split_model_downloads_whole_and_is_listed_once(
     assert (entry.name, entry.repo) == ("tiny-Q2_K", REPO)
     assert entry.info.file_size == 2 * len(tiny_bytes)  # both parts counted
     assert entry.path.parent.name == "tiny-Q2_K"
+
+
+def test_the_hugging_face_token_kept_in_settings_is_sent_to_the_hub_only(
+    monkeypatch: pytest.MonkeyPatch, home: HomeLayout, tiny_bytes: bytes
+) -> None:
+    """A gated or private repo needs the user's token: kept as a secret, sent on every Hub
+    request (listing and file), never written to settings.json; HF_TOKEN still wins."""
+    from backend.settings import Settings
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    Settings.load(home).model_copy(update={"hf_token": "hf_kept"}).save(home)
+    assert "hf_kept" not in home.settings.read_text()
+    with serve(monkeypatch, HubMock({REPO: [HubFileSpec("tiny-Q8_0.gguf", tiny_bytes)]})) as hub:
+        result = run_hearth("models", "download", REPO)
+        assert result.code == 0, result.err
+        assert authorizations(hub) == {"Bearer hf_kept"}
+        monkeypatch.setenv("HF_TOKEN", "hf_from_env")
+        hub.requests.clear()
+        run_hearth("models", "download", REPO)
+        assert authorizations(hub) == {"Bearer hf_from_env"}
+
+
+def authorizations(hub: HubMock) -> set[str | None]:
+    """The Authorization header of every request the Hub saw (header names in any case)."""
+    return {
+        next((v for k, v in r.headers.items() if k.lower() == "authorization"), None)
+        for r in hub.requests
+    }
