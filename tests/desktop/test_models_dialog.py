@@ -28,6 +28,7 @@ from tests.backend.hub_mock import HubFileSpec, HubMock
 from tests.backend.other_apps import OtherApps, other_apps_home
 from tests.desktop.conftest import READY_TIMEOUT_MS, REPLY_TIMEOUT_MS, mark_welcome_seen
 from tests.desktop.test_chat import stored_messages, type_and_send, wait_for_reply
+from tests.desktop.test_screenshots import save, screenshot_dir  # noqa: F401 (a fixture)
 from tests.inprocess_backend import ServedApp, serve_services
 
 REPO = "test/Tiny-GGUF"
@@ -106,6 +107,7 @@ def test_a_model_from_lm_studio_is_listed_with_its_origin_not_deletable_and_offe
     qtbot,  # type: ignore[no-untyped-def]
     models_window: MainWindow,
     served: ServedApp,
+    screenshot_dir: Path,  # noqa: F811 (the fixture imported above)
 ) -> None:
     dialog = models_window.open_models()
     other = dialog.other_apps
@@ -127,6 +129,9 @@ def test_a_model_from_lm_studio_is_listed_with_its_origin_not_deletable_and_offe
             rf"{entry.fit.badge}\nneeds [\d.]+ [MG]B, has [\d.]+ [MG]B", badge.text()
         )
         assert badge.background().color().name() == BADGE_COLOURS[entry.fit.badge]
+    save(dialog, screenshot_dir / "models-installed.png")
+    dialog.tabs.setCurrentWidget(dialog.catalog)
+    save(dialog, screenshot_dir / "models-catalog.png")
 
     # The welcome offers it when the default is a tiny shipped model (here "tiny" stands in).
     shipped = [

@@ -237,6 +237,17 @@ def test_main_window_with_a_code_block(offline_window: MainWindow, screenshot_di
     save(offline_window, screenshot_dir / "main-window-dark.png")
 
 
+@pytest.mark.parametrize("width", [800, 1920])
+def test_main_window_at_a_narrow_and_a_wide_width(
+    offline_window: MainWindow, screenshot_dir: Path, width: int
+) -> None:
+    show_sample_chat(offline_window)
+    offline_window.resize(width, 700)
+    QApplication.processEvents()
+    assert offline_window.width() == width
+    save(offline_window, screenshot_dir / f"main-window-{width}px.png")
+
+
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_settings_dialog(offline_window: MainWindow, screenshot_dir: Path, theme: str) -> None:
     offline_window.theme.apply(theme)
