@@ -1,5 +1,6 @@
 """Images waiting to go with the next message: files chosen, dropped or pasted, each shown in
-the composer with its thumbnail and the labels CLIP gives it before anything is sent."""
+the composer with its thumbnail, the labels CLIP gives it and the text read in it, before
+anything is sent."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from desktop.images.pasted_image import pasted_image_reference
 from desktop.images.thumbnails import ThumbnailLoader
 
 if TYPE_CHECKING:
-    from backend.wire import ImageLabel
+    from backend.wire import ImageReading
 
 
 class ImageAttachments(QObject):
@@ -66,11 +67,13 @@ class ImageAttachments(QObject):
         self._label(chip, data_url)
 
     def _label(self, chip: ImageChip, reference: str) -> None:
-        """CLIP's labels, shown before sending so the user knows what the model will be told."""
+        """CLIP's labels and the read text, shown before sending so the user knows what the
+        model will be told."""
 
-        def show(labels: list[ImageLabel]) -> None:
+        def show(found: ImageReading) -> None:
             if shiboken6.isValid(chip):  # the user may have removed it meanwhile
-                chip.set_labels(labels)
+                chip.set_labels(found.labels)
+                chip.set_read_text(found.text)
 
         def explain(message: str) -> None:
             if shiboken6.isValid(chip):

@@ -332,6 +332,7 @@ class MessageView(QFrame):
             for attachment in self.message.attachments:
                 chip = ImageChip(attachment.name, removable=False, parent=self)
                 chip.set_labels(attachment.labels)
+                chip.set_read_text(attachment.text)
                 chip.show_thumbnail(self._thumbnails, attachment.path)
                 self._images.addWidget(chip)
                 self.image_chips.append(chip)

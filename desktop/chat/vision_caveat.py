@@ -1,6 +1,7 @@
 """The caveat under a reply about an image from a model that cannot see: it was given only
-CLIP's labels, so what it says about the picture may be invented. When an installed model can
-see, the caveat offers to switch the chat to it."""
+CLIP's labels and the text read in the picture, so what it says about the picture may be
+invented. The backend decides: its vision note on the question's attachments says the model
+did not see them. When an installed model can see, the caveat offers to switch the chat to it."""
 
 from __future__ import annotations
 
@@ -12,16 +13,20 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 if TYPE_CHECKING:
     from backend.wire import Attachment
 
-CAVEAT = "This model cannot see images: it was given only labels from the picture ({labels})."
+CAVEAT = "This model cannot see images: it was given only labels from the picture ({labels})"
+WITH_TEXT = " and the text read from it"
 LABELS_SHOWN = 3  # each image's best guesses, as its chip shows them
 
 
-def caveat_text(attachments: list[Attachment]) -> str:
-    """The caveat, naming the labels the model was given in place of the pixels."""
-    labels = [
-        guess.label for attachment in attachments for guess in attachment.labels[:LABELS_SHOWN]
-    ]
-    return CAVEAT.format(labels=", ".join(dict.fromkeys(labels)) or "none could be read")
+def caveat_text(attachments: list[Attachment]) -> str | None:
+    """The caveat, naming the labels the model was given in place of the pixels and saying
+    whether it had the read text too; None when the backend noted no image as unseen."""
+    unseen = [attachment for attachment in attachments if attachment.vision_note]
+    if not unseen:
+        return None
+    labels = [guess.label for attachment in unseen for guess in attachment.labels[:LABELS_SHOWN]]
+    caveat = CAVEAT.format(labels=", ".join(dict.fromkeys(labels)) or "none could be read")
+    return caveat + (WITH_TEXT if any(attachment.text for attachment in unseen) else "") + "."
 
 
 class VisionCaveat(QFrame):

@@ -1,4 +1,5 @@
-"""The Images page: describe a photo to find it, a thumbnail grid of hits, and Index folder."""
+"""The Images page: describe a photo (or words in it) to find it, a thumbnail grid of the hits
+above the backend's cut-off with their scores, Index folder, and the indexed folders."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QSize, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QImage, QPixmap
+from PySide6.QtGui import QDesktopServices, QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.backend_connection import BackendConnection
+from desktop.images.indexed_folders_list import IndexedFoldersList
 from desktop.images.thumbnails import decode_thumbnail
 from desktop.workers import StreamOperation
 
@@ -31,6 +33,17 @@ if TYPE_CHECKING:
 PATH_ROLE = Qt.ItemDataRole.UserRole
 GRID_THUMBNAIL = 128
 SEARCH_RESULTS = 24
+
+
+def hit_caption(hit: ImageHit) -> str:
+    """Under the thumbnail: the name, then the score, and whether the picture's text matched."""
+    matched = " · text" if hit.text else ""
+    return f"{PurePath(hit.path).name}\n{hit.score:.2f}{matched}"
+
+
+def hit_tooltip(hit: ImageHit) -> str:
+    read = f"\ntext read in it: {hit.text}" if hit.text else ""
+    return f"{hit.path}\nsimilarity {hit.score:.2f}{read}"
 
 
 class ImageSearchPanel(QWidget):
@@ -51,7 +64,7 @@ class ImageSearchPanel(QWidget):
         self.grid = QListWidget(self)
         self.grid.setViewMode(QListWidget.ViewMode.IconMode)
         self.grid.setIconSize(QSize(GRID_THUMBNAIL, GRID_THUMBNAIL))
-        self.grid.setGridSize(QSize(GRID_THUMBNAIL + 24, GRID_THUMBNAIL + 40))
+        self.grid.setGridSize(QSize(GRID_THUMBNAIL + 24, GRID_THUMBNAIL + 56))
         self.grid.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.grid.setMovement(QListWidget.Movement.Static)
         # Similar names ("holiday-photo-0142.jpg") differ at the end: keep both ends.
@@ -67,6 +80,11 @@ class ImageSearchPanel(QWidget):
         self.status.setWordWrap(True)
         self.progress = QProgressBar(self)
         self.progress.setVisible(False)
+        self.indexed_folders = IndexedFoldersList(connection, self)
+        self.indexed_folders.message.connect(self.status.setText)
+        # Asked for when the page shows (and again after a restart while it shows), not at
+        # start-up, when the page is out of sight.
+        connection.connected.connect(self._refresh_folders_if_shown)
         self._indexing: StreamOperation | None = None
         self._indexed_folder = ""
         self._last_progress: ImageIndexEvent | None = None
@@ -87,6 +105,15 @@ class ImageSearchPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.grid, 1)
+        layout.addWidget(self.indexed_folders)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._refresh_folders_if_shown()
+
+    def _refresh_folders_if_shown(self) -> None:
+        if self.isVisible() and self.connection.is_ready:
+            self.indexed_folders.refresh()
 
     # Searching -----------------------------------------------------------------------------
 
@@ -112,14 +139,18 @@ class ImageSearchPanel(QWidget):
             self.show_hits(answer)
 
     def show_hits(self, hits: list[ImageHit]) -> None:
+        """The hits the backend kept above its cut-off, best first: pictures whose text holds
+        the words, then by similarity, each with its score."""
         self.grid.clear()
         self.status.setText(
-            f"{len(hits)} pictures, best match first" if hits else "No indexed picture matches."
+            f"{len(hits)} pictures, best match first; weaker matches are left out"
+            if hits
+            else "No indexed picture matches."
         )
         for hit in hits:
-            item = QListWidgetItem(PurePath(hit.path).name, self.grid)
+            item = QListWidgetItem(hit_caption(hit), self.grid)
             item.setData(PATH_ROLE, hit.path)
-            item.setToolTip(f"{hit.path}\nsimilarity {hit.score:.2f}")
+            item.setToolTip(hit_tooltip(hit))
             self._load_icon(item, hit.path)
 
     def _load_icon(self, item: QListWidgetItem, path: str) -> None:
@@ -171,20 +202,25 @@ class ImageSearchPanel(QWidget):
     def _indexed(self, completed: bool) -> None:
         self._indexing = None
         self.index_button.setEnabled(True)
+        self.progress.setVisible(False)  # the status line says how it ended
+        self.indexed_folders.refresh()
         last = self._last_progress
         if not completed:  # the engine went away mid-run; what was embedded is kept
-            self.progress.setVisible(False)
             done = f" after {last.done} of {last.total} pictures" if last else ""
             self.status.setText(
                 f"Indexing stopped{done}; index the folder again to finish the rest."
             )
         elif last is None or last.total == 0:
-            self.progress.setVisible(False)
             self.status.setText(f"No pictures found in {self._indexed_folder}.")
         else:
-            self.progress.setValue(100)
+            self.status.setText(indexed_summary(last))
 
     def _index_failed(self, message: str) -> None:
         self._indexed(True)
-        self.progress.setVisible(False)
         self.status.setText(f"Indexing failed: {message}")
+
+
+def indexed_summary(last: ImageIndexEvent) -> str:
+    failed = f" · {len(last.failures)} could not be read" if last.failures else ""
+    text = f" · text read in {last.with_text}" if last.with_text else ""
+    return f"Indexed {last.done} of {last.total} pictures{text}{failed}"

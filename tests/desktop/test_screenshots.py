@@ -405,7 +405,15 @@ def test_image_question(
             id=7,
             role="user",
             content="Where was this taken?",
-            attachments=[{"path": str(photo), "name": "beach.png", "labels": labels}],
+            attachments=[
+                {
+                    "path": str(photo),
+                    "name": "beach.png",
+                    "labels": labels,
+                    "vision_note": "this model cannot see the image; what it says is inferred "
+                    "from CLIP's labels",
+                }
+            ],
         ),
         message(
             id=8,
