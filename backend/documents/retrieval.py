@@ -8,9 +8,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-# "hybrid" fuses dense and BM25 and reranks the fused candidates with the cross-encoder;
-# "fused" is the same without the reranker.
-SearchMode = Literal["hybrid", "fused", "dense", "bm25"]
+SearchMode = Literal["hybrid", "dense", "bm25"]
 # Cormack et al. (2009) used k = 60 to fuse deep runs (1,000 documents from many systems); with
 # two short lists (40 candidates each) a smaller k lets a confident top rank in either list
 # count. k = 5 was chosen on the dev half of bench/rag_questions.json, never on the FAQ set.
@@ -36,9 +34,6 @@ class Hit(BaseModel):
     ocr: bool = Field(False, description="The text was read by OCR from a scan or a picture.")
     score: float = Field(description="Ranking score of the chosen mode (higher is better).")
     similarity: float | None = Field(None, description="Cosine similarity to the query.")
-    relevance: float | None = Field(
-        None, description="The reranker's 0-1 relevance to the query, when it reranked."
-    )
 
     @classmethod
     def from_stored(
