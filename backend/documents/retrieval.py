@@ -6,6 +6,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
@@ -89,12 +90,12 @@ class Bm25Index:
         known = [w for w in words if w in self.retriever.vocab_dict]
         if not known:
             return []
-        found, scores = self.retriever.retrieve(
-            [known], k=min(k, len(self.ids)), show_progress=False, n_threads=1
-        )
-        return [
-            (self.ids[int(i)], float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0
-        ]
+        # Every chunk's score, then the top k: bm25s's own `retrieve` does the same through a
+        # thread pool and a progress bar, 40 ms instead of 1 ms at 100k chunks.
+        scores = self.retriever.get_scores(known)
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        best = top[np.lexsort((top, -scores[top]))]  # by score, ties by position
+        return [(self.ids[int(i)], float(scores[i])) for i in best if scores[i] > 0]
 
 
 Key = TypeVar("Key", bound=Hashable)
