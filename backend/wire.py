@@ -29,6 +29,7 @@ class Source(BaseModel):
     char_end: int | None = None
     headings: list[str] = Field(default_factory=list, description="Section path of the passage.")
     snippet: str = Field(description="The passage's text, as the model read it.")
+    ocr: bool = Field(False, description="The passage was read by OCR from a scan or a picture.")
     score: float = Field(description="Ranking score (higher is better).")
     similarity: float | None = Field(None, description="Cosine similarity to the question.")
 
@@ -69,6 +70,7 @@ class CollectionInfo(BaseModel):
     created_at: float
     roots: list[str] = Field(description="Files and folders the collection reads (absolute).")
     revision: int = Field(description="Increases whenever the collection's chunks change.")
+    ocr: bool = Field(True, description="Scanned pages and pictures of text are read by OCR.")
     files: int = 0
     failed: int = 0
     chunks: int = 0
@@ -698,7 +700,32 @@ class QueuedEvent(BaseModel):
     ahead: int = Field(description="Generations before this one, the running one included.")
 
 
-ChatEvent = QueuedEvent | UserEvent | TokenEvent | DoneEvent | ErrorEvent
+StageName = Literal["searching", "loading", "reading", "writing"]
+
+
+class StageEvent(BaseModel):
+    """What a conversation's reply is doing before its first token, in order: searching the
+    chat's documents, loading its model, reading its prompt (after each batch), writing."""
+
+    type: Literal["stage"] = "stage"
+    stage: StageName
+    model: str | None = Field(None, description="The model being loaded (stage 'loading').")
+    done: int = Field(0, description="Prompt tokens read so far (stage 'reading').")
+    total: int = Field(0, description="The prompt's tokens (stage 'reading').")
+
+    def label(self) -> str:
+        """The stage as the app shows it."""
+        match self.stage:
+            case "searching":
+                return "Searching documents…"
+            case "loading":
+                return f"Loading model {self.model}…"
+            case "reading":
+                return f"Reading the prompt, {self.done:,} of {self.total:,} tokens…"
+        return "Writing…"
+
+
+ChatEvent = QueuedEvent | StageEvent | UserEvent | TokenEvent | DoneEvent | ErrorEvent
 
 IngestStep = Literal[
     "planned",
@@ -707,13 +734,15 @@ IngestStep = Literal[
     "failed",
     "skipped",
     "removed",
+    "no_text",  # a picture in which OCR found no text: left out quietly, not a failure
+    "page",  # OCR read one more page of the file being indexed (pages_done of pages_total)
     "searchable",  # phase one done: every file's chunks stored, BM25 finds them
     "embedded",  # phase two: one more batch of chunks has its vectors
     "finished",
 ]
 IngestPhase = Literal["parse", "embed"]  # chunks stored for BM25, then vectors filled in
 FILE_STEPS: frozenset[IngestStep] = frozenset(
-    {"indexed", "unchanged", "failed", "skipped", "removed"}
+    {"indexed", "unchanged", "failed", "skipped", "removed", "no_text"}
 )  # the steps that end one file; "planned" and "finished" frame the run
 
 
@@ -732,6 +761,8 @@ class IngestEvent(BaseModel):
     phase: IngestPhase = Field("parse", description="Storing chunks, or embedding them.")
     chunks_embedded: int = Field(0, description="Chunks given their vector in this run so far.")
     chunks_to_embed: int = Field(0, description="Chunks waiting for a vector as phase two began.")
+    pages_done: int = Field(0, description="Pages of this file read by OCR so far ('page').")
+    pages_total: int = Field(0, description="Pages of this file that need OCR ('page').")
 
 
 class ImageIndexEvent(BaseModel):

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 
 from backend.chat.queue import DEFAULT_QUEUE_DEPTH, GenerationQueue, Ticket
-from backend.llm.types import Event, EventSink, Finished, Token, TokenLogprob
+from backend.llm.types import Event, EventSink, Finished, ProviderEvent, Stage, Token, TokenLogprob
 from backend.wire import GenerationReport
 
 Launch = Callable[[EventSink, threading.Event], "Future[None]"]
@@ -58,7 +58,7 @@ class Generation:
 
     def __init__(self, tracker: GenerationTracker, conversation_id: str | None = None) -> None:
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[Event | BaseException] = asyncio.Queue()
+        self._queue: asyncio.Queue[ProviderEvent | BaseException] = asyncio.Queue()
         self._tracker = tracker
         self._conversation_id = conversation_id
         self.cancel = threading.Event()
@@ -82,7 +82,7 @@ class Generation:
         future.add_done_callback(self._on_done)
         return self
 
-    def _put(self, item: Event | BaseException) -> None:
+    def _put(self, item: ProviderEvent | BaseException) -> None:
         if isinstance(item, Finished):  # recorded even when nobody listens any more
             self._tracker.record(item)
         self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
@@ -101,23 +101,40 @@ class Generation:
             self._put(error)
 
     async def next_event(self) -> Event:
-        item = await self._queue.get()
-        if isinstance(item, BaseException):
-            self.cancel.set()
-            raise item
-        return item
+        event = await self._next(stages=False)
+        assert not isinstance(event, Stage)
+        return event
+
+    async def _next(self, stages: bool) -> ProviderEvent:
+        """The next event; progress `Stage`s only when asked (the OpenAI API has no place for
+        them), else they are passed over."""
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, BaseException):
+                self.cancel.set()
+                raise item
+            if stages or not isinstance(item, Stage):
+                return item
 
     async def events(self, first: Event | None = None) -> AsyncIterator[Event]:
         """Yield events until Finished; leaving early (a client disconnect) cancels the work."""
+        async for event in self.events_and_stages(first, stages=False):
+            assert not isinstance(event, Stage)
+            yield event
+
+    async def events_and_stages(
+        self, first: Event | None = None, stages: bool = True
+    ) -> AsyncIterator[ProviderEvent]:
+        """`events`, with the generation's progress stages among them."""
         try:
-            event = first if first is not None else await self.next_event()
+            event = first if first is not None else await self._next(stages)
             while True:
                 if isinstance(event, Token):
                     self.logprobs.extend(event.logprobs)
                 yield event
                 if isinstance(event, Finished):
                     return
-                event = await self.next_event()
+                event = await self._next(stages)
         finally:
             self.cancel.set()
 

@@ -9,6 +9,7 @@ interrupted. A chat deleted while it replied has nowhere to store it, and says s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import time
@@ -18,9 +19,9 @@ from functools import partial
 from backend.chat.generation import Generation
 from backend.chat.queue import Ticket
 from backend.chat.services import ChatServices
-from backend.chat.turn import Turn
+from backend.chat.turn import PlannedTurn, Turn, build_turn
 from backend.errors import NotFoundError, error_event
-from backend.llm.types import Finished, Token
+from backend.llm.types import Finished, Stage, Token
 from backend.wire import (
     ChatEvent,
     DoneEvent,
@@ -28,6 +29,7 @@ from backend.wire import (
     Message,
     MessageStatus,
     QueuedEvent,
+    StageEvent,
     TokenEvent,
     UserEvent,
 )
@@ -155,9 +157,10 @@ async def reply(services: ChatServices, turn: Turn, ticket: Ticket | None = None
 async def stream_reply(
     services: ChatServices, turn: Turn, ticket: Ticket | None = None
 ) -> AsyncGenerator[ChatEvent]:
-    """Events: [queued,] user, token..., then done (the stored reply) or error. `queued` comes
-    first when other generations are ahead of this one. Leaving early (a client disconnect)
-    cancels the generation and stores the reply as interrupted."""
+    """Events: [queued,] user, stage..., token..., then done (the stored reply) or error.
+    `queued` comes first when other generations are ahead of this one; the stages (loading the
+    model, reading the prompt, writing) as the provider reports them. Leaving early (a client
+    disconnect) cancels the generation and stores the reply as interrupted."""
     asked = _asked(turn)
     if turn.fixed_reply is not None:
         if ticket is not None:
@@ -178,8 +181,10 @@ async def stream_reply(
         if generation.ahead:
             yield QueuedEvent(ahead=generation.ahead)
         yield UserEvent(message=asked)
-        async for event in generation.events():
-            if isinstance(event, Token):
+        async for event in generation.events_and_stages():
+            if isinstance(event, Stage):
+                yield stage_event(event)
+            elif isinstance(event, Token):
                 parts.append(event.text)
                 saver.tokens_arrived(parts)
                 yield TokenEvent(text=event.text)
@@ -199,3 +204,32 @@ async def stream_reply(
         except NotFoundError as exc:  # deleted while it replied
             stored = exc
     yield error_event(stored) if isinstance(stored, Exception) else DoneEvent(message=stored)
+
+
+def stage_event(stage: Stage) -> StageEvent:
+    return StageEvent(
+        stage=stage.name, model=stage.model or None, done=stage.done, total=stage.total
+    )
+
+
+async def stream_planned(
+    services: ChatServices, planned: PlannedTurn, ticket: Ticket
+) -> AsyncGenerator[ChatEvent]:
+    """`stream_reply` for a turn whose documents are searched inside the stream, so the app
+    hears "searching" at once: stage, then the reply's events. A search that fails is an
+    error event, and the conversation is as it was (the question is stored after it)."""
+    try:
+        if planned.searches_documents:
+            yield StageEvent(stage="searching")
+        turn = await asyncio.to_thread(build_turn, services, planned)
+    except Exception as exc:
+        ticket.release()
+        yield error_event(exc)
+        return
+    except BaseException:  # the listener left while the documents were searched
+        ticket.release()
+        raise
+    # Closed with this stream, so a listener who leaves cancels the reply at once.
+    async with contextlib.aclosing(stream_reply(services, turn, ticket)) as events:
+        async for event in events:
+            yield event

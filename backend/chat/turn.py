@@ -126,17 +126,43 @@ def with_images(
     return [*messages[:-1], {**messages[-1], "content": text}], images
 
 
-def prepare_turn(services: ChatServices, conversation_id: str, question: Question) -> Turn:
-    """Store the question (after `replace_from` is dropped) and build the turn that answers it.
-    Blocking work (labelling images, retrieval): call it off the event loop."""
+@dataclass(frozen=True)
+class PlannedTurn:
+    """A turn checked before anything is searched or stored: its chat, model and images."""
+
+    conversation: Conversation
+    question: Question
+    model: ResolvedModel
+    attachments: tuple[Attachment, ...]
+
+    @property
+    def searches_documents(self) -> bool:
+        return bool(self.conversation.collections)
+
+
+def plan_turn(services: ChatServices, conversation_id: str, question: Question) -> PlannedTurn:
+    """What can fail quickly before the model runs (an unknown model, an unreadable image)
+    fails here. Blocking work (labelling images): call it off the event loop."""
     conversation = services.store.get(conversation_id)
     documents = bool(conversation.collections)
     model = resolve_model(services.provider, services.settings, conversation.model, documents)
-    # Images are read and labelled, and sources found, first: a turn that fails there leaves
-    # the conversation as it was. A model that cannot see gets the images' labels and text,
-    # and the stored attachments say so.
+    # A model that cannot see gets the images' labels and text, and the attachments say so.
     attached = services.images.attach(question.images) if question.images else []
-    attachments = noted_for(attached, model.vision)
+    return PlannedTurn(conversation, question, model, tuple(noted_for(attached, model.vision)))
+
+
+def prepare_turn(services: ChatServices, conversation_id: str, question: Question) -> Turn:
+    """Store the question (after `replace_from` is dropped) and build the turn that answers it.
+    Blocking work (labelling images, retrieval): call it off the event loop."""
+    return build_turn(services, plan_turn(services, conversation_id, question))
+
+
+def build_turn(services: ChatServices, planned: PlannedTurn) -> Turn:
+    """Find the sources, then store the question and build the turn. Sources are found
+    first: a search that fails leaves the conversation as it was."""
+    conversation, question, model = planned.conversation, planned.question, planned.model
+    conversation_id, attachments = conversation.id, list(planned.attachments)
+    documents = planned.searches_documents
     sources: list[Source] = []
     if documents:
         sources = find_sources(services.documents, conversation.collections, question.content)

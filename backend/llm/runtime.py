@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,7 @@ from backend.llm.types import (
     PromptMessage,
     ResolvedModel,
     SamplingParams,
+    Stage,
     Timings,
     Token,
     TokenLogprob,
@@ -134,8 +135,10 @@ class _Resident:
         params: SamplingParams,
         cancel: threading.Event,
         recorder: LogprobRecorder | None = None,
+        report: EventSink | None = None,
     ) -> Iterator[int]:
-        """Sampled tokens, one at a time; ends as soon as `cancel` is set."""
+        """Sampled tokens, one at a time; ends as soon as `cancel` is set. `report` hears how
+        much of the prompt is read, batch by batch, then that writing begins."""
         from llama_cpp import (
             LLAMA_DEFAULT_SEED,
             LlamaGrammar,
@@ -162,19 +165,45 @@ class _Resident:
         # Checked after every sampled token, before it is handed out.
         stop_on_cancel = StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
         grammar = LlamaGrammar.from_string(params.grammar) if params.grammar else None
-        yield from self.llama.generate(
-            prompt,
-            temp=params.temperature,
-            top_p=params.top_p,
-            top_k=params.top_k,
-            min_p=params.min_p,
-            repeat_penalty=params.repeat_penalty,
-            presence_penalty=params.presence_penalty,
-            frequency_penalty=params.frequency_penalty,
-            logits_processor=LogitsProcessorList(processors) if processors else None,
-            stopping_criteria=stop_on_cancel,
-            grammar=grammar,
-        )
+        if report is not None:
+            # An instance attribute shadows Llama.eval for generate's first call: the prompt.
+            self.llama.eval = _reading_eval(self.llama, report)
+        try:
+            yield from self.llama.generate(
+                prompt,
+                temp=params.temperature,
+                top_p=params.top_p,
+                top_k=params.top_k,
+                min_p=params.min_p,
+                repeat_penalty=params.repeat_penalty,
+                presence_penalty=params.presence_penalty,
+                frequency_penalty=params.frequency_penalty,
+                logits_processor=LogitsProcessorList(processors) if processors else None,
+                stopping_criteria=stop_on_cancel,
+                grammar=grammar,
+            )
+        finally:
+            self.llama.__dict__.pop("eval", None)
+
+
+def _reading_eval(llama: Any, report: EventSink) -> Callable[[Sequence[int]], None]:
+    """Llama.eval for the prompt, called once per batch of `n_batch` tokens, as Llama.eval
+    itself splits them, so the tokens and their positions are the same; after each batch it
+    reports how many of the prompt's tokens are read. Later calls (one sampled token each) go
+    to Llama.eval again."""
+    from llama_cpp import Llama
+
+    def eval_in_batches(tokens: Sequence[int]) -> None:
+        del llama.eval
+        done = llama.n_tokens  # a prefix kept from the last prompt is read already
+        total = done + len(tokens)
+        report(Stage("reading", done=done, total=total))
+        for start in range(0, len(tokens), llama.n_batch):
+            Llama.eval(llama, tokens[start : start + llama.n_batch])
+            report(Stage("reading", done=llama.n_tokens, total=total))
+        report(Stage("writing"))
+
+    return eval_in_batches
 
 
 class LogprobRecorder:
@@ -252,7 +281,7 @@ class LlamaRuntime:
             self._resident.llama.close()
             self._resident = None
 
-    def _load(self, name: str) -> _Resident:
+    def _load(self, name: str, report: EventSink | None = None) -> _Resident:
         entry = self._registry.get(name)
         resident = self._resident
         if resident is not None and (
@@ -264,6 +293,8 @@ class LlamaRuntime:
         n_ctx = self._context_size(entry)
         ensure_fits(name, estimate_memory(entry.info, n_ctx), n_ctx)
         self._unload()
+        if report is not None:
+            report(Stage("loading", model=name))
         from llama_cpp import Llama
 
         started = time.perf_counter()
@@ -301,7 +332,7 @@ class LlamaRuntime:
         return render
 
     def _run_chat(self, request: ChatRequest, sink: EventSink, cancel: threading.Event) -> None:
-        resident = self._load(request.model)
+        resident = self._load(request.model, sink)
         request = settle_tool_use(request, resident.entry.info.chat_template)
         if request.images:
             self._run_vision_chat(resident, request, sink, cancel)
@@ -384,7 +415,7 @@ class LlamaRuntime:
         recorder = LogprobRecorder(resident, params.top_logprobs) if params.logprobs else None
         pending: list[TokenLogprob] = []  # of tokens whose text is not handed out yet
         loops = LoopDetector() if params.stop_repetition else None
-        for token in resident.sample(prompt_tokens, params, cancel, recorder):
+        for token in resident.sample(prompt_tokens, params, cancel, recorder, sink):
             first_token_at = first_token_at or time.perf_counter()
             if resident.is_end_of_generation(token):
                 finish_reason = "stop"

@@ -182,8 +182,21 @@ class Finished:
         )
 
 
+@dataclass(frozen=True)
+class Stage:
+    """What a generation is doing before its first token: loading its model, or reading its
+    prompt (`done` of `total` tokens, reported after each batch llama.cpp evaluates); then
+    `writing`. Only a conversation's stream passes these on."""
+
+    name: Literal["loading", "reading", "writing"]
+    model: str = ""
+    done: int = 0
+    total: int = 0
+
+
 Event = Token | Finished
-EventSink = Callable[[Event], None]
+ProviderEvent = Event | Stage
+EventSink = Callable[[ProviderEvent], None]
 
 
 class ChatProvider(Protocol):

@@ -13,6 +13,8 @@ from backend.wire import (
     ErrorEvent,
     Message,
     QueuedEvent,
+    Role,
+    StageEvent,
     TokenEvent,
     UserEvent,
 )
@@ -29,13 +31,14 @@ def waiting_note(ahead: int) -> str:
     return f"Waiting ({ahead} ahead)…"
 
 
-def unsaved_reply(conversation_id: str) -> Message:
-    """The reply while it streams, before the backend stores it and gives it an id."""
+def unsaved_reply(conversation_id: str, role: Role = "assistant", content: str = "") -> Message:
+    """The reply while it streams, before the backend stores it and gives it an id (or the
+    question while the documents are searched, before the backend stores it)."""
     return Message(
         id=UNSAVED_ID,
         conversation_id=conversation_id,
-        role="assistant",
-        content="",
+        role=role,
+        content=content,
         created_at=time.time(),
     )
 
@@ -58,9 +61,13 @@ class ReplyStream(QObject):
         self._stream: StreamOperation | None = None
         self._conversation_id = ""  # the chat the reply belongs to
         self._reply_view: MessageView | None = None
+        self._question_view: MessageView | None = None  # shown before it is stored (searching)
+        self._question = ""
+        self._question_stored = False  # the backend sent the stored question
         self._reply_text: list[str] = []
         self._reply_done = False  # the backend sent the stored reply
-        self._ahead = 0  # generations before this reply when it joined the line; 0: writing
+        # What the reply shows before its first token: its place in line, or its stage.
+        self._note: str | None = None
         # The partial reply a backend crash cut off (conversation id, message); never stored.
         self._cut_off: tuple[str, Message] | None = None
         self._render_timer = QTimer(self)
@@ -85,10 +92,11 @@ class ReplyStream(QObject):
             self.view.remove_from_message(replace_from)
         self._stream = stream
         self._conversation_id = conversation_id
-        self._reply_view = None
+        self._reply_view = self._question_view = None
+        self._question, self._question_stored = text, False
         self._reply_text = []
         self._reply_done = False
-        self._ahead = 0
+        self._note = None
         stream.signals.item.connect(self._on_event)
         self.view.set_generating(True)
         self.view.show_stats(None)  # the last reply's figures are not this one's
@@ -119,7 +127,9 @@ class ReplyStream(QObject):
             return  # events already queued when Stop was pressed are not shown
         match event:
             case QueuedEvent():
-                self._ahead = event.ahead
+                self._show_note(waiting_note(event.ahead))
+            case StageEvent():
+                self._on_stage(event)
             case UserEvent():
                 self._on_user(event)
             case TokenEvent():
@@ -129,16 +139,33 @@ class ReplyStream(QObject):
             case ErrorEvent():
                 self._on_error_event(event)
 
+    def _on_stage(self, event: StageEvent) -> None:
+        if self._reply_view is None:  # searching: the question is stored once that is done
+            asked = unsaved_reply(self._conversation_id, "user", self._question)
+            self._question_view = self.view.add_message(asked)
+            placeholder = unsaved_reply(self._conversation_id)
+            self._reply_view = self.view.add_message(placeholder, streaming=True)
+        self._show_note(event.label())
+
+    def _show_note(self, note: str) -> None:
+        self._note = note
+        if self._reply_view is not None:
+            self._reply_view.note.setText(note)
+
     def _on_user(self, event: UserEvent) -> None:
+        self._question_stored = True
+        if self._question_view is not None:  # shown while the documents were searched
+            self._question_view.message = event.message
+            return
         self.view.add_message(event.message)
         placeholder = unsaved_reply(event.message.conversation_id)
         self._reply_view = self.view.add_message(placeholder, streaming=True)
-        if self._ahead:
-            self._reply_view.note.setText(waiting_note(self._ahead))
+        if self._note is not None:
+            self._reply_view.note.setText(self._note)
 
     def _on_token(self, event: TokenEvent) -> None:
-        if self._ahead and self._reply_view is not None:  # its turn came: "Writing…" again
-            self._ahead = 0
+        if self._note and self._reply_view is not None:  # writing now: "Writing…" again
+            self._note = None
             self._reply_view.set_status("complete", streaming=True)
         self._reply_text.append(event.text)
         self.token_received.emit(event.text)
@@ -161,7 +188,8 @@ class ReplyStream(QObject):
         self.view.show_stats(message.timings)
 
     def _on_stream_ended(self, completed: bool) -> None:
-        nothing_shown = self._reply_view is None
+        # A question never stored (stopped, or its search failed) is not left on screen.
+        nothing_shown = self._reply_view is None or not self._question_stored
         if not completed or not self._reply_done:  # stopped, or the stream ended without "done"
             self._mark_reply_interrupted()
         self._end_stream()
@@ -179,7 +207,7 @@ class ReplyStream(QObject):
 
     def _mark_reply_interrupted(self) -> None:
         self._render_timer.stop()
-        if self._reply_view is None:
+        if self._reply_view is None or not self._question_stored:
             return
         self._reply_view.set_text("".join(self._reply_text))
         self._reply_view.set_status("interrupted")
@@ -189,7 +217,7 @@ class ReplyStream(QObject):
 
     def _end_stream(self) -> None:
         self._stream = None
-        self._reply_view = None
+        self._reply_view = self._question_view = None
         self.view.set_generating(False)
         self.view.refresh_actions()
         self.connection.set_busy(False)

@@ -79,7 +79,7 @@ def test_nothing_relevant_gets_an_honest_reply_without_the_model(
     path = f"/hearth/conversations/{cid}/messages"
     events = list(client.stream_events(path, {"content": "Explain gluon confinement in QCD."}))
     done = events[-1]["message"]
-    assert [e["type"] for e in events] == ["user", "token", "done"]
+    assert [e["type"] for e in events] == ["stage", "user", "token", "done"]  # searching
     assert done["content"] == NOTHING_FOUND and done["sources"] == []
     assert done["model"] is None and done["timings"] is None  # no generation ran
 

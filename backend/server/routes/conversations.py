@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from backend import sse
 from backend.chat import runner
-from backend.chat.turn import Question, prepare_turn
+from backend.chat.turn import Question, plan_turn, prepare_turn
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
 from backend.server.schemas import ConversationUpdate, NewConversation, NewMessage, ShownVersion
@@ -111,7 +111,9 @@ async def post_message(
     svc = services(request)
     question = Question(body.content, tuple(body.images), body.replace_from)
     with runner.admit(svc) as ticket:  # a full line refuses it (429) before the question is kept
-        turn = await asyncio.to_thread(prepare_turn, svc, conversation_id, question)
-    if not body.stream:
-        return await runner.reply(svc, turn, ticket)
-    return event_response(encoded(runner.stream_reply(svc, turn, ticket)))
+        if not body.stream:
+            turn = await asyncio.to_thread(prepare_turn, svc, conversation_id, question)
+            return await runner.reply(svc, turn, ticket)
+        # The documents are searched inside the stream, which says so ("searching").
+        planned = await asyncio.to_thread(plan_turn, svc, conversation_id, question)
+    return event_response(encoded(runner.stream_planned(svc, planned, ticket)))
