@@ -240,7 +240,7 @@ def test_cli_adds_selects_and_reindexes(
 
     reindexed = run_hearth("images", "index", "--reindex")
     assert reindexed.code == 0 and f"skipped {gone.resolve()}" in reindexed.err
-    found = run_hearth("images", "search", "a dog", "--json")
+    found = run_hearth("images", "search", "a dog", "--all", "--json")  # --all: no cut-off
     assert found.code == 0 and str(gone.resolve()) in found.err  # named as not searched
     assert len(json.loads(found.out)) == 4
     listed = {f["folder"]: f for f in json.loads(run_hearth("images", "folders", "--json").out)}
@@ -280,7 +280,8 @@ def test_search_through_the_backend_ranks_as_transformers_does(
     with served.http() as http:
         indexed = http.post("/hearth/images/index", json={"folder": str(tmp_path)})
         assert indexed.status_code == 200 and indexed.json()["embedded"] == len(images)
-        hits = http.get("/hearth/images/search", params={"q": "a dog on a beach"}).json()
+        every = {"q": "a dog on a beach", "cutoff": False}  # the whole ranking, not cut off
+        hits = http.get("/hearth/images/search", params=every).json()
         folders = http.get("/hearth/images/folders").json()
         models = http.get("/hearth/images/models").json()
     assert [Path(hit["path"]).name for hit in hits] == expected
