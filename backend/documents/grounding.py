@@ -41,6 +41,7 @@ def find_sources(
             char_end=h.char_end,
             headings=h.headings,
             snippet=h.text,
+            ocr=h.ocr,
             score=h.score,
             similarity=h.similarity,
         )

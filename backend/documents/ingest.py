@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from backend.documents.blocks import Chunk
+from backend.documents.blocks import Block, Chunk
 from backend.documents.chunking import ChunkingConfig, chunk_blocks
 from backend.documents.embedding_fill import ChunkStoreSource, fill_vectors
 from backend.documents.errors import DocumentError
 from backend.documents.limits import DocumentLimits
-from backend.documents.parsers import parse_document
+from backend.documents.ocr_pages import PageRead
+from backend.documents.parsers import is_picture, map_steps, parse_document_steps
 from backend.documents.retrieval import HEADING_SEPARATOR
 from backend.documents.sources import FoundFile, display_path, find_files, utf8_text
 from backend.documents.state import ChunkRow, FileRecord, IngestState
@@ -74,6 +76,7 @@ def chunk_metadata(record: FileRecord, chunk: Chunk) -> dict[str, Any]:
         "char_start": chunk.span[0] if chunk.span else None,
         "char_end": chunk.span[1] if chunk.span else None,
         "headings": HEADING_SEPARATOR.join(chunk.headings) or None,
+        "ocr": True if chunk.ocr else None,  # its text was read by OCR from a picture
     }
     return {k: v for k, v in found.items() if v is not None}  # Chroma stores no nulls
 
@@ -117,6 +120,7 @@ class IngestRun:
         self.files_done = self.files_total = self.chunks_done = 0
         self.chunks_embedded = self.chunks_to_embed = 0
         self.phase: IngestPhase = "parse"
+        self.ocr = True  # the collection's own setting, read as the run starts
 
     def event(self, step: IngestStep, path: str | None = None, **fields: Any) -> IngestEvent:
         return IngestEvent(
@@ -133,8 +137,9 @@ class IngestRun:
         )
 
     def __iter__(self) -> Iterator[IngestEvent]:
-        roots = self.state.get(self.name).roots
-        found = list(find_files(roots, self.config.max_file_bytes))
+        collection = self.state.get(self.name)
+        self.ocr = collection.ocr
+        found = list(find_files(collection.roots, self.config.max_file_bytes, pictures=self.ocr))
         known = self.state.files(self.name)
         self.files_total = len(found)
         yield self.event("planned")
@@ -146,7 +151,7 @@ class IngestRun:
                 yield self.event("skipped", str(file.path), detail=file.skipped)
                 continue
             try:
-                prepared = self._prepare(file, known.get(str(file.path)))
+                prepared = yield from self._prepare(file, known.get(str(file.path)))
             except FileNotFoundError:
                 self.files_done += 1
                 yield from self._forget([str(file.path)], "deleted or moved while indexing")
@@ -186,8 +191,11 @@ class IngestRun:
         for path in paths:
             yield self.event("removed", path, detail=detail)
 
-    def _prepare(self, file: FoundFile, known: FileRecord | None) -> _Prepared | None:
-        """The file's new record and chunks, or None when it has not changed.
+    def _prepare(
+        self, file: FoundFile, known: FileRecord | None
+    ) -> Generator[IngestEvent, None, _Prepared | None]:
+        """The file's new record and chunks, or None when it has not changed; 'page' events
+        while OCR reads it.
 
         Raises FileNotFoundError when the file was deleted after the folder was walked.
         """
@@ -205,11 +213,8 @@ class IngestRun:
             record.content_hash = sha256_of(file.path)
             if settled and known and known.content_hash == record.content_hash:
                 return None
-            chunks = chunk_blocks(
-                parse_document(file.path, limits=self.config.limits),
-                self.embedder.count_tokens,
-                self.config.chunking,
-            )
+            blocks = yield from self._read(file.path)
+            chunks = chunk_blocks(blocks, self.embedder.count_tokens, self.config.chunking)
         except FileNotFoundError:
             raise  # deleted since the folder was walked: not a failure, the caller forgets it
         except DocumentError as exc:
@@ -217,11 +222,23 @@ class IngestRun:
         except Exception as exc:  # a parser library choking on a strange file fails that file only
             error = utf8_text(f"could not be read ({type(exc).__name__}: {exc})")  # names the path
             return _Prepared(record.model_copy(update={"error": error}))
+        if not chunks and is_picture(file.path):  # a photo: nothing to index, and no failure
+            return _Prepared(record.model_copy(update={"status": "indexed"}))
         if not chunks:
             return _Prepared(record.model_copy(update={"error": "no text to index"}))
         return _Prepared(
             record.model_copy(update={"status": "indexed", "chunks": len(chunks)}), chunks
         )
+
+    def _read(self, path: Path) -> Generator[IngestEvent, None, list[Block]]:
+        """The file's blocks; a 'page' event after each page OCR reads, where a closed run
+        stops (Pause), so a long scan is never read to its end first."""
+
+        def page_event(page: PageRead) -> IngestEvent:
+            return self.event("page", str(path), pages_done=page.done, pages_total=page.total)
+
+        steps = parse_document_steps(path, self.ocr, self.config.limits)
+        return (yield from map_steps(steps, page_event))
 
     def _write(self, batch: list[_Prepared]) -> Iterator[IngestEvent]:
         if not batch:
@@ -233,4 +250,6 @@ class IngestRun:
             self.files_done += 1
             self.chunks_done += len(p.chunks)
             step: IngestStep = "indexed" if p.record.status == "indexed" else "failed"
+            if step == "indexed" and not p.chunks:
+                step = "no_text"
             yield self.event(step, p.record.path, detail=p.record.error, chunks=len(p.chunks))

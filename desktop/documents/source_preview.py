@@ -33,6 +33,16 @@ def source_location(source: Source) -> str:
     return ", ".join(parts)
 
 
+def ocr_note(source: Source) -> str:
+    """Says when the passage's words were read by OCR, which can misread them: 'Text read by
+    OCR from page 3'; empty for text taken from the file itself."""
+    if not source.ocr:
+        return ""
+    return "Text read by OCR from " + (
+        f"page {source.page}" if source.page is not None else "the picture"
+    )
+
+
 def source_title(source: Source) -> str:
     """Like "[2] manual.pdf, page 4" for the button under an answer."""
     name = source.path.rsplit("/", 1)[-1]
@@ -57,6 +67,10 @@ class SourcePreviewDialog(QDialog):
         self.path_label.setWordWrap(True)
         self.location_label = QLabel(source_location(source) or "whole file", self)
         self.location_label.setObjectName("fieldDescription")
+        self.ocr_label = QLabel(ocr_note(source), self)
+        self.ocr_label.setObjectName("fieldDescription")
+        self.ocr_label.setToolTip("OCR can misread words: check them in the file")
+        self.ocr_label.setVisible(source.ocr)
         self.passage = QTextBrowser(self)
         self.passage.setAccessibleName("Cited passage")
         self.passage.setHtml(passage_html(source, dark))
@@ -69,6 +83,7 @@ class SourcePreviewDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.path_label)
         layout.addWidget(self.location_label)
+        layout.addWidget(self.ocr_label)
         layout.addWidget(self.passage, 1)
         layout.addWidget(buttons)
         self.resize(620, 380)
