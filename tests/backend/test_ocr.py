@@ -8,14 +8,21 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw
 
+from backend.documents.library import DocumentLibrary
+from backend.documents.retrieval import Hit, SearchMode
 from backend.ocr import OcrEngine, OcrError, OcrLine, OcrResult, ocr_engine
 from backend.ocr import models as ocr_models
 from backend.ocr.result import reading_order
-from tests.scanned_pages import photo_without_text, text_image
+from backend.paths import HomeLayout
+from backend.settings import Settings
+from backend.wire import FILE_STEPS, IngestEvent
+from tests.scanned_pages import font, mixed_pdf, photo_without_text, scanned_pdf, text_image
 
 LETTER = [
     "Dear Ms Holloway,",
@@ -68,12 +75,23 @@ def test_a_scanned_letter_is_read_line_by_line_in_order(engine: OcrEngine) -> No
         assert all(0 <= x <= image.width and 0 <= y <= image.height for x, y in found.box)
         assert engine.config.min_confidence <= found.confidence <= 1.0
     assert engine.likely_has_text(image)
+    assert engine.likely_has_text(text_image(LETTER[1:2], size=(620, 140)))  # a one-line crop
 
 
 def test_a_picture_without_words_gives_no_lines_and_fails_the_gate(engine: OcrEngine) -> None:
     photo = photo_without_text()
     assert not engine.likely_has_text(photo)
     assert engine.read(photo).lines == []
+
+
+def test_long_thin_strips_are_read_not_refused(engine: OcrEngine) -> None:
+    """rapidocr itself fails on a 3000x20 picture (no size fits between its side limits)."""
+    banner = Image.new("RGB", (1500, 40), "white")
+    ImageDraw.Draw(banner).text((5, 5), "Welcome home, Ada", font=font(24), fill="black")
+    assert engine.read(banner).text == "Welcome home, Ada"
+    for size in ((3000, 20), (20, 3000)):
+        strip = Image.new("RGB", size, "white")
+        assert not engine.likely_has_text(strip) and engine.read(strip).lines == []
 
 
 def test_rapidocr_prints_nothing_of_its_own(
@@ -134,3 +152,121 @@ def test_reading_needs_no_network(tmp_path: Path) -> None:
     assert "invoice 4471" in result.stdout
     assert result.stderr == ""
     assert not log.exists(), log.read_text()
+
+
+# --- documents: scanned PDFs and pictures in a collection ----------------------------------
+
+SCANNED_PAGES = [
+    ["The orchard harvest begins in", "September with the apples."],
+    ["The lighthouse keeper rows out", "to the rock every Thursday."],
+    ["Tide tables for the northern", "bay are posted at the harbour."],
+]
+TEXT_PAGE = ["The ferry timetable changes in May.", "Boats leave the quay at seven."]
+SCANNED_PAGE = ["The boiler service is booked", "for the second of March."]
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("ocr") / "docs"
+    folder.mkdir()
+    scanned_pdf(folder / "scanned.pdf", SCANNED_PAGES)
+    mixed_pdf(folder / "mixed.pdf", [("text", TEXT_PAGE), ("scan", SCANNED_PAGE)])
+    text_image(["Dear Mr Okafor,", "your parcel 5521 is waiting", "at the depot."]).save(
+        folder / "letter.png"
+    )
+    photo_without_text().save(folder / "holiday.jpg")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocumentLibrary]:
+    found = DocumentLibrary(
+        HomeLayout(tmp_path_factory.mktemp("home")).ensure(), Settings(threads=2)
+    )
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def indexed(library: DocumentLibrary, docs: Path) -> list[IngestEvent]:
+    events = list(library.add("scans", [docs]))
+    assert events[-1].type == "finished"
+    return events
+
+
+def best(
+    library: DocumentLibrary, query: str, collection: str = "scans", mode: SearchMode = "bm25"
+) -> Hit:
+    hits = library.search(query, [collection], k=3, mode=mode)
+    assert hits, query
+    return hits[0]
+
+
+def test_a_pdf_of_page_images_is_searchable_by_page(
+    library: DocumentLibrary, docs: Path, indexed: list[IngestEvent]
+) -> None:
+    hit = best(library, "When does the lighthouse keeper row out to the rock?")
+    assert hit.source == str(docs / "scanned.pdf") and hit.page == 2 and hit.ocr
+    assert "lighthouse keeper" in hit.text
+    assert best(library, "tide tables northern bay").page == 3
+    assert best(library, "who looks after the lighthouse?", mode="dense").page == 2
+    pages = [
+        (e.pages_done, e.pages_total) for e in indexed if e.type == "page" and e.path == hit.source
+    ]
+    assert pages == [(1, 3), (2, 3), (3, 3)]  # progress counts the scanned PDF's pages
+
+
+def test_a_mixed_pdf_reads_each_page_its_own_way(
+    library: DocumentLibrary, docs: Path, indexed: list[IngestEvent]
+) -> None:
+    typed = best(library, "ferry timetable quay")
+    assert (typed.source, typed.page, typed.ocr) == (str(docs / "mixed.pdf"), 1, False)
+    scanned = best(library, "When is the boiler service booked?")
+    assert (scanned.source, scanned.page, scanned.ocr) == (str(docs / "mixed.pdf"), 2, True)
+    assert "second of March" in scanned.text
+
+
+def test_a_letter_picture_is_indexed_and_a_photo_is_left_out_quietly(
+    library: DocumentLibrary, docs: Path, indexed: list[IngestEvent]
+) -> None:
+    hit = best(library, "parcel waiting at the depot")
+    assert hit.source == str(docs / "letter.png") and hit.ocr and hit.page is None
+    by_path = {Path(e.path or "").name: e.type for e in indexed if e.type in FILE_STEPS}
+    assert by_path == {
+        "scanned.pdf": "indexed",
+        "mixed.pdf": "indexed",
+        "letter.png": "indexed",
+        "holiday.jpg": "no_text",
+    }
+    files = {Path(f.path).name: f for f in library.files("scans")}
+    assert files["holiday.jpg"].status == "indexed" and files["holiday.jpg"].chunks == 0
+    assert library.collection("scans").failed == 0
+    resync = {Path(e.path or "").name: e.type for e in library.sync("scans") if e.path}
+    assert resync["holiday.jpg"] == "unchanged"  # not read again on every sync
+
+
+def test_closing_a_run_stops_between_pages(
+    library: DocumentLibrary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "long"
+    folder.mkdir()
+    scanned_pdf(folder / "long.pdf", SCANNED_PAGES[:2])
+    engine = ocr_engine()
+    reads: list[int] = []
+
+    def counted(image: Image.Image) -> OcrResult:
+        reads.append(1)
+        return OcrEngine.read(engine, image)
+
+    monkeypatch.setattr(engine, "read", counted)
+    run = library.add("paused", [folder])
+    for event in run:
+        if event.type == "page":
+            break
+    assert isinstance(run, Generator)
+    run.close()  # what Pause does: the stream's consumer goes away
+    assert len(reads) == 1
+    assert library.files("paused") == []  # nothing half-written
+    events = list(library.sync("paused"))  # resume
+    assert [e.pages_done for e in events if e.type == "page"] == [1, 2]
+    assert library.files("paused")[0].chunks >= 2
