@@ -194,7 +194,7 @@ class DocumentLibrary:
             threading.Thread(target=_build_quietly, args=(self._store,), daemon=True).start()
 
     def _has_vectors(self, name: str) -> bool:
-        return self.state.chunk_counts(name)[1] > 0
+        return self.state.has_vectors(name)
 
     def _bm25_index(self, name: str, version: str | None = None) -> Bm25Index:
         """The collection's BM25 index at this version: kept in memory, else loaded from disk,

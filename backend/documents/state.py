@@ -274,6 +274,15 @@ class IngestState:
             ).fetchone()
         return int(total), int(total) - int(waiting)
 
+    def has_vectors(self, name: str) -> bool:
+        """Whether any chunk of the collection has its vector in Chroma (one index lookup)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM doc_chunks WHERE collection = ? AND embedded = 1)",
+                (name,),
+            ).fetchone()
+        return bool(row[0])
+
     def chunks_in_chroma_only(self, name: str) -> bool:
         """Indexed before schema 4: the chunks are in Chroma but not yet in doc_chunks."""
         with self._lock:

@@ -145,6 +145,12 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         # A regenerated reply keeps the replies it replaced (ReplyVersion JSON, by age).
         ("ALTER TABLE messages ADD COLUMN versions TEXT NOT NULL DEFAULT '[]'",),
     ),
+    (
+        7,
+        # Whether a collection has any vector yet is asked on every search: with this index it
+        # is one lookup, not a scan of the chunks still waiting (all of them in phase one).
+        ("CREATE INDEX doc_chunks_embedded ON doc_chunks(collection) WHERE embedded = 1",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]
