@@ -359,12 +359,19 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rerank-depth", type=int, default=30)
+    parser.add_argument(
+        "--reranker",
+        type=Path,
+        nargs=2,
+        metavar=("MODEL", "TOKENIZER"),
+        help="a reranker's ONNX model and tokenizer.json instead of the installed one",
+    )
     args = parser.parse_args()
     if args.sweep is not None and args.set != ["dev"]:
         raise SystemExit("--sweep chooses: run it with --set dev only")
     embedder = MiniLmEmbedder.load(EmbedderConfig(threads=args.threads))
     cache = EmbeddingCache(args.cache / "embeddings", embedder)
-    reranker = load_reranker(args.threads)
+    reranker = load_reranker(args.threads, args.reranker)
     for name in args.set:
         questions, files = load_set(name, args)
         run = search_all(name, questions, build_index(files, Variant(), embedder, cache), cache)

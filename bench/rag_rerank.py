@@ -8,7 +8,9 @@ and rag_eval reports no rerank rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backend.documents.retrieval import FUSION, Fusion, Hit
@@ -20,11 +22,13 @@ if TYPE_CHECKING:
     from backend.documents.reranker import Reranker
 
 
-def load_reranker(threads: int) -> Reranker | None:
+def load_reranker(threads: int, files: Sequence[Path] | None = None) -> Reranker | None:
+    """The installed reranker, or the model and tokenizer at `files` (one being built)."""
     try:
         from backend.documents.reranker import Reranker, RerankerConfig
 
-        return Reranker.load(RerankerConfig(threads=threads))
+        config = RerankerConfig(threads=threads)
+        return Reranker(files[0], files[1], config) if files else Reranker.load(config)
     except (ImportError, OSError, HearthError) as exc:  # not installed yet
         print(f"no reranker ({exc}): no rerank rows")
         return None
