@@ -143,12 +143,6 @@ class IngestState:
         records = [_file_record(r) for r in rows]
         return {record.path: record for record in records}
 
-    def record(self, name: str, records: Iterable[FileRecord]) -> None:
-        """Write these files' states in one transaction; the collection's revision moves on."""
-        with self._lock, transaction(self._conn):
-            self._upsert_files(name, records)
-            self._bump(name)
-
     def replace_files(
         self, name: str, files: Iterable[tuple[FileRecord, Sequence[ChunkRow]]]
     ) -> None:
