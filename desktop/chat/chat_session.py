@@ -64,7 +64,8 @@ def draft_conversation(choices: ConversationChanges) -> Conversation:
 
 class ChatSession(QObject):
     """Owns the open conversation; its reply streams through `replies`, and the images for the
-    next message wait in `attachments`."""
+    next message wait in `attachments`. Each chat has its own ReplyStream: a reply goes on
+    while another chat is open, and shows again when its chat is."""
 
     conversation_changed = Signal(object)  # the Conversation (created, renamed, opened)
     token_received = Signal(str)  # each streamed piece, as it arrives
@@ -76,20 +77,13 @@ class ChatSession(QObject):
         self.connection = connection
         self.view = view
         self.conversation: Conversation | None = None
-        self.replies = ReplyStream(connection, view, self)
+        self._replies: dict[str, ReplyStream] = {}  # by conversation id; DRAFT_ID: none yet
+        self._titles: dict[str, str] = {}  # of the chats whose replies run, for waiting notes
         self.attachments = ImageAttachments(connection, view.composer, view.thumbnails, self)
         self._new_chat_choices: ConversationChanges = {}  # made before the chat exists
         # Bumped by each open and each new reply: a conversation fetched before either is stale.
         self._view_version = 0
         self._wanted_id: str | None = None  # the conversation the user opened last
-        self.replies.token_received.connect(self.token_received)
-        self.replies.error.connect(self.error)
-        self.replies.nothing_shown.connect(self.reload)
-        self.replies.stopped.connect(
-            lambda conversation_id: self._show_stopped_as_stored(
-                conversation_id, self._view_version, STORED_POLLS
-            )
-        )
         self.attachments.error.connect(self.error)
         view.send_requested.connect(self.send)
         view.stop_requested.connect(self.stop)
@@ -103,17 +97,51 @@ class ChatSession(QObject):
         connection.connected.connect(self.reload)
 
     @property
+    def replies(self) -> ReplyStream:
+        """The open chat's reply stream (idle when it has no reply running)."""
+        return self._replies_of(self._wanted_id or DRAFT_ID)
+
+    @property
     def generating(self) -> bool:
+        """The open chat's reply is running (another chat's may be, out of sight)."""
         return self.replies.generating
+
+    def _replies_of(self, conversation_id: str) -> ReplyStream:
+        replies = self._replies.get(conversation_id)
+        if replies is None:
+            replies = self._replies[conversation_id] = ReplyStream(self.connection, self.view, self)
+            replies.token_received.connect(self.token_received)
+            replies.error.connect(self.error)
+            replies.nothing_shown.connect(self.reload)
+            replies.stopped.connect(
+                lambda conversation_id: self._show_stopped_as_stored(
+                    conversation_id, self._view_version, STORED_POLLS
+                )
+            )
+            replies.ended.connect(self._on_reply_ended)
+            replies.replying_elsewhere = lambda: self._replying_elsewhere(conversation_id)
+        return replies
+
+    def _replying_elsewhere(self, conversation_id: str) -> str | None:
+        """The title of another chat whose reply runs (the first, if several)."""
+        others = (i for i, r in self._replies.items() if i != conversation_id and r.generating)
+        other = next(others, None)
+        return self._titles.get(other, "another chat") if other is not None else None
+
+    def _on_reply_ended(self, conversation_id: str) -> None:
+        self.connection.set_busy(any(r.generating for r in self._replies.values()))
+        if conversation_id == self._wanted_id and not self._replies[conversation_id].shown:
+            self.reload()  # it ended while its chat was being fetched: show how it ended
 
     # Opening -------------------------------------------------------------------------------
 
     def open(self, conversation_id: str | None) -> None:
         self._view_version += 1
         version = self._view_version
+        self.replies.detach()  # a reply in the chat left goes on out of sight
+        self.view.set_generating(False)  # until a reply of the chat opened shows itself
         self._wanted_id = conversation_id
         self.view.discard_edit()  # an edit belongs to the chat it was started in
-        self.replies.abandon()  # leaving a chat mid-reply stops it
         if conversation_id is None:
             self.conversation = None
             self.view.show_conversation(None, [])
@@ -144,6 +172,7 @@ class ChatSession(QObject):
         self.conversation = stored.conversation
         messages = self.replies.with_cut_off_reply(self.conversation.id, stored.messages)
         self.view.show_conversation(self.conversation, messages)
+        self.replies.attach()  # the reply still running in this chat, if any
         self.conversation_changed.emit(self.conversation)
 
     # Sending -------------------------------------------------------------------------------
@@ -228,10 +257,12 @@ class ChatSession(QObject):
     def _start_reply(self, text: str, replace_from: int | None, images: list[str]) -> bool:
         """Begin the reply; False when there is no engine to send it to."""
         assert self.conversation is not None
-        if not self.replies.start(self.conversation.id, text, replace_from, images):
+        conversation_id = self.conversation.id
+        if not self._replies_of(conversation_id).start(conversation_id, text, replace_from, images):
             return False
         self._view_version += 1  # a fetch answered now would replace the reply's live view
         self._maybe_retitle(text)
+        self._titles[conversation_id] = self.conversation.title
         return True
 
     def _maybe_retitle(self, text: str) -> None:

@@ -4,6 +4,7 @@ partial reply that a backend crash cut off before the backend could store it."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -26,8 +27,11 @@ from desktop.workers import StreamOperation
 RENDER_INTERVAL_MS = 40  # re-render streamed Markdown at most 25 times a second
 
 
-def waiting_note(ahead: int) -> str:
-    """What a reply that waits for the model shows in place of "Writing…"."""
+def waiting_note(ahead: int, replying_in: str | None = None) -> str:
+    """What a reply that waits for the model shows in place of "Writing…": the chat whose
+    reply it waits for, when that is the app's own other chat and the only one ahead."""
+    if replying_in is not None and ahead == 1:
+        return f"Waiting for the reply in '{replying_in}'…"
     return f"Waiting ({ahead} ahead)…"
 
 
@@ -44,13 +48,16 @@ def unsaved_reply(conversation_id: str, role: Role = "assistant", content: str =
 
 
 class ReplyStream(QObject):
-    """At most one reply at a time, from its request to its stored end or its interruption."""
+    """One chat's reply at a time, from its request to its stored end or its interruption. It
+    goes on while another chat is shown (`detach`), and shows itself again when its chat is
+    opened (`attach`)."""
 
     token_received = Signal(str)  # each streamed piece, as it arrives
     error = Signal(str)
     # Stopped before its first event: the backend may still have stored the question.
     nothing_shown = Signal()
     stopped = Signal(str)  # the conversation whose reply Stop ended after it had begun
+    ended = Signal(str)  # the conversation whose reply stream ended, however it ended
 
     def __init__(
         self, connection: BackendConnection, view: ChatView, parent: QObject | None = None
@@ -60,6 +67,9 @@ class ReplyStream(QObject):
         self.view = view
         self._stream: StreamOperation | None = None
         self._conversation_id = ""  # the chat the reply belongs to
+        self._shown = False  # its chat is the one the view shows
+        # The title of another chat whose reply is running, for the waiting note
+        self.replying_elsewhere: Callable[[], str | None] = lambda: None
         self._reply_view: MessageView | None = None
         self._question_view: MessageView | None = None  # shown before it is stored (searching)
         self._question = ""
@@ -79,6 +89,10 @@ class ReplyStream(QObject):
     def generating(self) -> bool:
         return self._stream is not None
 
+    @property
+    def shown(self) -> bool:
+        return self._shown
+
     def start(
         self, conversation_id: str, text: str, replace_from: int | None, images: list[str]
     ) -> bool:
@@ -92,6 +106,7 @@ class ReplyStream(QObject):
             self.view.remove_from_message(replace_from)
         self._stream = stream
         self._conversation_id = conversation_id
+        self._shown = True
         self._reply_view = self._question_view = None
         self._question, self._question_stored = text, False
         self._reply_text = []
@@ -108,11 +123,33 @@ class ReplyStream(QObject):
         if self._stream is not None:
             self._stream.stop()
 
-    def abandon(self) -> None:
-        """Stop, leaving the reply's view alone: the chat it is shown in is being left. The
-        backend keeps what was written so far."""
-        self.stop()
-        self._reply_view = None
+    def detach(self) -> None:
+        """Its chat is being left: the reply goes on, out of sight."""
+        self._shown = False
+        self._reply_view = self._question_view = None
+
+    def attach(self) -> None:
+        """Its chat is shown again, as stored: the stored reply so far (or a placeholder)
+        becomes the live reply, with everything streamed so far."""
+        self._shown = True
+        if not self.generating:
+            return
+        self.view.set_generating(True)  # earlier messages wait; the reply's own views do not
+        conversation_id, views = self._conversation_id, self.view.views
+        last = views[-1] if views else None
+        if last is not None and last.message.role == "assistant" and self._question_stored:
+            self._reply_view = last
+            last.setEnabled(True)
+            last.set_status("complete", streaming=True)
+        else:  # its question is not stored yet (searching)
+            if not self._question_stored:
+                asked = unsaved_reply(conversation_id, "user", self._question)
+                self._question_view = self.view.add_message(asked)
+            self._reply_view = self.view.add_message(unsaved_reply(conversation_id), True)
+        if self._note is not None:
+            self._reply_view.note.setText(self._note)
+        if self._reply_text:
+            self._render_reply()
 
     def with_cut_off_reply(self, conversation_id: str, messages: list[Message]) -> list[Message]:
         """`messages` as the backend stored them, plus the reply a crash cut off, once."""
@@ -127,7 +164,7 @@ class ReplyStream(QObject):
             return  # events already queued when Stop was pressed are not shown
         match event:
             case QueuedEvent():
-                self._show_note(waiting_note(event.ahead))
+                self._show_note(waiting_note(event.ahead, self.replying_elsewhere()))
             case StageEvent():
                 self._on_stage(event)
             case UserEvent():
@@ -140,7 +177,9 @@ class ReplyStream(QObject):
                 self._on_error_event(event)
 
     def _on_stage(self, event: StageEvent) -> None:
-        if self._reply_view is None:  # searching: the question is stored once that is done
+        if (
+            self._reply_view is None and self._shown
+        ):  # searching: the question is stored once that is done
             asked = unsaved_reply(self._conversation_id, "user", self._question)
             self._question_view = self.view.add_message(asked)
             placeholder = unsaved_reply(self._conversation_id)
@@ -157,6 +196,8 @@ class ReplyStream(QObject):
         if self._question_view is not None:  # shown while the documents were searched
             self._question_view.message = event.message
             return
+        if not self._shown:
+            return
         self.view.add_message(event.message)
         placeholder = unsaved_reply(event.message.conversation_id)
         self._reply_view = self.view.add_message(placeholder, streaming=True)
@@ -168,7 +209,8 @@ class ReplyStream(QObject):
             self._note = None
             self._reply_view.set_status("complete", streaming=True)
         self._reply_text.append(event.text)
-        self.token_received.emit(event.text)
+        if self._shown:
+            self.token_received.emit(event.text)
         if not self._render_timer.isActive():
             self._render_timer.start()
 
@@ -185,7 +227,8 @@ class ReplyStream(QObject):
         self._render_timer.stop()
         if self._reply_view is not None:
             self._reply_view.finish(message)
-        self.view.show_stats(message.timings)
+        if self._shown:
+            self.view.show_stats(message.timings)
 
     def _on_stream_ended(self, completed: bool) -> None:
         # A question never stored (stopped, or its search failed) is not left on screen.
@@ -194,7 +237,8 @@ class ReplyStream(QObject):
             self._mark_reply_interrupted()
         self._end_stream()
         if nothing_shown:
-            self.nothing_shown.emit()
+            if self._shown:
+                self.nothing_shown.emit()
         elif not completed:
             self.stopped.emit(self._conversation_id)
 
@@ -218,6 +262,7 @@ class ReplyStream(QObject):
     def _end_stream(self) -> None:
         self._stream = None
         self._reply_view = self._question_view = None
-        self.view.set_generating(False)
-        self.view.refresh_actions()
-        self.connection.set_busy(False)
+        if self._shown:
+            self.view.set_generating(False)
+            self.view.refresh_actions()
+        self.ended.emit(self._conversation_id)
