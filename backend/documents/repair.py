@@ -18,6 +18,7 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backend.documents.collection_names import collection_key
 from backend.documents.errors import IndexDiskFullError, IndexRepairError, IndexWriteError
 from backend.errors import HearthError
 
@@ -47,8 +48,8 @@ class RepairMarks:
 
     def mark(self, name: str, reason: str) -> None:
         self.folder.mkdir(mode=0o700, exist_ok=True)
-        # Collection names are safe file names (check_collection_name).
-        fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        fd = os.open(self.folder / collection_key(name), flags, 0o600)
         try:
             with contextlib.suppress(OSError):  # the file is the mark; the reason a courtesy
                 os.write(fd, (reason[:500] + "\n").encode("utf-8", "replace"))
@@ -56,19 +57,20 @@ class RepairMarks:
             os.close(fd)
 
     def needs_rebuild(self, name: str) -> bool:
-        return (self.folder / name).exists()
+        return (self.folder / collection_key(name)).exists()
 
     def rebuild_started(self, name: str) -> None:
         self.rebuilding.mkdir(mode=0o700, exist_ok=True)
-        os.replace(self.folder / name, self.rebuilding / name)
+        key = collection_key(name)  # a plain name is its own key: older marks are still found
+        os.replace(self.folder / key, self.rebuilding / key)
 
     def marked(self, name: str) -> bool:
         """Marked, or rebuilt but not yet checked."""
-        return self.needs_rebuild(name) or (self.rebuilding / name).exists()
+        return self.needs_rebuild(name) or (self.rebuilding / collection_key(name)).exists()
 
     def clear(self, name: str) -> None:
-        (self.folder / name).unlink(missing_ok=True)
-        (self.rebuilding / name).unlink(missing_ok=True)
+        (self.folder / collection_key(name)).unlink(missing_ok=True)
+        (self.rebuilding / collection_key(name)).unlink(missing_ok=True)
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -14,20 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.documents.errors import InvalidCollectionNameError, UnknownCollectionError
+from backend.documents.collection_names import check_collection_name
+from backend.documents.errors import UnknownCollectionError
 from backend.store.database import connect, transaction
 from backend.wire import CollectionInfo, FileRecord
-
-COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def check_collection_name(name: str) -> str:
-    if not COLLECTION_NAME.fullmatch(name):  # `$` would let a trailing newline through
-        raise InvalidCollectionNameError(
-            f"Invalid collection name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit."
-        )
-    return name
 
 
 def _stored_path(path: str) -> str | bytes:
