@@ -11,7 +11,6 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -22,7 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backend.documents.collection_names import MAX_NAME_LENGTH, collection_name_problem
+from backend.documents.parsers import PARSERS, PICTURE_SUFFIXES
 from desktop.backend_connection import BackendConnection
+from desktop.documents.collection_name_dialog import CollectionNameDialog
 from desktop.documents.indexing_queue import IndexingQueue
 from desktop.documents.ingest_progress import IngestProgress
 
@@ -32,9 +34,31 @@ if TYPE_CHECKING:
 NAME_ROLE = Qt.ItemDataRole.UserRole
 
 
+FALLBACK_NAME = "Documents"
+EMPTY_STATE = (
+    "Add a folder and Hearth reads its files, so a chat attached to the collection answers "
+    "from them and cites the file and page. It reads {formats} and any other text or source "
+    "file; scans and pictures of text ({pictures}) are read by OCR. Your files stay where they "
+    "are, and the folder is watched for changes while Hearth runs."
+)
+
+
 def describe_collection(info: CollectionInfo) -> str:
-    failed = f" · {info.failed:,} not indexed" if info.failed else ""
-    return f"{info.name}\n{info.files:,} files · {info.chunks:,} chunks{failed}"
+    indexed = f"{info.files - info.failed:,} files indexed · {info.chunks:,} chunks"
+    failed = f" · {info.failed:,} could not be read (select it to see why)" if info.failed else ""
+    return f"{info.name}\n{indexed}{failed}"
+
+
+def folder_collection_name(folder: str) -> str:
+    """The name of the collection a folder starts: its own name, when that can be one."""
+    name = Path(folder).name.strip()[:MAX_NAME_LENGTH].strip()
+    return name if collection_name_problem(name) is None else FALLBACK_NAME
+
+
+def formats_read() -> tuple[str, str]:
+    """The file types indexing reads, as the empty state lists them."""
+    formats = sorted({suffix.lstrip(".").upper() for suffix in PARSERS})
+    return ", ".join(formats), ", ".join(s.lstrip(".").upper() for s in PICTURE_SUFFIXES)
 
 
 def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[str]:
@@ -63,6 +87,7 @@ class DocumentsPanel(QWidget):
         self.add_button = QPushButton("Add folder…", self)
         self.sync_button = QPushButton("Re-sync", self)
         self.remove_button = QPushButton("Remove", self)
+        self._build_empty_state()
         self._build_progress_box()
         self._layout_parts()
         self.new_button.clicked.connect(self.ask_new_collection)
@@ -74,6 +99,26 @@ class DocumentsPanel(QWidget):
         self.queue.ended.connect(self._on_job_ended)
         connection.connected.connect(self.refresh)
         self._update_buttons()
+
+    def _build_empty_state(self) -> None:
+        """What the page shows before the first collection: what it is for, and a way in."""
+        self.empty_state = QWidget(self)
+        self.empty_state.setObjectName("documentsEmptyState")
+        title = QLabel("No collections yet", self.empty_state)
+        title.setObjectName("indexingTitle")
+        text = QLabel(
+            EMPTY_STATE.format_map(dict(zip(("formats", "pictures"), formats_read(), strict=True))),
+            self.empty_state,
+        )
+        text.setWordWrap(True)
+        self.empty_add_button = QPushButton("Add a folder…", self.empty_state)
+        self.empty_add_button.clicked.connect(lambda: self._ask_folder(None))
+        layout = QVBoxLayout(self.empty_state)
+        layout.setContentsMargins(0, 24, 0, 0)
+        layout.addWidget(title)
+        layout.addWidget(text)
+        layout.addWidget(self.empty_add_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addStretch(1)
 
     def _build_progress_box(self) -> None:
         self.progress_title = QLabel(self)
@@ -121,6 +166,7 @@ class DocumentsPanel(QWidget):
         layout.addWidget(hint)
         layout.addLayout(buttons)
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.empty_state, 1)
         layout.addWidget(self.progress_title)
         layout.addLayout(bar_row)
         layout.addWidget(self.current_file)
@@ -145,6 +191,8 @@ class DocumentsPanel(QWidget):
             item.setToolTip("\n".join(info.roots))
             if info.name == selected:
                 self.list.setCurrentItem(item)
+        if self.queue.progress is not None and not self.queue.progress.finished:
+            self._show_row_state(self.queue.progress)
         self._update_buttons()
         self.collections_changed.emit(collections)
 
@@ -171,9 +219,30 @@ class DocumentsPanel(QWidget):
         self.connection.call(lambda api: api.documents.files(name), show, self.error.emit)
 
     def _update_buttons(self) -> None:
-        chosen = self.selected_name() is not None
-        for button in (self.add_button, self.sync_button, self.remove_button):
-            button.setEnabled(chosen)
+        chosen = self.selected_name()
+        for button in (self.sync_button, self.remove_button):
+            button.setEnabled(chosen is not None)
+            button.setToolTip("" if chosen else "Select a collection first")
+        self.add_button.setToolTip(
+            f"Add a folder to “{chosen}”"
+            if chosen
+            else "Choose a folder: a new collection named after it is made"
+        )
+        empty = self.list.count() == 0
+        self.list.setVisible(not empty)
+        self.empty_state.setVisible(empty)
+
+    def _show_row_state(self, progress: IngestProgress) -> None:
+        """The collection being indexed shows how far it is, a new one at once (its row is
+        replaced by the backend's when the list is fetched again)."""
+        rows = [self.list.item(i) for i in range(self.list.count())]
+        row = next((r for r in rows if r.data(NAME_ROLE) == progress.collection), None)
+        if row is None:
+            row = QListWidgetItem(self.list)
+            row.setData(NAME_ROLE, progress.collection)
+            self._update_buttons()
+        state = progress.summary().removeprefix(f"{progress.collection}: ")
+        row.setText(f"{progress.collection}\n{state}")
 
     # Actions -------------------------------------------------------------------------------
 
@@ -189,19 +258,22 @@ class DocumentsPanel(QWidget):
             self.sync(name)
 
     def ask_new_collection(self) -> None:
-        name, ok = QInputDialog.getText(self, "New collection", "Name of the collection:")
-        if ok and name.strip():
-            self._ask_folder(name.strip())
+        dialog = CollectionNameDialog(self)
+        dialog.accepted.connect(lambda: self._ask_folder(dialog.name()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
 
     def ask_folder_for_selected(self) -> None:
-        name = self.selected_name()
-        if name is not None:
-            self._ask_folder(name)
+        self._ask_folder(self.selected_name())
 
-    def _ask_folder(self, name: str) -> None:
-        dialog = QFileDialog(self, f"Add a folder to {name}")
+    def _ask_folder(self, name: str | None) -> None:
+        """With no name, the folder starts a collection named after itself."""
+        title = f"Add a folder to {name}" if name else "Add a folder as a new collection"
+        dialog = QFileDialog(self, title)
         dialog.setFileMode(QFileDialog.FileMode.Directory)
-        dialog.fileSelected.connect(lambda folder: self.add_folders(name, [folder]))
+        dialog.fileSelected.connect(
+            lambda folder: self.add_folders(name or folder_collection_name(folder), [folder])
+        )
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
 
@@ -251,7 +323,7 @@ class DocumentsPanel(QWidget):
             self.add_folders(row.data(NAME_ROLE), folders)
             return
         for folder in folders:
-            self.add_folders(Path(folder).name or folder, [folder])
+            self.add_folders(folder_collection_name(folder), [folder])
 
     # Progress ------------------------------------------------------------------------------
 
@@ -267,6 +339,8 @@ class DocumentsPanel(QWidget):
         )
         self._failures_version += 1  # the live run's list wins over one still being fetched
         self._show_failures(progress.failures)
+        if progress.error is None and not progress.waiting_for_engine:
+            self._show_row_state(progress)
 
     def _show_failures(self, failures: list[tuple[str, str]]) -> None:
         shown = [self.failures.item(i).text() for i in range(self.failures.count())]

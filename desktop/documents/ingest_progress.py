@@ -63,16 +63,22 @@ class IngestProgress:
             return self._embedding_summary()
         state = "paused" if self.paused else "up to date" if self.finished else "indexing"
         counts = f"{self.files_done:,} of {self.files_total:,} files"
+        if self.finished:  # "12 of 12 files · 1 not indexed" read as if all twelve were
+            counts = f"{self.files_done - len(self.failures):,} files indexed"
         chunks = f"{self.chunks_done:,} chunks written"
-        failed = f" · {len(self.failures)} not indexed" if self.failures else ""
+        failed = self._failed_note()
         return f"{self.collection}: {state}, {counts} · {chunks}{failed}"
 
     def _embedding_summary(self) -> str:
         """Like "notes: searchable by keywords · embedding 230 of 900 chunks"."""
         state = " (paused)" if self.paused else ""
         embedding = f"embedding {self.chunks_embedded:,} of {self.chunks_to_embed:,} chunks"
-        failed = f" · {len(self.failures)} not indexed" if self.failures else ""
+        failed = self._failed_note()
         return f"{self.collection}: searchable by keywords · {embedding}{state}{failed}"
+
+    def _failed_note(self) -> str:
+        count = len(self.failures)
+        return f" · {count:,} could not be read (see why below)" if count else ""
 
     def current_line(self) -> str:
         if self.finished or self.searchable or not self.current:
