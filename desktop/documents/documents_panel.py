@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend.documents.collection_names import MAX_NAME_LENGTH, collection_name_problem
-from backend.documents.parsers import PARSERS, PICTURE_SUFFIXES
+from backend.documents.formats import OCR_PICTURE_SUFFIXES, PARSED_SUFFIXES
 from desktop.backend_connection import BackendConnection
 from desktop.documents.collection_name_dialog import CollectionNameDialog
 from desktop.documents.indexing_queue import IndexingQueue
@@ -57,8 +57,8 @@ def folder_collection_name(folder: str) -> str:
 
 def formats_read() -> tuple[str, str]:
     """The file types indexing reads, as the empty state lists them."""
-    formats = sorted({suffix.lstrip(".").upper() for suffix in PARSERS})
-    return ", ".join(formats), ", ".join(s.lstrip(".").upper() for s in PICTURE_SUFFIXES)
+    formats = sorted({suffix.lstrip(".").upper() for suffix in PARSED_SUFFIXES})
+    return ", ".join(formats), ", ".join(s.lstrip(".").upper() for s in OCR_PICTURE_SUFFIXES)
 
 
 def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[str]:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from backend.documents.collection_names import collection_key, collection_name_problem
+from backend.documents.formats import OCR_PICTURE_SUFFIXES, PARSED_SUFFIXES
+from backend.documents.parsers import PARSERS, PICTURE_SUFFIXES
 from backend.documents.repair import RepairMarks
 from tests.backend.conftest import RunningBackend
 
@@ -86,3 +88,8 @@ def test_the_api_refuses_a_slash_with_the_reason(backend: RunningBackend, tmp_pa
         assert response.status_code == 400
         error = json.loads(response.read())["error"]
     assert error["code"] == "invalid_collection_name" and "'/'" in error["message"]
+
+
+def test_the_formats_the_desktop_lists_are_the_ones_parsed() -> None:
+    assert set(PARSED_SUFFIXES) == set(PARSERS)
+    assert set(OCR_PICTURE_SUFFIXES) == set(PICTURE_SUFFIXES)
