@@ -5,8 +5,6 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -16,6 +14,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from desktop.open_file import open_file
 
 if TYPE_CHECKING:
     from backend.wire import Source
@@ -89,4 +89,4 @@ class SourcePreviewDialog(QDialog):
         self.resize(620, 380)
 
     def open_file(self) -> bool:
-        return QDesktopServices.openUrl(QUrl.fromLocalFile(self.source.path))
+        return open_file(self.source.path, self)

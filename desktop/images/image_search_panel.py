@@ -7,8 +7,8 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QSize, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QImage, QPixmap, QShowEvent
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from desktop.backend_connection import BackendConnection
 from desktop.images.indexed_folders_list import IndexedFoldersList
 from desktop.images.thumbnails import decode_thumbnail
+from desktop.open_file import open_file
 from desktop.workers import StreamOperation
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ class ImageSearchPanel(QWidget):
         self.connection.runner.submit(lambda: decode_thumbnail(path, GRID_THUMBNAIL), show)
 
     def open_item(self, item: QListWidgetItem) -> bool:
-        return QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(PATH_ROLE)))
+        return open_file(item.data(PATH_ROLE), self)
 
     # Indexing ------------------------------------------------------------------------------
 
