@@ -51,6 +51,7 @@ from backend.wire import (
     Message,
     ModelDescription,
     ModelSettings,
+    PassageContext,
     StreamEvent,
 )
 
@@ -289,6 +290,12 @@ class DocumentsApi:
         """The hits and how much of the collections dense search saw (`dense.label`)."""
         body = {"query": query, "collections": list(collections), "k": k, "mode": mode}
         return self._client.call(SearchResults, "POST", f"{DOCUMENTS}/search", json=body)
+
+    def context(self, name: str, path: str, text: str, around: int = 1) -> PassageContext:
+        """A cited passage (a source's path and snippet) with the text around it."""
+        body = {"path": path, "text": text, "around": around}
+        route = f"{_collection(name)}/context"
+        return self._client.call(PassageContext, "POST", route, json=body)
 
     def close(self) -> None:
         """The client's, so a caller holding either this or a DocumentLibrary can close it."""

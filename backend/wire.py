@@ -83,6 +83,16 @@ class CollectionDetail(BaseModel):
     files: list[FileRecord]
 
 
+class PassageContext(BaseModel):
+    """A cited passage with the text around it in its file: the chunks before and after it,
+    their overlap with the passage left out, so the three read on as one text."""
+
+    found: bool = Field(description="False when the passage is no longer indexed as it was.")
+    before: str = ""
+    passage: str = ""
+    after: str = ""
+
+
 class ImageLabel(BaseModel):
     """One of CLIP's zero-shot guesses for an image."""
 

@@ -211,6 +211,30 @@ class IngestState:
                     ).fetchall()
         return sorted((_chunk_row(r) for r in rows), key=lambda c: c.id)
 
+    def chunks_around(
+        self, name: str, path: str, text: str, around: int
+    ) -> tuple[builtins.list[ChunkRow], int] | None:
+        """The chunk of file `path` with this exact text, and up to `around` chunks either
+        side of it in file order, with its place in that list; None when no chunk matches."""
+        key = _stored_path(path)
+        with self._lock:
+            found = self._conn.execute(
+                "SELECT chunk_index FROM doc_chunks WHERE collection = ? AND path = ? AND text = ?"
+                " LIMIT 1",
+                (name, key, text),
+            ).fetchone()
+            if found is None:
+                return None
+            index = found["chunk_index"]
+            rows = self._conn.execute(
+                "SELECT id, path, chunk_index, text, metadata FROM doc_chunks"
+                " WHERE collection = ? AND path = ? AND chunk_index BETWEEN ? AND ?"
+                " ORDER BY chunk_index",
+                (name, key, index - around, index + around),
+            ).fetchall()
+        chunks = [_chunk_row(r) for r in rows]
+        return chunks, [c.index for c in chunks].index(index)
+
     def chunks_to_embed(self, name: str, limit: int) -> builtins.list[ChunkRow]:
         """Up to `limit` chunks still without a vector, in the order they were stored."""
         with self._lock:

@@ -14,12 +14,13 @@ from pydantic import BaseModel, Field
 
 from backend import sse
 from backend.documents.errors import DocumentPathError
+from backend.documents.passage_context import passage_context
 from backend.documents.retrieval import SearchMode
 from backend.documents.search_results import SearchResults
 from backend.errors import error_event
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
-from backend.wire import CollectionDetail, CollectionInfo, IngestEvent
+from backend.wire import CollectionDetail, CollectionInfo, IngestEvent, PassageContext
 
 router = APIRouter(prefix="/hearth/documents", tags=["documents"])
 
@@ -41,6 +42,12 @@ class SearchDocuments(BaseModel):
     collections: list[str] = Field(min_length=1)
     k: int = Field(5, ge=1, le=100)
     mode: SearchMode = "hybrid"
+
+
+class PassageQuery(BaseModel):
+    path: str = Field(description="The file the passage is from, as its source names it.")
+    text: str = Field(min_length=1, description="The passage's text, as its source gives it.")
+    around: int = Field(1, ge=0, le=5, description="Neighbouring chunks on each side.")
 
 
 def _pump(events: Iterator[IngestEvent], out: queue.Queue[Any], stop: threading.Event) -> None:
@@ -116,6 +123,14 @@ def remove_collection(name: str, request: Request) -> None:
     svc = services(request)
     svc.documents.remove(name)
     svc.store.forget_collection(name)  # chats that used it answer from the model alone again
+
+
+@router.post("/collections/{name}/context")
+def passage_in_context(name: str, body: PassageQuery, request: Request) -> PassageContext:
+    """A cited passage with the chunks before and after it in its file, for the source
+    preview."""
+    state = services(request).documents.state
+    return passage_context(state, name, body.path, body.text, body.around)
 
 
 @router.post("/search")
