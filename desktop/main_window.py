@@ -103,6 +103,9 @@ class MainWindow(QMainWindow):
         self.conversations = ConversationList(connection, self)
         self.thumbnails = ThumbnailLoader(connection.runner)
         self.chat_view = ChatView(self.thumbnails, self.theme.dark, self)
+        self.chat_view.load_source_context = lambda source, show: connection.call(
+            lambda api: api.documents.context(source.collection, source.path, source.snippet), show
+        )  # a source preview shows its passage's surroundings once they arrive
         self.session = ChatSession(connection, self.chat_view)
         self._load_quick_actions()
         self.welcome = WelcomePage(

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         ModelDescription,
         Source,
     )
+    from desktop.documents.source_preview import ContextLoader
 
 
 def format_stats(timings: GenerationReport | None) -> str:
@@ -128,6 +129,7 @@ class ChatView(QWidget):
         self.dark = dark
         self.thumbnails = thumbnails
         self.quick_actions: list[QuickAction] = []  # loaded by the window
+        self.load_source_context: ContextLoader | None = None  # set by the window
         self.setAcceptDrops(True)
         self.title = ElidedLabel("New chat", self)
         self.title.setObjectName("chatTitle")
@@ -299,7 +301,7 @@ class ChatView(QWidget):
 
     def show_source(self, source: Source) -> SourcePreviewDialog:
         """The cited passage, highlighted, with a button to open its file."""
-        dialog = SourcePreviewDialog(source, self.dark, self)
+        dialog = SourcePreviewDialog(source, self.dark, self, self.load_source_context)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -18,9 +20,14 @@ from PySide6.QtWidgets import (
 from desktop.open_file import open_file
 
 if TYPE_CHECKING:
-    from backend.wire import Source
+    from backend.wire import PassageContext, Source
+
+    # Asks the engine for a source's surroundings and hands them to the callback, if it can.
+    ContextLoader = Callable[[Source, Callable[[PassageContext], None]], object]
 
 HIGHLIGHT = {False: "#fde68a", True: "#854d0e"}  # light and dark backgrounds for the passage
+SURROUNDINGS = {False: "#57606a", True: "#9ca3af"}  # the text around it, quieter
+PASSAGE_ANCHOR = "passage"
 
 
 def source_location(source: Source) -> str:
@@ -50,17 +57,35 @@ def source_title(source: Source) -> str:
     return f"[{source.n}] {name}" + (f", {where}" if where else "")
 
 
-def passage_html(source: Source, dark: bool) -> str:
+def _lines(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
+
+
+def passage_html(source: Source, dark: bool, context: PassageContext | None = None) -> str:
+    """The passage highlighted, between the text before and after it in its file when
+    `context` has found them."""
     trail = f"<p><i>{html.escape(' › '.join(source.headings))}</i></p>" if source.headings else ""
-    text = html.escape(source.snippet).replace("\n", "<br>")
     mark = f"background-color: {HIGHLIGHT[dark]}; color: {'#ffffff' if dark else '#1f2328'};"
-    return f"{trail}<p><span style='{mark}'>{text}</span></p>"
+    quiet = f"color: {SURROUNDINGS[dark]};"
+    around = context if context is not None and context.found else None
+    before = f"<span style='{quiet}'>{_lines(around.before)}</span>" if around else ""
+    after = f"<span style='{quiet}'>{_lines(around.after)}</span>" if around else ""
+    passage = f"<a name='{PASSAGE_ANCHOR}'></a><span style='{mark}'>{_lines(source.snippet)}</span>"
+    return f"{trail}<p>{before}{passage}{after}</p>"
 
 
 class SourcePreviewDialog(QDialog):
-    def __init__(self, source: Source, dark: bool, parent: QWidget | None = None) -> None:
+    """The passage, then, once `load_context` answers, the text around it in its file."""
+
+    def __init__(
+        self,
+        source: Source,
+        dark: bool,
+        parent: QWidget | None = None,
+        load_context: ContextLoader | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.source = source
+        self.source, self.dark = source, dark
         self.setWindowTitle(f"Source {source.n}")
         self.path_label = QLabel(source.path, self)
         self.path_label.setObjectName("chatTitle")
@@ -87,6 +112,16 @@ class SourcePreviewDialog(QDialog):
         layout.addWidget(self.passage, 1)
         layout.addWidget(buttons)
         self.resize(620, 380)
+        if load_context is not None:
+            load_context(source, self._context_arrived)
+
+    def _context_arrived(self, context: PassageContext) -> None:
+        if shiboken6.isValid(self):  # the dialog may be closed before the engine answers
+            self.show_context(context)
+
+    def show_context(self, context: PassageContext) -> None:
+        self.passage.setHtml(passage_html(self.source, self.dark, context))
+        self.passage.scrollToAnchor(PASSAGE_ANCHOR)
 
     def open_file(self) -> bool:
         return open_file(self.source.path, self)
