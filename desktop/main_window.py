@@ -183,8 +183,9 @@ class MainWindow(QMainWindow):
             (self._action(menu, "&New chat", self.new_chat), "Ctrl+N"),
             (self._action(menu, "&Search chats", self.focus_search), "Ctrl+K"),
             (self._action(menu, "&Models…", self.open_models), "Ctrl+Shift+M"),
-            (self._action(menu, "E&xport chat…", self.export_chat), "Ctrl+Shift+E"),
-            (self._action(menu, "&Import chats…", self.import_chats), "Ctrl+Shift+I"),
+            # Through lambdas: `triggered` passes `checked`, which is no file path.
+            (self._action(menu, "E&xport chat…", lambda: self.export_chat()), "Ctrl+Shift+E"),
+            (self._action(menu, "&Import chats…", lambda: self.import_chats()), "Ctrl+Shift+I"),
             (self._action(menu, "S&ettings…", self.open_settings), "Ctrl+,"),
         ]
         for action, _shortcut in self.shortcuts:

@@ -84,10 +84,36 @@ def export_markdown(detail: ConversationDetail) -> str:
             speaker = "System"
         lines += [f"## {speaker}", ""]
         lines += [_with_footnotes(message, footnotes), ""]
-        lines += [f"*Image: {attachment.name}*" for attachment in message.attachments]
+        lines += _uncited(message)
+        for attachment in message.attachments:
+            lines += _image(attachment)
         if message.status != "complete":
             lines += [f"*(reply {message.status})*", ""]
     return "\n".join(lines + footnotes).rstrip() + "\n"
+
+
+def _uncited(message: Message) -> list[str]:
+    """Passages the reply was given but cites nowhere: listed, as the app lists them."""
+    cited = {int(n) for n in CITATION.findall(message.content)}
+    rest = [source for source in message.sources if source.n not in cited]
+    if not rest:
+        return []
+    return ["Also among the sources:", ""] + [f"- {_place(source)}" for source in rest] + [""]
+
+
+def _image(attachment: Attachment) -> list[str]:
+    lines = [f"*Image: {attachment.name}*", ""]
+    if attachment.text:
+        quoted = "\n".join(f"> {line}" for line in attachment.text.splitlines())
+        lines += ["Text read from the image:", "", quoted, ""]
+    if attachment.vision_note:
+        lines += [f"*({attachment.vision_note})*", ""]
+    return lines
+
+
+def _place(source: Source) -> str:
+    snippet = " ".join(source.snippet.split())[:SNIPPET_CHARS]
+    return f"{source.label()}: “{snippet}”"
 
 
 def _with_footnotes(message: Message, footnotes: list[str]) -> str:
@@ -101,8 +127,7 @@ def _with_footnotes(message: Message, footnotes: list[str]) -> str:
             return match.group(0)
         if n not in labels:
             labels[n] = f"[^{len(footnotes) + 1}]"
-            snippet = " ".join(source.snippet.split())[:SNIPPET_CHARS]
-            footnotes.append(f"{labels[n]}: {source.label()}: “{snippet}”")
+            footnotes.append(f"{labels[n]}: {_place(source)}")
         return labels[n]
 
     return CITATION.sub(footnote, message.content)

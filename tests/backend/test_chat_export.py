@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from backend.server.app import create_app
 from backend.server.services import Services
-from backend.wire import Source
+from backend.wire import Attachment, ImageLabel, Source
 from tests.backend.fakes import FakeProvider, open_services
 
 TOKEN = "test-token"
@@ -75,6 +75,31 @@ def test_markdown_export_cites_sources_as_footnotes(http: TestClient, services: 
     assert "bleed it [^1], then check the pressure [^2]. Bleeding first [^1]." in text
     assert "[^1]: /docs/radiator.pdf, page 3: “Bleed the radiator with the key until" in text
     assert "[^2]: /docs/boiler.md, lines 10-12: “Top up the pressure to 1.5 bar.”" in text
+
+
+def test_markdown_export_keeps_uncited_sources_and_what_was_read_in_an_image(
+    http: TestClient, services: Services
+) -> None:
+    """The walk-through found sources the reply did not cite, an image's read text and the
+    'cannot see' note missing from the Markdown, though the window shows them."""
+    chat = services.store.create("Error screenshot")
+    picture = Attachment(
+        path="/home/x/.hearth/attachments/ab.png",
+        name="error.png",
+        labels=[ImageLabel(label="screen", score=0.6)],
+        text="Error: connection refused\nport 5432",
+        vision_note="this model cannot see the image; what it says is inferred from its labels",
+    )
+    services.store.add_message(chat.id, "user", "What does it say?", attachments=[picture])
+    services.store.add_message(
+        chat.id, "assistant", "The database refused the connection [2].", sources=SOURCES
+    )
+    text = http.get(f"/hearth/conversations/{chat.id}/export").text
+    assert "*Image: error.png*" in text
+    assert "Text read from the image:\n\n> Error: connection refused\n> port 5432" in text
+    assert "*(this model cannot see the image; what it says is inferred from its labels)*" in text
+    assert "Also among the sources:\n\n- /docs/radiator.pdf, page 3: “Bleed the radiator" in text
+    assert "[^1]: /docs/boiler.md, lines 10-12" in text
 
 
 def test_a_json_export_imports_back_as_a_new_chat(http: TestClient, services: Services) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from PySide6.QtWidgets import QFileDialog
+
 from desktop.chat_files import suggested_name
 from desktop.main_window import MainWindow
 from tests.desktop.test_chat import type_and_send, wait_for_reply
@@ -47,3 +50,35 @@ def test_a_file_that_is_not_json_is_refused_in_the_status_bar(
 def test_a_title_becomes_a_file_name_every_system_accepts() -> None:
     assert suggested_name('Q3: "budget" / plan?') == "Q3 budget plan.md"
     assert suggested_name("::") == "chat.md"
+
+
+def test_the_menu_entries_ask_for_a_file(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The walk-through found Export and Import doing nothing from the menu (the action's
+    `checked` arrived as the path): each entry opens its file dialog, and what is chosen there
+    is exported or imported."""
+    type_and_send(qtbot, window, "Which radiator is cold?")
+    wait_for_reply(qtbot, window)
+    chosen = tmp_path / "from-the-menu.md"
+    asked: list[str] = []
+
+    def save_dialog(*args: object) -> tuple[str, str]:
+        asked.append("save")
+        return str(chosen), ""
+
+    def open_dialog(*args: object) -> tuple[str, str]:
+        asked.append("open")
+        return str(tmp_path / "missing.json"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", open_dialog)
+    actions = {a.text(): a for a in window.menuBar().actions()[0].menu().actions()}
+    actions["E&xport chat…"].trigger()
+    qtbot.waitUntil(chosen.exists)
+    actions["&Import chats…"].trigger()
+    assert asked == ["save", "open"]
+    assert window.statusBar().currentMessage().startswith("Could not import:")
