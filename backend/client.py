@@ -261,13 +261,19 @@ class DocumentsApi:
         return self.detail(name).files
 
     def add(
-        self, name: str, paths: Sequence[str | Path], max_file_bytes: int | None = None
+        self,
+        name: str,
+        paths: Sequence[str | Path],
+        max_file_bytes: int | None = None,
+        ocr: bool | None = None,
     ) -> Iterator[IngestEvent]:
-        """Creates the collection if new; events: planned, one per file, finished."""
+        """Creates the collection if new; events: planned, one per file, finished. `ocr`
+        switches OCR of scans and pictures on or off (None leaves it; new collections: on)."""
         body = {
             "name": name,
             "paths": [_from_here(p) for p in paths],
             "max_file_bytes": max_file_bytes,
+            "ocr": ocr,
             "stream": True,
         }
         return _until_error(self._client.stream(f"{DOCUMENTS}/collections", body), IngestEvent)

@@ -75,6 +75,14 @@ class Settings(BaseModel):
     chroma_url: str | None = Field(
         None, description="Use this Chroma server instead of the embedded store."
     )
+    fast_indexing: bool = Field(
+        False,
+        description=(
+            "Embed only the first 126 word pieces of each document chunk (of up to 180): "
+            "faster indexing, slightly lower search quality (bench/README.md has the figures). "
+            "Applies to chunks embedded after the change; re-index to apply it to all."
+        ),
+    )
     remote_llm_url: str | None = Field(
         None, description="Send chat to this OpenAI-compatible server instead of llama.cpp."
     )

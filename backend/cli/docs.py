@@ -28,7 +28,11 @@ class Documents(Protocol):
     def collection(self, name: str) -> CollectionInfo: ...
 
     def add(
-        self, name: str, paths: Sequence[str | Path], max_file_bytes: int | None = None
+        self,
+        name: str,
+        paths: Sequence[str | Path],
+        max_file_bytes: int | None = None,
+        ocr: bool | None = None,
     ) -> Iterator[IngestEvent]: ...
 
     def sync(self, name: str, max_file_bytes: int | None = None) -> Iterator[IngestEvent]: ...
@@ -55,6 +59,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add.add_argument("--collection", required=True, help="collection name (created if new)")
     add.add_argument(
         "--max-size", type=positive_float, default=50, help="skip files over this many MB"
+    )
+    add.add_argument(
+        "--ocr",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read scanned pages and pictures by OCR (on for a new collection; --no-ocr "
+        "switches it off for this collection)",
     )
     add.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     add.set_defaults(handler=add_documents)
@@ -106,6 +117,7 @@ class IndexSummary:
     indexed: int = 0
     unchanged: int = 0
     removed: int = 0
+    no_text: int = 0  # pictures in which OCR found no text: left out, not a problem
     chunks: int = 0
     embedded: int = 0  # chunks given their vector (phase two)
     problems: list[dict[str, str | None]] = field(default_factory=list)  # path, status, reason
@@ -132,7 +144,7 @@ def _follow(events: Iterator[IngestEvent], quiet: bool) -> IndexSummary:
                 bar.write(f"{event.collection}: searchable by keywords now")
             summary.chunks, summary.embedded = event.chunks_done, event.chunks_embedded
     summary.indexed, summary.unchanged = steps["indexed"], steps["unchanged"]
-    summary.removed = steps["removed"]
+    summary.removed, summary.no_text = steps["removed"], steps["no_text"]
     return summary
 
 
@@ -146,7 +158,9 @@ def _show(bar: Any, event: IngestEvent, embedding: bool) -> None:
         bar.n = event.chunks_embedded
     elif event.phase == "parse":
         bar.total, bar.n = event.files_total, event.files_done
-        bar.set_postfix(chunks=event.chunks_done, refresh=False)
+        # while OCR reads a scan, the page it is on
+        page = {"page": f"{event.pages_done}/{event.pages_total}"} if event.type == "page" else {}
+        bar.set_postfix(chunks=event.chunks_done, refresh=False, **page)
     bar.refresh()
 
 
@@ -158,7 +172,8 @@ def _report(documents: Documents, name: str, events: Iterator[IngestEvent], as_j
     else:
         print(
             f"{name}: {summary.indexed} indexed, {summary.unchanged} unchanged, "
-            f"{summary.removed} removed, {len(summary.problems)} not indexed; "
+            f"{summary.removed} removed, {len(summary.problems)} not indexed, "
+            f"{summary.no_text} pictures without text; "
             f"{collection.files} files, {collection.chunks} chunks in all, "
             f"{summary.embedded} embedded now"
         )
@@ -168,7 +183,7 @@ def _report(documents: Documents, name: str, events: Iterator[IngestEvent], as_j
 def add_documents(args: argparse.Namespace) -> int:
     max_bytes = int(args.max_size * 1_000_000)
     with closing(_documents()) as documents:
-        events = documents.add(args.collection, args.paths, max_bytes)
+        events = documents.add(args.collection, args.paths, max_bytes, args.ocr)
         return _report(documents, args.collection, events, args.json)
 
 
@@ -212,5 +227,6 @@ def search_documents(args: argparse.Namespace) -> int:
         )
     for n, hit in enumerate(found.hits, start=1):
         where = place_label(hit.source, hit.page, hit.start_line, hit.end_line)
+        where += " (text read by OCR)" if hit.ocr else ""
         print(f"[{n}] {hit.score:.3f}  {where}\n    {hit.text[:200].replace(chr(10), ' ')}")
     return 0

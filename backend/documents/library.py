@@ -14,12 +14,13 @@ import numpy as np
 from backend.documents.bm25_store import Bm25Store, index_version
 from backend.documents.ingest import IngestConfig, IngestEvent, IngestRun
 from backend.documents.limits import DocumentLimits
+from backend.documents.repair import RepairMarks, VectorRepair
 from backend.documents.retrieval import (
     Bm25Index,
     Hit,
     SearchMode,
     bm25_text,
-    reciprocal_rank_fusion,
+    fuse,
 )
 from backend.documents.search_results import DenseCoverage, SearchResults
 from backend.documents.sources import display_path, resolve_roots
@@ -73,10 +74,17 @@ class DocumentLibrary:
         self._saved_bm25 = Bm25Store(layout.bm25)
         self._write_lock = threading.Lock()  # one indexing run at a time
         self._copy_lock = threading.Lock()  # one copy of an older collection's chunks
+        self._repairs = RepairMarks(layout.root)
+        self._location = settings.chroma_url or str(layout.chroma)  # named in errors
 
     @property
     def embedder(self) -> MiniLmEmbedder:
         return self._embedder.get()
+
+    def _chunk_embedder(self) -> MiniLmEmbedder:
+        """What embeds chunks: in the fast indexing mode, cut to each chunk's first 126 word
+        pieces (queries and /v1/embeddings keep the full length)."""
+        return self.embedder.shortened() if self.settings.fast_indexing else self.embedder
 
     @property
     def store(self) -> ChunkStore:
@@ -99,11 +107,18 @@ class DocumentLibrary:
         return [r.model_copy(update={"path": display_path(r.path)}) for r in records]
 
     def add(
-        self, name: str, paths: Sequence[str | Path], max_file_bytes: int | None = None
+        self,
+        name: str,
+        paths: Sequence[str | Path],
+        max_file_bytes: int | None = None,
+        ocr: bool | None = None,
     ) -> Iterator[IngestEvent]:
-        """Add files or folders to a collection (created if new) and index what changed."""
+        """Add files or folders to a collection (created if new) and index what changed.
+        `ocr` switches reading scans and pictures on or off (None: as it was; new: on)."""
         roots = resolve_roots(paths)
         self.state.ensure_collection(name, roots)
+        if ocr is not None:
+            self.state.set_ocr(name, ocr)
         return self.sync(name, max_file_bytes)
 
     def sync(self, name: str, max_file_bytes: int | None = None) -> Iterator[IngestEvent]:
@@ -120,10 +135,20 @@ class DocumentLibrary:
     def _run(self, name: str, config: IngestConfig) -> Iterator[IngestEvent]:
         with self._write_lock:
             self._copy_from_chroma(name)
-            for event in IngestRun(name, self.state, self._store, self.embedder, config):
-                if event.type == "searchable":
-                    self._bm25_index(name)  # built and saved now, so a cold search loads it
-                yield event
+            run = IngestRun(name, self.state, self._store, self._chunk_embedder(), config)
+            repair = VectorRepair(
+                name, self.state, self._store, self._repairs, self._location, self.layout.database
+            )
+            try:
+                repair.prepare()
+                for event in run:
+                    if event.type == "searchable":
+                        self._bm25_index(name)  # built and saved now, so a cold search loads it
+                    if event.type == "finished":
+                        repair.confirm()
+                    yield event
+            except Exception as exc:  # a failed Chroma write marks the collection for repair
+                raise repair.failed(exc, writing_vectors=run.phase == "embed") from exc
 
     def _copy_from_chroma(self, name: str) -> None:
         """A collection indexed before two-phase indexing has its chunks only in Chroma: they
@@ -146,6 +171,7 @@ class DocumentLibrary:
             self.state.delete(name)
             self._bm25.pop(name, None)
             self._saved_bm25.drop(name)
+            self._repairs.clear(name)
 
     def search_results(
         self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
@@ -164,7 +190,7 @@ class DocumentLibrary:
         versions = {name: self._ready(name) for name in collections}
         self._open_store_early(collections)
         vector = self.embedder.embed([query])[0]
-        rankings: list[list[tuple[str, str, float]]] = []
+        rankings: dict[str, list[list[tuple[str, str, float]]]] = {"dense": [], "bm25": []}
         rows: dict[tuple[str, str], ChunkRow] = {}
         similarity: dict[tuple[str, str], float] = {}
         for name in collections:
@@ -175,10 +201,10 @@ class DocumentLibrary:
                 dense = [(c.id, 1.0 - (c.distance or 0.0)) for c in found if c.id in known]
                 rows.update(((name, i), r) for i, r in known.items())
                 similarity.update(((name, i), s) for i, s in dense)
-                rankings.append([(name, i, s) for i, s in dense])
+                rankings["dense"].append([(name, i, s) for i, s in dense])
             if mode != "dense":
                 found_bm25 = self._bm25_index(name, versions[name]).search(query, CANDIDATES)
-                rankings.append([(name, i, score) for i, score in found_bm25])
+                rankings["bm25"].append([(name, i, score) for i, score in found_bm25])
         return self._hits(_rank(rankings, mode)[:k], rows, similarity, vector)
 
     def _ready(self, name: str) -> str:
@@ -257,10 +283,14 @@ def _stored_file(meta: dict[str, object]) -> str:
 
 
 def _rank(
-    rankings: list[list[tuple[str, str, float]]], mode: SearchMode
+    rankings: dict[str, list[list[tuple[str, str, float]]]], mode: SearchMode
 ) -> list[tuple[tuple[str, str], float]]:
-    """Keys (collection, chunk id) best first: by fusion in hybrid mode, else by score."""
+    """Keys (collection, chunk id) best first: by fusion (retrieval.FUSION, chosen on the dev
+    set) in hybrid mode, else by score."""
+    keyed = {
+        kind: [[((n, i), s) for n, i, s in r] for r in found] for kind, found in rankings.items()
+    }
     if mode == "hybrid":
-        return reciprocal_rank_fusion([[(n, i) for n, i, _ in r] for r in rankings])
-    merged = [((n, i), s) for ranking in rankings for n, i, s in ranking]
+        return fuse(keyed["dense"], keyed["bm25"])
+    merged = [item for found in keyed.values() for ranking in found for item in ranking]
     return sorted(merged, key=lambda item: (-item[1], item[0]))

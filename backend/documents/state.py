@@ -15,6 +15,7 @@ from typing import Any
 
 from backend.documents.collection_names import check_collection_name
 from backend.documents.errors import UnknownCollectionError
+from backend.documents.parsers import PICTURE_SUFFIXES
 from backend.store.database import connect, transaction
 from backend.wire import CollectionInfo, FileRecord
 
@@ -111,12 +112,28 @@ class IngestState:
                 created_at=r["created_at"],
                 roots=json.loads(r["roots"]),
                 revision=r["revision"],
+                ocr=bool(r["ocr"]),
                 files=r["files"],
                 failed=r["failed"],
                 chunks=r["chunks"],
             )
             for r in rows
         ]
+
+    def set_ocr(self, name: str, enabled: bool) -> None:
+        """Switch OCR on or off for a collection. When it changes, its PDFs and pictures are
+        marked for reading again, since what they give depends on it."""
+        rereads = (".pdf", *PICTURE_SUFFIXES)
+        if self.get(name).ocr == enabled:
+            return
+        with self._lock, transaction(self._conn):
+            self._conn.execute("UPDATE doc_collections SET ocr = ? WHERE name = ?", (enabled, name))
+            rows = self._conn.execute("SELECT path FROM doc_files WHERE collection = ?", (name,))
+            paths = [r["path"] for r in rows]
+            self._conn.executemany(
+                "UPDATE doc_files SET status = 'pending' WHERE collection = ? AND path = ?",
+                [(name, p) for p in paths if os.fsdecode(p).lower().endswith(rereads)],
+            )
 
     def delete(self, name: str) -> None:
         with self._lock, transaction(self._conn):
@@ -253,6 +270,28 @@ class IngestState:
                 "UPDATE doc_chunks SET embedded = 1 WHERE collection = ? AND id = ?",
                 [(name, i) for i in ids],
             )
+
+    def embedded_ids(self, name: str) -> set[str]:
+        """The chunks whose vector Chroma should hold."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM doc_chunks WHERE collection = ? AND embedded = 1", (name,)
+            ).fetchall()
+        return {r["id"] for r in rows}
+
+    def queue_for_embedding(self, name: str, ids: Iterable[str] | None = None) -> None:
+        """These chunks (every chunk without `ids`) need their vector written again: Chroma
+        lacks it (see repair.py)."""
+        with self._lock, transaction(self._conn):
+            if ids is None:
+                self._conn.execute(
+                    "UPDATE doc_chunks SET embedded = 0 WHERE collection = ?", (name,)
+                )
+            else:
+                self._conn.executemany(
+                    "UPDATE doc_chunks SET embedded = 0 WHERE collection = ? AND id = ?",
+                    [(name, i) for i in ids],
+                )
 
     def vector_removals(self, name: str, limit: int) -> builtins.list[str]:
         with self._lock:

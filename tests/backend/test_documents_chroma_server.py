@@ -1,5 +1,5 @@
 """The `chroma_url` setting: the same collections, documents' and images', in a real Chroma
-server (`chroma run`)."""
+server (`chroma run`), and a library indexed on this machine moved there by a sync."""
 
 from __future__ import annotations
 
@@ -115,3 +115,42 @@ def test_services_open_one_client_for_documents_and_images(
         host="127.0.0.1", port=port, settings=chromadb.config.Settings(anonymized_telemetry=False)
     )
     assert sorted(c.count() for c in server.list_collections()) == sorted([chunks, 3])
+
+
+def _server_counts(url: str) -> list[int]:
+    port = int(url.rsplit(":", 1)[1])
+    settings = chromadb.config.Settings(anonymized_telemetry=False)
+    server = chromadb.HttpClient(host="127.0.0.1", port=port, settings=settings)
+    return [c.count() for c in server.list_collections()]
+
+
+def test_a_library_moves_to_a_chroma_server_with_one_sync(
+    chroma_server: str, hearth_home: Path, tmp_path: Path
+) -> None:
+    """README's "When your library outgrows this machine": set chroma_url, then `hearth docs
+    sync`: no file is read again, the stored chunks are embedded into the server."""
+    layout = HomeLayout(hearth_home).ensure()
+    corpus = make_corpus(tmp_path / "docs")
+    question = "What is the lighthouse keeper's cat called?"
+    here = DocumentLibrary(layout, Settings(threads=2))
+    try:
+        list(here.add("mine", [corpus]))
+        local = here.search(question, ["mine"], k=3, mode="dense")
+        chunks = here.collection("mine").chunks
+    finally:
+        here.close()
+
+    moved = DocumentLibrary(layout, Settings(threads=2, chroma_url=chroma_server))
+    try:
+        assert moved.search(question, ["mine"], k=3, mode="dense") == []  # nothing there yet
+        events = list(moved.sync("mine"))
+        remote = moved.search(question, ["mine"], k=3, mode="dense")
+    finally:
+        moved.close()
+    assert events[-1].type == "finished"
+    assert {e.type for e in events} >= {"unchanged"} and "indexed" not in {e.type for e in events}
+    assert _server_counts(chroma_server) == [chunks]
+    assert [(h.chunk_id, h.source, h.page) for h in remote] == [
+        (h.chunk_id, h.source, h.page) for h in local
+    ]
+    assert remote[0].source == str(corpus / "guide.pdf") and remote[0].page == 2

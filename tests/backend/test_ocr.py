@@ -3,6 +3,7 @@ in document collections. Inputs are drawn in tmp_path with a real font (tests/sc
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -22,6 +23,8 @@ from backend.ocr.result import reading_order
 from backend.paths import HomeLayout
 from backend.settings import Settings
 from backend.wire import FILE_STEPS, IngestEvent
+from tests.backend.conftest import InProcessRealBackend
+from tests.backend.inprocess_cli import run_hearth
 from tests.scanned_pages import font, mixed_pdf, photo_without_text, scanned_pdf, text_image
 
 LETTER = [
@@ -245,6 +248,30 @@ def test_a_letter_picture_is_indexed_and_a_photo_is_left_out_quietly(
     assert resync["holiday.jpg"] == "unchanged"  # not read again on every sync
 
 
+def test_ocr_switched_off_gives_the_no_text_report(library: DocumentLibrary, docs: Path) -> None:
+    events = list(library.add("plain", [docs], ocr=False))
+    assert library.collection("plain").ocr is False
+    assert not [e for e in events if e.type == "page"]
+    files = {Path(f.path).name: f for f in library.files("plain")}
+    assert files["scanned.pdf"].status == "failed"
+    assert (files["scanned.pdf"].error or "").startswith("no extractable text")
+    assert files["mixed.pdf"].chunks >= 1  # its text page still counts
+    skipped = {Path(e.path or "").name: e.detail for e in events if e.type == "skipped"}
+    assert skipped == {"letter.png": "binary file", "holiday.jpg": "binary file"}
+    assert library.search("boiler service booked", ["plain"], mode="bm25") == []
+
+
+def test_switching_ocr_on_rereads_the_scans(library: DocumentLibrary, tmp_path: Path) -> None:
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    scanned_pdf(folder / "note.pdf", [SCANNED_PAGE])
+    list(library.add("later", [folder], ocr=False))
+    assert library.files("later")[0].status == "failed"
+    list(library.add("later", [folder], ocr=True))  # the file itself has not changed
+    assert library.files("later")[0].status == "indexed"
+    assert best(library, "boiler service", "later").ocr
+
+
 def test_closing_a_run_stops_between_pages(
     library: DocumentLibrary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -270,3 +297,40 @@ def test_closing_a_run_stops_between_pages(
     events = list(library.sync("paused"))  # resume
     assert [e.pages_done for e in events if e.type == "page"] == [1, 2]
     assert library.files("paused")[0].chunks >= 2
+
+
+def test_the_api_switches_ocr_per_collection_and_marks_ocr_hits(
+    backend: InProcessRealBackend, tmp_path: Path
+) -> None:
+    folder = tmp_path / "api"
+    folder.mkdir()
+    scanned_pdf(folder / "note.pdf", [SCANNED_PAGE])
+    client = backend.client()
+    events = list(client.documents.add("api-scans", [folder]))
+    assert [(e.pages_done, e.pages_total) for e in events if e.type == "page"] == [(1, 1)]
+    (hit,) = client.documents.search("boiler service booked", ["api-scans"], k=1, mode="bm25")
+    assert hit.ocr and hit.page == 1
+    list(client.documents.add("api-scans", [folder], ocr=False))
+    assert client.documents.collection("api-scans").ocr is False
+    (note,) = client.documents.files("api-scans")
+    assert note.status == "failed" and (note.error or "").startswith("no extractable text")
+
+
+def test_the_cli_adds_a_collection_without_ocr(hearth_home: Path, docs: Path) -> None:
+    result = run_hearth("docs", "add", str(docs), "--collection", "typed", "--no-ocr", "--json")
+    assert result.code == 0, result.err
+    summary = json.loads(result.out)
+    assert summary["collection"]["ocr"] is False
+    problems = {Path(p["path"]).name: p["reason"] for p in summary["problems"]}
+    assert problems["holiday.jpg"] == "binary file"
+
+
+def test_the_cli_counts_pictures_without_text_apart_from_problems(
+    hearth_home: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "pictures").mkdir()
+    text_image(["Meeting moved to Friday"], size=(620, 140)).save(tmp_path / "pictures" / "a.png")
+    photo_without_text(seed=5).save(tmp_path / "pictures" / "b.jpg")
+    result = run_hearth("docs", "add", str(tmp_path / "pictures"), "--collection", "pics")
+    assert result.code == 0, result.err
+    assert "1 indexed" in result.out and "0 not indexed, 1 pictures without text" in result.out

@@ -29,6 +29,11 @@ class AddDocuments(BaseModel):
     name: str = Field(description="Collection name; created if new.")
     paths: list[str] = Field(min_length=1, description="Files or folders on this machine.")
     max_file_bytes: int | None = Field(None, ge=1, description="Skip larger files.")
+    ocr: bool | None = Field(
+        None,
+        description="Read scanned pages and pictures of text by OCR: on for a new collection; "
+        "false switches it off, true on again (null leaves it as it is).",
+    )
     stream: bool = Field(False, description="Stream progress events (server-sent events).")
 
 
@@ -104,7 +109,8 @@ def _full_paths(paths: list[str]) -> list[str]:
 @router.post("/collections")
 def add_documents(body: AddDocuments, request: Request) -> Any:
     paths = _full_paths(body.paths)
-    return _run(services(request).documents.add(body.name, paths, body.max_file_bytes), body.stream)
+    events = services(request).documents.add(body.name, paths, body.max_file_bytes, body.ocr)
+    return _run(events, body.stream)
 
 
 @router.get("/collections/{name}")
