@@ -333,6 +333,7 @@ class MessageView(QFrame):
                 chip = ImageChip(attachment.name, removable=False, parent=self)
                 chip.set_labels(attachment.labels)
                 chip.set_read_text(attachment.text)
+                chip.read_text.quick_actions_requested.connect(self.quick_actions_requested)
                 chip.show_thumbnail(self._thumbnails, attachment.path)
                 self._images.addWidget(chip)
                 self.image_chips.append(chip)

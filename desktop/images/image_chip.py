@@ -37,7 +37,10 @@ def read_text_heading(text: str) -> str:
 
 
 class ReadText(QWidget):
-    """The text read in an image: a heading that folds it open, the text, and Copy."""
+    """The text read in an image: a heading that folds it open, the text, Copy, and Actions
+    (the quick actions, on this text)."""
+
+    quick_actions_requested = Signal(object, str)  # the Actions button, the text
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,6 +56,13 @@ class ReadText(QWidget):
         self.copy_button.setAutoRaise(True)
         self.copy_button.setAccessibleName("Copy the text read from the image")
         self.copy_button.clicked.connect(self.copy)
+        self.actions_button = QToolButton(self)
+        self.actions_button.setText("Actions")
+        self.actions_button.setAutoRaise(True)
+        self.actions_button.setAccessibleName("Quick actions on the text read from the image")
+        self.actions_button.clicked.connect(
+            lambda: self.quick_actions_requested.emit(self.actions_button, self.text.toPlainText())
+        )
         self.text = QPlainTextEdit(self)
         self.text.setReadOnly(True)
         self.text.setAccessibleName("Text read from the image")
@@ -60,6 +70,7 @@ class ReadText(QWidget):
         heading = QHBoxLayout()
         heading.setContentsMargins(0, 0, 0, 0)
         heading.addWidget(self.toggle, 1)
+        heading.addWidget(self.actions_button)
         heading.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -113,6 +124,8 @@ class ImageChip(QFrame):
         outer.setContentsMargins(6, 6, 6, 6)
         outer.addLayout(layout)
         outer.addWidget(self.read_text)
+        # Quick actions are for text already sent; an image still in the tray has none yet.
+        self.read_text.actions_button.setVisible(not removable)
         if removable:
             remove = QToolButton(self)
             remove.setText("✕")

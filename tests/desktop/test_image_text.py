@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMenu
 
 from backend.paths import HomeLayout
 from desktop.images.image_search_panel import ImageSearchPanel
@@ -65,6 +66,7 @@ def test_the_text_read_in_an_image_shows_folded_under_its_thumbnail_and_copies(
     QGuiApplication.clipboard().clear()
     qtbot.mouseClick(read.copy_button, Qt.MouseButton.LeftButton)
     assert "Connection refused" in QGuiApplication.clipboard().text()
+    assert not read.actions_button.isVisibleTo(window), "quick actions once it is sent"
 
     type_and_send(qtbot, window, "What does this error say?")
     wait_for_reply(qtbot, window)
@@ -78,6 +80,16 @@ def test_the_text_read_in_an_image_shows_folded_under_its_thumbnail_and_copies(
     caveat = answer.vision_caveat
     assert caveat is not None and caveat.isVisibleTo(window)
     assert caveat.label.text().endswith("and the text read from it.")
+
+    # A quick action on the read text (#20): Explain simply sends its prompt over that text.
+    qtbot.mouseClick(sent.read_text.actions_button, Qt.MouseButton.LeftButton)
+    menu = chat.findChildren(QMenu)[-1]
+    explain = next(a for a in menu.actions() if a.text() == "Explain simply")
+    explain.trigger()
+    qtbot.waitUntil(lambda: len(chat.views) == 4, timeout=READ_TIMEOUT_MS)
+    asked = chat.views[2].message.content
+    assert asked.startswith("Explain the following text simply")
+    assert "Connection refused" in asked
 
 
 def index_and_wait(qtbot, panel: ImageSearchPanel, folder: Path) -> None:  # type: ignore[no-untyped-def]
