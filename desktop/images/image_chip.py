@@ -60,9 +60,7 @@ class ReadText(QWidget):
         self.actions_button.setText("Actions")
         self.actions_button.setAutoRaise(True)
         self.actions_button.setAccessibleName("Quick actions on the text read from the image")
-        self.actions_button.clicked.connect(
-            lambda: self.quick_actions_requested.emit(self.actions_button, self.text.toPlainText())
-        )
+        self.actions_button.clicked.connect(self._ask_for_actions)
         self.text = QPlainTextEdit(self)
         self.text.setReadOnly(True)
         self.text.setAccessibleName("Text read from the image")
@@ -92,6 +90,9 @@ class ReadText(QWidget):
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.text.toPlainText())
+
+    def _ask_for_actions(self) -> None:
+        self.quick_actions_requested.emit(self.actions_button, self.text.toPlainText())
 
 
 class ImageChip(QFrame):
