@@ -46,6 +46,13 @@ class InvalidRequestError(HearthError):
     type = "invalid_request_error"
 
 
+class DiskFullError(HearthError):
+    """A file could not be written for lack of space; the message names where."""
+
+    status = 507  # Insufficient Storage
+    code = "disk_full"
+
+
 class ErrorDetail(TypedDict):
     message: str
     type: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.errors import HearthError, InvalidRequestError, NotFoundError
+from backend.errors import DiskFullError, HearthError, InvalidRequestError, NotFoundError
 
 
 class DocumentError(Exception):
@@ -39,12 +39,9 @@ class DocumentPathError(InvalidRequestError, FileNotFoundError):
     code = "path_not_found"
 
 
-class IndexDiskFullError(HearthError):
+class IndexDiskFullError(DiskFullError):
     """Chroma could not write a collection's vectors for lack of space; the collection is
     marked, and its next sync repairs it."""
-
-    status = 507  # Insufficient Storage, as for an attachment
-    code = "disk_full"
 
 
 class IndexWriteError(HearthError):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from backend.errors import HearthError, InvalidRequestError
+from backend.errors import DiskFullError, InvalidRequestError
 from backend.images.decode import MAX_IMAGE_BYTES, ImageDecodeError, read_image_file, too_many_bytes
 from backend.models.registry import NO_PROJECTOR_NOTE
 from backend.wire import Attachment, ImageLabel
@@ -35,13 +35,6 @@ NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 # The read text of one image in a prompt, at most: a page of a scan fits, a book would not.
 MAX_TEXT_IN_PROMPT = 4000
 log = logging.getLogger(__name__)
-
-
-class DiskFullError(HearthError):
-    """A file could not be written for lack of space; nothing is left under its final name."""
-
-    status = 507  # Insufficient Storage
-    code = "disk_full"
 
 
 class RemoteImageUrlError(InvalidRequestError):

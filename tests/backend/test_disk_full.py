@@ -26,7 +26,8 @@ LIMITED_STORE = textwrap.dedent(
     import io, resource, signal, sys
     from pathlib import Path
     from PIL import Image
-    from backend.images.attachments import DiskFullError, store_attachment
+    from backend.errors import DiskFullError
+    from backend.images.attachments import store_attachment
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     data = Path(sys.argv[2]).read_bytes()
