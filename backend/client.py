@@ -34,6 +34,7 @@ from backend.wire import (
     CollectionInfo,
     Conversation,
     ConversationDetail,
+    DocumentText,
     DownloadEvent,
     DownloadStatus,
     EmbeddingList,
@@ -302,6 +303,11 @@ class DocumentsApi:
         body = {"path": path, "text": text, "around": around}
         route = f"{_collection(name)}/context"
         return self._client.call(PassageContext, "POST", route, json=body)
+
+    def text(self, name: str, path: str, max_chars: int = 12_000) -> DocumentText:
+        """A document's indexed text from its start (`complete` says whether it all fits)."""
+        body = {"path": path, "max_chars": max_chars}
+        return self._client.call(DocumentText, "POST", f"{_collection(name)}/text", json=body)
 
     def close(self) -> None:
         """The client's, so a caller holding either this or a DocumentLibrary can close it."""

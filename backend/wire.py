@@ -93,6 +93,14 @@ class PassageContext(BaseModel):
     after: str = ""
 
 
+class DocumentText(BaseModel):
+    """A document's indexed text (its chunks joined), for a quick action on the document."""
+
+    path: str
+    text: str = Field(description="From the start, at most the characters asked for.")
+    complete: bool = Field(description="False when the document goes on past `text`.")
+
+
 class ImageLabel(BaseModel):
     """One of CLIP's zero-shot guesses for an image."""
 

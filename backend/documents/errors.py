@@ -33,6 +33,12 @@ class InvalidCollectionNameError(InvalidRequestError, ValueError):
     code = "invalid_collection_name"
 
 
+class DocumentNotIndexedError(NotFoundError, LookupError):
+    """A collection holds no chunks of the file named."""
+
+    code = "document_not_indexed"
+
+
 class DocumentPathError(InvalidRequestError, FileNotFoundError):
     """A path given to add to a collection does not exist."""
 

@@ -3,9 +3,11 @@ store, joined without the sentences the chunker repeats between neighbours."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from backend.wire import PassageContext
+from backend.documents.errors import DocumentNotIndexedError
+from backend.wire import DocumentText, PassageContext
 
 if TYPE_CHECKING:
     from backend.documents.state import IngestState
@@ -26,6 +28,19 @@ def passage_context(
     before = "".join(without_overlap(texts[i], texts[i + 1]) + "\n" for i in range(at))
     after = "".join("\n" + after_overlap(texts[i - 1], texts[i]) for i in range(at + 1, len(texts)))
     return PassageContext(found=True, before=before, passage=texts[at], after=after)
+
+
+def document_text(state: IngestState, collection: str, path: str, max_chars: int) -> DocumentText:
+    """The document's indexed text from its start, its chunks' overlaps left out, cut at
+    `max_chars` (a quick action's prompt must fit the model's context)."""
+    state.get(collection)
+    limit = 1 + max_chars // 100  # chunks hold hundreds of characters: enough to fill it
+    chunks = [c.text for c in state.file_chunks(collection, path, limit)]
+    if not chunks:
+        raise DocumentNotIndexedError(f"{path} is not indexed in collection {collection!r}")
+    text = chunks[0] + "".join("\n" + after_overlap(a, b) for a, b in pairwise(chunks))
+    complete = len(text) <= max_chars and len(chunks) < limit
+    return DocumentText(path=path, text=text[:max_chars], complete=complete)
 
 
 def _overlap(first: str, second: str) -> int:

@@ -252,6 +252,16 @@ class IngestState:
         chunks = [_chunk_row(r) for r in rows]
         return chunks, [c.index for c in chunks].index(index)
 
+    def file_chunks(self, name: str, path: str, limit: int) -> builtins.list[ChunkRow]:
+        """The first `limit` chunks of file `path`, in file order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, path, chunk_index, text, metadata FROM doc_chunks"
+                " WHERE collection = ? AND path = ? ORDER BY chunk_index LIMIT ?",
+                (name, _stored_path(path), limit),
+            ).fetchall()
+        return [_chunk_row(r) for r in rows]
+
     def chunks_to_embed(self, name: str, limit: int) -> builtins.list[ChunkRow]:
         """Up to `limit` chunks still without a vector, in the order they were stored."""
         with self._lock:

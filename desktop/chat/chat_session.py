@@ -3,10 +3,11 @@ stale), sending to it, and its title, model, collections and settings."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QInputDialog
+from PySide6.QtWidgets import QInputDialog, QWidget
 
 from backend.quick_actions import QuickAction, expand_command
 from desktop.backend_connection import BackendConnection
@@ -19,7 +20,7 @@ from desktop.chat.reply_stream import ReplyStream
 
 if TYPE_CHECKING:
     from backend.client import HearthClient
-    from backend.wire import Conversation, ConversationDetail, Message
+    from backend.wire import Conversation, ConversationDetail, DocumentText, Message, Source
 
 TITLE_WORDS = 8
 # A stopped reply is stored once the backend sees the disconnect: asked for every 200 ms, 5 s.
@@ -94,6 +95,7 @@ class ChatSession(QObject):
         view.settings_chosen.connect(self._update_conversation)
         view.quick_action_chosen.connect(self.run_quick_action)
         view.version_requested.connect(self.show_version)
+        view.document_actions_requested.connect(self.offer_document_actions)
         connection.connected.connect(self.reload)
 
     @property
@@ -231,6 +233,24 @@ class ChatSession(QObject):
             if not ok or not argument.strip():
                 return
         self.send(action.apply(text, argument))
+
+    def offer_document_actions(self, source: Source, button: QWidget) -> None:
+        """The quick actions on a cited document, once its indexed text has arrived; a document
+        longer than a prompt can hold is given from its start, and the user is told."""
+
+        def offer(document: DocumentText) -> None:
+            if not document.complete:
+                self.notice.emit(
+                    f"{Path(document.path).name} is long: a quick action reads its first "
+                    f"{len(document.text):,} characters."
+                )
+            self.view.show_quick_actions(button, document.text)
+
+        self.connection.call(
+            lambda api: api.documents.text(source.collection, source.path),
+            offer,
+            self.error.emit,
+        )
 
     def show_version(self, reply: Message, number: int) -> None:
         """Show another version of a regenerated reply; the chat continues from it."""

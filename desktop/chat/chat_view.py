@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
+    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -121,6 +122,7 @@ class ChatView(QWidget):
     settings_chosen = Signal(str, object)  # conversation id, the changed fields
     quick_action_chosen = Signal(object, str)  # the QuickAction, the text it acts on
     version_requested = Signal(object, int)  # a reply, which of its versions to show
+    document_actions_requested = Signal(object, object)  # a Source, the button that asked
 
     def __init__(
         self, thumbnails: ThumbnailLoader, dark: bool = False, parent: QWidget | None = None
@@ -291,8 +293,12 @@ class ChatView(QWidget):
         return previous
 
     def show_quick_actions(self, button: QWidget, text: str) -> QMenu:
-        """The quick actions, under the button that asked; the one chosen acts on `text`."""
-        menu = QMenu(self)
+        """The quick actions, under the button that asked; the one chosen acts on `text`. The
+        menu belongs to the button, so it works over a dialog too, which it then closes."""
+        menu = QMenu(button)
+        window = button.window()
+        if isinstance(window, QDialog):
+            menu.triggered.connect(window.accept)
         for action in self.quick_actions:
             item = menu.addAction(action.label)
             item.triggered.connect(lambda _=False, a=action: self.quick_action_chosen.emit(a, text))
@@ -301,7 +307,13 @@ class ChatView(QWidget):
 
     def show_source(self, source: Source) -> SourcePreviewDialog:
         """The cited passage, highlighted, with a button to open its file."""
-        dialog = SourcePreviewDialog(source, self.dark, self, self.load_source_context)
+        dialog = SourcePreviewDialog(
+            source,
+            self.dark,
+            self,
+            self.load_source_context,
+            lambda button: self.document_actions_requested.emit(source, button),
+        )
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog

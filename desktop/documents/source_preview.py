@@ -83,6 +83,7 @@ class SourcePreviewDialog(QDialog):
         dark: bool,
         parent: QWidget | None = None,
         load_context: ContextLoader | None = None,
+        act_on_document: Callable[[QWidget], object] | None = None,
     ) -> None:
         super().__init__(parent)
         self.source, self.dark = source, dark
@@ -103,6 +104,12 @@ class SourcePreviewDialog(QDialog):
         self.open_button = QPushButton("Open file", self)
         self.open_button.setToolTip("Open the file in the system's viewer")
         buttons.addButton(self.open_button, QDialogButtonBox.ButtonRole.ActionRole)
+        # Quick actions (Summarize…) on the whole document, when the chat can send one.
+        self.actions_button = QPushButton("Actions on this document", self)
+        self.actions_button.setVisible(act_on_document is not None)
+        if act_on_document is not None:
+            self.actions_button.clicked.connect(lambda: act_on_document(self.actions_button))
+        buttons.addButton(self.actions_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.open_button.clicked.connect(self.open_file)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

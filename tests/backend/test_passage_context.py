@@ -45,3 +45,25 @@ def test_the_api_returns_the_passage_with_its_neighbours(
     with pytest.raises(BackendError) as error:
         api.documents.context("No such collection", hit.source, hit.text)
     assert error.value.status == 404
+
+
+def test_a_documents_text_comes_whole_or_from_its_start_for_a_quick_action(
+    backend: RunningBackend, tmp_path: Path
+) -> None:
+    """#20's quick actions on a document in a collection read its indexed text."""
+    folder = tmp_path / "River notes"
+    folder.mkdir()
+    facts = [f"Fact {i} says the river {i} is {i * 3} km long." for i in range(120)]
+    (folder / "rivers.md").write_text("# Rivers\n\n" + " ".join(facts) + "\n")
+    api = backend.client()
+    assert list(api.documents.add("River notes", [folder]))[-1].type == "finished"
+    path = str(folder / "rivers.md")
+    whole = api.documents.text("River notes", path)
+    assert whole.complete
+    assert [i for i in range(120) if f"Fact {i} says" in whole.text] == list(range(120))
+    assert whole.text.count("Fact 60 says") == 1, "the chunks' overlaps are left out"
+    start = api.documents.text("River notes", path, max_chars=300)
+    assert not start.complete and len(start.text) == 300 and whole.text.startswith(start.text)
+    with pytest.raises(BackendError) as error:
+        api.documents.text("River notes", str(folder / "absent.md"))
+    assert error.value.status == 404 and "not indexed" in str(error.value)

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMenu
+
 from backend.wire import Source
 from desktop.documents.source_preview import HIGHLIGHT, SURROUNDINGS
 from desktop.main_window import MainWindow
+from tests.desktop.test_chat import stored_messages, wait_for_reply
 from tests.desktop.test_screenshots import save, screenshot_dir  # noqa: F401 (a fixture)
 from tests.inprocess_backend import InProcessBackend
 
@@ -50,3 +54,33 @@ def test_the_preview_shows_the_text_around_the_passage(
     dark = window.theme.dark
     assert HIGHLIGHT[dark] in page and SURROUNDINGS[dark] in page
     save(dialog, screenshot_dir / "source-preview-surroundings.png")
+
+
+def test_a_quick_action_on_a_cited_document_reads_the_whole_document(
+    qtbot,
+    window: MainWindow,
+    fake_backend: InProcessBackend,
+    tmp_path: Path,
+) -> None:  # type: ignore[no-untyped-def]
+    """#20: quick actions on a document in a collection, from its source preview."""
+    folder = tmp_path / "Rivers"
+    folder.mkdir()
+    facts = [f"Fact {i} says the river {i} is {i * 3} km long." for i in range(40)]
+    (folder / "rivers.md").write_text("# Rivers\n\n" + " ".join(facts) + "\n")
+    panel = window.documents
+    panel.add_folders("Rivers", [str(folder)])
+    qtbot.waitUntil(lambda: not panel.queue.running, timeout=INDEX_TIMEOUT_MS)
+    library = fake_backend.services.documents
+    (hit,) = library.search("Fact 30 says the river 30", ["Rivers"], 1, "keyword")
+    source = Source(n=1, collection="Rivers", path=hit.source, snippet=hit.text, score=1.0)
+    dialog = window.chat_view.show_source(source)
+    assert dialog.actions_button.isVisibleTo(dialog)
+    qtbot.mouseClick(dialog.actions_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.actions_button.findChild(QMenu) is not None)
+    menu = dialog.actions_button.findChild(QMenu)
+    next(a for a in menu.actions() if a.text() == "Summarize").trigger()
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    wait_for_reply(qtbot, window)
+    asked = stored_messages(window)[0]["content"]
+    assert asked.startswith("Summarize the following text")
+    assert "Fact 0 says" in asked and "Fact 39 says" in asked, "the whole document"

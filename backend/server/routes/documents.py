@@ -14,13 +14,19 @@ from pydantic import BaseModel, Field
 
 from backend import sse
 from backend.documents.errors import DocumentPathError
-from backend.documents.passage_context import passage_context
+from backend.documents.passage_context import document_text, passage_context
 from backend.documents.retrieval import SearchMode
 from backend.documents.search_results import SearchResults
 from backend.errors import error_event
 from backend.server.event_stream import event_response
 from backend.server.routes.openai import services
-from backend.wire import CollectionDetail, CollectionInfo, IngestEvent, PassageContext
+from backend.wire import (
+    CollectionDetail,
+    CollectionInfo,
+    DocumentText,
+    IngestEvent,
+    PassageContext,
+)
 
 router = APIRouter(prefix="/hearth/documents", tags=["documents"])
 
@@ -129,6 +135,18 @@ def remove_collection(name: str, request: Request) -> None:
     svc = services(request)
     svc.documents.remove(name)
     svc.store.forget_collection(name)  # chats that used it answer from the model alone again
+
+
+class DocumentTextQuery(BaseModel):
+    path: str = Field(description="The file, as a source names it.")
+    max_chars: int = Field(12_000, ge=1, le=1_000_000, description="Text to return at most.")
+
+
+@router.post("/collections/{name}/text")
+def text_of_document(name: str, body: DocumentTextQuery, request: Request) -> DocumentText:
+    """A document's indexed text from its start, for a quick action on the whole document."""
+    state = services(request).documents.state
+    return document_text(state, name, body.path, body.max_chars)
 
 
 @router.post("/collections/{name}/context")
