@@ -21,6 +21,7 @@ class IngestProgress:
     chunks_embedded: int = 0
     chunks_to_embed: int = 0
     current: str = ""
+    page: str = ""  # while OCR reads a scan: "page 3 of 12"
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     finished: bool = False
     paused: bool = False
@@ -37,7 +38,10 @@ class IngestProgress:
         if event.type == "searchable":
             self.searchable = True
         if event.type in FILE_STEPS and event.path:
+            self.current, self.page = event.path, ""
+        if event.type == "page" and event.path:
             self.current = event.path
+            self.page = f"reading page {event.pages_done:,} of {event.pages_total:,} by OCR"
         if event.type in ("failed", "skipped"):
             self.failures.append((event.path or "", event.detail or event.type))
         if event.type == "finished":
@@ -84,4 +88,5 @@ class IngestProgress:
         if self.finished or self.searchable or not self.current:
             return ""
         path = Path(self.current)
-        return f"{path.name}  —  {path.parent}"
+        page = f"  ({self.page})" if self.page else ""
+        return f"{path.name}{page}  —  {path.parent}"

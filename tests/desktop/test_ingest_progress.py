@@ -29,3 +29,13 @@ def test_progress_counts_files_then_chunks_embedded() -> None:
     progress.paused = False  # resumed
     progress.apply(event("finished", chunks_embedded=60, **embedding))
     assert progress.percent == 100 and "up to date" in progress.summary()
+
+
+def test_a_scan_read_by_ocr_shows_its_page() -> None:
+    """#19: progress counts pages while OCR reads a scanned PDF."""
+    progress = IngestProgress("letters")
+    progress.apply(event("planned", files_total=2))
+    progress.apply(event("page", path="/l/scan.pdf", pages_done=3, pages_total=12))
+    assert progress.current_line() == "scan.pdf  (reading page 3 of 12 by OCR)  —  /l"
+    progress.apply(event("indexed", path="/l/scan.pdf", files_done=1, files_total=2))
+    assert progress.current_line() == "scan.pdf  —  /l"
