@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.client import BackendError
+from backend.client import BackendError, HearthClient
 from backend.documents.passage_context import after_overlap, without_overlap
 from tests.backend.conftest import RunningBackend
 
@@ -19,15 +19,21 @@ def test_the_overlap_between_neighbours_is_shown_once() -> None:
     assert without_overlap("ends in a.", "a. starts") == "ends in a.", "chance overlaps stay"
 
 
-def test_the_api_returns_the_passage_with_its_neighbours(
-    backend: RunningBackend, tmp_path: Path
-) -> None:
+def river_notes(backend: RunningBackend, tmp_path: Path) -> tuple[HearthClient, Path, list[str]]:
+    """A collection "River notes" of one Markdown file of 120 numbered facts, indexed."""
     folder = tmp_path / "River notes"
     folder.mkdir()
     facts = [f"Fact {i} says the river {i} is {i * 3} km long." for i in range(120)]
     (folder / "rivers.md").write_text("# Rivers\n\n" + " ".join(facts) + "\n")
     api = backend.client()
     assert list(api.documents.add("River notes", [folder]))[-1].type == "finished"
+    return api, folder, facts
+
+
+def test_the_api_returns_the_passage_with_its_neighbours(
+    backend: RunningBackend, tmp_path: Path
+) -> None:
+    api, _folder, facts = river_notes(backend, tmp_path)
     hits = api.documents.search("Fact 60 says the river 60 is 180 km long", ["River notes"], k=1)
     hit = hits[0]
     context = api.documents.context("River notes", hit.source, hit.text)
@@ -51,12 +57,7 @@ def test_a_documents_text_comes_whole_or_from_its_start_for_a_quick_action(
     backend: RunningBackend, tmp_path: Path
 ) -> None:
     """#20's quick actions on a document in a collection read its indexed text."""
-    folder = tmp_path / "River notes"
-    folder.mkdir()
-    facts = [f"Fact {i} says the river {i} is {i * 3} km long." for i in range(120)]
-    (folder / "rivers.md").write_text("# Rivers\n\n" + " ".join(facts) + "\n")
-    api = backend.client()
-    assert list(api.documents.add("River notes", [folder]))[-1].type == "finished"
+    api, folder, _facts = river_notes(backend, tmp_path)
     path = str(folder / "rivers.md")
     whole = api.documents.text("River notes", path)
     assert whole.complete

@@ -18,6 +18,19 @@ from tests.inprocess_backend import InProcessBackend
 INDEX_TIMEOUT_MS = 120_000
 
 
+def index_rivers(qtbot, window: MainWindow, tmp_path: Path, count: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """A collection "Rivers" of one Markdown file of `count` numbered facts, indexed through
+    the Documents panel; the facts, in order."""
+    folder = tmp_path / "Rivers"
+    folder.mkdir()
+    facts = [f"Fact {i} says the river {i} is {i * 3} km long." for i in range(count)]
+    (folder / "rivers.md").write_text("# Rivers\n\n" + " ".join(facts) + "\n")
+    panel = window.documents
+    panel.add_folders("Rivers", [str(folder)])
+    qtbot.waitUntil(lambda: not panel.queue.running, timeout=INDEX_TIMEOUT_MS)
+    return facts
+
+
 def test_the_preview_shows_the_text_around_the_passage(
     qtbot,
     window: MainWindow,
@@ -25,13 +38,7 @@ def test_the_preview_shows_the_text_around_the_passage(
     tmp_path: Path,
     screenshot_dir: Path,  # noqa: F811 (the fixture imported above)
 ) -> None:  # type: ignore[no-untyped-def]
-    folder = tmp_path / "Rivers"
-    folder.mkdir()
-    facts = [f"Fact {i} says the river {i} is {i * 3} km long." for i in range(120)]
-    (folder / "rivers.md").write_text("# Rivers\n\n" + " ".join(facts) + "\n")
-    panel = window.documents
-    panel.add_folders("Rivers", [str(folder)])
-    qtbot.waitUntil(lambda: not panel.queue.running, timeout=INDEX_TIMEOUT_MS)
+    facts = index_rivers(qtbot, window, tmp_path, 120)
     library = fake_backend.services.documents
     (hit,) = library.search("Fact 60 says the river 60 is 180 km long", ["Rivers"], 1, "keyword")
     source = Source(
@@ -63,13 +70,7 @@ def test_a_quick_action_on_a_cited_document_reads_the_whole_document(
     tmp_path: Path,
 ) -> None:  # type: ignore[no-untyped-def]
     """#20: quick actions on a document in a collection, from its source preview."""
-    folder = tmp_path / "Rivers"
-    folder.mkdir()
-    facts = [f"Fact {i} says the river {i} is {i * 3} km long." for i in range(40)]
-    (folder / "rivers.md").write_text("# Rivers\n\n" + " ".join(facts) + "\n")
-    panel = window.documents
-    panel.add_folders("Rivers", [str(folder)])
-    qtbot.waitUntil(lambda: not panel.queue.running, timeout=INDEX_TIMEOUT_MS)
+    index_rivers(qtbot, window, tmp_path, 40)
     library = fake_backend.services.documents
     (hit,) = library.search("Fact 30 says the river 30", ["Rivers"], 1, "keyword")
     source = Source(n=1, collection="Rivers", path=hit.source, snippet=hit.text, score=1.0)
