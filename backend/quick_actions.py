@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 BUILT_IN = Path(__file__).with_name("quick_actions.json")
 USER_FILE = "quick_actions.json"
@@ -19,6 +19,8 @@ COMMAND = re.compile(r"^/([a-z][a-z0-9-]*)(?:\s+|$)")
 
 
 class QuickAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is reported, not ignored
+
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
     label: str = Field(min_length=1, description="As the menu shows it.")
     prompt: str = Field(description="The prompt, with {text} where the text goes.")

@@ -36,6 +36,10 @@ def test_a_broken_own_file_is_reported_and_left_out(tmp_path: Path) -> None:
     actions, problem = load_quick_actions(tmp_path)
     assert len(actions) == 5
     assert problem is not None and "0.prompt" in problem and "{text}" in problem
+    misspelt = [{"name": "x", "label": "X", "prompt": "Shorter: {text}", "argumnet": "Tone"}]
+    (tmp_path / "quick_actions.json").write_text(json.dumps(misspelt))
+    _, problem = load_quick_actions(tmp_path)
+    assert problem is not None and "argumnet" in problem
 
 
 def test_commands_expand_with_an_argument_and_keep_braces_as_typed(tmp_path: Path) -> None:
