@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from backend.errors import InvalidRequestError
 from backend.store.chat_export import ChatExport, export_markdown
 from backend.wire import ConversationDetail
 
@@ -30,11 +31,18 @@ def save_export(export: ChatExport, path: Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+class ChatFileError(InvalidRequestError, ValueError):
+    """A file chosen for import that cannot be a chat export: too large, or not JSON."""
+
+    code = "unreadable_chat_file"
+
+
 def read_import_file(path: Path) -> object:
-    """The file's JSON; a file too large or not JSON raises ValueError saying which."""
+    """The file's JSON (read on a worker: an export may be large); a file too large or not
+    JSON raises ChatFileError saying which."""
     if path.stat().st_size > MAX_IMPORT_BYTES:
-        raise ValueError(f"{path.name} is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+        raise ChatFileError(f"{path.name} is larger than {MAX_IMPORT_BYTES // 2**20} MB")
     try:
         return json.loads(path.read_bytes())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path.name} is not JSON: {exc}") from None
+        raise ChatFileError(f"{path.name} is not JSON: {exc}") from None

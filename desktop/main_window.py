@@ -304,13 +304,11 @@ class MainWindow(QMainWindow):
             if not chosen:
                 return
             path = Path(chosen)
-        try:
-            data = read_import_file(path)
-        except (OSError, ValueError) as exc:
-            self.show_notice(f"Could not import: {exc}")
-            return
+        chosen_path = path
         self.connection.call(
-            lambda api: api.conversations.import_chats(data), self._show_imported, self.show_error
+            lambda api: api.conversations.import_chats(read_import_file(chosen_path)),
+            self._show_imported,
+            lambda why: self.show_notice(f"Could not import: {why}"),
         )
 
     def _show_imported(self, result: ImportResult) -> None:

@@ -15,8 +15,9 @@ def describe_error(exc: BaseException) -> str:
     """A sentence for the user, never a traceback. Runs on workers, so importing the client
     (and httpx) here keeps it off the path to the window's first paint."""
     from backend.client import BackendError
+    from backend.errors import HearthError
 
-    if isinstance(exc, BackendError):
+    if isinstance(exc, BackendError | HearthError):  # both written for the user
         return str(exc)
     if isinstance(exc, OSError):
         return f"{type(exc).__name__}: {exc}"

@@ -37,11 +37,14 @@ def test_a_chat_exports_to_markdown_and_json_and_the_json_imports_back(
 
 
 def test_a_file_that_is_not_json_is_refused_in_the_status_bar(
-    window: MainWindow, tmp_path: Path
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    tmp_path: Path,
 ) -> None:
     notes = tmp_path / "notes.json"
     notes.write_text("not json at all")
-    window.import_chats(notes)
+    window.import_chats(notes)  # read on a worker, as a large export would stall the window
+    qtbot.waitUntil(lambda: "Could not import" in window.statusBar().currentMessage())
     assert (
         window.statusBar().currentMessage().startswith("Could not import: notes.json is not JSON")
     )
@@ -81,4 +84,5 @@ def test_the_menu_entries_ask_for_a_file(
     qtbot.waitUntil(chosen.exists)
     actions["&Import chats…"].trigger()
     assert asked == ["save", "open"]
+    qtbot.waitUntil(lambda: "Could not import" in window.statusBar().currentMessage())
     assert window.statusBar().currentMessage().startswith("Could not import:")
