@@ -5,12 +5,14 @@ same gate, to hold an indexing run between two batches."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fastapi.testclient import TestClient
 
 from backend.documents.library import DocumentLibrary, load_embedder
 from backend.documents.retrieval import Hit
@@ -27,6 +29,7 @@ from backend.llm.types import (
 )
 from backend.models.registry import UnknownModelError
 from backend.paths import HomeLayout
+from backend.server.app import create_app
 from backend.server.services import Services
 from backend.settings import Settings
 from backend.wire import Attachment, ImageLabel
@@ -233,3 +236,17 @@ def open_services(home: Path, provider: FakeProvider, **settings: object) -> Ser
     services.provider = provider
     services.images = FakeImages()  # type: ignore[assignment]
     return services
+
+
+API_TOKEN = "test-token"
+
+
+@contextmanager
+def api_client(services: Services) -> Iterator[TestClient]:
+    """The real app in process around `services`, as an authorised client; leaving closes the
+    services, as the server's shutdown does. Its Host is loopback: the app refuses any other
+    (TestClient's own is "testserver")."""
+    app = create_app(services, API_TOKEN)
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    with TestClient(app, base_url="http://localhost", headers=headers) as client:
+        yield client

@@ -9,12 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.server.app import create_app
 from backend.server.services import Services
 from backend.wire import Attachment, ImageLabel, Source
-from tests.backend.fakes import FakeProvider, open_services
+from tests.backend.fakes import FakeProvider, api_client, open_services
 
-TOKEN = "test-token"
 SOURCES = [
     Source(
         n=1,
@@ -43,9 +41,7 @@ def services(tmp_path: Path) -> Iterator[Services]:
 
 @pytest.fixture
 def http(services: Services) -> Iterator[TestClient]:
-    app = create_app(services, TOKEN)
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with TestClient(app, base_url="http://localhost", headers=headers) as client:
+    with api_client(services) as client:
         yield client
 
 

@@ -19,9 +19,8 @@ from fastapi.testclient import TestClient
 from backend import sse
 from backend.llm.context_window import PromptTooLongError
 from backend.paths import HomeLayout
-from backend.server.app import create_app
 from tests.backend.conftest import launch, prepare_home
-from tests.backend.fakes import FakeProvider, open_services
+from tests.backend.fakes import FakeProvider, api_client, open_services
 
 TOKEN = "test-token"
 
@@ -39,11 +38,8 @@ def provider() -> FakeProvider:
 @pytest.fixture
 def http(tmp_path: Path, provider: FakeProvider) -> Iterator[TestClient]:
     """The real app in process: its routes, store and registry, on the scripted provider."""
-    app = create_app(open_services(tmp_path / "home", provider), TOKEN)
-    # A loopback base URL: the app refuses any other Host (TestClient's own is "testserver").
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with TestClient(app, base_url="http://localhost", headers=headers) as client:
-        yield client  # leaving closes the services, as the server's shutdown does
+    with api_client(open_services(tmp_path / "home", provider)) as client:
+        yield client
 
 
 def stream_events(http: TestClient, path: str, body: dict[str, object]) -> list[dict[str, Any]]:

@@ -10,10 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.llm.types import ChatRequest
-from backend.server.app import create_app
-from tests.backend.fakes import FakeProvider, open_services
-
-TOKEN = "test-token"
+from tests.backend.fakes import FakeProvider, api_client, open_services
 
 
 @pytest.fixture
@@ -23,9 +20,7 @@ def provider() -> FakeProvider:
 
 @pytest.fixture
 def http(tmp_path: Path, provider: FakeProvider) -> Iterator[TestClient]:
-    app = create_app(open_services(tmp_path / "home", provider), TOKEN)
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with TestClient(app, base_url="http://localhost", headers=headers) as client:
+    with api_client(open_services(tmp_path / "home", provider)) as client:
         yield client
 
 

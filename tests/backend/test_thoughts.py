@@ -5,14 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi.testclient import TestClient
-
 from backend.llm.thoughts import STEP_BY_STEP, without_thoughts
 from backend.llm.types import ChatRequest
-from backend.server.app import create_app
-from tests.backend.fakes import FakeProvider, open_services
-
-TOKEN = "test-token"
+from tests.backend.fakes import FakeProvider, api_client, open_services
 
 
 def test_thoughts_are_cut_whether_the_reply_or_the_template_opened_them() -> None:
@@ -30,9 +25,7 @@ def test_later_prompts_leave_out_thoughts_and_step_by_step_asks_for_them(tmp_pat
     services.store.add_message(
         chat.id, "assistant", "<think>2 and 2 make 4.</think>Four.", model="tiny"
     )
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    app = create_app(services, TOKEN)
-    with TestClient(app, base_url="http://localhost", headers=headers) as http:
+    with api_client(services) as http:
         changed = http.patch(
             f"/hearth/conversations/{chat.id}", json={"settings": {"think_step_by_step": True}}
         )
