@@ -106,20 +106,26 @@ def test_coming_back_during_the_reply_shows_it_live_to_its_end(
     assert [m["status"] for m in stored_messages(window, radiators)][-1] == "complete"
 
 
-def test_another_chats_message_waits_for_the_reply_and_says_whose(
-    qtbot,  # type: ignore[no-untyped-def]
-    window: MainWindow,
-    fake_backend: InProcessBackend,
-) -> None:
+def gutters_waiting_for_radiators(
+    qtbot, window: MainWindow, fake_backend: InProcessBackend
+) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A reply held in 'Radiators', and a question sent in 'Gutters' (open) waiting for it."""
     radiators, gutters = two_chats(qtbot, window)
     open_chat(qtbot, window, radiators)
     send_and_hold(qtbot, window, fake_backend, "How do I bleed one?")
     open_chat(qtbot, window, gutters)
     type_and_send(qtbot, window, "How often should they be cleaned?")
-    qtbot.waitUntil(
-        lambda: last_note(window) == "Waiting for the reply in 'Radiators'…",
-        timeout=REPLY_TIMEOUT_MS,
-    )
+    qtbot.waitUntil(lambda: "Waiting" in last_note(window), timeout=REPLY_TIMEOUT_MS)
+    return radiators, gutters
+
+
+def test_another_chats_message_waits_for_the_reply_and_says_whose(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    fake_backend: InProcessBackend,
+) -> None:
+    radiators, gutters = gutters_waiting_for_radiators(qtbot, window, fake_backend)
+    qtbot.waitUntil(lambda: last_note(window) == "Waiting for the reply in 'Radiators'…")
     assert window.session.generating  # this chat's own reply, waiting
     fake_backend.provider.release()
     wait_for_reply(qtbot, window)
@@ -134,12 +140,7 @@ def test_stop_in_one_chat_leaves_the_other_chats_reply_running(
     window: MainWindow,
     fake_backend: InProcessBackend,
 ) -> None:
-    radiators, gutters = two_chats(qtbot, window)
-    open_chat(qtbot, window, radiators)
-    send_and_hold(qtbot, window, fake_backend, "How do I bleed one?")
-    open_chat(qtbot, window, gutters)
-    type_and_send(qtbot, window, "How often should they be cleaned?")
-    qtbot.waitUntil(lambda: "Waiting" in last_note(window), timeout=REPLY_TIMEOUT_MS)
+    radiators, gutters = gutters_waiting_for_radiators(qtbot, window, fake_backend)
     open_chat(qtbot, window, radiators)
     qtbot.waitUntil(lambda: window.session.generating, timeout=REPLY_TIMEOUT_MS)
     qtbot.mouseClick(window.chat_view.composer.stop_button, Qt.MouseButton.LeftButton)
