@@ -10,7 +10,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
 from training.checkpoint import MissingCheckpointError
+from training.errors import TrainingError
 from training.finetune_data import (
     IGNORE_INDEX,
     EncodedExample,
@@ -132,7 +133,15 @@ def adapter_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
-def _collate(examples: Sequence[EncodedExample], pad_id: int) -> dict[str, torch.Tensor]:
+def load_adapter(model: nn.Module, adapter: Mapping[str, torch.Tensor]) -> None:
+    """Copy LoRA tensors (as `adapter_state` names them) into the model's own."""
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, tensor in adapter.items():
+            parameters[name].copy_(tensor)
+
+
+def collate(examples: Sequence[EncodedExample], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-padded batch: (B, T) input ids, attention mask and labels."""
     width = max(len(e.input_ids) for e in examples)
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
@@ -146,8 +155,10 @@ def _collate(examples: Sequence[EncodedExample], pad_id: int) -> dict[str, torch
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def reply_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-    """Summed next-token cross-entropy over reply tokens, and how many there were.
+def reply_logits(
+    model: nn.Module, batch: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(logits (N, V), target ids (N,), (B, T-1) mask of where they sit) for the N reply tokens.
 
     The output layer runs only where a reply token is predicted: with a vocabulary of ~50k and
     replies a fifth of each example, that saves most of its time and memory.
@@ -159,7 +170,13 @@ def reply_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.
     targets = batch["labels"][:, 1:]  # position t predicts token t + 1
     scored = targets != IGNORE_INDEX
     logits = causal_lm.lm_head(hidden[:, :-1][scored])  # (N, V)
-    loss = nn.functional.cross_entropy(logits.float(), targets[scored], reduction="sum")
+    return logits.float(), targets[scored], scored
+
+
+def reply_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Summed next-token cross-entropy over reply tokens, and how many there were."""
+    logits, targets, scored = reply_logits(model, batch)
+    loss = nn.functional.cross_entropy(logits, targets, reduction="sum")
     return loss, int(scored.sum())
 
 
@@ -171,7 +188,7 @@ def heldout_loss(
     model.eval()
     total, count = 0.0, 0
     for start in range(0, len(examples), batch_size):
-        loss, n = reply_loss(model, _collate(examples[start : start + batch_size], pad_id))
+        loss, n = reply_loss(model, collate(examples[start : start + batch_size], pad_id))
         total, count = total + float(loss), count + n
     model.train()
     return total / max(count, 1)
@@ -188,15 +205,21 @@ def _warmup_cosine(config: FinetuneConfig) -> Any:
 
 
 @dataclass
-class _Trainer:
+class Trainer:
+    """A LoRA run's state; `objective` names the loss, so one run never resumes as another."""
+
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: LambdaLR
     history: TrainingHistory
     step: int = 0
+    objective: str = "finetune"
 
-    def save(self, path: Path, config: FinetuneConfig, base: BaseModel) -> None:
+    def save(self, path: Path, config: FinetuneConfig, base: BaseModel, **extra: Any) -> None:
+        """`extra` holds what the objective adds (DPO: its settings and reference adapter)."""
         payload = {
+            **extra,
+            "objective": self.objective,
             "adapter": adapter_state(self.model),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -212,19 +235,21 @@ class _Trainer:
         torch.save(payload, partial)
         os.replace(partial, path)
 
-    def load(self, path: Path) -> None:
+    def load(self, path: Path) -> dict[str, Any]:
+        """Restore the run from `path`; returns the whole payload, extras included."""
         if not path.is_file():
             raise MissingCheckpointError(f"no fine-tuning checkpoint to resume at {path}")
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        parameters = dict(self.model.named_parameters())
-        with torch.no_grad():
-            for name, tensor in payload["adapter"].items():
-                parameters[name].copy_(tensor)
+        payload: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+        found = payload.get("objective", "finetune")
+        if found != self.objective:
+            raise TrainingError(f"{path} is a `{found}` run; `{self.objective}` cannot resume it")
+        load_adapter(self.model, payload["adapter"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         torch.set_rng_state(payload["rng"])
         self.step = payload["step"]
-        self.history = TrainingHistory.from_dict(payload["history"])
+        self.history = type(self.history).from_dict(payload["history"])
+        return payload
 
 
 def read_finetune_checkpoint(run_dir: Path) -> dict[str, Any]:
@@ -237,14 +262,14 @@ def read_finetune_checkpoint(run_dir: Path) -> dict[str, Any]:
     return payload
 
 
-def _trainer(base: BaseModel, config: FinetuneConfig) -> _Trainer:
+def new_trainer(base: BaseModel, config: FinetuneConfig) -> Trainer:
     torch.manual_seed(config.seed)  # the LoRA A matrices start random
     model = add_lora(base.model, config)
     model.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
     scheduler = LambdaLR(optimizer, _warmup_cosine(config))
-    return _Trainer(model, optimizer, scheduler, TrainingHistory())
+    return Trainer(model, optimizer, scheduler, TrainingHistory())
 
 
 def finetune(
@@ -257,14 +282,14 @@ def finetune(
     resume: bool = False,
     until_step: int | None = None,
     show_progress: bool = True,
-) -> _Trainer:
+) -> Trainer:
     """Train a LoRA adapter on `train`, measuring `heldout` loss; returns the trainer state."""
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / FINETUNE_CHECKPOINT
     train_set = base.encode(train, config.max_tokens)
     eval_set = base.encode(heldout[: config.eval_examples], config.max_tokens)
     pad_id = base.tokenizer.pad_token_id or 0
-    trainer = _trainer(base, config)
+    trainer = new_trainer(base, config)
     if resume:
         trainer.load(checkpoint)
     elif not trainer.history.eval_steps:
@@ -274,7 +299,7 @@ def finetune(
     bar = tqdm(total=last, initial=trainer.step, disable=not show_progress, desc="finetune")
     started, tokens = time.perf_counter(), 0
     while trainer.step < last:
-        batch = _collate([train_set[i] for i in schedule[trainer.step]], pad_id)
+        batch = collate([train_set[i] for i in schedule[trainer.step]], pad_id)
         loss_sum, count = reply_loss(trainer.model, batch)
         loss = loss_sum / max(count, 1)
         trainer.optimizer.zero_grad(set_to_none=True)
@@ -294,11 +319,11 @@ def finetune(
         bar.set_postfix(loss=f"{float(loss.detach()):.3f}", tok_s=f"{rate:.0f}")
         bar.update(1)
     bar.close()
-    _write_reports(run_dir, trainer.history)
+    write_reports(run_dir, trainer.history)
     return trainer
 
 
-def _write_reports(run_dir: Path, history: TrainingHistory) -> None:
+def write_reports(run_dir: Path, history: TrainingHistory) -> None:
     from training.plots import plot_losses
 
     history.write_json(run_dir / "history.json")

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from training.finetune import FinetuneConfig
 
 _DEFAULTS = {
     "rank": 16,
@@ -20,12 +24,19 @@ _DEFAULTS = {
 }
 
 
+def finetune_config(args: argparse.Namespace) -> FinetuneConfig:
+    """The LoRA and optimizer settings `add_lora_options` parsed."""
+    from training.finetune import FinetuneConfig
+
+    return FinetuneConfig(**{key: getattr(args, key) for key in _DEFAULTS})
+
+
 def _finetune(args: argparse.Namespace) -> int:
-    from training.finetune import FinetuneConfig, finetune, load_base
+    from training.finetune import finetune, load_base
     from training.finetune_data import InvalidExampleError, read_conversations, split_eval
     from training.finetune_export import ADAPTER_NAME, export_adapter
 
-    config = FinetuneConfig(**{key: getattr(args, key) for key in _DEFAULTS})
+    config = finetune_config(args)
     try:
         train = read_conversations(args.data)
         if args.eval:
@@ -73,26 +84,34 @@ def _smol_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_finetune_commands(commands: argparse._SubParsersAction) -> None:
-    tune = commands.add_parser("finetune", help="train a LoRA adapter on chat examples (JSONL)")
-    tune.add_argument("--base", type=Path, required=True, help="HF model folder or .gguf file")
-    tune.add_argument("--data", type=Path, required=True, help='JSONL of {"messages": [...]}')
-    tune.add_argument("--out", type=Path, required=True, help="run folder")
-    held = tune.add_mutually_exclusive_group()
+def add_lora_options(
+    parser: argparse.ArgumentParser, data_help: str, **defaults: float | int
+) -> None:
+    """The options of a LoRA training run (finetune, dpo); `defaults` overrides _DEFAULTS."""
+    default = {**_DEFAULTS, **defaults}
+    parser.add_argument("--base", type=Path, required=True, help="HF model folder or .gguf file")
+    parser.add_argument("--data", type=Path, required=True, help=data_help)
+    parser.add_argument("--out", type=Path, required=True, help="run folder")
+    held = parser.add_mutually_exclusive_group()
     held.add_argument("--eval", type=Path, help="held-out JSONL (default: a fraction of --data)")
     held.add_argument("--eval-fraction", type=float, default=0.05)
-    tune.add_argument("--resume", action="store_true", help="continue the run in --out")
-    tune.add_argument("--until-step", type=int, help="stop (checkpointed) at this step")
-    tune.add_argument("--rank", type=int, default=_DEFAULTS["rank"])
-    tune.add_argument("--alpha", type=float, default=_DEFAULTS["alpha"])
-    tune.add_argument("--steps", type=int, default=_DEFAULTS["steps"])
-    tune.add_argument("--batch-size", type=int, default=_DEFAULTS["batch_size"])
-    tune.add_argument("--lr", dest="learning_rate", type=float, default=_DEFAULTS["learning_rate"])
-    tune.add_argument("--max-tokens", type=int, default=_DEFAULTS["max_tokens"])
-    tune.add_argument("--eval-every", type=int, default=_DEFAULTS["eval_every"])
-    tune.add_argument("--warmup-steps", type=int, default=_DEFAULTS["warmup_steps"])
-    tune.add_argument("--checkpoint-every", type=int, default=_DEFAULTS["checkpoint_every"])
-    tune.add_argument("--seed", type=int, default=_DEFAULTS["seed"])
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--until-step", type=int, help="stop (checkpointed) at this step")
+    parser.add_argument("--rank", type=int, default=default["rank"])
+    parser.add_argument("--alpha", type=float, default=default["alpha"])
+    parser.add_argument("--steps", type=int, default=default["steps"])
+    parser.add_argument("--batch-size", type=int, default=default["batch_size"])
+    parser.add_argument("--lr", dest="learning_rate", type=float, default=default["learning_rate"])
+    parser.add_argument("--max-tokens", type=int, default=default["max_tokens"])
+    parser.add_argument("--eval-every", type=int, default=default["eval_every"])
+    parser.add_argument("--warmup-steps", type=int, default=default["warmup_steps"])
+    parser.add_argument("--checkpoint-every", type=int, default=default["checkpoint_every"])
+    parser.add_argument("--seed", type=int, default=default["seed"])
+
+
+def add_finetune_commands(commands: argparse._SubParsersAction) -> None:
+    tune = commands.add_parser("finetune", help="train a LoRA adapter on chat examples (JSONL)")
+    add_lora_options(tune, 'JSONL of {"messages": [...]}')
     tune.set_defaults(handler=_finetune)
 
     export = commands.add_parser("finetune-export", help="write a run's adapter (or merged) GGUF")
