@@ -10,6 +10,7 @@ from subprocess import CalledProcessError
 from typing import TYPE_CHECKING
 
 from backend.errors import HearthError
+from training.dpo_cli import add_dpo_commands
 from training.errors import TrainingError
 from training.finetune_cli import add_finetune_commands
 
@@ -231,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_commands(commands)
     add_finetune_commands(commands)
+    add_dpo_commands(commands)
     return parser
 
 

@@ -1,0 +1,128 @@
+"""Preference pairs made from grounded fine-tuning examples, one pair per kind of wrong reply.
+
+A grounded example is a conversation whose last user turn is the backend's `grounded_question`
+prompt (the instruction, sources numbered [1]..[k], the question), as training/smol/dataset.py
+writes them, and whose reply cites only sources that exist. The chosen reply is that cited
+answer; the rejected reply is the same answer made wrong in one way, its `kind`:
+
+- `uncited`: the answer with every citation marker ([1], [1, 2]) removed.
+- `hallucinated`: the answer citing a source number that does not exist, or (half the time,
+  when there is a source the answer does not cite) a distractor source's first sentence stated
+  as the answer under the answer's own citation.
+- `over-refusing`: the refusal hearth-smol is trained to give when no source answers, although
+  a source does.
+- `repetitive`: the answer's first sentence looping 4-6 times, as a greedy reply that never
+  reaches its end does.
+
+Refusals, chat and image examples cite nothing and make no pairs.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+from backend.documents.grounding import INSTRUCTION
+from training.dpo_data import PAIR_KINDS, PreferencePair
+from training.finetune_data import Messages
+from training.smol.dataset import REFUSAL
+
+# "[1]" or "[1, 3]", as the instruction asks the model to cite.
+_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_SOURCES, _QUESTION = "\n\nSources:\n\n", "\n\nQuestion: "
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_MAX_DISTRACTOR_WORDS = 40
+
+Sources = dict[int, str]  # source number -> its passage
+MakeRejected = Callable[[str, Sources, random.Random], str]
+
+
+def parse_sources(prompt: str) -> Sources | None:
+    """The numbered passages of a `grounded_question` prompt, or None if it is not one.
+
+    Sources are "[n] label\\npassage" joined by blank lines; a passage may hold blank lines
+    itself, so the text is split only where the next number in sequence starts.
+    """
+    if not prompt.startswith(INSTRUCTION) or _SOURCES not in prompt or _QUESTION not in prompt:
+        return None
+    listed = prompt.split(_SOURCES, 1)[1].rsplit(_QUESTION, 1)[0]
+    if not listed.startswith("[1] "):
+        return None
+    sources: Sources = {}
+    number, start = 1, 0
+    while start >= 0:
+        end = listed.find(f"\n\n[{number + 1}] ", start)
+        block = listed[start : end if end >= 0 else len(listed)]
+        sources[number] = block.partition("\n")[2]  # the first line is the label
+        number, start = number + 1, (end + 2 if end >= 0 else -1)
+    return sources
+
+
+def cited_numbers(reply: str) -> set[int]:
+    return {int(n) for marker in _CITATION.findall(reply) for n in marker.split(",")}
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(" ".join(text.split())) if s]
+
+
+def uncited(reply: str, sources: Sources, rng: random.Random) -> str:
+    return re.sub(r"\s+([.,;:!?])", r"\1", _CITATION.sub("", reply)).strip()
+
+
+def hallucinated(reply: str, sources: Sources, rng: random.Random) -> str:
+    cited = cited_numbers(reply)
+    distractors = [n for n in sorted(sources) if n not in cited and _sentences(sources[n])]
+    if distractors and rng.random() < 0.5:
+        words = _sentences(sources[rng.choice(distractors)])[0].split()
+        claim = " ".join(words[:_MAX_DISTRACTOR_WORDS]).rstrip(".!?")
+        return f"{claim} [{min(cited)}]."
+    missing = len(sources) + rng.randint(1, 3)
+    return _CITATION.sub(f"[{missing}]", reply)
+
+
+def over_refusing(reply: str, sources: Sources, rng: random.Random) -> str:
+    return f"{REFUSAL}."
+
+
+def repetitive(reply: str, sources: Sources, rng: random.Random) -> str:
+    return " ".join([_sentences(reply)[0]] * rng.randint(4, 6))
+
+
+KINDS: dict[str, MakeRejected] = dict(
+    zip(PAIR_KINDS, (uncited, hallucinated, over_refusing, repetitive), strict=True)
+)
+
+
+def grounded_reply(messages: Messages) -> tuple[Sources, str] | None:
+    """(sources, cited reply) when `messages` is a grounded example with a cited answer."""
+    if len(messages) < 2 or messages[-1]["role"] != "assistant" or messages[-2]["role"] != "user":
+        return None
+    sources = parse_sources(messages[-2]["content"])
+    reply = messages[-1]["content"]
+    cited = cited_numbers(reply)
+    if not sources or not cited or not cited <= set(sources):
+        return None
+    return sources, reply
+
+
+def preference_pairs(
+    conversations: Iterable[Messages], kinds: Sequence[str] = PAIR_KINDS, seed: int = 0
+) -> list[PreferencePair]:
+    """One pair of each kind for every grounded example with a cited answer."""
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown pair kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
+    rng = random.Random(seed)
+    pairs = []
+    for messages in conversations:
+        found = grounded_reply(messages)
+        if found is None:
+            continue
+        sources, reply = found
+        for kind in kinds:
+            rejected = KINDS[kind](reply, sources, rng)
+            if rejected != reply:
+                pairs.append(PreferencePair(messages[:-1], reply, rejected, kind))
+    return pairs
