@@ -394,6 +394,10 @@ def test_cli_makes_pairs_and_preference_tunes_an_sft_run(
         Llama(model_path=str(tiny_base), lora_path=str(run / "adapter.gguf"), verbose=False)
     ):
         pass
+    merged = tmp_path / "merged.gguf"
+    assert main(["finetune-export", str(run), "--out", str(merged), "--merge"]) == 0
+    with closing(Llama(model_path=str(merged), verbose=False)):
+        pass
     capsys.readouterr()
     bad = write_pairs(
         tmp_path / "bad.jsonl", [PreferencePair([{"role": "user", "content": "x"}], "a", "a")]
