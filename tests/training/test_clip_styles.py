@@ -1,0 +1,275 @@
+"""hearth-clip-tiny v2's data: icon names to concepts, icon themes, reserved sets, the
+cross-style split and the evaluation's arithmetic. Tiny synthetic icons; no apt, no network."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from training.clip.captions import icon_captions, icon_concept
+from training.clip.data import Example, load_dataset
+from training.clip.icons import IconTheme, icon_examples, package_license, theme_icons
+from training.clip.reserved import (
+    ReservedDataError,
+    refuse_reserved_package,
+    refuse_reserved_path,
+    refuse_reserved_tree,
+)
+from training.clip.split import StyleSplit, hash_percent, split_styles
+from training.clip.style_data import fetch_debs, summarise
+from training.clip.style_eval import SetScore, evaluate_styles, top_k_accuracy, truth_ranks
+
+WORDS = {
+    "calculator", "music", "folder", "open", "hard", "disk", "drive", "copy", "keyboard",
+    "audio", "file", "smile", "face", "angry", "low", "battery", "network", "wireless", "text",
+    "bold", "new", "document",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "context", "concept"),
+    [
+        ("accessories-calculator", "apps", "calculator"),  # category prefix removed
+        ("folder-music", "places", "music folder"),  # context noun moves last
+        ("folder-music-open", "places", "open music folder"),  # state words first
+        ("drive-harddisk", "devices", "hard disk drive"),  # an exception
+        ("edit-copy", "actions", "copy"),  # action prefix removed
+        ("preferences-desktop-keyboard", "apps", "keyboard"),
+        ("audio-x-generic", "mimetypes", "audio file"),  # generic file types only
+        ("face-angry-symbolic", "emotes", "angry face"),  # variant suffix dropped
+        ("battery-low", "status", "low battery"),
+        ("network-wireless", "status", "wireless network"),
+        ("format-text-bold", "actions", "bold text"),  # both rules
+        ("document-new", "actions", "new document"),
+    ],
+)
+def test_icon_names_become_concepts(name: str, context: str, concept: str) -> None:
+    assert icon_concept(name, context, WORDS) == concept
+
+
+@pytest.mark.parametrize(
+    ("name", "context"),
+    [
+        ("firefox", "apps"),  # an application id
+        ("org.gnome.Calculator", "apps"),
+        ("calculator", "apps"),  # in apps, only category-prefixed names name a concept
+        ("text-x-python", "mimetypes"),  # a specific file type: a label, not a picture
+        ("folder-red-music", "places"),  # a colour scheme of folder-music
+        ("nm-signal-100", "status"),  # digits
+        ("folder-gnome", "places"),  # a desktop's name
+        ("start-here", "places"),  # a distribution logo
+        ("dropboxstatus-busy", "status"),  # not English
+        ("calculator", "panel"),  # tray icons
+    ],
+)
+def test_names_that_give_no_concept_are_dropped(name: str, context: str) -> None:
+    assert icon_concept(name, context, WORDS) is None
+
+
+def test_captions_name_the_concept_with_an_article() -> None:
+    assert icon_captions("calculator") == ["calculator", "a calculator"]
+    assert icon_captions("open music folder") == ["open music folder", "an open music folder"]
+
+
+@pytest.mark.parametrize(
+    "package", ["fonts-symbola", "fonts-twemoji-svginot", "openmoji-svg", "ttf-ancient-fonts"]
+)
+def test_reserved_packages_are_refused_before_any_download(package: str, tmp_path: Path) -> None:
+    with pytest.raises(ReservedDataError, match="reserved for evaluation"):
+        refuse_reserved_package(package)
+    with pytest.raises(ReservedDataError):
+        fetch_debs(tmp_path, ["tango-icon-theme", package])  # raises before apt-get runs
+    assert not (tmp_path / "debs").exists()
+
+
+def test_reserved_paths_are_refused_and_others_pass(tmp_path: Path) -> None:
+    refuse_reserved_package("papirus-icon-theme")
+    refuse_reserved_path("usr/share/icons/Papirus/64x64/apps/accessories-calculator.svg")
+    with pytest.raises(ReservedDataError, match="symbola"):
+        refuse_reserved_path("usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf")
+    (tmp_path / "usr/share/icons/Tango").mkdir(parents=True)
+    refuse_reserved_tree(tmp_path)
+    (tmp_path / "usr/share/fonts/TwEmoji").mkdir(parents=True)
+    with pytest.raises(ReservedDataError, match="twemoji"):
+        refuse_reserved_tree(tmp_path)
+
+
+def _icon(path: Path, shape: str, colour: str, size: int = 48) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    box = (size // 6, size // 6, size * 5 // 6, size * 5 // 6)
+    (draw.ellipse if shape == "circle" else draw.rectangle)(box, fill=colour, outline="black")
+    image.save(path)
+
+
+COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: test
+
+Files: debian/*
+License: GPL-3+
+
+Files: *
+Copyright: someone
+License: CC-BY-SA-3.0 or LGPL-3
+"""
+
+
+def _theme(files: Path) -> IconTheme:
+    theme = files / "usr/share/icons/Test"
+    _icon(theme / "48x48/apps/accessories-calculator.png", "rectangle", "grey")
+    _icon(theme / "16x16/apps/accessories-calculator.png", "circle", "red", 16)  # smaller
+    _icon(theme / "48x48/apps/firefox.png", "circle", "orange")  # an application id
+    _icon(theme / "48x48/places/folder-music.png", "rectangle", "blue")
+    os.symlink("folder-music.png", theme / "48x48/places/folder-audio.png")  # an alias
+    _icon(theme / "scalable/emotes/face-smile-symbolic.png", "circle", "black")  # one colour
+    doc = files / "usr/share/doc/test-icon-theme"
+    doc.mkdir(parents=True)
+    (doc / "copyright").write_text(COPYRIGHT, encoding="utf-8")
+    return IconTheme("test", "test-icon-theme", "Test")
+
+
+def test_a_theme_gives_its_largest_named_icons_with_the_package_licence(tmp_path: Path) -> None:
+    files, out = tmp_path / "files", tmp_path / "dataset"
+    theme = _theme(files)
+    icons = {i.name: i for i in theme_icons(files / "usr/share/icons/Test")}
+    assert set(icons) == {"accessories-calculator", "firefox", "folder-music"}
+    assert icons["accessories-calculator"].size == 48
+    assert package_license(files, theme.package) == "CC-BY-SA-3.0 or LGPL-3"
+    examples = list(icon_examples(files, out, theme, WORDS, rsvg_convert=None))
+    assert sorted(e.concept for e in examples) == ["calculator", "music folder"]
+    for example in examples:
+        assert example.source == "test" and example.license == "CC-BY-SA-3.0 or LGPL-3"
+        image = Image.open(out / example.image)
+        assert image.mode == "RGBA" and max(image.size) <= 96
+    assert summarise(examples) == {
+        "styles": {"test": {"images": 2, "concepts": 2}},
+        "concepts": 2,
+    }
+
+
+def test_an_svg_without_a_renderer_is_an_error_not_a_silent_skip(tmp_path: Path) -> None:
+    files = tmp_path / "files"
+    theme = _theme(files)
+    svg = files / "usr/share/icons/Test/scalable/devices/battery-low.svg"
+    svg.parent.mkdir(parents=True)
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>')
+    with pytest.raises(FileNotFoundError, match="rsvg-convert"):
+        list(icon_examples(files, tmp_path / "out", theme, WORDS, rsvg_convert=None))
+
+
+STYLES = ("papirus", "breeze", "oxygen", "tango")
+
+
+def _examples(concepts: int = 300) -> list[Example]:
+    """Every concept in every icon style, plus emoji with concepts of their own."""
+    icons = [
+        Example(f"{style}/{c}.png", f"concept {c}", [f"concept {c}"], style, "test")
+        for style in STYLES
+        for c in range(concepts)
+    ]
+    emoji = [Example(f"emoji/{c}.png", f"emoji {c}", [], "emoji", "OFL") for c in range(50)]
+    return icons + emoji
+
+
+def test_the_split_keeps_styles_images_and_concepts_apart() -> None:
+    examples = _examples()
+    split = split_styles(examples, "oxygen", concept_percent=10, image_percent=10)
+    trained_concepts = {e.concept for e in split.train}
+    trained_images = {e.image for e in split.train}
+    assert all(e.source != "oxygen" for e in split.train)
+    assert {e.source for e in split.held_out_style} == {"oxygen"}
+    assert {e.concept for e in split.held_out_style} <= trained_concepts  # a test of style
+    assert not {e.image for e in split.held_out_images} & trained_images
+    assert {e.concept for e in split.held_out_images} <= trained_concepts
+    assert {e.source for e in split.held_out_images} <= {"papirus", "breeze", "tango"}
+    assert not {e.concept for e in split.unseen_concepts} & trained_concepts
+    assert "oxygen" not in {e.source for e in split.unseen_concepts}
+    assert {e.source for e in split.unseen_concepts} >= {"emoji", "papirus"}
+    # Every picture is in exactly one part, or (an unseen concept in the held-out style) none.
+    parts = [split.train, *split.test_sets().values()]
+    assert sum(map(len, parts)) == len(examples) - sum(
+        1 for e in examples if e.source == "oxygen" and hash_percent(e.concept) < 10
+    )
+    # Shares near the asked percentages, and at least 300 concepts in the held-out style.
+    assert 15 <= len({e.concept for e in split.unseen_concepts if e.source != "emoji"}) <= 50
+    assert 60 <= len(split.held_out_images) <= 140
+    assert len({e.concept for e in split.held_out_style}) >= 250
+
+
+def test_the_split_is_stable_and_names_a_missing_style() -> None:
+    examples = _examples(40)
+    forward, backward = split_styles(examples, "tango"), split_styles(examples[::-1], "tango")
+    for part, other in zip(
+        [forward.train, *forward.test_sets().values()],
+        [backward.train, *backward.test_sets().values()],
+        strict=True,
+    ):
+        assert sorted(e.image for e in part) == sorted(e.image for e in other)
+    with pytest.raises(ValueError, match="no style named 'twemoji'"):
+        split_styles(examples, "twemoji")
+
+
+def test_top_k_arithmetic_on_a_made_up_score_matrix() -> None:
+    scores = np.array(
+        [
+            [0.9, 0.1, 0.0, 0.0, 0.0, 0.0],  # truth 0: rank 0
+            [0.9, 0.8, 0.7, 0.6, 0.5, 0.4],  # truth 2: rank 2
+            [0.9, 0.8, 0.7, 0.6, 0.5, 0.4],  # truth 5: rank 5, outside the top 5
+            [0.5, 0.5, 0.1, 0.0, 0.0, 0.0],  # truth 1 tied with class 0: counts as rank 1
+        ]
+    )
+    truth = np.array([0, 2, 5, 1])
+    assert truth_ranks(scores, truth).tolist() == [0, 2, 5, 1]
+    assert top_k_accuracy(scores, truth, 1) == 0.25
+    assert top_k_accuracy(scores, truth, 5) == 0.75
+    assert top_k_accuracy(scores, truth, 6) == 1.0
+
+
+def test_chance_is_one_in_n_and_five_in_n() -> None:
+    line = SetScore("held-out style", images=400, classes=400, top1=0.05, top5=0.25).line()
+    assert "400 concepts" in line
+    assert "top-1 0.050 (20.0x chance 0.0025)" in line
+    assert "top-5 0.250 (20.0x chance 0.0125)" in line
+
+
+class _ShapeEmbedder:
+    """Embeds a picture by its mean colour and a name by the colour word it holds, so the
+    evaluation's bookkeeping can be checked against answers known in advance."""
+
+    COLOURS = {"red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0)}
+
+    def images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        means = [np.asarray(i.convert("RGB"), np.float32).mean(axis=(0, 1)) for i in images]
+        return np.array(means) / np.linalg.norm(means, axis=1, keepdims=True)
+
+    def labels(self, names: Sequence[str]) -> np.ndarray:
+        return np.array([self.COLOURS[name.split()[0]] for name in names])
+
+
+def test_evaluation_scores_each_set_against_its_own_concepts(tmp_path: Path) -> None:
+    examples = []
+    for style, colour in (("a", "red"), ("b", "green"), ("c", "blue")):
+        path = tmp_path / f"{style}.png"
+        Image.new("RGBA", (8, 8), colour).save(path)
+        examples.append(Example(path.name, f"{colour} thing", [], style, "test"))
+    wrong = tmp_path / "wrong.png"
+    Image.new("RGBA", (8, 8), "red").save(wrong)  # drawn red, named green
+    examples.append(Example(wrong.name, "green thing", [], "b", "test"))
+    split = StyleSplit(train=[], held_out_style=examples, held_out_images=[], unseen_concepts=[])
+    (score,) = evaluate_styles(_ShapeEmbedder(), tmp_path, split)
+    assert (score.name, score.images, score.classes) == ("held-out style", 4, 3)
+    assert score.top1 == 0.75
+    assert score.by_style["b"] == (2, 0.5, 1.0)
+
+
+def test_a_prepared_dataset_loads_with_its_style_as_source(tmp_path: Path) -> None:
+    example = Example("tango/1.png", "calculator", ["calculator"], "tango", "public-domain")
+    (tmp_path / "dataset.jsonl").write_text(json.dumps(example.__dict__) + "\n")
+    assert load_dataset(tmp_path) == [example]
