@@ -273,3 +273,26 @@ def test_a_prepared_dataset_loads_with_its_style_as_source(tmp_path: Path) -> No
     example = Example("tango/1.png", "calculator", ["calculator"], "tango", "public-domain")
     (tmp_path / "dataset.jsonl").write_text(json.dumps(example.__dict__) + "\n")
     assert load_dataset(tmp_path) == [example]
+
+
+def test_training_keeps_the_held_out_style_out_and_evaluates_on_it(tmp_path: Path) -> None:
+    from training.clip.testing import TINY
+    from training.clip.train import ClipTrainConfig, train_clip
+
+    shapes = [("circle", "red"), ("rectangle", "blue"), ("circle", "green"), ("rectangle", "grey")]
+    lines = []
+    for style in ("papirus", "tango", "oxygen"):
+        for index, (shape, colour) in enumerate(shapes * 3):
+            image = f"{style}/{index}.png"
+            _icon(tmp_path / image, shape, colour, 24)
+            concept = f"{colour} {shape} {index}"
+            lines.append(json.dumps(Example(image, concept, [concept], style, "test").__dict__))
+    (tmp_path / "dataset.jsonl").write_text("\n".join(lines) + "\n")
+    config = ClipTrainConfig(
+        model=TINY, epochs=1, batch_size=4, warmup_steps=1, holdout_percent=10,
+        held_out_style="oxygen", image_holdout_percent=0, style_probability=1.0,
+    )  # fmt: skip
+    history = train_clip(tmp_path, config, tmp_path / "run")
+    split = split_styles(load_dataset(tmp_path), "oxygen", 10, 0)
+    assert history["classes"] == len({e.concept for e in split.held_out_style}) > 0
+    assert 0.0 <= history["top5"][0] <= 1.0 and (tmp_path / "run/checkpoint.pt").is_file()

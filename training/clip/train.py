@@ -25,6 +25,8 @@ from tqdm import tqdm
 from backend.images.labels import TEMPLATES
 from training.clip.data import Example, load_dataset
 from training.clip.model import ClipConfig, build_clip
+from training.clip.split import split_styles
+from training.clip.style_aug import augment_style
 from training.clip.tokenizer import END, train_clip_bpe
 
 CAPTION_TEMPLATES = ("{}", "an emoji of a {}", "a drawing of a {}", "a picture of {}", "a {}")
@@ -38,7 +40,10 @@ class ClipTrainConfig:
     lr: float = 5e-4
     weight_decay: float = 0.1
     warmup_steps: int = 200
-    holdout_percent: int = 10  # of emoji concepts, for zero-shot evaluation
+    holdout_percent: int = 10  # of emoji concepts (of all concepts with a held-out style)
+    held_out_style: str = ""  # a whole style kept out of training (training.clip.split)
+    image_holdout_percent: int = 10  # of icon pictures in the trained styles, with one
+    style_probability: float = 0.0  # of each style-removing augmentation (style_aug)
     seed: int = 0
     workers: int = 0  # DataLoader processes doing the augmentation
 
@@ -92,7 +97,15 @@ def _caption(example: Example, rng: random.Random) -> str:
 class CaptionedImages(torch.utils.data.Dataset[tuple[Image.Image, str]]):
     """Each item is a fresh augmentation: one object, or two side by side with both named."""
 
-    def __init__(self, folder: Path, examples: Sequence[Example], size: int, seed: int) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        examples: Sequence[Example],
+        size: int,
+        seed: int,
+        style_probability: float = 0.0,
+    ) -> None:
+        self.style_probability = style_probability
         self.examples = list(examples)
         self.images = [Image.open(folder / e.image).convert("RGBA") for e in self.examples]
         self.size = size
@@ -118,7 +131,8 @@ class CaptionedImages(torch.utils.data.Dataset[tuple[Image.Image, str]]):
             _place(canvas, self.images[other], (size // 2, 0, size // 2, size), rng)
             first, second = self.examples[index].concept, self.examples[other].concept
             return canvas, f"a {first} and a {second}"
-        _place(canvas, self.images[index], (0, 0, size, size), rng)
+        item = augment_style(self.images[index], rng, self.style_probability)
+        _place(canvas, item, (0, 0, size, size), rng)
         return canvas, _caption(self.examples[index], rng)
 
 
@@ -157,18 +171,33 @@ def zero_shot_accuracy(
     return top1, top5
 
 
+def _split(
+    examples: Sequence[Example], config: ClipTrainConfig
+) -> tuple[list[Example], list[Example]]:
+    """Training examples, and those evaluated each epoch: held-out emoji concepts, or with a
+    held-out style, that style's pictures (the cross-style split of training.clip.split)."""
+    if config.held_out_style:
+        split = split_styles(
+            examples, config.held_out_style, config.holdout_percent, config.image_holdout_percent
+        )
+        return split.train, split.held_out_style
+    train = [e for e in examples if not is_held_out(e, config.holdout_percent)]
+    return train, [e for e in examples if is_held_out(e, config.holdout_percent)]
+
+
 def train_clip(dataset_folder: Path, config: ClipTrainConfig, out: Path) -> dict[str, Any]:
     """Train, evaluate every epoch, save `out/checkpoint.pt`; return the history."""
     torch.manual_seed(config.seed)
     examples = load_dataset(dataset_folder)
-    train = [e for e in examples if not is_held_out(e, config.holdout_percent)]
-    held = [e for e in examples if is_held_out(e, config.holdout_percent)]
+    train, held = _split(examples, config)
     corpus = [t.format(w) for e in train for w in e.captions for t in CAPTION_TEMPLATES[:2]]
     tokenizer = train_clip_bpe(corpus, config.model.vocab_size, config.model.context_length)
     model_config = ClipConfig(**(asdict(config.model) | {"vocab_size": tokenizer.get_vocab_size()}))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     clip = build_clip(model_config, end_token_id=tokenizer.token_to_id(END)).to(device)
-    train_data = CaptionedImages(dataset_folder, train, model_config.image_size, config.seed)
+    train_data = CaptionedImages(
+        dataset_folder, train, model_config.image_size, config.seed, config.style_probability
+    )
     held_data = CaptionedImages(dataset_folder, held, model_config.image_size, config.seed)
     loader = torch.utils.data.DataLoader(
         train_data,
