@@ -127,6 +127,7 @@ def _theme(files: Path) -> IconTheme:
     _icon(theme / "16x16/apps/accessories-calculator.png", "circle", "red", 16)  # smaller
     _icon(theme / "48x48/apps/firefox.png", "circle", "orange")  # an application id
     _icon(theme / "48x48/places/folder-music.png", "rectangle", "blue")
+    _icon(theme / "22x22/devices/battery-low.png", "rectangle", "green", 22)  # too small
     os.symlink("folder-music.png", theme / "48x48/places/folder-audio.png")  # an alias
     _icon(theme / "scalable/emotes/face-smile-symbolic.png", "circle", "black")  # one colour
     doc = files / "usr/share/doc/test-icon-theme"
@@ -139,7 +140,7 @@ def test_a_theme_gives_its_largest_named_icons_with_the_package_licence(tmp_path
     files, out = tmp_path / "files", tmp_path / "dataset"
     theme = _theme(files)
     icons = {i.name: i for i in theme_icons(files / "usr/share/icons/Test")}
-    assert set(icons) == {"accessories-calculator", "firefox", "folder-music"}
+    assert set(icons) == {"accessories-calculator", "battery-low", "firefox", "folder-music"}
     assert icons["accessories-calculator"].size == 48
     assert package_license(files, theme.package) == "CC-BY-SA-3.0 or LGPL-3"
     examples = list(icon_examples(files, out, theme, WORDS, rsvg_convert=None))
@@ -296,3 +297,10 @@ def test_training_keeps_the_held_out_style_out_and_evaluates_on_it(tmp_path: Pat
     split = split_styles(load_dataset(tmp_path), "oxygen", 10, 0)
     assert history["classes"] == len({e.concept for e in split.held_out_style}) > 0
     assert 0.0 <= history["top5"][0] <= 1.0 and (tmp_path / "run/checkpoint.pt").is_file()
+
+
+def test_every_data_package_has_its_licence_recorded() -> None:
+    from training.clip.data import PACKAGES
+    from training.clip.style_data import DATA_LICENCES
+
+    assert set(DATA_LICENCES) == set(PACKAGES)

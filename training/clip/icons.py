@@ -4,7 +4,7 @@ Each theme is a folder of `<size>/<context>/<name>.svg|png` (or `<context>/<size
 every icon name we keep the largest drawing, skip symbolic (one-colour) variants and aliases of
 a file already kept, map the name to a concept (training.clip.captions), and render it to a
 96 px PNG: SVGs with `rsvg-convert` (from Debian's librsvg2-bin, fetched with the themes),
-PNGs with Pillow.
+PNGs with Pillow (a PNG under 32 px, with too little detail, is left out).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ CONTEXTS = {
 }
 SIZE = re.compile(r"^(\d+)(x\d+)?(@\dx)?$")
 SCALABLE_SIZE = 1024  # an SVG in a `scalable` folder draws at any size
+MIN_PIXELS = 32  # a theme's 16 or 22 px drawing has too little detail to learn from
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def icon_examples(
             continue
         refuse_reserved_path(icon.path.resolve())
         image = render_icon(icon.path, rsvg_convert)
-        if image is None:
+        if image is None or max(image.size) < MIN_PIXELS:
             continue
         key = hashlib.sha1(f"{icon.context}/{icon.name}".encode()).hexdigest()[:16]
         relative = f"{theme.style}/{key}.png"

@@ -19,12 +19,30 @@ from typing import Any
 
 from tqdm import tqdm
 
-from training.clip.data import LICENSES, PACKAGES, Example, clipart_examples, emoji_examples
+from training.clip.data import (
+    LICENSES,
+    PACKAGES,
+    Example,
+    clipart_examples,
+    emoji_examples,
+    load_dataset,
+)
 from training.clip.icons import THEMES, IconTheme, icon_examples, package_license
 from training.clip.reserved import refuse_reserved_package, refuse_reserved_tree
 
-TOOLS = ("librsvg2-bin", "wamerican")  # the SVG renderer and the English word list
+# The SVG renderer and the English word list: used to build the data, not part of it.
+TOOLS = {
+    "librsvg2-bin": "LGPL-2+",
+    "wamerican": "SCOWL (permissive: use, copy, modify, distribute with the notice)",
+}
 WORDS = "usr/share/dict/american-english"
+DATA_LICENCES = {  # packages whose copyright file is not machine-readable, or names tools too
+    "fonts-noto-color-emoji": "OFL-1.1",
+    "unicode-data": "Unicode-DFS-2016 (emoji names)",
+    "unicode-cldr-core": "Unicode-DFS-2016 (emoji keywords)",
+    "openclipart-png": LICENSES["clipart"],
+    "openclipart-svg": LICENSES["clipart"],
+}
 
 
 def fetch_debs(root: Path, packages: Sequence[str]) -> Path:
@@ -73,9 +91,9 @@ def _examples(files: Path, out: Path, themes: Sequence[IconTheme]) -> Iterator[E
 
 
 def _licences(root: Path, files: Path, themes: Sequence[IconTheme]) -> dict[str, Any]:
-    licences = {p: LICENSES["clipart" if "openclipart" in p else "emoji"] for p in PACKAGES}
+    licences = dict(DATA_LICENCES)
     licences |= {t.package: package_license(files, t.package) for t in themes}
-    licences |= {tool: package_license(files, tool) + " (tool, not data)" for tool in TOOLS}
+    licences |= {tool: f"{licence} (a tool, not data)" for tool, licence in TOOLS.items()}
     return {
         package: {"version": package_version(root, package), "license": licence}
         for package, licence in licences.items()
@@ -106,11 +124,17 @@ def prepare_style_data(root: Path, themes: Sequence[IconTheme] = THEMES) -> Path
     refuse_reserved_tree(files)
     out = root / "dataset"
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Example] = []
     with (out / "dataset.jsonl").open("w", encoding="utf-8") as handle:
         for example in _examples(files, out, themes):
             handle.write(json.dumps(asdict(example)) + "\n")
-            written.append(example)
-    manifest = {"packages": _licences(root, files, themes), **summarise(written)}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_manifest(root, themes)
     return out
+
+
+def write_manifest(root: Path, themes: Sequence[IconTheme] = THEMES) -> Path:
+    """root/dataset/manifest.json: package versions and licences, counts per style."""
+    out = root / "dataset"
+    manifest = {"packages": _licences(root, root / "files", themes), **summarise(load_dataset(out))}
+    path = out / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return path
