@@ -23,7 +23,13 @@ from training.clip.reserved import (
 )
 from training.clip.split import StyleSplit, hash_percent, split_styles
 from training.clip.style_data import fetch_debs, summarise
-from training.clip.style_eval import SetScore, evaluate_styles, top_k_accuracy, truth_ranks
+from training.clip.style_eval import (
+    SetScore,
+    evaluate_styles,
+    load_embedder,
+    top_k_accuracy,
+    truth_ranks,
+)
 
 WORDS = {
     "calculator", "music", "folder", "open", "hard", "disk", "drive", "copy", "keyboard",
@@ -296,7 +302,12 @@ def test_training_keeps_the_held_out_style_out_and_evaluates_on_it(tmp_path: Pat
     history = train_clip(tmp_path, config, tmp_path / "run")
     split = split_styles(load_dataset(tmp_path), "oxygen", 10, 0)
     assert history["classes"] == len({e.concept for e in split.held_out_style}) > 0
-    assert 0.0 <= history["top5"][0] <= 1.0 and (tmp_path / "run/checkpoint.pt").is_file()
+    assert 0.0 <= history["top5"][0] <= 1.0
+    # The checkpoint evaluates across styles as a runtime folder would.
+    scores = evaluate_styles(load_embedder(tmp_path / "run/checkpoint.pt"), tmp_path, split)
+    expected = {name: len({e.concept for e in part}) for name, part in split.test_sets().items()}
+    assert {s.name: s.classes for s in scores} == {k: v for k, v in expected.items() if v}
+    assert all(0.0 <= s.top1 <= s.top5 <= 1.0 for s in scores)
 
 
 def test_every_data_package_has_its_licence_recorded() -> None:

@@ -89,7 +89,7 @@ def main() -> int:
     v.add_argument("--dataset", type=Path, required=True, help="prepare-styles' dataset folder")
     v.add_argument("--held-out-style", default="oxygen", help="the style never trained on")
     v.add_argument("--concept-percent", type=int, default=10, help="concepts never trained")
-    v.add_argument("--image-percent", type=int, default=10, help="icon images held out")
+    v.add_argument("--image-percent", type=int, default=15, help="icon images held out")
     v.add_argument("--threads", type=int, default=1, help="ONNX runtime threads")
     v.set_defaults(run=eval_styles)
     t = commands.add_parser("train")

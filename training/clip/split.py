@@ -44,7 +44,7 @@ class StyleSplit:
 
 
 def split_styles(
-    examples: Sequence[Example], held_style: str, concept_percent: int = 10, image_percent: int = 10
+    examples: Sequence[Example], held_style: str, concept_percent: int = 10, image_percent: int = 15
 ) -> StyleSplit:
     if held_style not in {e.source for e in examples}:
         raise ValueError(f"the dataset has no style named {held_style!r}")

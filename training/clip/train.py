@@ -42,7 +42,7 @@ class ClipTrainConfig:
     warmup_steps: int = 200
     holdout_percent: int = 10  # of emoji concepts (of all concepts with a held-out style)
     held_out_style: str = ""  # a whole style kept out of training (training.clip.split)
-    image_holdout_percent: int = 10  # of icon pictures in the trained styles, with one
+    image_holdout_percent: int = 15  # of icon pictures in the trained styles, with one
     style_probability: float = 0.0  # of each style-removing augmentation (style_aug)
     seed: int = 0
     workers: int = 0  # DataLoader processes doing the augmentation
