@@ -315,3 +315,16 @@ def test_every_data_package_has_its_licence_recorded() -> None:
     from training.clip.style_data import DATA_LICENCES
 
     assert set(DATA_LICENCES) == set(PACKAGES)
+
+
+def test_a_renderer_that_cannot_run_is_named_before_any_icon(tmp_path: Path) -> None:
+    from training.clip.style_data import svg_renderer
+
+    renderer = tmp_path / "usr/bin/rsvg-convert"
+    renderer.parent.mkdir(parents=True)
+    renderer.write_text("#!/bin/sh\nexit 127\n")  # as when librsvg-2.so.2 is missing
+    renderer.chmod(0o755)
+    with pytest.raises(RuntimeError, match="librsvg2-2"):
+        svg_renderer(tmp_path)
+    renderer.write_text("#!/bin/sh\necho rsvg-convert version 2.54.7\n")
+    assert svg_renderer(tmp_path) == renderer

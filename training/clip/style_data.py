@@ -76,16 +76,26 @@ def load_vocabulary(files: Path) -> set[str]:
     return {w for w in words if w.isalpha() and w.islower()}
 
 
-def _renderer(files: Path) -> Path | None:
-    unpacked = files / "usr/bin/rsvg-convert"
-    found = shutil.which("rsvg-convert")
-    return unpacked if unpacked.is_file() else Path(found) if found else None
+def svg_renderer(files: Path) -> Path:
+    """rsvg-convert, unpacked from librsvg2-bin or installed, checked to run: a renderer that
+    fails on every file would otherwise leave every SVG theme out without a word."""
+    unpacked, installed = files / "usr/bin/rsvg-convert", shutil.which("rsvg-convert")
+    renderer = unpacked if unpacked.is_file() else Path(installed) if installed else None
+    if renderer is None:
+        raise FileNotFoundError("rendering SVG icons needs rsvg-convert (from librsvg2-bin)")
+    try:
+        subprocess.run([str(renderer), "--version"], capture_output=True, check=True, timeout=30)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        raise RuntimeError(
+            f"{renderer} does not run ({exc}); it needs the librsvg2-2 library installed"
+        ) from exc
+    return renderer
 
 
 def _examples(files: Path, out: Path, themes: Sequence[IconTheme]) -> Iterator[Example]:
     yield from tqdm(emoji_examples(files, out), desc="emoji", unit="image")
     yield from tqdm(clipart_examples(files, out), desc="clipart", unit="image")
-    vocabulary, rsvg = load_vocabulary(files), _renderer(files)
+    vocabulary, rsvg = load_vocabulary(files), svg_renderer(files)
     for theme in themes:
         yield from tqdm(icon_examples(files, out, theme, vocabulary, rsvg), desc=theme.style)
 
