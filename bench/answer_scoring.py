@@ -2,11 +2,14 @@
 it declines. Pure text functions, used by bench/smol_rag_eval.py and tested on their own
 (tests/bench/test_answer_scoring.py).
 
-- **Overlap.** The reference's *key words* are its first `KEY_WORDS` distinct content words:
-  lowercased, split into runs of letters, digits and underscores (so `os.path.join` gives
-  os, path, join), one-letter words and English stopwords left out, a plural "s" taken off.
-  Overlap is the share of key words that are also content words of the reply. Only the first
-  key words count because FAQ answers run to a median of about 75 distinct words, most of them
+- **Overlap.** *Content words* are a text's distinct words, lowercased, split into runs of
+  letters, digits and underscores (so `os.path.join` gives os, path, join), one-letter words
+  and English stopwords left out, a plural "s" taken off. The reference's *key words* are its
+  first `KEY_WORDS` content words that are not content words of the question (all of its first
+  ones if that leaves none). Overlap is the share of key words that are content words of the
+  reply. Question words are left out because a reply that only restates the question ("No, you
+  cannot give read a default timeout") would otherwise score on them. Only the first key words
+  count because FAQ answers run to a median of about 75 distinct words, most of them
   elaboration and examples after the opening sentences that answer; a reply of a few sentences
   cannot hold half of all of them, but a good one restates the opening. A reference with fewer
   key words (a short passage) counts all of them.
@@ -70,13 +73,15 @@ def content_words(text: str) -> list[str]:
     return list(dict.fromkeys(words))
 
 
-def key_words(reference: str) -> list[str]:
-    return content_words(reference)[:KEY_WORDS]
+def key_words(reference: str, question: str = "") -> list[str]:
+    words = content_words(reference)
+    asked = set(content_words(question))
+    return ([w for w in words if w not in asked] or words)[:KEY_WORDS]
 
 
-def overlap(reply: str, reference: str) -> float:
+def overlap(reply: str, reference: str, question: str = "") -> float:
     """Share of the reference's key words found in the reply (0 for a reference without any)."""
-    keys = key_words(reference)
+    keys = key_words(reference, question)
     if not keys:
         return 0.0
     said = set(content_words(reply))

@@ -79,3 +79,16 @@ def test_answers_and_partial_answers_do_not_decline() -> None:
     assert not declines("Python does not use braces; indentation groups statements [1].", 4)
     # A decline phrase later in an uncited reply is still a refusal.
     assert declines("Hmm. There is no information on that here.", 4)
+
+
+def test_restating_the_question_scores_nothing() -> None:
+    question = "Can I give the read builtin a default timeout so it stops waiting for input?"
+    passage = "TMOUT: the default timeout for the read builtin"
+    assert "timeout" in key_words(passage) and "timeout" not in key_words(passage, question)
+    echo = "No, you cannot give the read builtin a default timeout so it stops waiting [1]."
+    assert overlap(echo, passage) >= 0.5  # without the question, the echo would pass
+    assert overlap(echo, passage, question) == 0.0
+    answer = "Set TMOUT to a value greater than zero [1]."
+    assert overlap(answer, passage, question) >= 0.5
+    # A reference made only of question words keeps them as its key words.
+    assert key_words("default timeout", question) == ["default", "timeout"]
