@@ -393,7 +393,7 @@ def load_reranker(args: argparse.Namespace) -> Any:
             return Reranker(args.reranker[0], args.reranker[1], config)
         return Reranker.load(args.threads)
     except (ImportError, OSError, HearthError) as exc:
-        print(f"no reranker ({exc}): sources are the fused top candidates")
+        print(f"no reranker ({exc}): find_sources gets the fused top candidates, unreranked")
         return None
 
 
