@@ -10,8 +10,8 @@ index is bench/rag_index.py's (Hearth's parser, chunker, embedder, BM25 and fusi
 Each question is asked twice, in a new chat with documents:
 
 - *as asked*: the sources are `grounding.find_sources`'s, over this bench's index searched as
-  `DocumentLibrary.search` does (dense and BM25 candidates fused; the reranker over the top
-  candidates when one is installed, or given with --reranker);
+  `DocumentLibrary.search` does (dense and BM25 candidates fused, each hit with its cosine
+  similarity for grounding's relevance cut);
 - *without gold*: the same search as if the gold passage were not in the collection (the FAQ
   answer's file; for `own`, the chunks that hold the passage), so the next passages fill its
   place. The model should decline.
@@ -66,7 +66,6 @@ from backend.chat.turn import sampling_for
 from backend.documents.grounding import NOTHING_FOUND, find_sources, grounded_question
 from backend.documents.retrieval import FUSION, Hit
 from backend.embeddings.minilm import EmbedderConfig, MiniLmEmbedder
-from backend.errors import HearthError
 from backend.llm.runtime import LlamaRuntime
 from backend.llm.types import ChatRequest, Finished, SamplingParams, Token
 from backend.models.gguf_info import read_gguf_info
@@ -104,7 +103,6 @@ class QuestionSearch:
     run: Run
     index: int
     vector: np.ndarray
-    reranker: Any  # backend.documents.reranker.Reranker, or None when none is installed
     left_out: frozenset[str] = frozenset()
 
     def search(self, query: str, _collections: Sequence[str], k: int, _mode: str) -> list[Hit]:
@@ -113,13 +111,7 @@ class QuestionSearch:
             [c for c in found.dense if c[0] not in self.left_out],
             [c for c in found.bm25 if c[0] not in self.left_out],
         )
-        ranked = kept.fused(FUSION)
-        if self.reranker is None:
-            return [self.hit(key, score) for key, score in ranked[:k]]
-        from backend.documents.reranker import RERANK_DEPTH, rerank
-
-        hits = [self.hit(key, score) for key, score in ranked[: max(k, RERANK_DEPTH)]]
-        return (rerank(self.reranker, query, hits[:RERANK_DEPTH]) + hits[RERANK_DEPTH:])[:k]
+        return [self.hit(key, score) for key, score in kept.fused(FUSION)[:k]]
 
     def hit(self, key: str, score: float) -> Hit:
         """A hit with its cosine similarity to the question, as the library gives it."""
@@ -160,15 +152,15 @@ def as_hit(source: Source) -> Hit:
 
 
 def cases(
-    run: Run, references: Sequence[str], picked: Sequence[int], reranker: Any, cache: EmbeddingCache
+    run: Run, references: Sequence[str], picked: Sequence[int], cache: EmbeddingCache
 ) -> list[Case]:
     """Each question's prompts; `run` holds the candidates of the picked questions, in order."""
     vectors = cache.embed([q.text for q in run.questions])
     found = []
     for place, (question, vector) in enumerate(zip(run.questions, vectors, strict=True)):
         gold_ids = gold_candidates(run, place)
-        search = QuestionSearch(run, place, vector, reranker)
-        without = QuestionSearch(run, place, vector, reranker, gold_ids)
+        search = QuestionSearch(run, place, vector)
+        without = QuestionSearch(run, place, vector, gold_ids)
         asked, missing = prompt_for(question, search), prompt_for(question, without)
         found.append(Case(picked[place], references[picked[place]], asked, missing))
     return found
@@ -364,14 +356,13 @@ def main() -> None:
     args.cache = args.cache.resolve()  # source labels show absolute paths, as the backend's do
     embedder = MiniLmEmbedder.load(EmbedderConfig(threads=args.threads))
     cache = EmbeddingCache(args.cache / "embeddings", embedder)
-    reranker = load_reranker(args)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.set:
         questions, files, references = load_set(name, args)
         chosen = picked(len(questions), args.limit, args.seed)
         index = build_index(files, Variant(), embedder, cache)
         run = search_candidates(name, [questions[i] for i in chosen], index, cache)
-        found = cases(run, references, chosen, reranker, cache)
+        found = cases(run, references, chosen, cache)
         out = args.out / f"{name}.json"
         results: dict[str, Any] = {}
         for spec in args.model:
@@ -381,20 +372,6 @@ def main() -> None:
             out.write_text(json.dumps(results, indent=1, ensure_ascii=False), "utf-8")
         figures = {model: r["figures"] for model, r in results.items()}
         print(table(f"{name}: {len(chosen)} questions, replies in {out}", figures))
-
-
-def load_reranker(args: argparse.Namespace) -> Any:
-    """The installed reranker (or the one --reranker names), as search uses it; None without."""
-    try:
-        from backend.documents.reranker import Reranker, RerankerConfig
-
-        if args.reranker:
-            config = RerankerConfig(threads=args.threads)
-            return Reranker(args.reranker[0], args.reranker[1], config)
-        return Reranker.load(args.threads)
-    except (ImportError, OSError, HearthError) as exc:
-        print(f"no reranker ({exc}): find_sources gets the fused top candidates, unreranked")
-        return None
 
 
 def parse_args() -> argparse.Namespace:
@@ -414,7 +391,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--docs-cache", type=Path, default=Path("data/rag_docs"))
     parser.add_argument("--cache", type=Path, default=Path("data/rag_eval"))
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--reranker", type=Path, nargs=2, metavar=("MODEL", "TOKENIZER"))
     return parser.parse_args()
 
 
