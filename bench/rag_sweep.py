@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from rag_eval import Run, Scores, by_kind, describe, search_all, table
 from rag_index import EmbeddingCache, Variant, build_index, chunk_file
-from rag_rerank import RerankRun
+from rag_rerank import RERANK_DEPTH, RERANK_WEIGHT, RerankRun
 
+from backend.documents.grounding import SOURCES_PER_QUESTION
 from backend.documents.retrieval import FUSION, Fusion
 from backend.embeddings.minilm import EmbedderConfig, MiniLmEmbedder
 
@@ -35,6 +36,7 @@ VARIANTS = {
     "fast": (Variant(max_tokens=128),),
 }
 RERANK_DEPTHS = (10, 20, 30, 40)
+RERANK_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 1000.0)  # 1000: relevance alone, fused breaks ties
 SEED = 16
 SPEED_SAMPLE = 128  # chunks embedded at both lengths to measure the fast mode's speed
 
@@ -132,34 +134,44 @@ def speed(paths: Sequence[Path], args: argparse.Namespace) -> None:
 
 
 def rerank_sweep(run: Run, reranker: Reranker) -> None:
-    """Rerank depth, and the cut-off: the reranker's best score when the answer is there
-    against its best score once the answer's file is taken out of the candidates."""
+    """Rerank depth and weight, and the cut-off: the relevance of the answer when it is among
+    the sources a chat gets, against the best relevance there once its file is taken out."""
     rerank = RerankRun(reranker, max(RERANK_DEPTHS))
     table(
-        "rerank depth (top fused candidates reordered)",
-        [(f"top {d}", run.scores(rerank.reranked(run, d))) for d in RERANK_DEPTHS],
+        f"rerank depth (top fused candidates reordered, weight {rerank.weight:g})",
+        [(f"top {d}", run.scores(rerank.reranked(run, d, RERANK_WEIGHT))) for d in RERANK_DEPTHS],
     )
+    table(
+        f"rerank weight (fused score + weight x relevance, top {RERANK_DEPTH})",
+        [(f"weight {w:g}", run.scores(rerank.reranked(run, RERANK_DEPTH, w)))
+         for w in RERANK_WEIGHTS],
+    )  # fmt: skip
     present, absent = [], []
     for i, question in enumerate(run.questions):
-        scored = rerank.scored(run, i)
-        kept = [(k, s) for k, s in scored if run.index.hit(k, 0).source != question.source]
-        if scored and question.is_answer(run.index.hit(*scored[0])):
-            present.append(scored[0][1])
+        scored = rerank.scored(run, i, RERANK_DEPTH)
+        sources = scored[:SOURCES_PER_QUESTION]
+        answer = [r for k, _, r in sources if question.is_answer(run.index.hit(k, 0))]
+        present += answer[:1]
+        kept = [(k, s, r) for k, s, r in scored if run.index.hit(k, 0).source != question.source]
         if kept:
-            absent.append(kept[0][1])
-    print("\ncut-off: share of answered questions kept / of answer-less questions refused\n")
+            absent.append(max(r for _, _, r in kept[:SOURCES_PER_QUESTION]))
+    cutoff_table(present, absent)
+
+
+def cutoff_table(present: Sequence[float], absent: Sequence[float]) -> None:
+    print("\ncut-off: share of answers kept / of answer-less questions refused\n")
     print("| cut-off | kept | refused |\n|---|---|---|")
-    candidates = sorted(set(round(s, 1) for s in present + absent))
+    cuts = [c / 20 for c in range(1, 20)]
+    for cut in cuts:
+        kept_share = sum(s >= cut for s in present) / len(present)
+        refused = sum(s < cut for s in absent) / len(absent)
+        print(f"| {cut:g} | {kept_share:.3f} | {refused:.3f} |")
     best = max(
-        candidates,
+        cuts,
         key=lambda c: (
             sum(s >= c for s in present) / len(present) + sum(s < c for s in absent) / len(absent)
         ),
     )
-    for cut in candidates[:: max(1, len(candidates) // 15)] + [best]:
-        kept_share = sum(s >= cut for s in present) / len(present)
-        refused = sum(s < cut for s in absent) / len(absent)
-        print(f"| {cut:g} | {kept_share:.3f} | {refused:.3f} |")
     print(f"\nbest balanced cut-off on dev: {best:g}")
 
 

@@ -26,7 +26,7 @@ PASSAGES = [
     "A query is a request for data. Long queries are written over several lines.",
     "Die Katze schläft neben der Lampe des Leuchtturms.",
     "The ferry leaves the harbour at seven each morning.",
-    " ".join(["Tables are stored in files of eight kilobyte pages."] * 60),  # over 256 tokens
+    " ".join(["Tables are stored in files of eight kilobyte pages."] * 60),  # over the limit
     "short",
 ]
 HEADS, WIDTH = 2, 32
@@ -45,7 +45,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray
     )
 
     folder = tmp_path_factory.mktemp("tiny-rerank")
-    encoder = build_tiny_cross_encoder(folder, HEADS, WIDTH)
+    encoder = build_tiny_cross_encoder(folder, HEADS, WIDTH, RerankerConfig().max_tokens)
     quantize_int8(fuse_bert_graph(export_onnx(encoder, folder), folder, HEADS, WIDTH), folder)
     return folder, encoder.scores(QUESTION, PASSAGES)
 
@@ -57,7 +57,7 @@ def runtime(model: Path) -> Reranker:
 def test_onnx_runtime_matches_torch_on_real_pairs(exported: tuple[Path, np.ndarray]) -> None:
     folder, expected = exported
     got = runtime(folder / "model.fused.onnx").scores(QUESTION, PASSAGES)
-    # The same pair encoding (tokenizers' longest-first cut at 256 tokens) and arithmetic.
+    # The same pair encoding (tokenizers' longest-first cut at the runtime's limit) and arithmetic.
     assert np.abs(got - expected).max() < 1e-4
 
 

@@ -29,8 +29,12 @@ def test_training_steps_lower_the_loss_on_what_it_sees(tmp_path: Path) -> None:
     groups = [
         Group(f"colour of item {n}", (f"item {n} is red", "the sky", "a tree", "water"), "h")
         for n in range(4)
-    ] * 16
-    config = RerankTrainConfig(groups_per_step=4, minutes=5, threads=1, learning_rate=1e-3)
-    log = train(encoder, groups, config)
+    ]
+    config = RerankTrainConfig(
+        groups_per_step=4, steps=16, checkpoint_every=8, threads=1, learning_rate=1e-3
+    )
+    checkpoints: list[int] = []
+    log = train(encoder, groups, config, checkpoints.append)
     assert [entry["step"] for entry in log] == [0, 15]
+    assert checkpoints == [8, 16]
     assert log[-1]["loss"] < log[0]["loss"]
