@@ -110,7 +110,10 @@ TRANSFORMS: dict[str, Transform] = {
 
 def augment_style(image: Image.Image, rng: random.Random, probability: float) -> Image.Image:
     """Each transform with `probability`, in a random order (line art after a palette change
-    still draws lines; a palette change after line art recolours them)."""
+    still draws lines; a palette change after line art recolours them). With probability 0 the
+    random stream is left untouched, so a recipe without them trains exactly as before."""
+    if probability <= 0:
+        return image
     names = list(TRANSFORMS)
     rng.shuffle(names)
     for name in names:
