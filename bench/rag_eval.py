@@ -206,11 +206,11 @@ def pick_distractors(docs: Path, per_package: int, rng: random.Random) -> list[P
 
 
 def faq_questions(args: argparse.Namespace) -> tuple[list[Question], list[Path]]:
-    if args.faq_docs is None:
-        raise SystemExit("--set faq needs --faq-docs (the unpacked usr/share folder, see --help)")
     pairs = json.loads(FAQ_DATA.read_text())
     folder = args.cache / f"faq-{args.per_package}" / "corpus"
     if not folder.is_dir():
+        if args.faq_docs is None:
+            raise SystemExit("--set faq needs --faq-docs once, to build its corpus (see --help)")
         distractors = pick_distractors(args.faq_docs, args.per_package, random.Random(0))
         (folder / "answers").mkdir(parents=True)
         (folder / "distractors").mkdir()

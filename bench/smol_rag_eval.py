@@ -317,17 +317,9 @@ def table(set_name: str, figures: dict[str, dict[str, Any]]) -> str:
 def load_set(name: str, args: argparse.Namespace) -> tuple[list[Question], list[Path], list[str]]:
     """Questions, corpus files and reference answers, as rag_eval builds them."""
     if name == "faq":
-        return (*faq_set(args), [p["answer"] for p in json.loads(FAQ_DATA.read_text())])
+        return (*faq_questions(args), [p["answer"] for p in json.loads(FAQ_DATA.read_text())])
     references = [e["passage"] for e in json.loads(OWN_DATA.read_text())["questions"]]
     return (*own_set(args), references)
-
-
-def faq_set(args: argparse.Namespace) -> tuple[list[Question], list[Path]]:
-    corpus = args.cache / f"faq-{args.per_package}" / "corpus"
-    # rag_eval asks for the unpacked documentation even when its corpus is built; it reads it
-    # only to build one.
-    docs = args.faq_docs or (corpus if corpus.is_dir() else None)
-    return faq_questions(argparse.Namespace(**{**vars(args), "faq_docs": docs}))
 
 
 def own_set(args: argparse.Namespace) -> tuple[list[Question], list[Path]]:
