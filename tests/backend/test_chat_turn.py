@@ -18,7 +18,7 @@ from backend.documents.retrieval import Hit
 from backend.llm.context_window import PromptTooLongError
 from backend.llm.types import SamplingParams
 from backend.models.registry import UnknownModelError
-from backend.server.routes.openai import chat_chunker, hearth_report, openai_chunks
+from backend.server.routes.openai import chat_chunker, openai_chunks
 from backend.server.services import Services
 from backend.settings import Settings
 from backend.wire import ChatEvent, ConversationSettings, DoneEvent, ErrorEvent, TokenEvent
@@ -321,7 +321,7 @@ def test_an_openai_stream_left_early_stops_its_generation(
         first = await generation.next_event()
         chunk = chat_chunker("chatcmpl-1", 0, turn.model.name, logprobs=False)
         lines: list[str] = []
-        async with aclosing(openai_chunks(generation, first, chunk, False, hearth_report)) as sent:
+        async with aclosing(openai_chunks(generation, first, lambda _: chunk, False)) as sent:
             async for line in sent:
                 lines.append(line)
                 if len(lines) == 2:  # the client disconnects after two chunks

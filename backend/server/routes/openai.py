@@ -96,38 +96,6 @@ def queue_note(generation: Generation) -> str:
     return sse.comment(f"queued {generation.ahead} ahead")
 
 
-async def openai_chunks(
-    generation: Generation,
-    first: Event | None,
-    chunk: ChunkBuilder,
-    include_usage: bool,
-    report: Reporter,
-    closing: ClosingChunks = tuple,
-) -> AsyncIterator[str]:
-    """SSE lines for one generation; `chunk(text, finish_reason)` shapes each OpenAI chunk."""
-    try:
-        if generation.ahead:
-            yield queue_note(generation)
-        async for event in generation.events(first):
-            if isinstance(event, Token):
-                yield sse.encode(chunk(event, None))
-                continue
-            for lead_in in closing():
-                yield sse.encode(lead_in)
-            final = chunk(None, openai_finish_reason(event))
-            final.hearth = report(event)
-            yield sse.encode(final)
-            if include_usage:
-                counted = {"choices": [], "usage": usage(event)}
-                yield sse.encode(chunk(None, None).model_copy(update=counted))
-    except Exception as exc:  # the headers are sent: report in-band
-        _, body = describe(exc)
-        yield sse.encode(body)
-    finally:
-        generation.cancel.set()  # a client that left stops the generation at once
-    yield sse.encode(sse.DONE)
-
-
 async def respond(
     body: SamplingFields,
     generation: Generation,
@@ -141,9 +109,10 @@ async def respond(
     if not body.stream:
         return await generation.collect()
     first = None if generation.ahead else await generation.next_event()
-    return event_response(
-        openai_chunks(generation, first, chunk, body.include_usage, report, closing)
+    lines = openai_chunks(
+        generation, first, lambda _: chunk, body.include_usage, report=report, closing=closing
     )
+    return event_response(lines)
 
 
 def chat_chunker(
@@ -302,16 +271,20 @@ def summed(ended: Sequence[Finished]) -> Finished:
     return replace(ended[-1], timings=timings)
 
 
-async def completion_chunks(
+async def openai_chunks(
     first: Generation,
     first_event: Event | None,
-    later: Sequence[Callable[[], Generation]],
     chunker: Callable[[int], ChunkBuilder],
     include_usage: bool,
+    *,
+    later: Sequence[Callable[[], Generation]] = (),
+    report: Reporter = hearth_report,
+    closing: ClosingChunks = tuple,
 ) -> AsyncIterator[str]:
-    """SSE lines for one choice per prompt, generated one after another: each chunk carries
-    its choice's index, each choice ends with its own finish_reason and report, and the usage
-    chunk (when asked) sums them all."""
+    """SSE lines for one choice per generation (a chat's one, or one per completion prompt,
+    started one after another): `chunker(index)(token, finish_reason)` shapes each OpenAI chunk,
+    each choice ends with its own finish_reason and report, and the usage chunk (when asked)
+    sums them all."""
     generation, pending = first, [first_event]
     ended: list[Finished] = []
     try:
@@ -325,8 +298,10 @@ async def completion_chunks(
                 if isinstance(event, Token):
                     yield sse.encode(chunk(event, None))
                     continue
+                for lead_in in closing():
+                    yield sse.encode(lead_in)
                 final = chunk(None, openai_finish_reason(event))
-                final.hearth = hearth_report(event)
+                final.hearth = report(event)
                 yield sse.encode(final)
                 ended.append(event)
         if include_usage:
@@ -379,7 +354,7 @@ async def completions(body: CompletionBody, request: Request) -> TextCompletion 
         # Errors before any output get a real status, unless it waits in line (see respond).
         first_event = None if first.ahead else await first.next_event()
         chunker = partial(text_chunker, ident, created, model.name, logprobs)
-        lines = completion_chunks(first, first_event, starts[1:], chunker, body.include_usage)
+        lines = openai_chunks(first, first_event, chunker, body.include_usage, later=starts[1:])
         return event_response(lines)
     choices, ended = await text_choices(starts, logprobs)
     return TextCompletion(
