@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QDir, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -272,7 +272,7 @@ class MainWindow(QMainWindow):
             self.show_notice("Open a chat to export it.")
             return
         if path is None:
-            name = suggested_name(conversation.title)
+            name = str(Path(QDir.homePath()) / suggested_name(conversation.title))
             chosen, _ = QFileDialog.getSaveFileName(self, "Export chat", name, SAVE_FILTERS)
             if not chosen:
                 return
@@ -299,7 +299,7 @@ class MainWindow(QMainWindow):
 
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(
-                self, "Import chats", "", "Chat exports (*.json)"
+                self, "Import chats", QDir.homePath(), "Chat exports (*.json)"
             )
             if not chosen:
                 return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QDir, QMimeData, Qt, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -135,7 +135,7 @@ class Composer(QWidget):
         self.tray.clear()
 
     def choose_images(self) -> None:
-        dialog = QFileDialog(self, "Attach images", "", IMAGE_FILTER)
+        dialog = QFileDialog(self, "Attach images", QDir.homePath(), IMAGE_FILTER)
         dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
         dialog.filesSelected.connect(lambda files: self.files_attached.emit(list(files)))
         dialog.finished.connect(dialog.deleteLater)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QDir, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -269,7 +269,7 @@ class DocumentsPanel(QWidget):
     def _ask_folder(self, name: str | None) -> None:
         """With no name, the folder starts a collection named after itself."""
         title = f"Add a folder to {name}" if name else "Add a folder as a new collection"
-        dialog = QFileDialog(self, title)
+        dialog = QFileDialog(self, title, QDir.homePath())  # not where Hearth was started
         dialog.setFileMode(QFileDialog.FileMode.Directory)
         dialog.fileSelected.connect(
             lambda folder: self.add_folders(name or folder_collection_name(folder), [folder])

@@ -7,7 +7,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QDir, QSize, Qt
 from PySide6.QtGui import QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -169,7 +169,7 @@ class ImageSearchPanel(QWidget):
     # Indexing ------------------------------------------------------------------------------
 
     def ask_folder(self) -> None:
-        dialog = QFileDialog(self, "Index a folder of images")
+        dialog = QFileDialog(self, "Index a folder of images", QDir.homePath())
         dialog.setFileMode(QFileDialog.FileMode.Directory)
         dialog.fileSelected.connect(self.index_folder)
         dialog.finished.connect(dialog.deleteLater)

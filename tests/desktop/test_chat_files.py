@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QDir
 from PySide6.QtWidgets import QFileDialog
 
 from desktop.chat_files import suggested_name
@@ -68,13 +69,16 @@ def test_the_menu_entries_ask_for_a_file(
     wait_for_reply(qtbot, window)
     chosen = tmp_path / "from-the-menu.md"
     asked: list[str] = []
+    starts: list[Path] = []
 
     def save_dialog(*args: object) -> tuple[str, str]:
         asked.append("save")
+        starts.append(Path(str(args[2])).parent)  # the suggested file's folder
         return str(chosen), ""
 
     def open_dialog(*args: object) -> tuple[str, str]:
         asked.append("open")
+        starts.append(Path(str(args[2])))
         return str(tmp_path / "missing.json"), ""
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
@@ -84,5 +88,6 @@ def test_the_menu_entries_ask_for_a_file(
     qtbot.waitUntil(chosen.exists)
     actions["&Import chats…"].trigger()
     assert asked == ["save", "open"]
+    assert starts == [Path(QDir.homePath())] * 2  # not the working directory
     qtbot.waitUntil(lambda: "Could not import" in window.statusBar().currentMessage())
     assert window.statusBar().currentMessage().startswith("Could not import:")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QDir, QPoint
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QLabel
 
 from backend.wire import CollectionInfo
@@ -72,6 +72,7 @@ def test_add_folder_with_nothing_selected_starts_a_collection_named_after_it(
     panel.add_button.click()
     dialog = panel.findChild(QFileDialog)
     assert dialog is not None
+    assert dialog.directory().absolutePath() == QDir.homePath()  # not the working directory
     dialog.fileSelected.emit(str(folder))
     dialog.reject()
     qtbot.waitUntil(lambda: not panel.queue.running, timeout=INDEX_TIMEOUT_MS)

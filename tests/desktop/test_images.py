@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import QDir, Qt, QUrl
 from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QLabel
 
@@ -144,6 +144,7 @@ def test_the_image_button_attaches_the_chosen_file(
     qtbot.mouseClick(composer.attach_button, Qt.MouseButton.LeftButton)
     dialog = composer.findChild(QFileDialog)
     assert dialog is not None and dialog.isVisible()
+    assert dialog.directory().absolutePath() == QDir.homePath()  # not the working directory
     dialog.selectFile(str(photo))
     dialog.accept()
     (pending,) = composer.tray.pending
