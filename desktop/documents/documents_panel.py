@@ -237,9 +237,10 @@ class DocumentsPanel(QWidget):
         replaced by the backend's when the list is fetched again)."""
         rows = [self.list.item(i) for i in range(self.list.count())]
         row = next((r for r in rows if r.data(NAME_ROLE) == progress.collection), None)
-        if row is None:
+        if row is None:  # a new collection: selected, so Re-sync and Remove apply to it
             row = QListWidgetItem(self.list)
             row.setData(NAME_ROLE, progress.collection)
+            self.list.setCurrentItem(row)
             self._update_buttons()
         state = progress.summary().removeprefix(f"{progress.collection}: ")
         row.setText(f"{progress.collection}\n{state}")
@@ -329,7 +330,9 @@ class DocumentsPanel(QWidget):
 
     def show_progress(self, progress: IngestProgress) -> None:
         for part in self._progress_parts():
-            part.setVisible(True)
+            # Once a run is done its title says how it ended; a full bar and a Pause that
+            # cannot pause would only say it again.
+            part.setVisible(part is self.progress_title or not progress.finished)
         self.progress_title.setText(progress.summary())
         self.progress_bar.setValue(progress.percent)
         self.current_file.setText(progress.current_line())

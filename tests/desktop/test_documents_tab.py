@@ -77,6 +77,10 @@ def test_add_folder_with_nothing_selected_starts_a_collection_named_after_it(
     dialog.reject()
     qtbot.waitUntil(lambda: not panel.queue.running, timeout=INDEX_TIMEOUT_MS)
     qtbot.waitUntil(lambda: [c.name for c in panel.collections] == ["Field notes 2024"])
+    # The new collection is the selected one, and the finished run leaves only its summary.
+    assert panel.selected_name() == "Field notes 2024" and panel.remove_button.isEnabled()
+    assert "up to date" in panel.progress_title.text() and panel.progress_title.isVisibleTo(panel)
+    assert not panel.progress_bar.isVisibleTo(panel) and not panel.pause_button.isVisibleTo(panel)
 
 
 def test_the_empty_tab_says_what_it_does_and_offers_a_folder(
