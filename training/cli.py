@@ -118,6 +118,16 @@ def _prepare_text(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The sweep's command line as the card should show it, to rerun it exactly."""
+    recipe = f"--recipe-file {args.recipe_file}" if args.recipe_file else f"--recipe {args.recipe}"
+    card = f" --card {args.card}" if args.card else ""
+    return (
+        f"python -m training scaling {recipe} --tokenizer {args.tokenizer} --data {args.data} "
+        f"--out {args.out}{card}"
+    )
+
+
 def _scaling(args: argparse.Namespace) -> int:
     import shutil
 
@@ -145,7 +155,7 @@ def _scaling(args: argparse.Namespace) -> int:
     fits = fit_sweep(runs)
     plot = plot_sweep(runs, fits, args.out / "scaling.png")
     write_results(args.out, runs, fits)
-    markdown = sweep_markdown(runs, fits, plot.name)
+    markdown = sweep_markdown(runs, fits, plot.name, budget=recipe.budget, command=_command(args))
     print(markdown)
     if args.card:
         shutil.copyfile(plot, args.card / plot.name)
