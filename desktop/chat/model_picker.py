@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtGui import QPaintEvent, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QStylePainter, QWidget
 
 if TYPE_CHECKING:
     from backend.wire import ModelDescription
@@ -41,10 +41,10 @@ class ModelPicker(QComboBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAccessibleName("Model")
-        self.setToolTip("Model for this conversation")
+        self.currentTextChanged.connect(self._show_whole_name)
         # The closed box stays compact; the open list widens to show each model's details.
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(12)
+        self.setMinimumContentsLength(20)
         self._updating = False
         self._defaults = ("", "")  # (for a plain chat, for a chat with documents)
         self._with_documents = False
@@ -87,6 +87,11 @@ class ModelPicker(QComboBox):
     def _label_default(self) -> None:
         name = self._defaults[1] if self._with_documents else self._defaults[0]
         self.setItemText(0, f"Default ({name})" if name else "Default model")
+        self._show_whole_name()
+
+    def _show_whole_name(self) -> None:
+        """The closed box may cut the name short; its tooltip holds the whole of it."""
+        self.setToolTip(f"Model for this conversation: {self.currentText()}")
 
     def item(self, index: int) -> QStandardItem:
         model = self.model()
@@ -114,6 +119,26 @@ class ModelPicker(QComboBox):
             tip = "This chat's model is not installed: choose another to keep chatting"
             self.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
         self.setCurrentIndex(index)
+
+    def shown_text(self) -> str:
+        """The current entry as the closed box draws it: cut with an ellipsis where it does not
+        fit (the style would clip it mid-letter), the whole of it in the tooltip."""
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        field = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        return self.fontMetrics().elidedText(
+            self.currentText(), Qt.TextElideMode.ElideRight, field.width()
+        )
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        option.currentText = self.shown_text()
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
     def _on_activated(self, _index: int) -> None:
         if not self._updating:
