@@ -340,7 +340,7 @@ class ChatView(QWidget):
         self.collections_button.setEnabled(not generating)
         self.settings_button.setEnabled(not generating)
         for view in self.views:  # the question and reply added for this turn come after
-            view.setEnabled(not generating)
+            view.set_changes_allowed(not generating)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
         if image_files_in(event.mimeData()):

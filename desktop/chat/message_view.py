@@ -208,6 +208,7 @@ class MessageView(QFrame):
         self._sources.setSpacing(0)
         self._caveat_slot = QVBoxLayout()
         self.vision_caveat: VisionCaveat | None = None  # made for the first reply that needs one
+        self._changes_allowed = True  # see set_changes_allowed
         self.note = QLabel(self)
         self.note.setObjectName("messageNote")
         self.note.setWordWrap(True)
@@ -386,8 +387,25 @@ class MessageView(QFrame):
         for part in (self.previous_version, self.version_label, self.next_version):
             part.setVisible(switchable)
         self.version_label.setText(f"{shown}/{count}")
-        self.previous_version.setEnabled(shown > 1)
-        self.next_version.setEnabled(shown < count)
+        self._enable_version_buttons()
+
+    def set_changes_allowed(self, allowed: bool) -> None:
+        """While a reply runs, earlier messages stay readable (text, sources, Copy), but nothing
+        that would change the chat under it works: edit, regenerate, retry, versions, actions."""
+        self._changes_allowed = allowed
+        for button in (
+            self.edit_button,
+            self.regenerate_button,
+            self.retry_button,
+            self.actions_button,
+        ):
+            button.setEnabled(allowed)
+        self._enable_version_buttons()
+
+    def _enable_version_buttons(self) -> None:
+        shown, count = self.version_number()
+        self.previous_version.setEnabled(self._changes_allowed and shown > 1)
+        self.next_version.setEnabled(self._changes_allowed and shown < count)
 
     def _request_version(self, step: int) -> None:
         shown, count = self.version_number()

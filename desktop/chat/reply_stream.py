@@ -139,7 +139,7 @@ class ReplyStream(QObject):
         last = views[-1] if views else None
         if last is not None and last.message.role == "assistant" and self._question_stored:
             self._reply_view = last
-            last.setEnabled(True)
+            last.set_changes_allowed(True)
             last.set_status("complete", streaming=True)
         else:  # its question is not stored yet (searching)
             if not self._question_stored:

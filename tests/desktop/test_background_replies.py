@@ -99,10 +99,13 @@ def test_coming_back_during_the_reply_shows_it_live_to_its_end(
         lambda: window.chat_view.views[-1].message.content == "".join(shown),
         timeout=REPLY_TIMEOUT_MS,
     )
+    question = window.chat_view.views[-2]  # stored before the reply: drawn as it is, not greyed
+    assert question.isEnabled() and not question.edit_button.isEnabled()
     fake_backend.provider.release()
     wait_for_reply(qtbot, window)
     qtbot.waitUntil(lambda: window.chat_view.views[-1].message.status == "complete")
     assert window.chat_view.views[-1].message.content == FULL_REPLY
+    assert window.chat_view.views[-2].edit_button.isEnabled()
     assert [m["status"] for m in stored_messages(window, radiators)][-1] == "complete"
 
 
