@@ -44,7 +44,7 @@ class ModelPicker(QComboBox):
         self.currentTextChanged.connect(self._show_whole_name)
         # The closed box stays compact; the open list widens to show each model's details.
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(20)
+        self.setMinimumContentsLength(12)
         self._updating = False
         self._defaults = ("", "")  # (for a plain chat, for a chat with documents)
         self._with_documents = False
