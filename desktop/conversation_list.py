@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -66,6 +66,7 @@ class ConversationList(QWidget):
         self.connection = connection
         self._current: str | None = None
         self._refreshes = 0  # an older listing that answers late is not shown
+        self._held: list[Conversation] | None = None  # a new order waiting for the pointer
         self.search = SearchBox(self)
         self.search.setPlaceholderText("Search chats (Ctrl+K)")
         self.search.setAccessibleName("Search conversations")
@@ -74,6 +75,7 @@ class ConversationList(QWidget):
         self.list.setAccessibleName("Conversations")
         # Long titles end in "…" (the tooltip has them whole) rather than scrolling sideways.
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.installEventFilter(self)
         self.new_button = QPushButton("New chat", self)
         self.new_button.setAccessibleName("New chat")
         self.new_button.setToolTip("New chat (Ctrl+N)")
@@ -117,6 +119,13 @@ class ConversationList(QWidget):
         self.connection.call(lambda api: api.conversations.find(query), show, self.error.emit)
 
     def show_conversations(self, conversations: list[Conversation]) -> None:
+        """The listing, newest activity first. While the pointer is over the list a new order
+        waits until it leaves, so that a click is not caught by a chat moving under it."""
+        order = [c.id for c in conversations]
+        if self.list.underMouse() and order != self._shown_order():
+            self._held = conversations
+            return
+        self._held = None
         self.list.blockSignals(True)  # repopulating must not re-open conversations
         self.list.clear()
         for conversation in conversations:
@@ -128,6 +137,16 @@ class ConversationList(QWidget):
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
         self._update_buttons()
+
+    def _shown_order(self) -> list[str]:
+        return [
+            self.list.item(row).data(Qt.ItemDataRole.UserRole) for row in range(self.list.count())
+        ]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self.list and event.type() == QEvent.Type.Leave and self._held is not None:
+            self.show_conversations(self._held)
+        return False
 
     def mark_current(self, conversation: Conversation | None) -> None:
         """The chat view opened or created this conversation; reflect it here."""
