@@ -37,14 +37,15 @@ SEARCH_RESULTS = 24
 
 
 def hit_caption(hit: ImageHit) -> str:
-    """Under the thumbnail: the name, then the score, and whether the picture's text matched."""
-    matched = " · text" if hit.text else ""
-    return f"{PurePath(hit.path).name}\n{hit.score:.2f}{matched}"
+    """Under the thumbnail: the name, then why it was found: its words, or how alike it looks
+    (a picture found by its words may look nothing like the query: no low score beside it)."""
+    found = "words match" if hit.text else f"{hit.score:.2f}"
+    return f"{PurePath(hit.path).name}\n{found}"
 
 
 def hit_tooltip(hit: ImageHit) -> str:
-    read = f"\ntext read in it: {hit.text}" if hit.text else ""
-    return f"{hit.path}\nsimilarity {hit.score:.2f}{read}"
+    read = f"\nits words match: {hit.text}" if hit.text else ""
+    return f"{hit.path}\nlooks alike: {hit.score:.2f}{read}"
 
 
 class ImageSearchPanel(QWidget):

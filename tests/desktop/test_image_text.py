@@ -124,11 +124,12 @@ def test_the_grid_shows_scores_leaves_out_weak_matches_and_the_bar_goes(
     assert panel.grid.count() < 6, "pictures below the cut-off are left out"
     first = panel.grid.item(0)
     assert first.data(Qt.ItemDataRole.UserRole) == str(shot.resolve())
-    name, score = first.text().splitlines()
-    assert name == "error.png" and score.endswith(" · text")
-    for row in range(panel.grid.count()):
+    name, found = first.text().splitlines()
+    assert name == "error.png" and found == "words match"  # not its (low) look-alike score
+    assert "its words match: " in first.toolTip() and "looks alike: " in first.toolTip()
+    for row in range(1, panel.grid.count()):
         caption = panel.grid.item(row).text().splitlines()[1]
-        assert float(caption.split(" ")[0]) <= 1.0  # each picture shows its score
+        assert float(caption) <= 1.0  # a picture found by its look shows its score
     qtbot.waitUntil(lambda: not first.icon().isNull())
     qtbot.waitUntil(lambda: panel.indexed_folders.folders.count() == 1)
     save(window, screenshot_dir / "image-search.png")
