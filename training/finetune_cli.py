@@ -1,4 +1,5 @@
-"""The fine-tuning subcommands of `python -m training`: finetune, finetune-export, smol-data."""
+"""The fine-tuning subcommands of `python -m training`: finetune, finetune-export, smol-data
+(v1 and v2)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,14 @@ def _smol_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _smol_data_v2(args: argparse.Namespace) -> int:
+    from training.smol.real_questions import build_real_questions
+
+    for path in build_real_questions(args.docs, args.out, limit=args.limit, seed=args.seed):
+        print(f"wrote {path}")
+    return 0
+
+
 def add_lora_options(
     parser: argparse.ArgumentParser, data_help: str, **defaults: float | int
 ) -> None:
@@ -128,3 +137,10 @@ def add_finetune_commands(commands: argparse._SubParsersAction) -> None:
     smol.add_argument("--out", type=Path, required=True, help="folder for the JSONL splits")
     smol.add_argument("--seed", type=int, default=0)
     smol.set_defaults(handler=_smol_data)
+
+    real = commands.add_parser("smol-data-v2", help="hearth-smol v2's grounded examples")
+    real.add_argument("--docs", type=Path, required=True, help="folder of permissive docs")
+    real.add_argument("--out", type=Path, required=True, help="folder for JSONL and stats")
+    real.add_argument("--limit", type=int, default=3000, help="examples to write")
+    real.add_argument("--seed", type=int, default=0)
+    real.set_defaults(handler=_smol_data_v2)
