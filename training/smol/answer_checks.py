@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from backend.wire import Source
+from training.smol.facts import STOPWORDS
 
 REFUSAL = "The sources don't contain the answer"
 MAX_COPIED_WORDS = 10  # longest run of a source's words a reply may repeat
@@ -21,13 +22,7 @@ ANSWER_WORDS = (4, 90)
 QUESTION_WORDS = (1, 45)
 _CITATION = re.compile(r"\[(\d+)\]")
 _WORD = re.compile(r"[a-z0-9_][a-z0-9_.'-]*[a-z0-9_]|[a-z0-9_]")
-_STOPWORD_TEXT = (
-    "the a an of to in and or is are be for that this with as by on it its from at which "
-    "when not if can any all has have was were will may used use uses using one each such "
-    "than into only also been being other some more most but so there their these those "
-    "what who does should would could they them then"
-)
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_STOPWORDS = STOPWORDS | {"does", "should", "would", "could", "they", "them", "then"}
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ _TERM = re.compile(
 )
 _TITLE_NUMBER = re.compile(r"^(?:Appendix )?[A-Z0-9]+(?:\.\d+)*\.\s+")
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\.\s")
-_STOPWORD_TEXT = (
+STOPWORD_TEXT = (
     "the a an of to in and or is are be for that this with as by on it its from at which when "
     "not if can any all has have was were will may used use uses using one each such than into "
     "only also been being other some more most but so there their these those what who"
 )
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+STOPWORDS = frozenset(STOPWORD_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Fact:
         words = [w.strip(".,;:()\"'").lower() for w in self.description.split()]
         found: list[str] = []
         for word in words:
-            if len(word) >= 4 and word not in _STOPWORDS and word not in found:
+            if len(word) >= 4 and word not in STOPWORDS and word not in found:
                 found.append(word)
         return found[:6]
 
