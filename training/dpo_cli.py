@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from training.dpo_data import PAIR_KINDS
-from training.finetune_cli import add_lora_options, finetune_config
+from training.finetune_cli import LORA_SHAPE_DEFAULTS, add_lora_options, finetune_config
 
 # A DPO run starts near a good policy and only nudges it: a smaller step than SFT's, and
 # grounded prompts (instruction and four sources) are longer than SFT's 512-token default.
@@ -48,6 +48,10 @@ def _dpo(args: argparse.Namespace) -> int:
     from training.finetune_data import InvalidExampleError
     from training.finetune_export import ADAPTER_NAME, export_adapter
 
+    shape_problem = _lora_shape(args)
+    if shape_problem:
+        print(f"error: {shape_problem}", file=sys.stderr)
+        return 2
     config = finetune_config(args)
     try:
         train = read_pairs(args.data)
@@ -80,6 +84,32 @@ def _dpo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lora_shape(args: argparse.Namespace) -> str | None:
+    """Fill --rank and --alpha: an SFT run's adapter brings its own, so a value given beside
+    --adapter must match it (else it is refused, never ignored); without one, the defaults."""
+    if args.adapter is None:
+        for key, default in LORA_SHAPE_DEFAULTS.items():
+            if getattr(args, key) is None:
+                setattr(args, key, default)
+        return None
+    from training.checkpoint import MissingCheckpointError
+    from training.finetune import read_finetune_checkpoint
+
+    try:
+        stored = read_finetune_checkpoint(args.adapter)["config"]
+    except MissingCheckpointError as exc:
+        return str(exc)
+    for key in LORA_SHAPE_DEFAULTS:
+        given = getattr(args, key)
+        if given is not None and given != stored[key]:
+            return (
+                f"--{key} {given:g} differs from {args.adapter}'s adapter ({stored[key]:g}), "
+                f"which DPO continues: leave --{key} out"
+            )
+        setattr(args, key, stored[key])
+    return None
+
+
 def add_dpo_commands(commands: argparse._SubParsersAction) -> None:
     pairs = commands.add_parser(
         "dpo-pairs", help="make preference pairs from grounded chat examples (JSONL)"
@@ -100,4 +130,5 @@ def add_dpo_commands(commands: argparse._SubParsersAction) -> None:
         type=Path,
         help="an SFT run folder: start from its adapter (its rank and alpha) as the reference",
     )
+    tune.set_defaults(rank=None, alpha=None)  # filled by _lora_shape
     tune.set_defaults(handler=_dpo)

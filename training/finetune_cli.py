@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from training.finetune import FinetuneConfig
 
+LORA_SHAPE_DEFAULTS: dict[str, float | int] = {"rank": 16, "alpha": 32.0}
 _DEFAULTS = {
-    "rank": 16,
-    "alpha": 32.0,
+    **LORA_SHAPE_DEFAULTS,
     "steps": 300,
     "batch_size": 8,
     "learning_rate": 3e-4,

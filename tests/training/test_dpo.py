@@ -407,3 +407,7 @@ def test_cli_makes_pairs_and_preference_tunes_an_sft_run(
         == 2
     )
     assert "two different replies" in capsys.readouterr().err
+    # The SFT adapter brings its LoRA shape: another one beside it is refused, not ignored.
+    other = [*tune[:4], str(tmp_path / "dpo-other"), *tune[5:], *common, "--alpha", "99"]
+    assert main([*other, "--adapter", str(tmp_path / "sft")]) == 2
+    assert "--alpha 99 differs from" in capsys.readouterr().err
