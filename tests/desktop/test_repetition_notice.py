@@ -60,8 +60,8 @@ def test_a_repeating_reply_shows_the_notice_and_retry_answers_again(
     fake_backend.provider.tokens = ("Hash", " it", ".")
     qtbot.mouseClick(reply_view.retry_button, Qt.MouseButton.LeftButton)
     wait_for_reply(qtbot, window)
+    qtbot.waitUntil(lambda: window.chat_view.views[-1].message.id != 0)  # as above: on screen
     again = window.chat_view.views[-1]
-    qtbot.waitUntil(lambda: again.message.id != 0)
     assert again.message.content == "Hash it."
     assert again.note.text() == ""
     assert again.regenerate_button.isVisibleTo(window)
