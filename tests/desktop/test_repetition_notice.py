@@ -64,5 +64,5 @@ def test_a_repeating_reply_shows_the_notice_and_retry_answers_again(
     again = window.chat_view.views[-1]
     assert again.message.content == "Hash it."
     assert again.note.text() == ""
-    assert again.regenerate_button.isVisibleTo(window)
+    qtbot.waitUntil(lambda: again.regenerate_button.isVisibleTo(window))  # once it is final
     assert not again.retry_button.isVisibleTo(window)
