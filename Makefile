@@ -9,7 +9,7 @@ CONSTRAINTS := requirements/constraints.txt
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck contracts pytest setup package clean models models-tiny models-clip models-smol
+.PHONY: run test lint typecheck contracts pytest setup package clean models models-tiny models-clip models-smol models-rerank
 
 # Qt's X11 platform needs system libraries pip cannot install: name them, rather than let Qt
 # abort (QXCB_PLUGIN checks another libqxcb.so, for the test).
@@ -63,7 +63,7 @@ package: $(VENV)/.runtime-installed
 # there is one). Fetched data and run folders stay under data/, outside git; every step
 # resumes where an interrupted build stopped, and each card's figures and sha256 are rewritten.
 DATA := data
-models: models-tiny models-clip models-smol
+models: models-tiny models-clip models-smol models-rerank
 
 models-tiny: $(VENV)/.test-installed
 	$(BIN)/python -m training build-tiny --data $(DATA)/hearth-text --runs $(DATA)/runs \
@@ -96,6 +96,16 @@ models-smol: $(VENV)/.test-installed
 		--adapter models/hearth-smol/hearth-smol-lora.gguf --answerable 150 --unanswerable 50 \
 		--out $(DATA)/smol/eval_paired.json
 	$(BIN)/python -m training.model_card models/hearth-smol
+
+# The step chosen on the dev set: bench/README.md, "Retrieval quality".
+models-rerank: $(VENV)/.test-installed
+	test -f $(DATA)/hearth-text/shards/manifest.json || \
+		$(BIN)/python -m training prepare-text --out $(DATA)/hearth-text
+	$(BIN)/python -m training.rerank --docs $(DATA)/hearth-text/unpacked --out $(DATA)/rerank/run \
+		--steps 250
+	$(BIN)/python -m training.rerank --package $(DATA)/rerank/run/step-250.safetensors \
+		--out models/hearth-rerank
+	$(BIN)/python -m training.model_card models/hearth-rerank
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

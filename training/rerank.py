@@ -1,24 +1,20 @@
 """hearth-rerank: MiniLM-L6 fine-tuned as a cross-encoder on structural pairs, exported to ONNX.
 
     nice -n 10 python -m training.rerank --docs DIR --out RUN [--steps 3000 --minutes 90]
+    python -m training.rerank --package RUN/step-250.safetensors --out models/hearth-rerank
 
-DIR holds the unpacked postgresql-doc-15 and wordnet-base packages (`apt-get download`, then
-`dpkg -x`). The loss is a softmax over each group (positive first, negatives after) plus a
-pointwise logistic term, so the score also reads as "how relevant" for the cut-off. The run
-folder keeps the trained layers every `checkpoint_every` steps, to be chosen on the dev set.
+DIR holds the unpacked postgresql-doc-15 and wordnet-base packages (`make models-rerank` uses
+the ones `python -m training prepare-text` unpacks). The loss is a softmax over each group
+(positive first, negatives after) plus a pointwise logistic term, so the score also reads as
+"how relevant" for the cut-off. The run folder keeps the trained layers every
+`checkpoint_every` steps, to be chosen on the dev set; `--package` exports one as Hearth's
+int8 model with the logits torch gives on real pairs, for the parity test.
 
-No model ships. Measured on 2 cores (3 layers, 96 tokens, 4 groups of 4 a step, 0.45 s a step),
-MRR@10 of the reranker alone over the fused top 30 of 105 dev questions:
-
-- a [CLS] head from random weights: chance (0.29 on mined groups) after 122 steps;
-- this head (segment-pooled cosine, see PooledRelevance): 0.407 untrained, 0.567 after 250
-  steps, then flat (0.554, 0.565, 0.567 at 500, 750 and 1,000), below fusion's 0.662.
-
-Ordered by fused score + 2 x relevance, the 250-step model left the whole dev set where
-fusion has it (MRR@10 0.657 against 0.655) and lost on both evaluation sets (own 0.475, FAQ
-0.630, against dense 0.526 and 0.714): structural pairs teach too little about real questions
-to a model this small. A reranker that helps needs a larger model or far more training than
-these cores give (bench/README.md, "Retrieval quality").
+Measured on 2 cores (3 layers, 96 tokens, 4 groups of 4 a step, 0.45 s a step), MRR@10 of the
+reranker alone over the fused top 30 of every third dev question: a [CLS] head from random
+weights stayed at chance; this head (segment-pooled cosine, see PooledRelevance) went from
+0.407 untrained to 0.567 after 250 steps, then stayed there (0.554, 0.565, 0.567 at 500, 750
+and 1,000). The 250-step checkpoint ships; its figures are in models/hearth-rerank/MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -86,13 +82,22 @@ def collect_pairs(docs: Path, config: RerankTrainConfig, cache: Path) -> list[Pa
     if cache.is_file():
         return [Pair(**row) for row in json.loads(cache.read_text())]
     rng = random.Random(config.seed)
-    pairs = html_pairs(docs / HTML_FOLDER)
+    pairs = html_pairs(_unpacked(docs, HTML_FOLDER))
     per_file = config.wordnet_pairs // len(WORDNET_FILES)
     for name in WORDNET_FILES:
-        data = (docs / name).read_text(encoding="utf-8", errors="replace")
+        data = _unpacked(docs, name).read_text(encoding="utf-8", errors="replace")
         pairs += wordnet_pairs(data, Path(name).name, per_file, rng)
     cache.write_text(json.dumps([asdict(p) for p in pairs]))
     return pairs
+
+
+def _unpacked(docs: Path, relative: str) -> Path:
+    """`relative` in packages unpacked together in `docs`, or each in its own folder there (as
+    `python -m training prepare-text` leaves them)."""
+    found = [docs / relative, *docs.glob(f"*/{relative}")]
+    if not (path := next((p for p in found if p.exists()), None)):
+        raise SystemExit(f"{relative} is not under {docs}: unpack the packages there first")
+    return path
 
 
 class PooledRelevance(nn.Module):
@@ -347,18 +352,81 @@ def save_trained_layers(encoder: CrossEncoder, path: Path) -> None:
     save_file({k: v.contiguous() for k, v in state.items() if k.startswith(TRAINED_PREFIXES)}, path)
 
 
+CONFIG_FILE = "config.json"
+# Real sentence pairs whose torch logits a package records, so the shipped int8 model can be
+# checked against the model it was exported from (tests/backend/test_reranker.py).
+PARITY_QUERY = "How do I stop a query that has been running for too long?"
+PARITY_PASSAGES = (
+    "pg_cancel_backend(pid) cancels the current query of the session whose backend process has "
+    "the given process ID; statement_timeout aborts any statement that takes longer.",
+    "Server Configuration > Client Connection Defaults\nstatement_timeout (integer): abort any "
+    "statement that takes more than the specified amount of time.",
+    "A query is a request for data. Long queries are written over several lines.",
+    "The ferry leaves the harbour at seven each morning and returns at dusk.",
+    "Die Katze schläft neben der Lampe des Leuchtturms.",
+    " ".join(["Tables are stored in files of eight kilobyte pages."] * 40),  # over the limit
+)
+
+
+def package(checkpoint: Path, out: Path) -> Path:
+    """A run's checkpoint as Hearth's reranker: the int8 model and files.json (its sha256 and
+    the length it was trained at), in `out`."""
+    import shutil
+    import tempfile
+
+    from safetensors.torch import load_file
+
+    from backend.embeddings.minilm import sha256_of
+
+    config = RerankTrainConfig(**json.loads((checkpoint.parent / CONFIG_FILE).read_text()))
+    encoder = CrossEncoder(base_model_dir(), config.max_length, config.layers)
+    missing, unexpected = encoder.model.load_state_dict(load_file(checkpoint), strict=False)
+    if unexpected or any(not k.startswith("bert.embeddings.") for k in missing):
+        raise SystemExit(f"{checkpoint} is not a checkpoint of this model: {unexpected or missing}")
+    encoder.model.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        shutil.move(quantize_int8(fuse_bert_graph(export_onnx(encoder, work), work), work), out)
+    reference = encoder.scores(PARITY_QUERY, PARITY_PASSAGES)
+    listing = {
+        "name": "hearth-rerank",
+        "max_tokens": config.max_length,
+        "layers": config.layers,
+        "checkpoint": checkpoint.name,
+        "files": {"model": {"path": "model.onnx", "sha256": sha256_of(out / "model.onnx")}},
+        "reference": {
+            "query": PARITY_QUERY,
+            "passages": list(PARITY_PASSAGES),
+            "logits": [round(float(x), 5) for x in reference],
+        },
+    }
+    path = out / "files.json"
+    path.write_text(json.dumps(listing, indent=2) + "\n")
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--docs", type=Path, required=True)
+    parser.add_argument("--docs", type=Path)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--package", type=Path, metavar="CHECKPOINT", help="package a run's checkpoint in OUT"
+    )
     parser.add_argument("--steps", type=int, default=RerankTrainConfig.steps)
     parser.add_argument("--minutes", type=float, default=RerankTrainConfig.minutes)
     parser.add_argument("--threads", type=int, default=RerankTrainConfig.threads)
     args = parser.parse_args(argv)
+    if args.package:
+        print(package(args.package, args.out))
+        return 0
+    if args.docs is None:
+        parser.error("--docs is needed to train (or --package CHECKPOINT)")
     config = RerankTrainConfig(steps=args.steps, minutes=args.minutes, threads=args.threads)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=1))
     pairs = collect_pairs(args.docs, config, args.out / "pairs.json")
     train_pairs, val_pairs = split_by_document(pairs, 0.1, config.seed)
     train_groups = mine_groups(train_pairs, config.negatives, config.seed)
