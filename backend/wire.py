@@ -32,6 +32,9 @@ class Source(BaseModel):
     ocr: bool = Field(False, description="The passage was read by OCR from a scan or a picture.")
     score: float = Field(description="Ranking score (higher is better).")
     similarity: float | None = Field(None, description="Cosine similarity to the question.")
+    relevance: float | None = Field(
+        None, description="The reranker's 0-1 judgement that it answers the question."
+    )
 
     def label(self) -> str:
         """Where to check it: 'path, page 2, lines 3-5'."""

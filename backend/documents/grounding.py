@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from backend.documents.reranker import answers_question
 from backend.wire import Source
 
 if TYPE_CHECKING:
     from backend.documents.library import DocumentLibrary
 
 SOURCES_PER_QUESTION = 4
-# Cosine similarity (MiniLM) below which a passage is taken as unrelated to the question;
-# unrelated sentences score around 0.0-0.2 and passages that answer a question 0.4 and up.
-RELEVANCE_THRESHOLD = 0.3
 NOTHING_FOUND = (
     "I found nothing about this in the attached documents, so I cannot answer it from them."
 )
@@ -26,9 +24,10 @@ INSTRUCTION = (
 def find_sources(
     library: DocumentLibrary, collections: Sequence[str], question: str
 ) -> list[Source]:
-    """The relevant passages for a question, numbered from 1, as stored with the reply."""
+    """The best reranked passages judged to answer a question, numbered from 1, as stored
+    with the reply; none when nothing does."""
     hits = library.search(question, collections, SOURCES_PER_QUESTION, "hybrid")
-    relevant = [h for h in hits if (h.similarity or 0.0) >= RELEVANCE_THRESHOLD]
+    relevant = [h for h in hits if answers_question(h)]
     return [
         Source(
             n=n,
@@ -44,6 +43,7 @@ def find_sources(
             ocr=h.ocr,
             score=h.score,
             similarity=h.similarity,
+            relevance=h.relevance,
         )
         for n, h in enumerate(relevant, start=1)
     ]

@@ -15,6 +15,7 @@ from backend.documents.bm25_store import Bm25Store, index_version
 from backend.documents.ingest import IngestConfig, IngestEvent, IngestRun
 from backend.documents.limits import DocumentLimits
 from backend.documents.repair import RepairMarks, VectorRepair
+from backend.documents.reranker import RERANK_DEPTH, Reranker, rerank
 from backend.documents.retrieval import (
     Bm25Index,
     Hit,
@@ -70,6 +71,7 @@ class DocumentLibrary:
         self._own_vectors = vectors is None  # then closed with the library
         self._vectors = vectors or VectorStore(layout, settings.chroma_url)
         self._store = Lazy(lambda: self._vectors.chunks(self.embedder))
+        self._reranker = Lazy(lambda: Reranker.load(settings.threads))
         self._bm25: dict[str, tuple[str, Bm25Index]] = {}  # name: (version, index)
         self._saved_bm25 = Bm25Store(layout.bm25)
         self._write_lock = threading.Lock()  # one indexing run at a time
@@ -186,14 +188,20 @@ class DocumentLibrary:
         self, query: str, collections: Sequence[str], k: int = 5, mode: SearchMode = "hybrid"
     ) -> list[Hit]:
         """The best `k` chunks across the collections, each with its cosine similarity when it
-        has a vector. Chunks still waiting for theirs are found by BM25 alone."""
+        has a vector. Chunks still waiting for theirs are found by BM25 alone. Hybrid search
+        reranks its top fused candidates, and each of those carries its relevance."""
         versions = {name: self._ready(name) for name in collections}
         self._open_store_early(collections)
         vector = self.embedder.embed([query])[0]
+        # Loaded, like BM25 below, while Chroma may still be opening on its own thread.
+        reranker = self._reranker.get() if mode == "hybrid" else None
         rankings: dict[str, list[list[tuple[str, str, float]]]] = {"dense": [], "bm25": []}
         rows: dict[tuple[str, str], ChunkRow] = {}
         similarity: dict[tuple[str, str], float] = {}
         for name in collections:
+            if mode != "dense":
+                found_bm25 = self._bm25_index(name, versions[name]).search(query, CANDIDATES)
+                rankings["bm25"].append([(name, i, score) for i, score in found_bm25])
             if mode != "bm25" and self._has_vectors(name):
                 found = self.store.query(name, vector, CANDIDATES)
                 # A vector still queued for deletion has no chunk any more: left out.
@@ -202,10 +210,11 @@ class DocumentLibrary:
                 rows.update(((name, i), r) for i, r in known.items())
                 similarity.update(((name, i), s) for i, s in dense)
                 rankings["dense"].append([(name, i, s) for i, s in dense])
-            if mode != "dense":
-                found_bm25 = self._bm25_index(name, versions[name]).search(query, CANDIDATES)
-                rankings["bm25"].append([(name, i, score) for i, score in found_bm25])
-        return self._hits(_rank(rankings, mode)[:k], rows, similarity, vector)
+        ranked = _rank(rankings, mode)
+        if reranker is None:
+            return self._hits(ranked[:k], rows, similarity, vector)
+        hits = self._hits(ranked[: max(k, RERANK_DEPTH)], rows, similarity, vector)
+        return (rerank(reranker, query, hits[:RERANK_DEPTH]) + hits[RERANK_DEPTH:])[:k]
 
     def _ready(self, name: str) -> str:
         """Check the collection exists (and holds its chunks); the version of its BM25 index."""

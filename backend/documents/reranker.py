@@ -1,6 +1,10 @@
-"""The cross-encoder runtime (hearth-rerank): the only owner of its onnxruntime session and
-tokenizer (no torch). Search does not call it yet: no trained model ships (training/rerank.py
-says why); bench/rag_eval.py scores one once it is built."""
+"""The cross-encoder (hearth-rerank): hybrid search's top fused candidates reordered by how well
+each answers the query, and its 0-1 relevance for the "nothing relevant found" decision.
+
+This module is the only owner of the reranker's onnxruntime session and tokenizer (no torch).
+The depth, weight and cut-off were chosen on the dev set (bench/rag_eval.py --sweep rerank),
+never on the evaluation sets; figures in bench/README.md.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,13 @@ if TYPE_CHECKING:
     from backend.documents.retrieval import Hit
 
 LISTING = "hearth-rerank/files.json"
+RERANK_DEPTH = 30  # fused candidates reordered: the best of 10, 20, 30 and 40 on dev
+# The order is fused score (0-1, dense and BM25 half each) plus this times relevance (0-1).
+RERANK_WEIGHT = 1.0
+# A passage answers when the mean of its relevance and its cosine similarity reaches this: on
+# dev, the highest cut-off that keeps 90% of answers (it refuses 24% of the questions whose
+# answer was taken out, against 12% for relevance alone and 22% for cosine alone).
+RELEVANCE_CUTOFF = 0.4
 
 
 class RerankerUnavailableError(HearthError):
@@ -36,8 +47,8 @@ class RerankerUnavailableError(HearthError):
 class RerankerConfig:
     """How the reranker runs. Longer pairs are cut, the passage first (longest-first)."""
 
-    max_tokens: int = 256
-    batch_size: int = 32
+    max_tokens: int = 96  # what hearth-rerank was trained at (its files.json says so)
+    batch_size: int = 32  # at least RERANK_DEPTH: one search, one batch
     threads: int = max(1, os.cpu_count() or 1)
 
 
@@ -85,12 +96,20 @@ class Reranker:
         self._tokenizer_lock = threading.Lock()  # the tokenizer is not thread-safe
 
     @classmethod
-    def load(cls, config: RerankerConfig | None = None) -> Reranker:
-        model, _ = locate_model()
+    def load(cls, threads: int, listing_path: Path | None = None) -> Reranker:
+        """The installed hearth-rerank (or the one `listing_path` lists), cutting pairs at the
+        length it was trained at."""
+        model, listing = locate_model(listing_path)
+        config = RerankerConfig(max_tokens=int(str(listing["max_tokens"])), threads=threads)
         return cls(model, locate_files()["tokenizer"], config)
 
     def scores(self, query: str, texts: Sequence[str]) -> np.ndarray:
-        """(N,) float32 logits of `query` against each text, in the order given."""
+        """(N,) float32 logits of `query` against each text, in the order given.
+
+        int8 activations are quantized per batch, so a text's logit moves a little with the
+        others in its batch (relevance by up to 0.05): search scores its candidates in one
+        batch, and bench/rag_eval.py scores them as search does. One pair at a time would
+        not move, but took 1.8 times as long (bench/README.md)."""
         result = np.zeros(len(texts), dtype=np.float32)
         # Similar lengths share a batch, so that padding stays small.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -113,3 +132,23 @@ class Reranker:
 def passage_text(hit: Hit) -> str:
     """What the reranker reads of a hit: its heading path, then its text."""
     return f"{' > '.join(hit.headings)}\n{hit.text}" if hit.headings else hit.text
+
+
+def rerank(reranker: Reranker, query: str, hits: Sequence[Hit]) -> list[Hit]:
+    """`hits` (fused, best first) reordered by fused score plus RERANK_WEIGHT times relevance;
+    each keeps its relevance and takes the sum as its score."""
+    found = relevance(reranker.scores(query, [passage_text(h) for h in hits]))
+    reordered = [
+        h.model_copy(update={"relevance": float(r), "score": h.score + RERANK_WEIGHT * float(r)})
+        for h, r in zip(hits, found, strict=True)
+    ]
+    return sorted(reordered, key=lambda h: -h.score)  # stable: ties keep the fused order
+
+
+def answers_question(hit: Hit) -> bool:
+    """The "nothing relevant found" decision for one reranked hit: the mean of its relevance
+    and its cosine similarity, or relevance alone while the chunk waits for its vector."""
+    judged = hit.relevance or 0.0
+    if hit.similarity is not None:
+        judged = (judged + hit.similarity) / 2
+    return judged >= RELEVANCE_CUTOFF

@@ -35,6 +35,9 @@ class Hit(BaseModel):
     ocr: bool = Field(False, description="The text was read by OCR from a scan or a picture.")
     score: float = Field(description="Ranking score of the chosen mode (higher is better).")
     similarity: float | None = Field(None, description="Cosine similarity to the query.")
+    relevance: float | None = Field(
+        None, description="The reranker's 0-1 judgement that it answers the query (hybrid)."
+    )
 
     @classmethod
     def from_stored(

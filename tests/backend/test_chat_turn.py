@@ -32,8 +32,9 @@ CAT_HIT = Hit(
     text="The lighthouse keeper's cat is called Biscuit.",
     score=0.9,
     similarity=0.62,
+    relevance=0.55,
 )
-UNRELATED_HIT = CAT_HIT.model_copy(update={"chunk_id": "c2", "similarity": 0.05})
+UNRELATED_HIT = CAT_HIT.model_copy(update={"chunk_id": "c2", "similarity": 0.05, "relevance": 0.3})
 
 
 @pytest.fixture
@@ -171,7 +172,7 @@ def test_a_grounded_turn_asks_from_the_sources_and_stores_them(
     cid = with_documents(services, [CAT_HIT, UNRELATED_HIT])
     question = "What is the lighthouse keeper's cat called?"
     turn = prepare_turn(services, cid, Question(question))
-    (source,) = turn.sources  # the unrelated passage is below the relevance threshold
+    (source,) = turn.sources  # the unrelated passage is judged below the cut-off
     assert (source.n, source.path, source.page) == (1, "/docs/guide.pdf", 2)
     assert "Biscuit" in source.snippet
     assert turn.model.name == "tiny-docs", "a chat with documents uses the documents model"

@@ -16,8 +16,10 @@ from backend.documents.errors import (
     DocumentPathError,
     UnknownCollectionError,
 )
+from backend.documents.grounding import SOURCES_PER_QUESTION, find_sources
 from backend.documents.library import DocumentLibrary
 from backend.documents.parsers import parse_document
+from backend.documents.reranker import answers_question
 from backend.documents.retrieval import Hit, reciprocal_rank_fusion
 from backend.paths import HomeLayout
 from backend.settings import Settings
@@ -183,6 +185,22 @@ def test_every_mode_finds_the_answer(indexed: DocumentLibrary) -> None:
         assert top(indexed, "paid leave each year", mode).source.endswith("handbook.docx")
     dense = indexed.search("feline companion of the lamp keeper", ["docs"], k=1, mode="dense")
     assert dense[0].page == 2  # found by meaning, with no word in common
+
+
+def test_the_reranker_scores_relevance_and_finds_nothing_for_unrelated_questions(
+    indexed: DocumentLibrary,
+) -> None:
+    """Hybrid search reorders by hearth-rerank, whose relevance also decides "nothing found"."""
+    answer = top(indexed, "What is the name of the lighthouse keeper's cat?")
+    assert "Biscuit" in answer.text and answers_question(answer)
+    unrelated = "Explain gluon confinement in QCD."
+    hits = indexed.search(unrelated, ["docs"], k=SOURCES_PER_QUESTION)
+    assert hits and all(h.relevance is not None and not answers_question(h) for h in hits)
+    assert find_sources(indexed, ["docs"], unrelated) == []
+    # The reranker's judgement decides: with full relevance the same passages would answer.
+    assert all(answers_question(h.model_copy(update={"relevance": 1.0})) for h in hits)
+    dense = indexed.search(unrelated, ["docs"], k=1, mode="dense")
+    assert dense[0].relevance is None  # dense and BM25 searches are not reranked
 
 
 def test_rank_fusion_rewards_agreement_and_follows_weights() -> None:

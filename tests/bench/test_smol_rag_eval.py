@@ -24,6 +24,15 @@ TEXTS = {  # file: passage; the question's vector is [1, 0, 0]
     "/c/distractors/c.html": "Unrelated text about gardens.",
 }
 VECTORS = [[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.5, 0.0, 0.866], [0.0, 1.0, 0.0]]
+LOGITS = [2.0, 0.0, 0.0, -3.0]  # relevance 0.88, 0.5, 0.5, 0.05
+
+
+class FixedReranker:
+    """Stands in for hearth-rerank (tested with the library): a fixed logit per passage."""
+
+    def scores(self, _query: str, texts: list[str]) -> np.ndarray:
+        logits = dict(zip(TEXTS.values(), LOGITS, strict=True))
+        return np.array([logits[t] for t in texts], dtype=np.float32)
 
 
 def small_run() -> Run:
@@ -48,11 +57,12 @@ def small_run() -> Run:
 def test_the_gold_passage_left_out_lets_the_next_one_in() -> None:
     run = small_run()
     vector = np.array([1.0, 0.0, 0.0], dtype=np.float32)
-    asked = prompt_for(run.questions[0], QuestionSearch(run, 0, vector))
-    # The fourth passage is unrelated to the question (cosine 0): grounding cuts it.
+    reranker: Any = FixedReranker()
+    asked = prompt_for(run.questions[0], QuestionSearch(run, 0, vector, reranker))
+    # The fourth passage is unrelated to the question (cosine 0, relevance 0.05): cut.
     assert [s.path for s in asked.sources] == list(TEXTS)[:3]
     assert [s.n for s in asked.sources] == [1, 2, 3] and asked.gold == (1,)
-    without = QuestionSearch(run, 0, vector, frozenset({"0"}))
+    without = QuestionSearch(run, 0, vector, reranker, frozenset({"0"}))
     missing = prompt_for(run.questions[0], without)
     assert [s.path for s in missing.sources] == list(TEXTS)[1:3]
     assert missing.gold == ()
@@ -64,7 +74,7 @@ def test_cases_find_the_gold_chunks_themselves() -> None:
             return np.array([[1.0, 0.0, 0.0]] * len(texts), dtype=np.float32)
 
     run, references = small_run(), ["", "", "the reference"]
-    [case] = cases(run, references, [2], Cache())  # type: ignore[arg-type]
+    [case] = cases(run, references, [2], Cache(), FixedReranker())  # type: ignore[arg-type]
     assert case.index == 2 and case.reference == "the reference"
     assert case.asked.gold == (1,) and case.without_gold.gold == ()
     assert "0007" not in " ".join(s.path for s in case.without_gold.sources)
