@@ -336,7 +336,7 @@ def main() -> None:
         nargs="*",
         default=[],
         help="sizes measured as phase one leaves them, without vectors (filling Chroma with "
-        "300k vectors takes more CPU than this bench's budget on 2 shared cores)",
+        "300k vectors takes about 21 minutes on 2 cores)",
     )
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)

@@ -47,6 +47,7 @@ from rag_index import EmbeddingCache, SearchIndex, Variant, build_index
 from rag_rerank import RerankRun, load_reranker
 
 from backend.documents.parsers import parse_document
+from backend.documents.reranker import RERANK_DEPTH
 from backend.documents.retrieval import FUSION, Fusion, Hit, fuse
 from backend.embeddings.minilm import EmbedderConfig, MiniLmEmbedder
 
@@ -358,13 +359,12 @@ def main() -> None:
         help="--sweep context/chunking/fast: share of the dev corpus's files re-embedded",
     )
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rerank-depth", type=int, default=30)
+    parser.add_argument("--rerank-depth", type=int, default=RERANK_DEPTH)
     parser.add_argument(
         "--reranker",
         type=Path,
-        nargs=2,
-        metavar=("MODEL", "TOKENIZER"),
-        help="a reranker's ONNX model and tokenizer.json instead of the installed one",
+        metavar="FILES_JSON",
+        help="a candidate reranker (python -m training.rerank --package) instead of Hearth's",
     )
     args = parser.parse_args()
     if args.sweep is not None and args.set != ["dev"]:

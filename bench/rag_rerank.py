@@ -4,16 +4,17 @@ relevance.
 It reads each candidate as search would (`passage_text`: heading path and text), scores it with
 `Reranker.scores`, and orders by fused score plus a weight times `relevance` (0..1), the scale
 of the "nothing relevant found" cut-off; the dev sweep chooses depth, weight and cut-off.
-Until a model is installed, `load_reranker` returns None and rag_eval reports no rerank rows.
+Without the model (models/hearth-rerank), `load_reranker` returns None and rag_eval reports no
+rerank rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backend.documents.reranker import RERANK_DEPTH, RERANK_WEIGHT
 from backend.documents.retrieval import FUSION, Fusion, Hit
 from backend.errors import HearthError
 
@@ -22,17 +23,13 @@ if TYPE_CHECKING:
 
     from backend.documents.reranker import Reranker
 
-RERANK_DEPTH = 30  # fused candidates reordered (the issue's budget: 30 in 150 ms on 2 cores)
-RERANK_WEIGHT = 2.0  # order: fused score (0-1 each of dense and BM25) + weight x relevance
 
-
-def load_reranker(threads: int, files: Sequence[Path] | None = None) -> Reranker | None:
-    """The installed reranker, or the model and tokenizer at `files` (one being built)."""
+def load_reranker(threads: int, listing: Path | None = None) -> Reranker | None:
+    """The installed reranker, or the one whose files.json is `listing` (a candidate)."""
     try:
-        from backend.documents.reranker import Reranker, RerankerConfig
+        from backend.documents.reranker import Reranker
 
-        config = RerankerConfig(threads=threads)
-        return Reranker(files[0], files[1], config) if files else Reranker.load(config)
+        return Reranker.load(threads, listing)
     except (ImportError, OSError, HearthError) as exc:  # not installed yet
         print(f"no reranker ({exc}): no rerank rows")
         return None
@@ -40,14 +37,15 @@ def load_reranker(threads: int, files: Sequence[Path] | None = None) -> Reranker
 
 @dataclass
 class RerankRun:
-    """Relevance is kept per (question, chunk), so depth, weight and cut-off sweeps score each
-    pair once."""
+    """Each question's top `depth` candidates are scored in one batch, as search scores them
+    (int8 relevance moves a little with the batch), and kept per (question, depth), so weight
+    and cut-off sweeps score each batch once."""
 
     reranker: Reranker
     depth: int = RERANK_DEPTH
     weight: float = RERANK_WEIGHT
     fusion: Fusion = FUSION
-    memo: dict[tuple[str, str], float] = field(default_factory=dict)
+    memo: dict[tuple[int, int], list[float]] = field(default_factory=dict)
 
     def scored(
         self, run: Run, index: int, depth: int | None = None, weight: float | None = None
@@ -56,17 +54,15 @@ class RerankRun:
         first, then its other candidates in fused order (relevance 0: not read)."""
         from backend.documents.reranker import passage_text, relevance
 
-        question = run.questions[index].text
         fused = run.candidates[index].fused(self.fusion)
         depth = depth or self.depth
         weight = self.weight if weight is None else weight
-        todo = [k for k, _ in fused[:depth] if (question, k) not in self.memo]
-        if todo:
-            texts = [passage_text(run.index.hit(k, 0.0)) for k in todo]
-            found = relevance(self.reranker.scores(question, texts))
-            self.memo.update(((question, k), float(s)) for k, s in zip(todo, found, strict=True))
-        head = [(k, s + weight * self.memo[(question, k)], self.memo[(question, k)])
-                for k, s in fused[:depth]]  # fmt: skip
+        if (index, depth) not in self.memo:
+            texts = [passage_text(run.index.hit(k, 0.0)) for k, _ in fused[:depth]]
+            found = relevance(self.reranker.scores(run.questions[index].text, texts))
+            self.memo[(index, depth)] = [float(r) for r in found]
+        read = self.memo[(index, depth)]
+        head = [(k, s + weight * r, r) for (k, s), r in zip(fused[:depth], read, strict=True)]
         head.sort(key=lambda item: -item[1])
         return head + [(k, s, 0.0) for k, s in fused[depth:]]
 

@@ -64,6 +64,7 @@ from rag_index import EmbeddingCache, Variant, build_index
 
 from backend.chat.turn import sampling_for
 from backend.documents.grounding import NOTHING_FOUND, find_sources, grounded_question
+from backend.documents.reranker import RERANK_DEPTH, Reranker, rerank
 from backend.documents.retrieval import FUSION, Hit
 from backend.embeddings.minilm import EmbedderConfig, MiniLmEmbedder
 from backend.llm.runtime import LlamaRuntime
@@ -103,6 +104,7 @@ class QuestionSearch:
     run: Run
     index: int
     vector: np.ndarray
+    reranker: Reranker
     left_out: frozenset[str] = frozenset()
 
     def search(self, query: str, _collections: Sequence[str], k: int, _mode: str) -> list[Hit]:
@@ -111,7 +113,9 @@ class QuestionSearch:
             [c for c in found.dense if c[0] not in self.left_out],
             [c for c in found.bm25 if c[0] not in self.left_out],
         )
-        return [self.hit(key, score) for key, score in kept.fused(FUSION)[:k]]
+        fused = kept.fused(FUSION)[: max(k, RERANK_DEPTH)]
+        hits = [self.hit(key, score) for key, score in fused]
+        return (rerank(self.reranker, query, hits[:RERANK_DEPTH]) + hits[RERANK_DEPTH:])[:k]
 
     def hit(self, key: str, score: float) -> Hit:
         """A hit with its cosine similarity to the question, as the library gives it."""
@@ -152,15 +156,19 @@ def as_hit(source: Source) -> Hit:
 
 
 def cases(
-    run: Run, references: Sequence[str], picked: Sequence[int], cache: EmbeddingCache
+    run: Run,
+    references: Sequence[str],
+    picked: Sequence[int],
+    cache: EmbeddingCache,
+    reranker: Reranker,
 ) -> list[Case]:
     """Each question's prompts; `run` holds the candidates of the picked questions, in order."""
     vectors = cache.embed([q.text for q in run.questions])
     found = []
     for place, (question, vector) in enumerate(zip(run.questions, vectors, strict=True)):
         gold_ids = gold_candidates(run, place)
-        search = QuestionSearch(run, place, vector)
-        without = QuestionSearch(run, place, vector, gold_ids)
+        search = QuestionSearch(run, place, vector, reranker)
+        without = QuestionSearch(run, place, vector, reranker, gold_ids)
         asked, missing = prompt_for(question, search), prompt_for(question, without)
         found.append(Case(picked[place], references[picked[place]], asked, missing))
     return found
@@ -348,13 +356,14 @@ def main() -> None:
     args.cache = args.cache.resolve()  # source labels show absolute paths, as the backend's do
     embedder = MiniLmEmbedder.load(EmbedderConfig(threads=args.threads))
     cache = EmbeddingCache(args.cache / "embeddings", embedder)
+    reranker = Reranker.load(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.set:
         questions, files, references = load_set(name, args)
         chosen = picked(len(questions), args.limit, args.seed)
         index = build_index(files, Variant(), embedder, cache)
         run = search_candidates(name, [questions[i] for i in chosen], index, cache)
-        found = cases(run, references, chosen, cache)
+        found = cases(run, references, chosen, cache, reranker)
         out = args.out / f"{name}.json"
         results: dict[str, Any] = {}
         for spec in args.model:
