@@ -13,13 +13,16 @@ compute limit, cold CLI searches, and query latency, memory and reopen time at 1
    chunks (median of 3).
 4. Scale: a child process per size reopens the library (BM25 loaded from its saved file), then
    times queries per mode (p50/p95) and reads its resident memory.
+5. Rerank latency: the installed hearth-rerank over 30 chunk-sized candidates, one batch as
+   search scores them, p50/p95 (budget: 150 ms p95; bench/rerank_speed.py compares lengths).
 
 Collections for 3 and 4 hold generated text (a Zipf-distributed vocabulary of pseudo-words) and
 random unit vectors written straight to the vector store: embedding 300k real chunks would take
 hours on this machine. Run it niced, with one ONNX/BLAS thread per process unless --threads says:
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/ingest.py [--files 100] \\
-        [--cold 4000 100000] [--sizes 100000 300000] [--keywords-only N ...] [--queries 100]
+        [--cold 4000 100000] [--sizes 100000 300000] [--keywords-only N ...] [--queries 100] \\
+        [--rerank-runs 20]
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from backend.documents.chunking import chunk_blocks
 from backend.documents.ingest import chunk_id
 from backend.documents.library import DocumentLibrary
 from backend.documents.parsers import parse_document
+from backend.documents.reranker import Reranker
 from backend.documents.state import ChunkRow
 from backend.paths import HomeLayout
 from backend.settings import Settings
@@ -325,6 +329,19 @@ def scale(
             )
 
 
+def rerank_latency(threads: int, runs: int) -> None:
+    """Part 5: the reranker as hybrid search runs it, on candidates of a chunk's size."""
+    from rerank_speed import CANDIDATES, QUERY, passages, percentiles
+
+    reranker = Reranker.load(threads)
+    texts = passages(CANDIDATES, 160)  # about 180 word pieces each
+    p50, p95 = percentiles(lambda: reranker.scores(QUERY, texts), runs)
+    print(
+        f"\n5. rerank latency, {CANDIDATES} candidates, {threads} threads: p50 {p50:.0f} ms, "
+        f"p95 {p95:.0f} ms (budget: 150 ms p95); load average {os.getloadavg()[0]:.1f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100, help="0 skips parts 1 and 2")
@@ -339,6 +356,7 @@ def main() -> None:
         "300k vectors takes about 21 minutes on 2 cores)",
     )
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--rerank-runs", type=int, default=20, help="0 skips part 5")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # part 4's child
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -352,6 +370,8 @@ def main() -> None:
             embedding_limit(measured, tokens, args.threads)
         if args.cold or args.sizes or args.keywords_only:
             scale(Path(tmp), args.cold, args.sizes, args.keywords_only, args.queries, args.threads)
+    if args.rerank_runs:
+        rerank_latency(args.threads, args.rerank_runs)
 
 
 if __name__ == "__main__":
