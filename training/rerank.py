@@ -387,7 +387,8 @@ def package(checkpoint: Path, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        shutil.move(quantize_int8(fuse_bert_graph(export_onnx(encoder, work), work), work), out)
+        model = quantize_int8(fuse_bert_graph(export_onnx(encoder, work), work), work)
+        shutil.move(model, out / "model.onnx")  # replaces an older build
     reference = encoder.scores(PARITY_QUERY, PARITY_PASSAGES)
     listing = {
         "name": "hearth-rerank",
