@@ -114,8 +114,7 @@ class QuestionSearch:
             [c for c in found.bm25 if c[0] not in self.left_out],
         )
         fused = kept.fused(FUSION)[: max(k, RERANK_DEPTH)]
-        hits = [self.hit(key, score) for key, score in fused]
-        return (rerank(self.reranker, query, hits[:RERANK_DEPTH]) + hits[RERANK_DEPTH:])[:k]
+        return rerank(self.reranker, query, [self.hit(key, s) for key, s in fused])[:k]
 
     def hit(self, key: str, score: float) -> Hit:
         """A hit with its cosine similarity to the question, as the library gives it."""

@@ -214,7 +214,7 @@ class DocumentLibrary:
         if reranker is None:
             return self._hits(ranked[:k], rows, similarity, vector)
         hits = self._hits(ranked[: max(k, RERANK_DEPTH)], rows, similarity, vector)
-        return (rerank(reranker, query, hits[:RERANK_DEPTH]) + hits[RERANK_DEPTH:])[:k]
+        return rerank(reranker, query, hits)[:k]
 
     def _ready(self, name: str) -> str:
         """Check the collection exists (and holds its chunks); the version of its BM25 index."""

@@ -135,14 +135,17 @@ def passage_text(hit: Hit) -> str:
 
 
 def rerank(reranker: Reranker, query: str, hits: Sequence[Hit]) -> list[Hit]:
-    """`hits` (fused, best first) reordered by fused score plus RERANK_WEIGHT times relevance;
-    each keeps its relevance and takes the sum as its score."""
-    found = relevance(reranker.scores(query, [passage_text(h) for h in hits]))
+    """`hits` (fused, best first) with the top RERANK_DEPTH reordered by fused score plus
+    RERANK_WEIGHT times relevance (each keeps its relevance and takes the sum as its score),
+    then the rest in fused order."""
+    top = hits[:RERANK_DEPTH]
+    found = relevance(reranker.scores(query, [passage_text(h) for h in top]))
     reordered = [
         h.model_copy(update={"relevance": float(r), "score": h.score + RERANK_WEIGHT * float(r)})
-        for h, r in zip(hits, found, strict=True)
+        for h, r in zip(top, found, strict=True)
     ]
-    return sorted(reordered, key=lambda h: -h.score)  # stable: ties keep the fused order
+    # sorted is stable: ties keep the fused order
+    return sorted(reordered, key=lambda h: -h.score) + list(hits[RERANK_DEPTH:])
 
 
 def answers_question(hit: Hit) -> bool:
