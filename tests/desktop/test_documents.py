@@ -94,9 +94,11 @@ def test_dropped_folder_indexes_with_pause_resume_and_lists_failures(
     assert "broken.pdf" in failure and ":" in failure.split("broken.pdf", 1)[1]
     assert panel.failures.isVisible()
 
-    # The resumed index equals one uninterrupted run over the same files (queued above).
+    # The resumed index equals one uninterrupted run over the same files (queued above), once
+    # the listing shows that run whole (one refreshed during its first phase holds part of it).
     qtbot.waitUntil(
-        lambda: collection(window, "clean-run").get("chunks", 0) > 0, timeout=INDEX_TIMEOUT_MS
+        lambda: collection(window, "clean-run").get("files", 0) == FILES + 1,
+        timeout=INDEX_TIMEOUT_MS,
     )
     resumed, clean = collection(window, "field-notes"), collection(window, "clean-run")
     assert resumed["chunks"] == clean["chunks"] > FILES
