@@ -48,22 +48,28 @@ def rows(home: Path, where: str, table: str = "doc_files") -> int:
 
 
 def add_command(home: Path, folder: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "backend",
-            "docs",
-            "add",
-            str(folder),
-            "--collection",
-            "c",
-            "--json",
-        ],
-        env=os.environ | {"HEARTH_HOME": str(home)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """`hearth docs add`, its errors kept in a file beside `home` for a failure to show."""
+    with home.with_name(home.name + "-stderr.txt").open("wb") as errors:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "backend",
+                "docs",
+                "add",
+                str(folder),
+                "--collection",
+                "c",
+                "--json",
+            ],
+            env=os.environ | {"HEARTH_HOME": str(home)},
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+
+
+def errors_of(home: Path) -> str:
+    return home.with_name(home.name + "-stderr.txt").read_text(errors="replace")[-3000:]
 
 
 def kill_when(home: Path, folder: Path, condition: Callable[[], bool]) -> None:
@@ -71,7 +77,7 @@ def kill_when(home: Path, folder: Path, condition: Callable[[], bool]) -> None:
     process = add_command(home, folder)
     deadline = time.monotonic() + 120
     while not condition():
-        assert process.poll() is None, "indexing finished before it could be killed"
+        assert process.poll() is None, f"indexing ended before it was killed:\n{errors_of(home)}"
         assert time.monotonic() < deadline
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
@@ -108,7 +114,7 @@ def test_kill_9_in_either_phase_then_rerun_equals_one_clean_run(tmp_path: Path) 
     kill_when(resumed, folder, lambda: rows(resumed, embedded, "doc_chunks") > 0)
     assert rows(resumed, "status = 'indexed'") == FILES
     assert rows(resumed, "embedded = 0", "doc_chunks") > 0  # really killed part-way
-    assert add_command(resumed, folder).wait() == 0
+    assert add_command(resumed, folder).wait() == 0, errors_of(resumed)
     clean_chunks, clean_rows, clean_files, clean_vectors = snapshot(clean)
     chunks, stored_rows, files, vectors = snapshot(resumed)
     assert len(clean_files) == FILES and all(f[2] == "indexed" for f in clean_files)
