@@ -8,13 +8,15 @@ answer; the rejected reply is the same answer made wrong in one way, its `kind`:
 - `uncited`: the answer with every citation marker ([1], [1, 2]) removed.
 - `hallucinated`: the answer citing a source number that does not exist, or (half the time,
   when there is a source the answer does not cite) a distractor source's first sentence stated
-  as the answer under the answer's own citation.
+  as the answer under the answer's own citation. A refusal (no source answers) is the chosen
+  reply of one such pair too: the rejected reply states a source's first sentence as the
+  answer and cites it, so preference tuning does not teach answering at any cost.
 - `over-refusing`: the refusal hearth-smol is trained to give when no source answers, although
   a source does.
 - `repetitive`: the answer's first sentence looping 4-6 times, as a greedy reply that never
   reaches its end does.
 
-Refusals, chat and image examples cite nothing and make no pairs.
+Chat and image examples make no pairs.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from backend.documents.grounding import INSTRUCTION
 from training.dpo_data import PAIR_KINDS, PreferencePair
 from training.finetune_data import Messages
-from training.smol.dataset import REFUSAL
+from training.smol.voice import REFUSAL
 
 # "[1]" or "[1, 3]", as the instruction asks the model to cite.
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -71,15 +73,28 @@ def uncited(reply: str, sources: Sources, rng: random.Random) -> str:
     return re.sub(r"\s+([.,;:!?])", r"\1", _CITATION.sub("", reply)).strip()
 
 
+def _first_claim(passage: str) -> str:
+    words = _sentences(passage)[0].split()
+    return " ".join(words[:_MAX_DISTRACTOR_WORDS]).rstrip(".!?")
+
+
 def hallucinated(reply: str, sources: Sources, rng: random.Random) -> str:
     cited = cited_numbers(reply)
     distractors = [n for n in sorted(sources) if n not in cited and _sentences(sources[n])]
     if distractors and rng.random() < 0.5:
-        words = _sentences(sources[rng.choice(distractors)])[0].split()
-        claim = " ".join(words[:_MAX_DISTRACTOR_WORDS]).rstrip(".!?")
-        return f"{claim} [{min(cited)}]."
+        return f"{_first_claim(sources[rng.choice(distractors)])} [{min(cited)}]."
     missing = len(sources) + rng.randint(1, 3)
     return _CITATION.sub(f"[{missing}]", reply)
+
+
+def answered_anyway(sources: Sources, rng: random.Random) -> str | None:
+    """What a model that will not decline says when no source answers: a source's first
+    sentence, cited (None when no source has a sentence)."""
+    usable = [n for n in sorted(sources) if _sentences(sources[n])]
+    if not usable:
+        return None
+    n = rng.choice(usable)
+    return f"{_first_claim(sources[n])} [{n}]."
 
 
 def over_refusing(reply: str, sources: Sources, rng: random.Random) -> str:
@@ -96,13 +111,15 @@ KINDS: dict[str, MakeRejected] = dict(
 
 
 def grounded_reply(messages: Messages) -> tuple[Sources, str] | None:
-    """(sources, cited reply) when `messages` is a grounded example with a cited answer."""
+    """(sources, reply) when `messages` is a grounded example whose reply cites only sources
+    that exist or is a refusal citing nothing."""
     if len(messages) < 2 or messages[-1]["role"] != "assistant" or messages[-2]["role"] != "user":
         return None
     sources = parse_sources(messages[-2]["content"])
     reply = messages[-1]["content"]
     cited = cited_numbers(reply)
-    if not sources or not cited or not cited <= set(sources):
+    refusal = reply.startswith(REFUSAL) and not cited
+    if not sources or not (refusal or cited and cited <= set(sources)):
         return None
     return sources, reply
 
@@ -110,7 +127,8 @@ def grounded_reply(messages: Messages) -> tuple[Sources, str] | None:
 def preference_pairs(
     conversations: Iterable[Messages], kinds: Sequence[str] = PAIR_KINDS, seed: int = 0
 ) -> list[PreferencePair]:
-    """One pair of each kind for every grounded example with a cited answer."""
+    """One pair of each kind for every grounded example with a cited answer, and a
+    hallucinated one for every refusal."""
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown pair kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
@@ -121,6 +139,11 @@ def preference_pairs(
         if found is None:
             continue
         sources, reply = found
+        if reply.startswith(REFUSAL):
+            answer = answered_anyway(sources, rng) if "hallucinated" in kinds else None
+            if answer is not None:
+                pairs.append(PreferencePair(messages[:-1], reply, answer, "hallucinated"))
+            continue
         for kind in kinds:
             rejected = KINDS[kind](reply, sources, rng)
             if rejected != reply:

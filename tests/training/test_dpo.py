@@ -35,7 +35,7 @@ from training.finetune import (
     load_base,
 )
 from training.finetune_data import IGNORE_INDEX, write_conversations
-from training.smol.dataset import REFUSAL
+from training.smol.voice import REFUSAL
 
 _THINGS = ("fire", "book", "garden", "river", "letter", "bread", "cat", "dog")
 _COLOURS = ("red", "blue", "green", "brown", "white", "black")
@@ -296,17 +296,24 @@ def grounded_conversation(question: str, answer: str) -> list[dict[str, str]]:
 
 def test_pair_builder_makes_every_kind() -> None:
     answer = "Pinning a node keeps it at a given position [1]. The layout leaves it there [1]."
+    refusal = f"{REFUSAL}: none of them describes ports."
     examples = [
         grounded_conversation("What does pinning do?", answer),
         grounded_conversation("How are edges drawn?", "Edges are splines by default [2]."),
-        grounded_conversation("What is a port?", f"{REFUSAL}: none of them describes ports."),
+        grounded_conversation("What is a port?", refusal),
         [{"role": "user", "content": "Hello!"}, {"role": "assistant", "content": "Hi [1]."}],
     ]
     sources = parse_sources(examples[0][0]["content"])
     assert sources is not None and sources[1] == _PASSAGES[0] and sources[3] == _PASSAGES[2]
     pairs = preference_pairs(examples, seed=1)
     assert {p.kind for p in pairs} == set(PAIR_KINDS)
-    assert len(pairs) == 2 * len(PAIR_KINDS)  # the refusal and the chat make none
+    assert len(pairs) == 2 * len(PAIR_KINDS) + 1  # the refusal makes one, the chat none
+    # Declining is preferred to stating a source's sentence as the answer it does not hold.
+    (declined,) = [p for p in pairs if p.chosen == refusal]
+    assert declined.kind == "hallucinated" and declined.messages == examples[2][:1]
+    cited = cited_numbers(declined.rejected)
+    assert len(cited) == 1 and _PASSAGES[min(cited) - 1].split(".")[0] in declined.rejected
+    pairs.remove(declined)
     for pair in pairs:
         assert pair.rejected != pair.chosen and pair.rejected.strip()
         assert pair.messages[-1]["role"] == "user" and pair.chosen in (

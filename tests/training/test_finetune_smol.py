@@ -9,8 +9,9 @@ from pathlib import Path
 
 from backend.documents.grounding import INSTRUCTION
 from training.finetune_data import read_conversations
-from training.smol.dataset import REFUSAL, Mix, build_smol_dataset
+from training.smol.dataset import Mix, build_smol_dataset
 from training.smol.facts import is_heldout
+from training.smol.voice import REFUSAL
 
 
 def write_texts(root: Path) -> Path:

@@ -15,7 +15,7 @@ import pytest
 from backend.documents.chunking import chunk_blocks
 from backend.documents.grounding import SOURCES_PER_QUESTION, grounded_question
 from backend.documents.parsers import parse_document
-from training.smol.answer_checks import REFUSAL, Example, citations, failed_rule, typo, words
+from training.smol.answer_checks import Example, citations, failed_rule, typo, words
 from training.smol.real_questions import (
     Corpus,
     build_real_questions,
@@ -24,6 +24,7 @@ from training.smol.real_questions import (
     messages_of,
 )
 from training.smol.span_facts import passage_facts, template_words
+from training.smol.voice import REFUSAL
 
 _TOPICS = ("quartz", "marlin", "juniper", "falcon", "cobalt", "willow", "harbor", "saffron")
 _VERBS = ("Sets", "Controls", "Specifies", "Limits")
@@ -226,6 +227,7 @@ def test_build_writes_splits_and_stats(docs: Path, tmp_path: Path) -> None:
     stats = json.loads((out / "stats.json").read_text())
     kept = sum(v for k, v in stats.items() if k.startswith("kept."))
     rejected = sum(v for k, v in stats.items() if k.startswith("rejected."))
-    assert len(lines) == kept == 40
-    assert stats["generated"] == kept + rejected
+    grounded = kept - stats["kept.images"] - stats["kept.chat"]
+    assert grounded == 40 and len(lines) == kept == 40 + 2 + 2  # 5% images, 4% chat
+    assert stats["generated"] == grounded + rejected
     assert all(json.loads(line)["messages"][1]["role"] == "assistant" for line in lines)

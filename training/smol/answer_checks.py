@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from backend.wire import Source
 from training.smol.facts import STOPWORDS
+from training.smol.voice import REFUSAL
 
-REFUSAL = "The sources don't contain the answer"
 MAX_COPIED_WORDS = 10  # longest run of a source's words a reply may repeat
 MAX_QUESTION_COPIED_WORDS = 6  # longest run of the answer sentence a question may repeat
 ANSWER_WORDS = (4, 90)

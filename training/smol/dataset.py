@@ -20,9 +20,7 @@ from backend.paths import repo_models_dir
 from backend.wire import Source
 from training.finetune_data import Messages, write_conversations
 from training.smol.facts import Fact, is_heldout, postgres_facts, wordnet_facts
-from training.smol.voice import chat_examples, image_examples
-
-REFUSAL = "The sources don't contain the answer"
+from training.smol.voice import REFUSAL, chat_examples, image_examples
 
 _TERM_QUESTIONS = (
     "What is {s} in {c}?",

@@ -5,7 +5,8 @@ Documents go through Hearth's own parser and chunker; a fact found by rules in o
 BM25 index retrieves for the question from the same corpus, numbered by the backend's own
 `grounded_question`. Replies are single-source, two-source (a compound question), partial
 ("the sources say X, but not Y") or refusals (gold chunk removed). Every example must pass the
-rules in answer_checks; stats.json counts what each rule rejected.
+rules in answer_checks; stats.json counts what each rule rejected. Image and chat examples
+(v1's, from training/smol/voice) are mixed in so the adapter keeps the app's other tasks.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from backend.documents.chunking import ChunkingConfig, TokenCounter, chunk_block
 from backend.documents.grounding import SOURCES_PER_QUESTION, grounded_question
 from backend.documents.parsers import parse_document
 from backend.documents.retrieval import Bm25Index
+from backend.paths import repo_models_dir
 from backend.wire import Source
 from training.corpus import is_faq_page
 from training.finetune_data import Messages, write_conversations
-from training.smol.answer_checks import REFUSAL, Example, failed_rule, typo
+from training.smol.answer_checks import Example, failed_rule, typo
 from training.smol.facts import is_heldout
 from training.smol.span_facts import (
     PARTIAL,
@@ -38,8 +40,11 @@ from training.smol.span_facts import (
     statement,
     template_words,
 )
+from training.smol.voice import REFUSAL, chat_examples, image_examples
 
 MIX = {"single": 0.55, "two-source": 0.15, "partial": 0.10, "refusal": 0.20}
+# Added to a split's grounded examples, as shares of their number.
+OTHER_TASKS = {"images": 0.05, "chat": 0.04}
 GENERIC_SHARE = 0.002  # a one-word subject in more of the chunks than this is too generic
 DOC_SUFFIXES = (".html", ".htm", ".txt", ".md", ".rst")
 
@@ -254,6 +259,19 @@ def generate(
     return kept
 
 
+def with_other_tasks(
+    grounded: list[Example], rng: random.Random, stats: Counter[str]
+) -> list[Messages]:
+    """The grounded examples' conversations with image and chat ones, shuffled together."""
+    labels = repo_models_dir() / "hearth-clip-tiny" / "labels.txt"
+    images = image_examples(rng, round(OTHER_TASKS["images"] * len(grounded)), labels)
+    chat = chat_examples(rng, round(OTHER_TASKS["chat"] * len(grounded)))
+    stats.update({"kept.images": len(images), "kept.chat": len(chat)})
+    examples = [messages_of(e) for e in grounded] + images + chat
+    rng.shuffle(examples)
+    return examples
+
+
 def build_real_questions(
     docs: Path,
     out: Path,
@@ -271,9 +289,10 @@ def build_real_questions(
     heldout_count = round(limit * heldout_share)
     train = generate(corpus, limit - heldout_count, False, rng, stats)
     held = generate(corpus, heldout_count, True, rng, stats)
+    tasks_rng = random.Random(seed + 1)  # the grounded examples stay those of the seed alone
     written = [
-        write_conversations(out / "train.jsonl", [messages_of(e) for e in train]),
-        write_conversations(out / "heldout.jsonl", [messages_of(e) for e in held]),
+        write_conversations(out / "train.jsonl", with_other_tasks(train, tasks_rng, stats)),
+        write_conversations(out / "heldout.jsonl", with_other_tasks(held, tasks_rng, stats)),
     ]
     stats_path = out / "stats.json"
     stats_path.write_text(json.dumps(dict(sorted(stats.items())), indent=2) + "\n")

@@ -13,6 +13,9 @@ from backend.images.attachments import with_image_context
 from backend.wire import Attachment, ImageLabel
 from training.finetune_data import Messages
 
+# How every grounded reply that finds no answer in its sources begins.
+REFUSAL = "The sources don't contain the answer"
+
 # (ways a person might say it, Hearth's reply)
 _CHAT: tuple[tuple[tuple[str, ...], str], ...] = (
     (
