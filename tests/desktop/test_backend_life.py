@@ -57,7 +57,8 @@ def test_sigkill_during_a_reply_restarts_and_keeps_the_conversation(
     assert [v.message.content for v in views[:3]] == ["one", first_reply, "two"]
     assert views[1].message.status == "complete"
     assert views[3].message.status == "interrupted"
-    assert views[3].retry_button.isVisibleTo(window)
+    # Shown once the event loop runs: Qt shows a widget added to a visible window later.
+    qtbot.waitUntil(lambda: views[3].retry_button.isVisibleTo(window), timeout=5000)
 
     qtbot.mouseClick(views[3].retry_button, Qt.MouseButton.LeftButton)
     wait_for_reply(qtbot, window)
