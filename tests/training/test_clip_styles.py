@@ -3,6 +3,7 @@ cross-style split and the evaluation's arithmetic. Tiny synthetic icons; no apt,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -328,3 +329,40 @@ def test_a_renderer_that_cannot_run_is_named_before_any_icon(tmp_path: Path) -> 
         svg_renderer(tmp_path)
     renderer.write_text("#!/bin/sh\necho rsvg-convert version 2.54.7\n")
     assert svg_renderer(tmp_path) == renderer
+
+
+def test_a_resnet_image_tower_trains_from_its_recipe_and_exports_as_it_runs(
+    tmp_path: Path,
+) -> None:
+    """The v2 recipe's list of stages builds open_clip's ResNet; its checkpoint reloads with
+    the same config, and the exported image tower embeds as torch does."""
+    import onnxruntime
+    import torch
+
+    from training.clip.checkpoint import export_checkpoint, load_checkpoint
+    from training.clip.model import build_clip
+    from training.clip.testing import TINY
+    from training.clip.tokenizer import END, train_clip_bpe
+    from training.clip.train import ClipTrainConfig, save_checkpoint
+
+    recipe = ClipTrainConfig.from_file(Path("models/recipes/hearth-clip-tiny-v2.yaml"))
+    assert isinstance(recipe.model.vision_layers, tuple) and recipe.held_out_style == "oxygen"
+    config = dataclasses.replace(
+        TINY, vision_layers=(1, 1, 1, 1), vision_width=8, vision_head_width=16
+    )
+    tokenizer = train_clip_bpe(["a red circle", "a blue square"] * 20, 300, TINY.context_length)
+    config = dataclasses.replace(config, vocab_size=tokenizer.get_vocab_size())
+    clip = build_clip(config, end_token_id=tokenizer.token_to_id(END))
+    assert type(clip.visual).__name__ == "ModifiedResNet"
+    history = {"epoch": [1], "loss": [1.0], "top1": [0.0], "top5": [0.0], "classes": 2}
+    examples = [Example("x.png", "red circle", ["red circle"], "emoji", "test")]
+    save_checkpoint(tmp_path / "run/checkpoint.pt", clip, config, tokenizer, examples, history)
+    reloaded, _, reloaded_config, _ = load_checkpoint(tmp_path / "run/checkpoint.pt")
+    assert reloaded_config == config
+    folder = export_checkpoint(tmp_path / "run/checkpoint.pt", tmp_path / "out", "resnet-clip")
+    pixels = np.random.default_rng(0).random((2, 3, 32, 32), dtype=np.float32)
+    session = onnxruntime.InferenceSession(str(folder / "image.onnx"))
+    (exported,) = session.run(None, {"pixels": pixels})
+    with torch.no_grad():
+        expected = reloaded.encode_image(torch.from_numpy(pixels)).numpy()
+    np.testing.assert_allclose(exported, expected, atol=1e-4)

@@ -15,7 +15,14 @@ import pytest
 from backend.documents.chunking import chunk_blocks
 from backend.documents.grounding import SOURCES_PER_QUESTION, grounded_question
 from backend.documents.parsers import parse_document
-from training.smol.answer_checks import Example, citations, failed_rule, typo, words
+from training.smol.answer_checks import (
+    Example,
+    check_quote,
+    citations,
+    failed_rule,
+    typo,
+    words,
+)
 from training.smol.real_questions import (
     Corpus,
     build_real_questions,
@@ -38,11 +45,13 @@ def _document(topic: str, index: int) -> str:
     verb = _VERBS[index % len(_VERBS)]
     return (
         f"# The {topic} manual\n\n"
-        f"{topic}ctl is a command-line tool for managing {topic} vaults.\n\n"
+        f"{topic}ctl is a command-line tool for managing {topic} vaults. It reads its settings "
+        f"from the {topic}.conf file.\n\n"
         f"To archive a {topic} vault, run the {topic}pack command with its folder.\n\n"
         f"A {topic} vault cannot be shared between two running servers.\n\n"
         f"## Settings\n\n{topic}_cache_size (integer)\n\n"
-        f"{verb} the amount of memory held for {topic} indexes in kilobytes.\n\n"
+        f"{verb} the amount of memory held for {topic} indexes in kilobytes. The default is "
+        f"{64 * (index + 1)} kilobytes.\n\n"
         f"The {topic} daemon writes its journal every minute and keeps old journals for a week. "
         f"Older {topic} journals are removed by the nightly cleaner.\n"
     )
@@ -101,7 +110,7 @@ def _cited_text(example: Example, n: int) -> str:
 def test_every_kind_has_its_properties(corpus: Corpus) -> None:
     examples = _examples(corpus, count=80)
     by_kind = Counter(e.kind for e in examples)
-    assert by_kind == {"single": 44, "two-source": 12, "partial": 8, "refusal": 16}
+    assert by_kind == {"single": 50, "two-source": 12, "partial": 6, "refusal": 12}
     for example in examples:
         cited = citations(example.answer)
         if example.kind == "refusal":
@@ -109,12 +118,38 @@ def test_every_kind_has_its_properties(corpus: Corpus) -> None:
         elif example.kind == "two-source":
             assert len(set(cited)) == 2
         else:
-            assert len(cited) == 1
+            assert len(set(cited)) == 1  # a quote after the claim cites the same source again
         if example.kind == "partial":
             assert ", but not " in example.answer
         for n in cited:
             assert 1 <= n <= len(example.sources)
         assert "is described as" not in example.answer  # never v1's template
+
+
+def test_single_answers_quote_the_sentences_that_follow(corpus: Corpus) -> None:
+    singles = [e for e in _examples(corpus, count=200) if e.kind == "single"]
+    quoting = [e for e in singles if e.quoted]
+    assert 0.4 * len(singles) <= len(quoting) < len(singles)
+    for example in quoting:
+        n = citations(example.answer)[0]
+        cited = " ".join(_cited_text(example, n).split())
+        assert example.quoted.lower() in cited
+        assert example.answer.endswith(f"[{n}].")
+    conf = next(e for e in quoting if "settings" in e.quoted)
+    assert conf.quoted.endswith(".conf file.")
+    # The fact's own sentence is quoted whole in some answers, restated in others.
+    assert any(e.quoted.startswith(e.sentence.split(". ")[0]) for e in quoting)
+    assert any(not e.quoted.startswith(e.sentence.split(". ")[0]) for e in quoting)
+
+
+def test_asked_whether_a_step_can_be_done_the_answer_says_yes(corpus: Corpus) -> None:
+    examples = _examples(corpus, count=300)
+    steps = [e for e in examples if e.kind == "single" and "archive" in e.question]
+    whether = ("is there", "can i", "is it possible")
+    asked = [e for e in steps if e.question.lower().startswith(whether)]
+    assert asked and all(e.answer.startswith(("Yes. ", "Yes: ")) for e in asked)
+    how = [e for e in steps if e.question.lower().startswith("how")]
+    assert how and not any(e.answer.startswith("Yes") for e in how)
 
 
 def test_distractors_never_hold_the_answer(corpus: Corpus) -> None:
@@ -173,6 +208,19 @@ def test_the_rules_reject_a_verbatim_copy(corpus: Corpus) -> None:
     parroted = dataclasses.replace(example, question=example.sentence)
     if len(words(example.sentence)) > 6:
         assert failed_rule(parroted, template_words()) == "question_copies_source"
+
+
+def test_the_rules_reject_a_quote_the_cited_source_does_not_hold(corpus: Corpus) -> None:
+    example = next(e for e in _examples(corpus, count=200) if e.quoted and len(e.sources) > 1)
+    assert failed_rule(example, template_words()) is None
+    n = citations(example.answer)[0]
+    other = next(s for s in example.sources if s.n != n)
+    elsewhere = " ".join(other.snippet.split()[-12:])
+    moved = dataclasses.replace(
+        example, answer=example.answer.replace(example.quoted, elsewhere), quoted=elsewhere
+    )
+    assert check_quote(moved) == "quote_not_in_source"
+    assert failed_rule(moved, template_words()) is not None
 
 
 def test_the_rules_reject_a_refusal_that_cites(corpus: Corpus) -> None:

@@ -9,14 +9,13 @@ import torch
 from tokenizers import Tokenizer
 
 from training.clip.export import export_clip
-from training.clip.model import ClipConfig, build_clip
+from training.clip.model import ClipConfig, build_clip, tuples
 from training.clip.tokenizer import END
 
 
 def load_checkpoint(path: Path) -> tuple[Any, Tokenizer, ClipConfig, dict[str, Any]]:
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    model = dict(checkpoint["model"])
-    config = ClipConfig(**(model | {"mean": tuple(model["mean"]), "std": tuple(model["std"])}))
+    config = ClipConfig(**tuples(dict(checkpoint["model"])))
     tokenizer = Tokenizer.from_str(checkpoint["tokenizer"])
     clip = build_clip(config, end_token_id=tokenizer.token_to_id(END))
     clip.load_state_dict(checkpoint["state_dict"])

@@ -14,13 +14,17 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 @dataclass(frozen=True)
 class ClipConfig:
-    """A small CLIP: a ViT image tower and a causal text transformer."""
+    """A small CLIP: an image tower and a causal text transformer.
+
+    The image tower is a ViT of `vision_layers` blocks, or, when `vision_layers` is a tuple
+    (blocks per stage), open_clip's ModifiedResNet, whose convolutions learn shapes from far
+    fewer pictures than a ViT needs."""
 
     embed_dim: int = 64
     image_size: int = 64
     patch_size: int = 8
     vision_width: int = 128
-    vision_layers: int = 4
+    vision_layers: int | tuple[int, ...] = 4
     vision_head_width: int = 32
     vocab_size: int = 4096
     context_length: int = 32
@@ -33,13 +37,15 @@ class ClipConfig:
     @classmethod
     def from_file(cls, path: Path) -> ClipConfig:
         values: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for key in ("mean", "std"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+        return cls(**tuples(values))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def tuples(values: dict[str, Any]) -> dict[str, Any]:
+    """A config's lists (from YAML or a checkpoint) as the tuples the frozen dataclass holds."""
+    return {key: tuple(v) if isinstance(v, list) else v for key, v in values.items()}
 
 
 def build_clip(config: ClipConfig, end_token_id: int) -> Any:

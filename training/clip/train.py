@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from backend.images.labels import TEMPLATES
 from training.clip.data import Example, load_dataset
-from training.clip.model import ClipConfig, build_clip
+from training.clip.model import ClipConfig, build_clip, tuples
 from training.clip.split import split_styles
 from training.clip.style_aug import augment_style
 from training.clip.tokenizer import END, train_clip_bpe
@@ -50,11 +50,7 @@ class ClipTrainConfig:
     @classmethod
     def from_file(cls, path: Path) -> ClipTrainConfig:
         values: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-        model = values.pop("model", {})
-        for key in ("mean", "std"):
-            if key in model:
-                model[key] = tuple(model[key])
-        return cls(model=ClipConfig(**model), **values)
+        return cls(model=ClipConfig(**tuples(values.pop("model", {}))), **values)
 
 
 def is_held_out(example: Example, percent: int) -> bool:

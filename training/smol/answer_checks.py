@@ -2,7 +2,8 @@
 
 A check reads only the finished example (question, sources, reply), so it also catches a
 generator bug: a citation of a source that does not hold the cited words, a refusal that cites,
-a reply that copies its source instead of saying it in its own words.
+a reply that copies its source instead of saying it in its own words (beyond what it quotes:
+whole sentences of the cited source, repeated as they stand).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Example:
     sources: tuple[Source, ...]
     answer: str
     sentence: str  # the source sentence (or sentences) the answer restates; "" for none
+    quoted: str = ""  # whole sentences of the cited source the answer repeats verbatim
 
 
 def words(text: str) -> list[str]:
@@ -90,8 +92,24 @@ def check_citations(example: Example, template_words: frozenset[str]) -> str | N
     return None
 
 
+def check_quote(example: Example) -> str | None:
+    """A quote stands in the answer as it stands in a source the answer cites."""
+    if not example.quoted:
+        return None
+    cited = [s for s in example.sources if s.n in citations(example.answer)]
+    if not any(example.quoted in " ".join(s.snippet.split()) for s in cited):
+        return "quote_not_in_source"
+    return None if example.quoted in _uncited(example.answer) else "quote_not_in_answer"
+
+
+def _uncited(answer: str) -> str:
+    """The answer without its citation marks ("… in kilobytes [2]." → "… in kilobytes.")."""
+    return re.sub(r"\s*\[\d+\]", "", answer)
+
+
 def check_own_words(example: Example) -> str | None:
-    answer = words(_CITATION.sub(" ", example.answer))
+    said = _uncited(example.answer)
+    answer = words(said.replace(example.quoted, " ") if example.quoted else said)
     for source in example.sources:
         if longest_shared_run(answer, words(source.snippet)) > MAX_COPIED_WORDS:
             return "copies_source"
@@ -118,6 +136,7 @@ def failed_rule(example: Example, template_words: frozenset[str]) -> str | None:
     return (
         check_length(example)
         or check_citations(example, template_words)
+        or check_quote(example)
         or check_own_words(example)
     )
 

@@ -32,17 +32,25 @@ from training.smol.span_facts import (
     PARTIAL,
     SECOND_PART,
     TYPO_SHARE,
+    YES,
     Fact,
     claim,
     missing,
     passage_facts,
     question_for,
+    sentences_after,
     statement,
     template_words,
 )
 from training.smol.voice import REFUSAL, chat_examples, image_examples
 
-MIX = {"single": 0.55, "two-source": 0.15, "partial": 0.10, "refusal": 0.20}
+MIX = {"single": 0.62, "two-source": 0.15, "partial": 0.08, "refusal": 0.15}
+# A single answer is the fact in own words alone, followed by the sentences after it quoted, or
+# (whole) the fact's sentence and those after it quoted.
+QUOTE_SHARES = {"claim": 0.3, "after": 0.35, "whole": 0.35}
+# Which kind of fact a question is about: definitions are most of what the rules find, while
+# people ask more how-to and option questions.
+KIND_SHARES = {"definition": 0.55, "option": 0.1, "step": 0.25, "limit": 0.1}
 # Added to a split's grounded examples, as shares of their number.
 OTHER_TASKS = {"images": 0.05, "chat": 0.04}
 GENERIC_SHARE = 0.002  # a one-word subject in more of the chunks than this is too generic
@@ -162,13 +170,24 @@ def _placed(
 
 
 def _single(corpus: Corpus, facts: list[Fact], rng: random.Random) -> Example:
+    """The fact in own words, then (QUOTE_SHARES) the sentences after it quoted, or the fact's
+    sentence and those after it quoted whole: FAQ-like answers run on past their first clause."""
     fact = facts[0]
     question = _ask(fact, rng)
     others = corpus.distractors(question, [fact], rng.randint(1, SOURCES_PER_QUESTION - 1), rng)
     sources, numbers = _placed(corpus, [fact.passage], others, rng)
-    return Example(
-        "single", question, sources, claim(fact, numbers[fact.passage], rng), fact.sentence
-    )
+    n, text = numbers[fact.passage], corpus.passages[fact.passage].text
+    reply = claim(fact, n, rng, question)
+    shape = rng.choices(list(QUOTE_SHARES), list(QUOTE_SHARES.values()))[0]
+    quoted = sentences_after(text, fact.sentence, rng.randint(1, 3), itself=shape == "whole")
+    if shape == "claim" or not quoted:
+        return Example("single", question, sources, reply, fact.sentence)
+    if shape == "whole":
+        yes = reply[: reply.index(" ") + 1] if reply.startswith(YES) else ""
+        reply = f"{yes}{quoted[:-1]} [{n}]{quoted[-1]}"
+    else:
+        reply = f"{reply} {quoted[:-1]} [{n}]{quoted[-1]}"
+    return Example("single", question, sources, reply, fact.sentence, quoted)
 
 
 def _compound(first: Fact, second: Fact, rng: random.Random) -> str:
@@ -218,11 +237,14 @@ BUILDERS: dict[str, Callable[[Corpus, list[Fact], random.Random], Example]] = {
 }
 
 
-def _pick_facts(kind: str, pool: list[Fact], rng: random.Random) -> list[Fact] | None:
-    """One fact, or two from different chunks for a compound question (None: no second)."""
-    first = rng.choice(pool)
+def _pick_facts(kind: str, by_kind: dict[str, list[Fact]], rng: random.Random) -> list[Fact] | None:
+    """One fact (of a kind drawn by KIND_SHARES), or two from different chunks for a compound
+    question (None: no second)."""
+    kinds = [k for k in KIND_SHARES if by_kind[k]]
+    first = rng.choice(by_kind[rng.choices(kinds, [KIND_SHARES[k] for k in kinds])[0]])
     if kind not in ("two-source", "partial"):
         return [first]
+    pool = [f for facts in by_kind.values() for f in facts]
     others = [f for f in pool if f.passage != first.passage and f.subject != first.subject]
     return [first, rng.choice(others)] if others else None
 
@@ -243,11 +265,12 @@ def generate(
     words = template_words()
     if len(pool) < 2:
         return kept
+    by_kind = {k: [f for f in pool if f.kind == k] for k in KIND_SHARES}
     kinds = [k for k, share in MIX.items() for _ in range(round(share * count))][:count]
     for kind in kinds:
         for _ in range(20):  # retry a kind until one passes, so the mix holds
             stats["generated"] += 1
-            facts = _pick_facts(kind, pool, rng)
+            facts = _pick_facts(kind, by_kind, rng)
             example = BUILDERS[kind](corpus, facts, rng) if facts else None
             rule = failed_rule(example, words) if example else "no_second_fact"
             if example and rule is None:

@@ -2,7 +2,8 @@
 
 Four shapes of sentence make a fact: a definition ("X is a …"), an option and what it does
 (a term line followed by "Sets …"), a step ("To X, run Y.") and a limit ("X cannot be Y.").
-Each fact can be asked about many ways and restated in a sentence of its own, with its citation.
+Each fact can be asked about many ways and restated in a sentence of its own, with its citation;
+the sentences that follow it in its block can be quoted after it, as a fuller answer.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 MAX_SPAN_WORDS = 10  # a restated span this long stays within answer_checks.MAX_COPIED_WORDS
+MAX_QUOTE_WORDS = 60  # of the sentences an answer quotes
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _BLOCK_BREAK = re.compile(r"\n\s*\n")  # the chunker joins blocks with a blank line
 _NAMED_OPTION = re.compile(r"^The ([\w.-]+) (?:parameter|option|setting|flag|switch) (\w+) (.+)$")
@@ -134,6 +136,26 @@ def _named_option(sentence: str, passage: int) -> list[Fact]:
     return [Fact("option", match.group(1), detail, match.group(2), sentence, passage)]
 
 
+def sentences_after(text: str, sentence: str, count: int, *, itself: bool = False) -> str:
+    """Up to `count` whole sentences that follow `sentence` (a fact's first sentence, if it has
+    several) in its block of `text`, after the sentence `itself` if asked, verbatim but for the
+    source's line wrapping and at most MAX_QUOTE_WORDS words; "" if no sentence follows."""
+    first = _SENTENCE.split(sentence)[0]
+    for block in _BLOCK_BREAK.split(text):
+        found = _SENTENCE.split(" ".join(block.split()))
+        if first not in found:
+            continue
+        start = found.index(first)
+        quoted = [first] if itself else []
+        for following in found[start + 1 : start + 1 + count]:
+            if len(" ".join([*quoted, following]).split()) > MAX_QUOTE_WORDS:
+                break
+            quoted.append(following)
+        enough = len(quoted) > int(itself) and quoted[-1][-1:] in ".!?"
+        return " ".join(quoted) if enough else ""
+    return ""
+
+
 def passage_facts(text: str, passage: int) -> list[Fact]:
     """Every fact the rules find in one chunk's text; line breaks inside a block are the
     source file's wrapping, not sentence ends."""
@@ -164,6 +186,7 @@ QUESTIONS = {
         *("How do I {g}?", "how can i {g}", "What's the way to {g}?", "I need to {g}. How?"),
         *("Is there a command to {g}?", "{g} how", "Can I {g}, and how?", "best way to {g}?"),
         *("What do I use to {g}?", "What should I run to {g}?", "steps to {g}"),
+        *("Is it possible to {g}?", "Can I {g}?", "could i {g} somehow"),
     ),
     "limit": (
         *("Can {s} be {d}?", "Is it possible for {s} to be {d}?", "can {s} be {d}"),
@@ -238,11 +261,19 @@ def question_for(fact: Fact, rng: random.Random) -> str:
     return rng.choice(QUESTIONS[fact.kind]).format(**fields)
 
 
-def claim(fact: Fact, n: int, rng: random.Random) -> str:
-    """A sentence restating the fact; a name that starts it keeps its case ("arg0", "ecpg")."""
+# A question asking whether a step can be done is answered "Yes" before the how.
+YES_NO = re.compile(r"^(?:is there|can i|could i|is it possible|are there)\b", re.IGNORECASE)
+YES = ("Yes. ", "Yes: ")
+
+
+def claim(fact: Fact, n: int, rng: random.Random, question: str = "") -> str:
+    """A sentence restating the fact, after "Yes" when `question` asks whether a step can be
+    done; a name that starts it keeps its case ("arg0", "ecpg")."""
     template = rng.choice(CLAIMS[fact.kind])
     text = template.format(n=n, **_fields(fact))
-    return text if template.startswith("{s}") else text[:1].upper() + text[1:]
+    if not template.startswith("{s}"):
+        text = text[:1].upper() + text[1:]
+    return rng.choice(YES) + text if fact.kind == "step" and YES_NO.match(question) else text
 
 
 def statement(fact: Fact) -> str:
@@ -258,7 +289,7 @@ def template_words() -> frozenset[str]:
     text = " ".join(
         [t for group in CLAIMS.values() for t in group]
         + list(STATEMENTS.values())
-        + [PARTIAL, SECOND_PART]
+        + [PARTIAL, SECOND_PART, *YES]
         + list(GERUNDS.values())
         + [g.capitalize() for g in GERUNDS.values()]
     )
