@@ -4,7 +4,8 @@ Documents go through Hearth's own parser and chunker; a fact found by rules in o
 (span_facts) becomes a question; the sources are that chunk among distractors that Hearth's
 BM25 index retrieves for the question from the same corpus, numbered by the backend's own
 `grounded_question`. Replies are single-source, two-source (a compound question), partial
-("the sources say X, but not Y") or refusals (gold chunk removed). Every example must pass the
+("the sources say X, but not Y") or refusals (gold chunk removed); a single-source reply may
+go on to quote the sentences after the fact in its chunk. Every example must pass the
 rules in answer_checks; stats.json counts what each rule rejected. Image and chat examples
 (v1's, from training/smol/voice) are mixed in so the adapter keeps the app's other tasks.
 """
