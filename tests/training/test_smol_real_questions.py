@@ -278,4 +278,5 @@ def test_build_writes_splits_and_stats(docs: Path, tmp_path: Path) -> None:
     grounded = kept - stats["kept.images"] - stats["kept.chat"]
     assert grounded == 40 and len(lines) == kept == 40 + 2 + 2  # 5% images, 4% chat
     assert stats["generated"] == grounded + rejected
+    assert 0 < stats["quoting"] < stats["kept.single"]
     assert all(json.loads(line)["messages"][1]["role"] == "assistant" for line in lines)

@@ -276,6 +276,7 @@ def generate(
             rule = failed_rule(example, words) if example else "no_second_fact"
             if example and rule is None:
                 stats[f"kept.{kind}"] += 1
+                stats["quoting"] += bool(example.quoted)  # how many answers run past a claim
                 kept.append(example)
                 break
             stats[f"rejected.{rule}"] += 1
