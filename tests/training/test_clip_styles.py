@@ -331,7 +331,7 @@ def test_a_renderer_that_cannot_run_is_named_before_any_icon(tmp_path: Path) -> 
     assert svg_renderer(tmp_path) == renderer
 
 
-def test_a_resnet_image_tower_trains_from_its_recipe_and_exports_as_it_runs(
+def test_a_resnet_image_tower_from_the_v2_recipe_reloads_and_exports_as_it_runs(
     tmp_path: Path,
 ) -> None:
     """The v2 recipe's list of stages builds open_clip's ResNet; its checkpoint reloads with
