@@ -11,6 +11,8 @@ answer; the rejected reply is the same answer made wrong in one way, its `kind`:
   as the answer under the answer's own citation. A refusal (no source answers) is the chosen
   reply of one such pair too: the rejected reply states a source's first sentence as the
   answer and cites it, so preference tuning does not teach answering at any cost.
+- `padded`: the answer going on to a second claim its citation does not hold, a distractor
+  source's first sentence ("Also, …") cited as the answer is.
 - `over-refusing`: the refusal hearth-smol is trained to give when no source answers, although
   a source does.
 - `repetitive`: the answer's first sentence looping 4-6 times, as a greedy reply that never
@@ -87,6 +89,17 @@ def hallucinated(reply: str, sources: Sources, rng: random.Random) -> str:
     return _CITATION.sub(f"[{missing}]", reply)
 
 
+def padded(reply: str, sources: Sources, rng: random.Random) -> str:
+    cited = cited_numbers(reply)
+    distractors = [n for n in sorted(sources) if n not in cited and _sentences(sources[n])]
+    if not distractors:
+        return reply  # nothing to pad with: no pair
+    extra = _first_claim(sources[rng.choice(distractors)])
+    if extra[1:2].islower():  # a plain word, not a name or a code
+        extra = extra[:1].lower() + extra[1:]
+    return f"{reply} Also, {extra} [{min(cited)}]."
+
+
 def answered_anyway(sources: Sources, rng: random.Random) -> str | None:
     """What a model that will not decline says when no source answers: a source's first
     sentence, cited (None when no source has a sentence)."""
@@ -106,7 +119,7 @@ def repetitive(reply: str, sources: Sources, rng: random.Random) -> str:
 
 
 KINDS: dict[str, MakeRejected] = dict(
-    zip(PAIR_KINDS, (uncited, hallucinated, over_refusing, repetitive), strict=True)
+    zip(PAIR_KINDS, (uncited, hallucinated, padded, over_refusing, repetitive), strict=True)
 )
 
 

@@ -333,6 +333,11 @@ def test_pair_builder_makes_every_kind() -> None:
             ]
             distractor = any(text.split(".")[0] in pair.rejected for text in uncited_passages)
             assert invented or (distractor and cited == cited_numbers(pair.chosen)), pair.rejected
+        elif pair.kind == "padded":
+            assert pair.rejected.startswith(pair.chosen + " Also, ")
+            added = pair.rejected.removeprefix(pair.chosen)
+            assert cited_numbers(added) == {min(cited_numbers(pair.chosen))}
+            assert any(text.split(" ", 1)[1].split(".")[0] in added for text in _PASSAGES)
         elif pair.kind == "over-refusing":
             assert pair.rejected.startswith(REFUSAL) and not cited_numbers(pair.rejected)
         else:

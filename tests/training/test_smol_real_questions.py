@@ -110,7 +110,7 @@ def _cited_text(example: Example, n: int) -> str:
 def test_every_kind_has_its_properties(corpus: Corpus) -> None:
     examples = _examples(corpus, count=80)
     by_kind = Counter(e.kind for e in examples)
-    assert by_kind == {"single": 50, "two-source": 12, "partial": 6, "refusal": 12}
+    assert by_kind == {"single": 10, "quoting": 45, "two-source": 10, "partial": 6, "refusal": 9}
     for example in examples:
         cited = citations(example.answer)
         if example.kind == "refusal":
@@ -126,10 +126,9 @@ def test_every_kind_has_its_properties(corpus: Corpus) -> None:
         assert "is described as" not in example.answer  # never v1's template
 
 
-def test_single_answers_quote_the_sentences_that_follow(corpus: Corpus) -> None:
-    singles = [e for e in _examples(corpus, count=200) if e.kind == "single"]
-    quoting = [e for e in singles if e.quoted]
-    assert 0.4 * len(singles) <= len(quoting) < len(singles)
+def test_quoting_answers_quote_the_sentences_that_follow(corpus: Corpus) -> None:
+    quoting = [e for e in _examples(corpus, count=200) if e.kind == "quoting"]
+    assert len(quoting) == 112
     for example in quoting:
         n = citations(example.answer)[0]
         cited = " ".join(_cited_text(example, n).split())
@@ -144,7 +143,7 @@ def test_single_answers_quote_the_sentences_that_follow(corpus: Corpus) -> None:
 
 def test_asked_whether_a_step_can_be_done_the_answer_says_yes(corpus: Corpus) -> None:
     examples = _examples(corpus, count=300)
-    steps = [e for e in examples if e.kind == "single" and "archive" in e.question]
+    steps = [e for e in examples if e.kind in ("single", "quoting") and "archive" in e.question]
     whether = ("is there", "can i", "is it possible")
     asked = [e for e in steps if e.question.lower().startswith(whether)]
     assert asked and all(e.answer.startswith(("Yes. ", "Yes: ")) for e in asked)
@@ -278,5 +277,5 @@ def test_build_writes_splits_and_stats(docs: Path, tmp_path: Path) -> None:
     grounded = kept - stats["kept.images"] - stats["kept.chat"]
     assert grounded == 40 and len(lines) == kept == 40 + 2 + 2  # 5% images, 4% chat
     assert stats["generated"] == grounded + rejected
-    assert 0 < stats["quoting"] < stats["kept.single"]
+    assert stats["kept.quoting"] > stats["kept.single"] > 0
     assert all(json.loads(line)["messages"][1]["role"] == "assistant" for line in lines)

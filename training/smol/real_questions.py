@@ -3,15 +3,17 @@
 Documents go through Hearth's own parser and chunker; a fact found by rules in one chunk
 (span_facts) becomes a question; the sources are that chunk among distractors that Hearth's
 BM25 index retrieves for the question from the same corpus, numbered by the backend's own
-`grounded_question`. Replies are single-source, two-source (a compound question), partial
-("the sources say X, but not Y") or refusals (gold chunk removed); a single-source reply may
-go on to quote the sentences after the fact in its chunk. Every example must pass the
+`grounded_question`. Replies are single-source, single-source going on to quote the
+sentences after the fact in its chunk (most of them: FAQ answers run on in the source's words),
+two-source (a compound question), partial ("the sources say X, but not Y") or refusals (gold
+chunk removed). Every example must pass the
 rules in answer_checks; stats.json counts what each rule rejected. Image and chat examples
 (v1's, from training/smol/voice) are mixed in so the adapter keeps the app's other tasks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections import Counter
@@ -27,7 +29,7 @@ from backend.paths import repo_models_dir
 from backend.wire import Source
 from training.corpus import is_faq_page
 from training.finetune_data import Messages, write_conversations
-from training.smol.answer_checks import Example, failed_rule, typo
+from training.smol.answer_checks import Example, citations, failed_rule, typo
 from training.smol.facts import is_heldout
 from training.smol.span_facts import (
     PARTIAL,
@@ -45,10 +47,11 @@ from training.smol.span_facts import (
 )
 from training.smol.voice import REFUSAL, chat_examples, image_examples
 
-MIX = {"single": 0.62, "two-source": 0.15, "partial": 0.08, "refusal": 0.15}
-# A single answer is the fact in own words alone, followed by the sentences after it quoted, or
-# (whole) the fact's sentence and those after it quoted.
-QUOTE_SHARES = {"claim": 0.3, "after": 0.35, "whole": 0.35}
+MIX = {"single": 0.12, "quoting": 0.56, "two-source": 0.12, "partial": 0.08, "refusal": 0.12}
+# A single answer is the fact in own words alone; a quoting one goes on to quote the sentences
+# after it (after), or quotes the fact's sentence and those after it instead (whole). FAQ-like
+# answers run on past their first clause, in the source's words.
+QUOTE_SHARES = {"after": 0.35, "whole": 0.65}
 # Which kind of fact a question is about: definitions are most of what the rules find, while
 # people ask more how-to and option questions.
 KIND_SHARES = {"definition": 0.55, "option": 0.1, "step": 0.25, "limit": 0.1}
@@ -171,24 +174,40 @@ def _placed(
 
 
 def _single(corpus: Corpus, facts: list[Fact], rng: random.Random) -> Example:
-    """The fact in own words, then (QUOTE_SHARES) the sentences after it quoted, or the fact's
-    sentence and those after it quoted whole: FAQ-like answers run on past their first clause."""
+    """The fact in own words, citing its chunk among distractors."""
     fact = facts[0]
     question = _ask(fact, rng)
     others = corpus.distractors(question, [fact], rng.randint(1, SOURCES_PER_QUESTION - 1), rng)
     sources, numbers = _placed(corpus, [fact.passage], others, rng)
-    n, text = numbers[fact.passage], corpus.passages[fact.passage].text
-    reply = claim(fact, n, rng, question)
-    shape = rng.choices(list(QUOTE_SHARES), list(QUOTE_SHARES.values()))[0]
-    quoted = sentences_after(text, fact.sentence, rng.randint(1, 3), itself=shape == "whole")
-    if shape == "claim" or not quoted:
-        return Example("single", question, sources, reply, fact.sentence)
-    if shape == "whole":
-        yes = reply[: reply.index(" ") + 1] if reply.startswith(YES) else ""
-        reply = f"{yes}{quoted[:-1]} [{n}]{quoted[-1]}"
-    else:
-        reply = f"{reply} {quoted[:-1]} [{n}]{quoted[-1]}"
-    return Example("single", question, sources, reply, fact.sentence, quoted)
+    reply = claim(fact, numbers[fact.passage], rng, question)
+    return Example("single", question, sources, reply, fact.sentence)
+
+
+def _quoting(corpus: Corpus, facts: list[Fact], rng: random.Random) -> Example:
+    """A single answer that goes on to quote (QUOTE_SHARES) the two or three sentences after
+    the fact in its chunk, or quotes the fact's sentence whole and those after it instead; the
+    fact is one with a sentence after it (`quotable`)."""
+    single = _single(corpus, facts, rng)
+    n = citations(single.answer)[0]
+    whole = rng.choices(list(QUOTE_SHARES), list(QUOTE_SHARES.values()))[0] == "whole"
+    text, sentence, count = (
+        corpus.passages[facts[0].passage].text,
+        facts[0].sentence,
+        rng.randint(2, 3),
+    )
+    quoted = sentences_after(text, sentence, count, itself=whole)
+    if not quoted:  # the fact's sentence and the next one run past MAX_QUOTE_WORDS
+        whole, quoted = False, sentences_after(text, sentence, count)
+    lead = single.answer
+    if whole:  # the quote says it all, after a "Yes." if the claim opened with one
+        lead = lead.split(" ")[0] if lead.startswith(YES) else ""
+    reply = f"{lead} {quoted[:-1]} [{n}]{quoted[-1]}".lstrip()
+    return dataclasses.replace(single, kind="quoting", answer=reply, quoted=quoted)
+
+
+def quotable(corpus: Corpus, facts: Sequence[Fact]) -> list[Fact]:
+    """The facts that have a whole sentence after them in their chunk, for a quoting answer."""
+    return [f for f in facts if sentences_after(corpus.passages[f.passage].text, f.sentence, 1)]
 
 
 def _compound(first: Fact, second: Fact, rng: random.Random) -> str:
@@ -232,6 +251,7 @@ def _refusal(corpus: Corpus, facts: list[Fact], rng: random.Random) -> Example:
 
 BUILDERS: dict[str, Callable[[Corpus, list[Fact], random.Random], Example]] = {
     "single": _single,
+    "quoting": _quoting,
     "two-source": _two_source,
     "partial": _partial,
     "refusal": _refusal,
@@ -267,16 +287,16 @@ def generate(
     if len(pool) < 2:
         return kept
     by_kind = {k: [f for f in pool if f.kind == k] for k in KIND_SHARES}
+    with_quote = {k: quotable(corpus, facts) for k, facts in by_kind.items()}
     kinds = [k for k, share in MIX.items() for _ in range(round(share * count))][:count]
     for kind in kinds:
         for _ in range(20):  # retry a kind until one passes, so the mix holds
             stats["generated"] += 1
-            facts = _pick_facts(kind, by_kind, rng)
+            facts = _pick_facts(kind, with_quote if kind == "quoting" else by_kind, rng)
             example = BUILDERS[kind](corpus, facts, rng) if facts else None
             rule = failed_rule(example, words) if example else "no_second_fact"
             if example and rule is None:
                 stats[f"kept.{kind}"] += 1
-                stats["quoting"] += bool(example.quoted)  # how many answers run past a claim
                 kept.append(example)
                 break
             stats[f"rejected.{rule}"] += 1

@@ -151,8 +151,9 @@ def sentences_after(text: str, sentence: str, count: int, *, itself: bool = Fals
             if len(" ".join([*quoted, following]).split()) > MAX_QUOTE_WORDS:
                 break
             quoted.append(following)
-        enough = len(quoted) > int(itself) and quoted[-1][-1:] in ".!?"
-        return " ".join(quoted) if enough else ""
+        while len(quoted) > int(itself) and quoted[-1][-1:] not in ".!?":
+            quoted.pop()  # a list item or heading without a full stop ends no sentence
+        return " ".join(quoted) if len(quoted) > int(itself) else ""
     return ""
 
 
