@@ -32,6 +32,10 @@ Measures (bench/answer_scoring.py defines overlap, citations and declining):
 - cut: model replies (both prompts) ended by the token limit or the loop detector;
 - mean reply tokens and seconds per model reply.
 
+`--lead N` adds a row without a model, `lead-N`: every reply is source [1]'s first N words,
+cited [1] (it never declines; its tokens and seconds are 0). It is the bar on answer content
+and citations that copying the top source sets, given Hearth's retrieval.
+
 Source labels show each file's path as the backend does, so FAQ answers show as
 `.../answers/NNNN.txt`: a model could tell answers from distractor pages by that, never which
 answer is the gold one. `--limit N` answers N questions chosen with `--seed`; the default is
@@ -51,7 +55,7 @@ import json
 import random
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -248,20 +252,30 @@ def scored(case: Case, condition: str, reply: Reply) -> dict[str, Any]:
     }
 
 
-def replies(spec: ModelSpec, found: Sequence[Case], threads: int) -> Iterator[dict[str, Any]]:
+def replies(found: Sequence[Case], respond: Callable[[Prompt], Reply]) -> Iterator[dict[str, Any]]:
+    for case in found:
+        asked = respond(case.asked)
+        yield scored(case, "asked", asked)
+        # Greedy decoding: when no gold passage was among the sources, the same reply.
+        same = case.without_gold.sources == case.asked.sources
+        yield scored(case, "without_gold", asked if same else respond(case.without_gold))
+
+
+def model_replies(spec: ModelSpec, found: Sequence[Case], threads: int) -> Iterator[dict[str, Any]]:
     settings = Settings(threads=threads)
     runtime = LlamaRuntime(FixedModels(spec), settings)  # FixedModels: all it calls
     sampling = chat_sampling(settings)
     try:
-        for case in found:
-            asked = answer(runtime, spec.name, case.asked, sampling)
-            yield scored(case, "asked", asked)
-            # Greedy decoding: when no gold passage was among the sources, the same reply.
-            same = case.without_gold.sources == case.asked.sources
-            missing = asked if same else answer(runtime, spec.name, case.without_gold, sampling)
-            yield scored(case, "without_gold", missing)
+        yield from replies(found, lambda prompt: answer(runtime, spec.name, prompt, sampling))
     finally:
         runtime.close()
+
+
+def lead_reply(prompt: Prompt, words: int) -> Reply:
+    """The baseline without a model: source [1]'s first `words` words, cited."""
+    if not prompt.sources:
+        return Reply(NOTHING_FOUND, "fixed")
+    return Reply(" ".join(prompt.sources[0].snippet.split()[:words]) + " [1].", "stop")
 
 
 # --- figures ---
@@ -365,10 +379,16 @@ def main() -> None:
         found = cases(run, references, chosen, cache, reranker)
         out = args.out / f"{name}.json"
         results: dict[str, Any] = {}
-        for spec in args.model:
-            records = list(replies(spec, found, args.threads))
-            results[spec.name] = {"model": spec.describe(), "figures": summary(records)}
-            results[spec.name]["replies"] = records
+        runs: list[tuple[str, dict[str, Any], Iterator[dict[str, Any]]]] = [
+            (spec.name, spec.describe(), model_replies(spec, found, args.threads))
+            for spec in args.model
+        ]
+        if args.lead:
+            lead = replies(found, lambda prompt: lead_reply(prompt, args.lead))
+            runs.append((f"lead-{args.lead}", {"lead_words": args.lead}, lead))
+        for name, described, records in runs:
+            done = list(records)
+            results[name] = {"model": described, "figures": summary(done), "replies": done}
             out.write_text(json.dumps(results, indent=1, ensure_ascii=False), "utf-8")
         figures = {model: r["figures"] for model, r in results.items()}
         print(table(f"{name}: {len(chosen)} questions, replies in {out}", figures))
@@ -380,9 +400,10 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--set", choices=("faq", "own"), nargs="+", default=["faq"])
     parser.add_argument(
-        "--model", type=ModelSpec.parse, action="append", required=True,
+        "--model", type=ModelSpec.parse, action="append", default=[],
         metavar="NAME=PATH[,ADAPTER]", help="a chat model GGUF, with a LoRA adapter GGUF",
     )  # fmt: skip
+    parser.add_argument("--lead", type=int, metavar="N", help="add the lead-N row (no model)")
     parser.add_argument("--limit", type=int, help="answer this many questions of each set")
     parser.add_argument("--seed", type=int, default=0, help="which --limit questions")
     parser.add_argument("--out", type=Path, default=Path("data/smol_rag_eval"))
@@ -391,7 +412,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--docs-cache", type=Path, default=Path("data/rag_docs"))
     parser.add_argument("--cache", type=Path, default=Path("data/rag_eval"))
     parser.add_argument("--threads", type=int, default=1)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if not args.model and not args.lead:
+        parser.error("give a --model, or --lead N for the baseline without one")
+    return args
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from rag_eval import Candidates, Question, Run
 from rag_index import SearchIndex
-from smol_rag_eval import QuestionSearch, cases, prompt_for, summary
+from smol_rag_eval import QuestionSearch, cases, lead_reply, prompt_for, replies, summary
 
 from backend.documents.retrieval import Bm25Index, Hit
 
@@ -78,6 +78,18 @@ def test_cases_find_the_gold_chunks_themselves() -> None:
     assert case.index == 2 and case.reference == "the reference"
     assert case.asked.gold == (1,) and case.without_gold.gold == ()
     assert "0007" not in " ".join(s.path for s in case.without_gold.sources)
+
+
+def test_the_lead_baseline_copies_and_cites_the_first_source() -> None:
+    class Cache:
+        def embed(self, texts: list[str]) -> np.ndarray:
+            return np.array([[1.0, 0.0, 0.0]] * len(texts), dtype=np.float32)
+
+    found = cases(small_run(), ["Set TMOUT."], [0], Cache(), FixedReranker())  # type: ignore[arg-type]
+    asked, missing = replies(found, lambda prompt: lead_reply(prompt, 4))
+    assert asked["text"] == "Set TMOUT to make [1]." and asked["cites_gold"]
+    assert asked["overlap"] == 1.0 and not asked["declines"]
+    assert missing["text"] == "The read builtin reads [1]." and not missing["cites_gold"]
 
 
 def record(condition: str, **fields: Any) -> dict[str, Any]:
