@@ -49,6 +49,8 @@ def _document(topic: str, index: int) -> str:
         f"from the {topic}.conf file.\n\n"
         f"To archive a {topic} vault, run the {topic}pack command with its folder.\n\n"
         f"A {topic} vault cannot be shared between two running servers.\n\n"
+        f"Vaults change every hour. A {topic} snapshot is a frozen copy of a vault at one "
+        f"moment. Snapshots are kept for a month.\n\n"
         f"## Settings\n\n{topic}_cache_size (integer)\n\n"
         f"{verb} the amount of memory held for {topic} indexes in kilobytes. The default is "
         f"{64 * (index + 1)} kilobytes.\n\n"
@@ -136,9 +138,12 @@ def test_quoting_answers_quote_the_sentences_that_follow(corpus: Corpus) -> None
         assert example.answer.endswith(f"[{n}].")
     conf = next(e for e in quoting if "settings" in e.quoted)
     assert conf.quoted.endswith(".conf file.")
-    # The fact's own sentence is quoted whole in some answers, restated in others.
-    assert any(e.quoted.startswith(e.sentence.split(". ")[0]) for e in quoting)
-    assert any(not e.quoted.startswith(e.sentence.split(". ")[0]) for e in quoting)
+    # The fact's own sentence is quoted whole in some answers, restated in others, and quoted
+    # after the sentences that open its paragraph in others again.
+    firsts = [(e, " ".join(e.sentence.split(". ")[0].split())) for e in quoting]
+    assert any(e.quoted.startswith(first) for e, first in firsts)
+    assert any(first not in e.quoted for e, first in firsts)
+    assert any(first in e.quoted[1:] and not e.quoted.startswith(first) for e, first in firsts)
 
 
 def test_asked_whether_a_step_can_be_done_the_answer_says_yes(corpus: Corpus) -> None:

@@ -37,6 +37,7 @@ from training.smol.span_facts import (
     TYPO_SHARE,
     YES,
     Fact,
+    block_opening,
     claim,
     missing,
     passage_facts,
@@ -49,9 +50,10 @@ from training.smol.voice import REFUSAL, chat_examples, image_examples
 
 MIX = {"single": 0.12, "quoting": 0.56, "two-source": 0.12, "partial": 0.08, "refusal": 0.12}
 # A single answer is the fact in own words alone; a quoting one goes on to quote the sentences
-# after it (after), or quotes the fact's sentence and those after it instead (whole). FAQ-like
-# answers run on past their first clause, in the source's words.
-QUOTE_SHARES = {"after": 0.35, "whole": 0.65}
+# after it (after), or instead quotes the fact's sentence and those after it (whole) or its
+# paragraph from the start through it (paragraph). FAQ-like answers run on past their first
+# clause, in the source's words, from where the answering paragraph starts.
+QUOTE_SHARES = {"after": 0.25, "whole": 0.25, "paragraph": 0.5}
 # Which kind of fact a question is about: definitions are most of what the rules find, while
 # people ask more how-to and option questions.
 KIND_SHARES = {"definition": 0.55, "option": 0.1, "step": 0.25, "limit": 0.1}
@@ -185,21 +187,20 @@ def _single(corpus: Corpus, facts: list[Fact], rng: random.Random) -> Example:
 
 def _quoting(corpus: Corpus, facts: list[Fact], rng: random.Random) -> Example:
     """A single answer that goes on to quote (QUOTE_SHARES) the two or three sentences after
-    the fact in its chunk, or quotes the fact's sentence whole and those after it instead; the
-    fact is one with a sentence after it (`quotable`)."""
+    the fact in its chunk, or instead quotes the fact's sentence and those after it, or its
+    paragraph from the start; the fact is one with a sentence after it (`quotable`)."""
     single = _single(corpus, facts, rng)
     n = citations(single.answer)[0]
-    whole = rng.choices(list(QUOTE_SHARES), list(QUOTE_SHARES.values()))[0] == "whole"
-    text, sentence, count = (
-        corpus.passages[facts[0].passage].text,
-        facts[0].sentence,
-        rng.randint(2, 3),
-    )
-    quoted = sentences_after(text, sentence, count, itself=whole)
+    shape = rng.choices(list(QUOTE_SHARES), list(QUOTE_SHARES.values()))[0]
+    text, sentence = corpus.passages[facts[0].passage].text, facts[0].sentence
+    count = rng.randint(2, 3)
+    quoted = block_opening(text, sentence) if shape == "paragraph" else ""
+    if not quoted and shape != "after":  # the paragraph opens with the fact, or runs too long
+        shape, quoted = "whole", sentences_after(text, sentence, count, itself=True)
     if not quoted:  # the fact's sentence and the next one run past MAX_QUOTE_WORDS
-        whole, quoted = False, sentences_after(text, sentence, count)
+        shape, quoted = "after", sentences_after(text, sentence, count)
     lead = single.answer
-    if whole:  # the quote says it all, after a "Yes." if the claim opened with one
+    if shape != "after":  # the quote says it all, after a "Yes." if the claim opened with one
         lead = lead.split(" ")[0] if lead.startswith(YES) else ""
     reply = f"{lead} {quoted[:-1]} [{n}]{quoted[-1]}".lstrip()
     return dataclasses.replace(single, kind="quoting", answer=reply, quoted=quoted)

@@ -136,25 +136,50 @@ def _named_option(sentence: str, passage: int) -> list[Fact]:
     return [Fact("option", match.group(1), detail, match.group(2), sentence, passage)]
 
 
-def sentences_after(text: str, sentence: str, count: int, *, itself: bool = False) -> str:
-    """Up to `count` whole sentences that follow `sentence` (a fact's first sentence, if it has
-    several) in its block of `text`, after the sentence `itself` if asked, verbatim but for the
-    source's line wrapping and at most MAX_QUOTE_WORDS words; "" if no sentence follows."""
+def _block_sentences(text: str, sentence: str) -> tuple[list[str], int] | None:
+    """The sentences of the block of `text` that holds `sentence` (its first sentence, if it
+    has several), unwrapped, and where that one stands among them."""
     first = _SENTENCE.split(sentence)[0]
     for block in _BLOCK_BREAK.split(text):
         found = _SENTENCE.split(" ".join(block.split()))
-        if first not in found:
-            continue
-        start = found.index(first)
-        quoted = [first] if itself else []
-        for following in found[start + 1 : start + 1 + count]:
-            if len(" ".join([*quoted, following]).split()) > MAX_QUOTE_WORDS:
-                break
-            quoted.append(following)
-        while len(quoted) > int(itself) and quoted[-1][-1:] not in ".!?":
-            quoted.pop()  # a list item or heading without a full stop ends no sentence
-        return " ".join(quoted) if len(quoted) > int(itself) else ""
-    return ""
+        if first in found:
+            return found, found.index(first)
+    return None
+
+
+def _whole_sentences(sentences: list[str], at_least: int) -> str:
+    """The first of `sentences` within MAX_QUOTE_WORDS that end a sentence, joined; "" if
+    fewer than `at_least` do (a list item or heading without a full stop ends no sentence)."""
+    quoted: list[str] = []
+    for following in sentences:
+        if len(" ".join([*quoted, following]).split()) > MAX_QUOTE_WORDS:
+            break
+        quoted.append(following)
+    while len(quoted) >= at_least and quoted[-1][-1:] not in ".!?":
+        quoted.pop()
+    return " ".join(quoted) if len(quoted) >= at_least else ""
+
+
+def sentences_after(text: str, sentence: str, count: int, *, itself: bool = False) -> str:
+    """Up to `count` whole sentences that follow `sentence` in its block of `text`, after the
+    sentence `itself` if asked, verbatim but for the source's line wrapping and at most
+    MAX_QUOTE_WORDS words; "" if no sentence follows."""
+    found = _block_sentences(text, sentence)
+    if found is None:
+        return ""
+    sentences, at = found
+    return _whole_sentences(sentences[at + 1 - itself : at + 1 + count], 1 + itself)
+
+
+def block_opening(text: str, sentence: str) -> str:
+    """`sentence`'s block quoted from its first sentence through `sentence`, and the next one
+    if it fits: a passage answers, as FAQ answers do, from where its paragraph starts; "" if
+    `sentence` opens the block (sentences_after quotes that) or is not within the words."""
+    found = _block_sentences(text, sentence)
+    if found is None or found[1] == 0:
+        return ""
+    sentences, at = found
+    return _whole_sentences(sentences[: at + 2], at + 1)
 
 
 def passage_facts(text: str, passage: int) -> list[Fact]:
