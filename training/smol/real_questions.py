@@ -3,12 +3,12 @@
 Documents go through Hearth's own parser and chunker; a fact found by rules in one chunk
 (span_facts) becomes a question; the sources are that chunk among distractors that Hearth's
 BM25 index retrieves for the question from the same corpus, numbered by the backend's own
-`grounded_question`. Replies are single-source, single-source going on to quote the
-sentences after the fact in its chunk (most of them: FAQ answers run on in the source's words),
-two-source (a compound question), partial ("the sources say X, but not Y") or refusals (gold
-chunk removed). Every example must pass the
-rules in answer_checks; stats.json counts what each rule rejected. Image and chat examples
-(v1's, from training/smol/voice) are mixed in so the adapter keeps the app's other tasks.
+`grounded_question`. Replies are single-source, quoting (most of them: a single-source answer
+that goes on in the source's words, as FAQ answers run on), two-source (a compound question),
+partial ("the sources say X, but not Y") or refusals (gold chunk removed). Every example must
+pass the rules in answer_checks; stats.json counts what each rule rejected. Image and chat
+examples (v1's, from training/smol/voice) are mixed in so the adapter keeps the app's other
+tasks.
 """
 
 from __future__ import annotations
