@@ -386,9 +386,9 @@ def main() -> None:
         if args.lead:
             lead = replies(found, lambda prompt: lead_reply(prompt, args.lead))
             runs.append((f"lead-{args.lead}", {"lead_words": args.lead}, lead))
-        for name, described, records in runs:
+        for row, described, records in runs:
             done = list(records)
-            results[name] = {"model": described, "figures": summary(done), "replies": done}
+            results[row] = {"model": described, "figures": summary(done), "replies": done}
             out.write_text(json.dumps(results, indent=1, ensure_ascii=False), "utf-8")
         figures = {model: r["figures"] for model, r in results.items()}
         print(table(f"{name}: {len(chosen)} questions, replies in {out}", figures))
