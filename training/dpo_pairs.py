@@ -14,7 +14,9 @@ answer; the rejected reply is the same answer made wrong in one way, its `kind`:
 - `padded`: the answer going on to a second claim its citation does not hold, a distractor
   source's first sentence ("Also, …") cited as the answer is.
 - `over-refusing`: the refusal hearth-smol is trained to give when no source answers, although
-  a source does.
+  a source does. Only as many answered examples as there are refusals make one, so declining
+  is pushed down no harder than it is pushed up: one per answered example taught a model
+  never to decline.
 - `repetitive`: the answer's first sentence looping 4-6 times, as a greedy reply that never
   reaches its end does.
 
@@ -140,24 +142,31 @@ def grounded_reply(messages: Messages) -> tuple[Sources, str] | None:
 def preference_pairs(
     conversations: Iterable[Messages], kinds: Sequence[str] = PAIR_KINDS, seed: int = 0
 ) -> list[PreferencePair]:
-    """One pair of each kind for every grounded example with a cited answer, and a
-    hallucinated one for every refusal."""
+    """One pair of each kind for every grounded example with a cited answer (over-refusing
+    ones for as many of them as there are refusals), and a hallucinated one for every
+    refusal."""
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown pair kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
     rng = random.Random(seed)
+    grounded = [
+        (messages, found)
+        for messages in conversations
+        if (found := grounded_reply(messages)) is not None
+    ]
+    answered = [i for i, (_, (_, reply)) in enumerate(grounded) if not reply.startswith(REFUSAL)]
+    refusals = len(grounded) - len(answered)
+    may_over_refuse = set(rng.sample(answered, min(refusals, len(answered))))
     pairs = []
-    for messages in conversations:
-        found = grounded_reply(messages)
-        if found is None:
-            continue
-        sources, reply = found
+    for i, (messages, (sources, reply)) in enumerate(grounded):
         if reply.startswith(REFUSAL):
             answer = answered_anyway(sources, rng) if "hallucinated" in kinds else None
             if answer is not None:
                 pairs.append(PreferencePair(messages[:-1], reply, answer, "hallucinated"))
             continue
         for kind in kinds:
+            if kind == "over-refusing" and i not in may_over_refuse:
+                continue
             rejected = KINDS[kind](reply, sources, rng)
             if rejected != reply:
                 pairs.append(PreferencePair(messages[:-1], reply, rejected, kind))

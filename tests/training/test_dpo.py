@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
@@ -296,24 +297,27 @@ def grounded_conversation(question: str, answer: str) -> list[dict[str, str]]:
 
 def test_pair_builder_makes_every_kind() -> None:
     answer = "Pinning a node keeps it at a given position [1]. The layout leaves it there [1]."
-    refusal = f"{REFUSAL}: none of them describes ports."
+    refusals = [f"{REFUSAL}: none of them describes ports.", f"{REFUSAL}: nor layers."]
     examples = [
         grounded_conversation("What does pinning do?", answer),
         grounded_conversation("How are edges drawn?", "Edges are splines by default [2]."),
-        grounded_conversation("What is a port?", refusal),
+        grounded_conversation("What is a port?", refusals[0]),
+        grounded_conversation("What is a layer?", refusals[1]),
         [{"role": "user", "content": "Hello!"}, {"role": "assistant", "content": "Hi [1]."}],
     ]
     sources = parse_sources(examples[0][0]["content"])
     assert sources is not None and sources[1] == _PASSAGES[0] and sources[3] == _PASSAGES[2]
     pairs = preference_pairs(examples, seed=1)
     assert {p.kind for p in pairs} == set(PAIR_KINDS)
-    assert len(pairs) == 2 * len(PAIR_KINDS) + 1  # the refusal makes one, the chat none
+    assert len(pairs) == 2 * len(PAIR_KINDS) + 2  # a refusal makes one, the chat none
     # Declining is preferred to stating a source's sentence as the answer it does not hold.
-    (declined,) = [p for p in pairs if p.chosen == refusal]
-    assert declined.kind == "hallucinated" and declined.messages == examples[2][:1]
-    cited = cited_numbers(declined.rejected)
-    assert len(cited) == 1 and _PASSAGES[min(cited) - 1].split(".")[0] in declined.rejected
-    pairs.remove(declined)
+    declined = [p for p in pairs if p.chosen in refusals]
+    assert [p.messages for p in declined] == [examples[2][:1], examples[3][:1]]
+    for pair in declined:
+        cited = cited_numbers(pair.rejected)
+        assert pair.kind == "hallucinated" and len(cited) == 1
+        assert _PASSAGES[min(cited) - 1].split(".")[0] in pair.rejected
+        pairs.remove(pair)
     for pair in pairs:
         assert pair.rejected != pair.chosen and pair.rejected.strip()
         assert pair.messages[-1]["role"] == "user" and pair.chosen in (
@@ -343,6 +347,10 @@ def test_pair_builder_makes_every_kind() -> None:
         else:
             first = pair.chosen.split(". ")[0].rstrip(".") + "."
             assert pair.rejected.count(first) >= 4 and pair.rejected.startswith(first)
+    # Declining is pushed down only as often as it is pushed up: one refusal, one over-refusing.
+    balanced = preference_pairs(examples[:3] * 5, seed=3)
+    assert Counter(p.kind for p in balanced)["over-refusing"] == 5
+    assert Counter(p.kind for p in balanced if p.chosen == refusals[0]) == {"hallucinated": 5}
     # Both variants of a hallucination come up over enough examples.
     many = preference_pairs(examples[:2] * 10, kinds=["hallucinated"], seed=2)
     numbers = [min(cited_numbers(p.rejected)) for p in many]
