@@ -30,7 +30,9 @@ def _dpo_pairs(args: argparse.Namespace) -> int:
     except InvalidExampleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    pairs = preference_pairs(conversations, args.kinds, seed=args.seed)
+    pairs = preference_pairs(
+        conversations, args.kinds, seed=args.seed, over_refusing_per_refusal=args.over_refusing
+    )
     if not pairs:
         print(f"error: {args.data} holds no grounded example with a cited reply", file=sys.stderr)
         return 2
@@ -118,6 +120,13 @@ def add_dpo_commands(commands: argparse._SubParsersAction) -> None:
     pairs.add_argument("--out", type=Path, required=True, help="pairs JSONL to write")
     pairs.add_argument(
         "--kinds", nargs="+", choices=PAIR_KINDS, default=list(PAIR_KINDS), help="rejected kinds"
+    )
+    pairs.add_argument(
+        "--over-refusing",
+        type=float,
+        default=1.0,
+        metavar="R",
+        help="over-refusing pairs per refusal in the data (at most one per answered example)",
     )
     pairs.add_argument("--seed", type=int, default=0)
     pairs.set_defaults(handler=_dpo_pairs)

@@ -351,6 +351,10 @@ def test_pair_builder_makes_every_kind() -> None:
     balanced = preference_pairs(examples[:3] * 5, seed=3)
     assert Counter(p.kind for p in balanced)["over-refusing"] == 5
     assert Counter(p.kind for p in balanced if p.chosen == refusals[0]) == {"hallucinated": 5}
+    heavier = preference_pairs(examples[:3] * 5, seed=3, over_refusing_per_refusal=1.6)
+    assert Counter(p.kind for p in heavier)["over-refusing"] == 8
+    every = preference_pairs(examples[:3] * 5, seed=3, over_refusing_per_refusal=100)
+    assert Counter(p.kind for p in every)["over-refusing"] == 10  # one per answered example
     # Both variants of a hallucination come up over enough examples.
     many = preference_pairs(examples[:2] * 10, kinds=["hallucinated"], seed=2)
     numbers = [min(cited_numbers(p.rejected)) for p in many]
