@@ -124,9 +124,8 @@ def add_dpo_commands(commands: argparse._SubParsersAction) -> None:
     pairs.add_argument(
         "--over-refusing",
         type=float,
-        default=1.0,
         metavar="R",
-        help="over-refusing pairs per refusal in the data (at most one per answered example)",
+        help="only R over-refusing pairs per refusal in the data (default: one per answer)",
     )
     pairs.add_argument("--seed", type=int, default=0)
     pairs.set_defaults(handler=_dpo_pairs)

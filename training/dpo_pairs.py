@@ -14,9 +14,9 @@ answer; the rejected reply is the same answer made wrong in one way, its `kind`:
 - `padded`: the answer going on to a second claim its citation does not hold, a distractor
   source's first sentence ("Also, …") cited as the answer is.
 - `over-refusing`: the refusal hearth-smol is trained to give when no source answers, although
-  a source does. By default only as many answered examples as there are refusals make one
-  (`over_refusing_per_refusal` 1), so declining is pushed down no harder than it is pushed
-  up: one per answered example taught a model never to decline.
+  a source does. Every answered example makes one, or only `over_refusing_per_refusal`
+  times as many as there are refusals: one per answered example outweighs the refusals'
+  pairs several times, which taught v2c hearth-smol never to decline.
 - `repetitive`: the answer's first sentence looping 4-6 times, as a greedy reply that never
   reaches its end does.
 
@@ -143,11 +143,11 @@ def preference_pairs(
     conversations: Iterable[Messages],
     kinds: Sequence[str] = PAIR_KINDS,
     seed: int = 0,
-    over_refusing_per_refusal: float = 1.0,
+    over_refusing_per_refusal: float | None = None,
 ) -> list[PreferencePair]:
     """One pair of each kind for every grounded example with a cited answer (over-refusing
-    ones for `over_refusing_per_refusal` times as many of them as there are refusals), and a
-    hallucinated one for every refusal."""
+    ones, given `over_refusing_per_refusal`, for that many times as many of them as there are
+    refusals), and a hallucinated one for every refusal."""
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown pair kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
@@ -159,7 +159,9 @@ def preference_pairs(
     ]
     answered = [i for i, (_, (_, reply)) in enumerate(grounded) if not reply.startswith(REFUSAL)]
     refusals = len(grounded) - len(answered)
-    over_refusing = min(round(refusals * over_refusing_per_refusal), len(answered))
+    over_refusing = len(answered)
+    if over_refusing_per_refusal is not None:
+        over_refusing = min(round(refusals * over_refusing_per_refusal), over_refusing)
     may_over_refuse = set(rng.sample(answered, over_refusing))
     pairs = []
     for i, (messages, (sources, reply)) in enumerate(grounded):

@@ -347,14 +347,16 @@ def test_pair_builder_makes_every_kind() -> None:
         else:
             first = pair.chosen.split(". ")[0].rstrip(".") + "."
             assert pair.rejected.count(first) >= 4 and pair.rejected.startswith(first)
-    # Declining is pushed down only as often as it is pushed up: one refusal, one over-refusing.
-    balanced = preference_pairs(examples[:3] * 5, seed=3)
+    # Over-refusing pairs: one per answered example, or as many per refusal as asked.
+    every = preference_pairs(examples[:3] * 5, seed=3)
+    assert Counter(p.kind for p in every)["over-refusing"] == 10
+    assert Counter(p.kind for p in every if p.chosen == refusals[0]) == {"hallucinated": 5}
+    balanced = preference_pairs(examples[:3] * 5, seed=3, over_refusing_per_refusal=1)
     assert Counter(p.kind for p in balanced)["over-refusing"] == 5
-    assert Counter(p.kind for p in balanced if p.chosen == refusals[0]) == {"hallucinated": 5}
     heavier = preference_pairs(examples[:3] * 5, seed=3, over_refusing_per_refusal=1.6)
     assert Counter(p.kind for p in heavier)["over-refusing"] == 8
-    every = preference_pairs(examples[:3] * 5, seed=3, over_refusing_per_refusal=100)
-    assert Counter(p.kind for p in every)["over-refusing"] == 10  # one per answered example
+    capped = preference_pairs(examples[:3] * 5, seed=3, over_refusing_per_refusal=100)
+    assert Counter(p.kind for p in capped)["over-refusing"] == 10  # one per answered example
     # Both variants of a hallucination come up over enough examples.
     many = preference_pairs(examples[:2] * 10, kinds=["hallucinated"], seed=2)
     numbers = [min(cited_numbers(p.rejected)) for p in many]
