@@ -16,7 +16,7 @@ answer; the rejected reply is the same answer made wrong in one way, its `kind`:
 - `over-refusing`: the refusal hearth-smol is trained to give when no source answers, although
   a source does. Every answered example makes one, or only `over_refusing_per_refusal`
   times as many as there are refusals: one per answered example outweighs the refusals'
-  pairs several times, which taught v2c hearth-smol never to decline.
+  pairs several times, which taught hearth-smol v2c and v2d never to decline.
 - `repetitive`: the answer's first sentence looping 4-6 times, as a greedy reply that never
   reaches its end does.
 
@@ -145,9 +145,9 @@ def preference_pairs(
     seed: int = 0,
     over_refusing_per_refusal: float | None = None,
 ) -> list[PreferencePair]:
-    """One pair of each kind for every grounded example with a cited answer (over-refusing
-    ones, given `over_refusing_per_refusal`, for that many times as many of them as there are
-    refusals), and a hallucinated one for every refusal."""
+    """One pair of each kind for every grounded example with a cited answer, and a
+    hallucinated one for every refusal; given `over_refusing_per_refusal` R, over-refusing
+    pairs only for R times as many answers (drawn at random) as there are refusals."""
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown pair kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
