@@ -27,12 +27,12 @@ def _dpo_pairs(args: argparse.Namespace) -> int:
 
     try:
         conversations = read_conversations(args.data)
-    except InvalidExampleError as exc:
+        pairs = preference_pairs(
+            conversations, args.kinds, seed=args.seed, over_refusing_per_refusal=args.over_refusing
+        )
+    except (InvalidExampleError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    pairs = preference_pairs(
-        conversations, args.kinds, seed=args.seed, over_refusing_per_refusal=args.over_refusing
-    )
     if not pairs:
         print(f"error: {args.data} holds no grounded example with a cited reply", file=sys.stderr)
         return 2

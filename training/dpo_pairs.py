@@ -151,6 +151,8 @@ def preference_pairs(
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown pair kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
+    if over_refusing_per_refusal is not None and over_refusing_per_refusal < 0:
+        raise ValueError(f"--over-refusing must be 0 or more, not {over_refusing_per_refusal:g}")
     rng = random.Random(seed)
     grounded = [
         (messages, found)

@@ -397,6 +397,10 @@ def test_cli_makes_pairs_and_preference_tunes_an_sft_run(
         == 0
     )
     assert "6 uncited, 6 repetitive" in capsys.readouterr().out
+    negative = ["dpo-pairs", "--data", str(sft_data), "--out", str(tmp_path / "no.jsonl")]
+    assert main([*negative, "--over-refusing", "-1"]) == 2
+    assert "--over-refusing must be 0 or more, not -1" in capsys.readouterr().err
+    assert not (tmp_path / "no.jsonl").exists()
     common = [
         "--base",
         str(tiny_base),
