@@ -7,8 +7,15 @@ For a prompt x with a chosen reply y_w and a rejected one y_l, the loss is (Rafa
 
 where log p is the summed log-probability of the reply's tokens under the policy, the prompt
 masked as in fine-tuning. beta * (log p - log p_ref) is a reply's implicit reward; each step
-reports the loss, the chosen-minus-rejected reward margin and the preference accuracy (the
-share of pairs whose chosen reply has the larger reward).
+reports the loss, the chosen-minus-rejected reward margin, the preference accuracy (the
+share of pairs whose chosen reply has the larger reward) and the chosen replies' mean token
+negative log-likelihood (NLL).
+
+DPO alone may lower the chosen replies' likelihood too, as long as the rejected ones fall
+further; on hearth-smol's pairs, where most rejected replies are the chosen one made longer, it
+taught replies that stop early. `sft_weight` adds that weight times the chosen replies' mean
+token NLL to the loss (the "DPO + NLL" objective of Pang et al. 2024), which holds the chosen
+replies up.
 
 The reference p_ref is the starting policy, frozen: the base with the LoRA update off (a fresh
 adapter's B matrices are zero), or an SFT run's adapter (`--adapter RUN`), which DPO then goes
@@ -48,7 +55,7 @@ from training.finetune import (
     reply_logits,
     write_reports,
 )
-from training.finetune_data import EncodedExample, batch_schedule
+from training.finetune_data import IGNORE_INDEX, EncodedExample, batch_schedule
 from training.history import TrainingHistory
 
 DPO_OBJECTIVE = "dpo"
@@ -58,6 +65,7 @@ EncodedPair = tuple[EncodedExample, EncodedExample]  # (chosen, rejected)
 @dataclass(frozen=True)
 class DpoConfig:
     beta: float = 0.1  # how far the policy may move from the reference: larger keeps it closer
+    sft_weight: float = 0.0  # weight of the chosen replies' mean token NLL in the loss
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class PreferenceStats:
     loss: float
     margin: float  # mean chosen-minus-rejected reward
     accuracy: float  # share of pairs whose chosen reply has the larger reward
+    chosen_nll: float  # mean over pairs of the chosen reply's mean token NLL
 
 
 @dataclass(frozen=True)
@@ -72,17 +81,27 @@ class PreferenceLoss:
     losses: torch.Tensor  # (B,) per pair
     chosen_rewards: torch.Tensor  # (B,) beta * (log p - log p_ref) of the chosen replies
     rejected_rewards: torch.Tensor
+    chosen_nll: torch.Tensor | None = None  # (B,) mean token NLL of the chosen replies
 
     @property
     def loss(self) -> torch.Tensor:
         return self.losses.mean()
 
+    def objective(self, sft_weight: float) -> torch.Tensor:
+        """What a step minimises: the DPO loss plus `sft_weight` times the chosen NLL."""
+        if not sft_weight:
+            return self.loss
+        assert self.chosen_nll is not None
+        return self.loss + sft_weight * self.chosen_nll.mean()
+
     def stats(self) -> PreferenceStats:
         margins = (self.chosen_rewards - self.rejected_rewards).detach()
+        nll = float("nan") if self.chosen_nll is None else float(self.chosen_nll.detach().mean())
         return PreferenceStats(
             float(self.losses.detach().mean()),
             float(margins.mean()),
             float((margins > 0).float().mean()),
+            nll,
         )
 
 
@@ -137,9 +156,11 @@ def preference_loss(
         reference_logps = reply_logps(model, batch)
     policy_logps = reply_logps(model, batch)
     n = len(pairs)
-    return dpo_loss(
+    terms = dpo_loss(
         policy_logps[:n], policy_logps[n:], reference_logps[:n], reference_logps[n:], beta
     )
+    chosen_tokens = (batch["labels"][:n, 1:] != IGNORE_INDEX).sum(dim=1)
+    return dataclasses.replace(terms, chosen_nll=-policy_logps[:n] / chosen_tokens)
 
 
 @torch.no_grad()
@@ -162,27 +183,33 @@ def heldout_preferences(
         torch.cat([p.losses for p in parts]),
         torch.cat([p.chosen_rewards for p in parts]),
         torch.cat([p.rejected_rewards for p in parts]),
+        torch.cat([p.chosen_nll for p in parts if p.chosen_nll is not None]),
     ).stats()
 
 
 @dataclass
 class DpoHistory(TrainingHistory):
-    """Fine-tuning's loss history plus the reward margin and preference accuracy."""
+    """Fine-tuning's loss history (the DPO loss) plus the reward margin, the preference
+    accuracy and the chosen replies' NLL."""
 
     train_margin: list[float] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
+    train_chosen_nll: list[float] = field(default_factory=list)
     eval_margin: list[float] = field(default_factory=list)
     eval_accuracy: list[float] = field(default_factory=list)
+    eval_chosen_nll: list[float] = field(default_factory=list)
 
     def record_train_stats(self, step: int, stats: PreferenceStats) -> None:
         self.record_train(step, stats.loss)
         self.train_margin.append(stats.margin)
         self.train_accuracy.append(stats.accuracy)
+        self.train_chosen_nll.append(stats.chosen_nll)
 
     def record_eval_stats(self, step: int, stats: PreferenceStats) -> None:
         self.record_eval(step, stats.loss)
         self.eval_margin.append(stats.margin)
         self.eval_accuracy.append(stats.accuracy)
+        self.eval_chosen_nll.append(stats.chosen_nll)
 
 
 def encode_pairs(
@@ -253,7 +280,7 @@ class _DpoRun:
             trainer.model, self.reference, pairs, self.pad_id, self.dpo_config.beta
         )
         trainer.optimizer.zero_grad(set_to_none=True)
-        terms.loss.backward()
+        terms.objective(self.dpo_config.sft_weight).backward()
         trainer.optimizer.step()
         trainer.scheduler.step()
         trainer.step += 1

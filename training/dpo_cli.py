@@ -54,6 +54,9 @@ def _dpo(args: argparse.Namespace) -> int:
     if shape_problem:
         print(f"error: {shape_problem}", file=sys.stderr)
         return 2
+    if args.sft_weight < 0:
+        print(f"error: --sft-weight must be 0 or more, not {args.sft_weight:g}", file=sys.stderr)
+        return 2
     config = finetune_config(args)
     try:
         train = read_pairs(args.data)
@@ -73,7 +76,7 @@ def _dpo(args: argparse.Namespace) -> int:
         train,
         heldout,
         config,
-        DpoConfig(beta=args.beta),
+        DpoConfig(beta=args.beta, sft_weight=args.sft_weight),
         start_run=args.adapter,
         resume=args.resume,
         until_step=args.until_step,
@@ -133,6 +136,12 @@ def add_dpo_commands(commands: argparse._SubParsersAction) -> None:
     tune = commands.add_parser("dpo", help="preference-tune a LoRA adapter on pairs (DPO)")
     add_lora_options(tune, 'JSONL of {"messages", "chosen", "rejected", "kind"}', **_DPO_DEFAULTS)
     tune.add_argument("--beta", type=float, default=0.1, help="DPO's beta (KL strength)")
+    tune.add_argument(
+        "--sft-weight",
+        type=float,
+        default=0.0,
+        help="add this times the chosen replies' mean token NLL to the loss (keeps them likely)",
+    )
     tune.add_argument(
         "--adapter",
         type=Path,
