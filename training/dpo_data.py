@@ -25,7 +25,7 @@ from training.finetune_data import (
 )
 
 # How a rejected reply is wrong; training/dpo_pairs.py documents and makes each.
-PAIR_KINDS = ("uncited", "hallucinated", "padded", "over-refusing", "repetitive")
+PAIR_KINDS = ("uncited", "hallucinated", "padded", "over-refusing", "repetitive", "cut-short")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,10 @@ answer; the rejected reply is the same answer made wrong in one way, its `kind`:
   pairs several times, which taught hearth-smol v2c and v2d never to decline.
 - `repetitive`: the answer's first sentence looping 4-6 times, as a greedy reply that never
   reaches its end does.
+- `cut-short`: an answer of several sentences stopped after its first, cited: the claim
+  without the quote or the second source that completes it. Padded and repetitive pairs
+  reject a longer reply; this one rejects a shorter one, so that preference tuning does not
+  learn to end early.
 
 Chat and image examples make no pairs.
 """
@@ -120,8 +124,22 @@ def repetitive(reply: str, sources: Sources, rng: random.Random) -> str:
     return " ".join([_sentences(reply)[0]] * rng.randint(4, 6))
 
 
+def cut_short(reply: str, sources: Sources, rng: random.Random) -> str:
+    sentences = _sentences(reply)
+    if len(sentences) < 2:
+        return reply  # nothing to cut: no pair
+    first = sentences[0]
+    if not cited_numbers(first):
+        first = f"{first.rstrip('.!?')} [{min(cited_numbers(reply))}]."
+    return first
+
+
 KINDS: dict[str, MakeRejected] = dict(
-    zip(PAIR_KINDS, (uncited, hallucinated, padded, over_refusing, repetitive), strict=True)
+    zip(
+        PAIR_KINDS,
+        (uncited, hallucinated, padded, over_refusing, repetitive, cut_short),
+        strict=True,
+    )
 )
 
 

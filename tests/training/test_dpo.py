@@ -347,7 +347,9 @@ def test_pair_builder_makes_every_kind() -> None:
     assert sources is not None and sources[1] == _PASSAGES[0] and sources[3] == _PASSAGES[2]
     pairs = preference_pairs(examples, seed=1)
     assert {p.kind for p in pairs} == set(PAIR_KINDS)
-    assert len(pairs) == 2 * len(PAIR_KINDS) + 2  # a refusal makes one, the chat none
+    # Each answer makes one of each kind (the one-sentence answer no cut-short one), a refusal
+    # one, the chat none.
+    assert len(pairs) == 2 * len(PAIR_KINDS) + 2 - 1
     # Declining is preferred to stating a source's sentence as the answer it does not hold.
     declined = [p for p in pairs if p.chosen in refusals]
     assert [p.messages for p in declined] == [examples[2][:1], examples[3][:1]]
@@ -382,6 +384,9 @@ def test_pair_builder_makes_every_kind() -> None:
             assert any(text.split(" ", 1)[1].split(".")[0] in added for text in _PASSAGES)
         elif pair.kind == "over-refusing":
             assert pair.rejected.startswith(REFUSAL) and not cited_numbers(pair.rejected)
+        elif pair.kind == "cut-short":
+            assert pair.chosen == answer
+            assert pair.rejected == "Pinning a node keeps it at a given position [1]."
         else:
             first = pair.chosen.split(". ")[0].rstrip(".") + "."
             assert pair.rejected.count(first) >= 4 and pair.rejected.startswith(first)
@@ -400,7 +405,7 @@ def test_pair_builder_makes_every_kind() -> None:
     numbers = [min(cited_numbers(p.rejected)) for p in many]
     assert max(numbers) > len(_PASSAGES) and min(numbers) <= len(_PASSAGES)
     train, heldout = split_pairs(pairs, 0.5, seed=0)
-    assert len(train) == len(heldout) == len(PAIR_KINDS)
+    assert {len(train), len(heldout)} == {len(PAIR_KINDS), len(PAIR_KINDS) - 1}  # one prompt each
     assert {str(p.messages) for p in train}.isdisjoint(str(p.messages) for p in heldout)
 
 
