@@ -335,5 +335,5 @@ def dpo(
         )
         bar.update(1)
     bar.close()
-    write_reports(run_dir, run.history)
+    write_reports(run_dir, run.history, "DPO loss (-log sigmoid of the reward margin)")
     return trainer

@@ -323,9 +323,9 @@ def finetune(
     return trainer
 
 
-def write_reports(run_dir: Path, history: TrainingHistory) -> None:
-    from training.plots import plot_losses
+def write_reports(run_dir: Path, history: TrainingHistory, ylabel: str | None = None) -> None:
+    from training.plots import CROSS_ENTROPY, plot_losses
 
     history.write_json(run_dir / "history.json")
     if history.train_steps:
-        plot_losses(history, run_dir / "loss.png")
+        plot_losses(history, run_dir / "loss.png", ylabel or CROSS_ENTROPY)

@@ -28,17 +28,20 @@ def saved_figure(path: Path, *, dpi: int = 120, **subplots: Any) -> Iterator[tup
         plt.close(figure)
 
 
-def label_loss_axes(axes: Any) -> None:
+CROSS_ENTROPY = "cross-entropy (nats/token)"
+
+
+def label_loss_axes(axes: Any, ylabel: str = CROSS_ENTROPY) -> None:
     axes.set_xlabel("step")
-    axes.set_ylabel("cross-entropy (nats/token)")
+    axes.set_ylabel(ylabel)
     axes.legend()
     axes.grid(alpha=0.3)
 
 
-def plot_losses(history: TrainingHistory, path: Path) -> Path:
+def plot_losses(history: TrainingHistory, path: Path, ylabel: str = CROSS_ENTROPY) -> Path:
     with saved_figure(path, figsize=(7, 4)) as (_, axes):
         axes.plot(history.train_steps, history.train_loss, label="train", linewidth=1)
         if history.eval_steps:
             axes.plot(history.eval_steps, history.eval_loss, "o-", label="held-out")
-        label_loss_axes(axes)
+        label_loss_axes(axes, ylabel)
     return path
