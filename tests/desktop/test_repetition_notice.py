@@ -53,7 +53,7 @@ def test_a_repeating_reply_shows_the_notice_and_retry_answers_again(
     qtbot.waitUntil(lambda: window.chat_view.views[-1].message.id != 0)
     reply_view = window.chat_view.views[-1]
     assert reply_view.note.text() == REPEATING_NOTE
-    assert reply_view.retry_button.isVisibleTo(window)
+    qtbot.waitUntil(lambda: reply_view.retry_button.isVisibleTo(window))  # once it is final
     assert not reply_view.regenerate_button.isVisibleTo(window)
     assert stored_messages(window)[-1]["timings"]["finish_reason"] == "repetition"
 
